@@ -1,0 +1,33 @@
+// Picks the fastest dot-product kernel for a weight type on the running CPU. The portable
+// kernel (T::dot) is the reference every SIMD kernel is tested against.
+#pragma once
+#include "dot_x86.hpp"
+#include "weight_types.hpp"
+
+namespace tinyllm {
+
+template <class T>
+using DotFn = decltype(&T::dot);
+
+template <class T>
+DotFn<T> select_dot() {
+#if defined(__x86_64__) || defined(__i386__)
+    if (x86::has_avx2()) {
+        if constexpr (T::id == GgmlType::F32) return &x86::dot_f32_avx2;
+        if constexpr (T::id == GgmlType::F16) return &x86::dot_f16_avx2;
+        if constexpr (T::id == GgmlType::BF16) return &x86::dot_bf16_avx2;
+        if constexpr (T::id == GgmlType::Q8_0) return &x86::dot_q8_0_avx2;
+        if constexpr (T::id == GgmlType::Q4_0) return &x86::dot_q4_0_avx2;
+    }
+#endif
+    return &T::dot;
+}
+
+// The choice is made once per type per process.
+template <class T>
+DotFn<T> best_dot() {
+    static const DotFn<T> fn = select_dot<T>();
+    return fn;
+}
+
+} // namespace tinyllm

@@ -1,0 +1,101 @@
+// x86 SIMD dot products, compiled per function with target attributes so one binary runs
+// everywhere and picks the widest kernel the CPU has at run time (see select_dot()).
+#pragma once
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "type_float.hpp"
+#include "type_q4_0.hpp"
+#include "type_q8_0.hpp"
+
+namespace tinyllm::x86 {
+
+inline bool has_avx2() {
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                            __builtin_cpu_supports("f16c");
+    return yes;
+}
+
+__attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// Signed 32 x int8 dot, 8 int32 lanes. maddubs wants unsigned x signed, so move w's sign onto a.
+__attribute__((target("avx2,fma"))) inline __m256i dot_i8x32(__m256i w, __m256i a) {
+    __m256i w_abs = _mm256_sign_epi8(w, w);
+    __m256i a_signed = _mm256_sign_epi8(a, w);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, a_signed), _mm256_set1_epi16(1));
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline float dot_q8_0_avx2(const TypeQ8_0::Block* w, const BlockQ8* a, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < n; ++b) {
+        __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
+        __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(qw, qa)), acc);
+    }
+    return hsum(acc);
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline float dot_q4_0_avx2(const TypeQ4_0::Block* w, const BlockQ8* a, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i low_mask = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    for (int b = 0; b < n; ++b) {
+        __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+        // Elements 0..15 are the low nibbles, 16..31 the high nibbles.
+        __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+        __m256i qw = _mm256_sub_epi8(_mm256_and_si256(both, low_mask), eight);
+        __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(qw, qa)), acc);
+    }
+    return hsum(acc);
+}
+
+// Float-weight dots: four independent accumulators hide FMA latency; `load(i)` widens 8
+// weights starting at element i, `widen(i)` one weight (for the tail).
+template <class Load8, class Load1>
+__attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(Load8 load, Load1 widen, const float* x, int n) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; ++k)
+            acc[k] = _mm256_fmadd_ps(load(i + 8 * k), _mm256_loadu_ps(x + i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load(i), _mm256_loadu_ps(x + i), acc[0]);
+    float tail = 0.0f;
+    for (; i < n; ++i) tail += widen(i) * x[i];
+    return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) {
+    const float* wf = &w->v;
+    return dot_float_avx2([=](int i) __attribute__((target("avx2,fma,f16c"))) { return _mm256_loadu_ps(wf + i); },
+                          [=](int i) { return wf[i]; }, x, n);
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline float dot_f16_avx2(const TypeF16::Block* w, const float* x, int n) {
+    const uint16_t* wh = &w->v;
+    return dot_float_avx2(
+        [=](int i) __attribute__((target("avx2,fma,f16c"))) {
+            return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wh + i)));
+        },
+        [=](int i) { return fp16_to_f32(wh[i]); }, x, n);
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline float dot_bf16_avx2(const TypeBF16::Block* w, const float* x, int n) {
+    const uint16_t* wh = &w->v;
+    return dot_float_avx2(
+        [=](int i) __attribute__((target("avx2,fma,f16c"))) {
+            __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wh + i)));
+            return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+        },
+        [=](int i) { return bf16_to_f32(wh[i]); }, x, n);
+}
+
+} // namespace tinyllm::x86
+#endif

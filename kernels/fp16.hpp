@@ -1,0 +1,52 @@
+// Half-precision conversions by bit manipulation (no F16C or libm needed, so they work on
+// every target). Round-to-nearest-even on the way down, like the hardware instructions.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+namespace tinyllm {
+
+inline float bits_to_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+inline uint32_t f32_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+inline float fp16_to_f32(uint16_t h) {
+    uint32_t sign = uint32_t(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+    if (exp == 0x1f) return bits_to_f32(sign | 0x7f800000u | (mant << 13));  // inf / nan
+    if (exp == 0) {
+        if (mant == 0) return bits_to_f32(sign);
+        // Subnormal: value = mant * 2^-24.
+        float v = float(mant) * (1.0f / 16777216.0f);
+        return sign ? -v : v;
+    }
+    return bits_to_f32(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+inline uint16_t f32_to_fp16(float f) {
+    uint32_t u = f32_to_bits(f);
+    uint32_t sign = (u >> 16) & 0x8000;
+    uint32_t abs = u & 0x7fffffffu;
+    if (abs >= 0x7f800000u) return uint16_t(sign | 0x7c00 | (abs > 0x7f800000u ? 0x200 : 0));
+    if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00);  // rounds to >= 65520: inf
+    if (abs < 0x38800000u) {
+        // Result is subnormal (or zero): scale to units of 2^-24 and round to even.
+        float a = bits_to_f32(abs) * 16777216.0f;
+        uint32_t i = uint32_t(a);
+        float frac = a - float(i);
+        if (frac > 0.5f || (frac == 0.5f && (i & 1))) ++i;
+        return uint16_t(sign | i);
+    }
+    uint32_t mant_round = abs + 0xfff + ((abs >> 13) & 1);  // round to nearest even
+    return uint16_t(sign | ((mant_round - (112u << 23)) >> 13));
+}
+
+inline float bf16_to_f32(uint16_t b) { return bits_to_f32(uint32_t(b) << 16); }
+
+inline uint16_t f32_to_bf16(float f) {
+    uint32_t u = f32_to_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // keep NaN a NaN
+    return uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+} // namespace tinyllm

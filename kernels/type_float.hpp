@@ -1,0 +1,49 @@
+// Unquantized weight types: F32, F16, BF16. Their dot products take float activations.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+#include "fp16.hpp"
+#include "ggml_types.hpp"
+
+namespace tinyllm {
+
+struct TypeF32 {
+    static constexpr GgmlType id = GgmlType::F32;
+    static constexpr bool quantized = false;
+    static constexpr int block_elems = 1;
+    struct Block { float v; };
+    static float to_float(const Block& b) { return b.v; }
+    static void dequantize(const Block* b, float* out) { *out = b->v; }
+    static float dot(const Block* w, const float* x, int n) {
+        float acc[8] = {};
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+            for (int k = 0; k < 8; ++k) acc[k] += w[i + k].v * x[i + k];
+        for (; i < n; ++i) acc[0] += w[i].v * x[i];
+        return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    }
+};
+
+// F16 and BF16 differ only in how one element widens to float.
+template <GgmlType Id, float (*Widen)(uint16_t)>
+struct TypeHalf {
+    static constexpr GgmlType id = Id;
+    static constexpr bool quantized = false;
+    static constexpr int block_elems = 1;
+    struct Block { uint16_t v; };
+    static void dequantize(const Block* b, float* out) { *out = Widen(b->v); }
+    static float dot(const Block* w, const float* x, int n) {
+        float acc[8] = {};
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+            for (int k = 0; k < 8; ++k) acc[k] += Widen(w[i + k].v) * x[i + k];
+        for (; i < n; ++i) acc[0] += Widen(w[i].v) * x[i];
+        return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    }
+};
+
+using TypeF16 = TypeHalf<GgmlType::F16, fp16_to_f32>;
+using TypeBF16 = TypeHalf<GgmlType::BF16, bf16_to_f32>;
+
+} // namespace tinyllm

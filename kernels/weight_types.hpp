@@ -1,0 +1,28 @@
+// Registry of the weight types tinyllm computes with. Adding a type = writing its block
+// definition (type_*.hpp: layout, dequantize, dot) and adding one case here.
+#pragma once
+#include "ggml_types.hpp"
+#include "type_float.hpp"
+#include "type_q4_0.hpp"
+#include "type_q8_0.hpp"
+
+namespace tinyllm {
+
+// Calls f(TypeX{}) for a supported type and returns true; false if tinyllm cannot use it.
+template <class F>
+bool visit_weight_type(GgmlType t, F&& f) {
+    switch (t) {
+    case GgmlType::F32: f(TypeF32{}); return true;
+    case GgmlType::F16: f(TypeF16{}); return true;
+    case GgmlType::BF16: f(TypeBF16{}); return true;
+    case GgmlType::Q8_0: f(TypeQ8_0{}); return true;
+    case GgmlType::Q4_0: f(TypeQ4_0{}); return true;
+    default: return false;
+    }
+}
+
+inline bool is_supported_weight_type(GgmlType t) {
+    return visit_weight_type(t, [](auto) {});
+}
+
+} // namespace tinyllm
