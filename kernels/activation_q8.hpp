@@ -3,6 +3,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "fp16.hpp"
+
 namespace tinyllm {
 
 struct BlockQ8 {
@@ -31,8 +33,9 @@ inline void quantize_row_q8(const float* x, BlockQ8* out, int n) {
             out[b].qs[i] = int8_t(q);
             sum += q;
         }
-        out[b].d = d;
-        out[b].sum = d * float(sum);
+        // Scales are rounded to fp16 as llama.cpp stores them, so dot products agree with it.
+        out[b].d = fp16_to_f32(f32_to_fp16(d));
+        out[b].sum = fp16_to_f32(f32_to_fp16(d * float(sum)));
     }
 }
 

@@ -57,44 +57,43 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_q4_0_avx2(const TypeQ4
     return hsum(acc);
 }
 
-// Float-weight dots: four independent accumulators hide FMA latency; `load(i)` widens 8
-// weights starting at element i, `widen(i)` one weight (for the tail).
-template <class Load8, class Load1>
-__attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(Load8 load, Load1 widen, const float* x, int n) {
+// Float-weight dots: four independent accumulators hide FMA latency. `load(p, i)` widens 8
+// values starting at element i of p, `widen(p, i)` one value (for the tail).
+template <class T, class Load8, class Load1>
+__attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const T* w, const T* x, int n, Load8 load, Load1 widen) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int i = 0;
     for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; ++k)
-            acc[k] = _mm256_fmadd_ps(load(i + 8 * k), _mm256_loadu_ps(x + i + 8 * k), acc[k]);
-    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load(i), _mm256_loadu_ps(x + i), acc[0]);
+        for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(load(w, i + 8 * k), load(x, i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load(w, i), load(x, i), acc[0]);
     float tail = 0.0f;
-    for (; i < n; ++i) tail += widen(i) * x[i];
+    for (; i < n; ++i) tail += widen(w, i) * widen(x, i);
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
 __attribute__((target("avx2,fma,f16c"))) inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) {
-    const float* wf = &w->v;
-    return dot_float_avx2([=](int i) __attribute__((target("avx2,fma,f16c"))) { return _mm256_loadu_ps(wf + i); },
-                          [=](int i) { return wf[i]; }, x, n);
+    return dot_float_avx2(
+        &w->v, x, n, [](const float* p, int i) __attribute__((target("avx2,fma,f16c"))) { return _mm256_loadu_ps(p + i); },
+        [](const float* p, int i) { return p[i]; });
 }
 
-__attribute__((target("avx2,fma,f16c"))) inline float dot_f16_avx2(const TypeF16::Block* w, const float* x, int n) {
-    const uint16_t* wh = &w->v;
+__attribute__((target("avx2,fma,f16c"))) inline float dot_f16_avx2(const TypeF16::Block* w, const uint16_t* x, int n) {
     return dot_float_avx2(
-        [=](int i) __attribute__((target("avx2,fma,f16c"))) {
-            return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wh + i)));
+        &w->v, x, n,
+        [](const uint16_t* p, int i) __attribute__((target("avx2,fma,f16c"))) {
+            return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
         },
-        [=](int i) { return fp16_to_f32(wh[i]); }, x, n);
+        [](const uint16_t* p, int i) { return fp16_to_f32(p[i]); });
 }
 
-__attribute__((target("avx2,fma,f16c"))) inline float dot_bf16_avx2(const TypeBF16::Block* w, const float* x, int n) {
-    const uint16_t* wh = &w->v;
+__attribute__((target("avx2,fma,f16c"))) inline float dot_bf16_avx2(const TypeBF16::Block* w, const uint16_t* x, int n) {
     return dot_float_avx2(
-        [=](int i) __attribute__((target("avx2,fma,f16c"))) {
-            __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wh + i)));
+        &w->v, x, n,
+        [](const uint16_t* p, int i) __attribute__((target("avx2,fma,f16c"))) {
+            __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
             return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
         },
-        [=](int i) { return bf16_to_f32(wh[i]); }, x, n);
+        [](const uint16_t* p, int i) { return bf16_to_f32(p[i]); });
 }
 
 } // namespace tinyllm::x86

@@ -1,4 +1,6 @@
-// Unquantized weight types: F32, F16, BF16. Their dot products take float activations.
+// Unquantized weight types: F32, F16, BF16. Each takes its dot product against activations
+// rounded to its own storage format (as llama.cpp does), so results match llama.cpp closely
+// and activations cost half the bandwidth for the 16-bit types.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -8,12 +10,16 @@
 
 namespace tinyllm {
 
+// How an unquantized weight type wants its input activations delivered to dot().
+// (Quantized types all take BlockQ8 activations.)
+enum class ActFormat : uint8_t { f32, f16, bf16 };
+
 struct TypeF32 {
     static constexpr GgmlType id = GgmlType::F32;
+    static constexpr ActFormat act = ActFormat::f32;
     static constexpr bool quantized = false;
     static constexpr int block_elems = 1;
     struct Block { float v; };
-    static float to_float(const Block& b) { return b.v; }
     static void dequantize(const Block* b, float* out) { *out = b->v; }
     static float dot(const Block* w, const float* x, int n) {
         float acc[8] = {};
@@ -25,25 +31,27 @@ struct TypeF32 {
     }
 };
 
-// F16 and BF16 differ only in how one element widens to float.
-template <GgmlType Id, float (*Widen)(uint16_t)>
+// F16 and BF16 differ only in how a 16-bit value widens to float.
+template <GgmlType Id, ActFormat Act, float (*Widen)(uint16_t)>
 struct TypeHalf {
     static constexpr GgmlType id = Id;
+    static constexpr ActFormat act = Act;
     static constexpr bool quantized = false;
     static constexpr int block_elems = 1;
     struct Block { uint16_t v; };
     static void dequantize(const Block* b, float* out) { *out = Widen(b->v); }
-    static float dot(const Block* w, const float* x, int n) {
+    // x: activations in the same 16-bit format.
+    static float dot(const Block* w, const uint16_t* x, int n) {
         float acc[8] = {};
         int i = 0;
         for (; i + 8 <= n; i += 8)
-            for (int k = 0; k < 8; ++k) acc[k] += Widen(w[i + k].v) * x[i + k];
-        for (; i < n; ++i) acc[0] += Widen(w[i].v) * x[i];
+            for (int k = 0; k < 8; ++k) acc[k] += Widen(w[i + k].v) * Widen(x[i + k]);
+        for (; i < n; ++i) acc[0] += Widen(w[i].v) * Widen(x[i]);
         return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
     }
 };
 
-using TypeF16 = TypeHalf<GgmlType::F16, fp16_to_f32>;
-using TypeBF16 = TypeHalf<GgmlType::BF16, bf16_to_f32>;
+using TypeF16 = TypeHalf<GgmlType::F16, ActFormat::f16, fp16_to_f32>;
+using TypeBF16 = TypeHalf<GgmlType::BF16, ActFormat::bf16, bf16_to_f32>;
 
 } // namespace tinyllm

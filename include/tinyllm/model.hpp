@@ -1,0 +1,129 @@
+// A model = its configuration plus views of its weights inside the GGUF buffer. Loading binds
+// every tensor by name and checks its shape and type; nothing is copied.
+#pragma once
+#include "gguf.hpp"
+#include "tinyllm/arena.hpp"
+#include "tinyllm/model_config.hpp"
+#include "tinyllm/weights.hpp"
+
+namespace tinyllm {
+
+struct LayerWeights {
+    const float* attn_norm = nullptr;
+    WeightView wq, wk, wv, wo;
+    const float* ffn_norm = nullptr;
+    WeightView w_gate, w_up, w_down;
+};
+
+struct Model {
+    ModelConfig config;
+    WeightView token_embd;
+    const float* output_norm = nullptr;
+    WeightView output;  // the embedding itself when the output head is tied
+    LayerWeights* layers = nullptr;
+};
+
+namespace detail {
+
+struct TensorName {
+    char text[96];
+    // "blk.<layer>.<suffix>", or just <suffix> when layer < 0.
+    TensorName(int layer, const char* suffix) {
+        size_t n = 0;
+        if (layer >= 0) {
+            const char* p = "blk.";
+            while (*p) text[n++] = *p++;
+            char digits[12];
+            int len = 0;
+            do { digits[len++] = char('0' + layer % 10); layer /= 10; } while (layer);
+            while (len) text[n++] = digits[--len];
+            text[n++] = '.';
+        }
+        for (; *suffix && n < sizeof(text) - 1; ++suffix) text[n++] = *suffix;
+        text[n] = 0;
+    }
+};
+
+inline Status find_tensor(const gguf::File& f, const ModelConfig& c, const TensorName& name,
+                          const gguf::TensorInfo*& out) {
+    out = f.find_tensor(cstr(name.text));
+    if (!out)
+        return Status::fail(Error::missing_tensor, "architecture '", c.architecture, "' needs tensor '", name.text, "'");
+    return Status{};
+}
+
+inline Status bind_matrix(const gguf::File& f, const ModelConfig& c, int layer, const char* suffix,
+                          int64_t cols, int64_t rows, WeightView& w) {
+    TensorName name(layer, suffix);
+    const gguf::TensorInfo* t;
+    Status st = find_tensor(f, c, name, t);
+    if (!st) return st;
+    if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1)
+        return Status::fail(Error::shape_mismatch, "tensor '", name.text, "' is [", t->ne[0], ", ", t->ne[1],
+                            "], expected [", cols, ", ", rows, "]");
+    if (!is_supported_weight_type(t->type))
+        return Status::fail(Error::unsupported_type, "tensor '", name.text, "' has type ", ggml_type_name(t->type),
+                            ", which tinyllm cannot compute with yet");
+    w = WeightView{t->type, t->data, cols, rows, t->row_bytes()};
+    return Status{};
+}
+
+inline Status bind_vector(const gguf::File& f, const ModelConfig& c, int layer, const char* suffix, int64_t n,
+                          const float*& out) {
+    TensorName name(layer, suffix);
+    const gguf::TensorInfo* t;
+    Status st = find_tensor(f, c, name, t);
+    if (!st) return st;
+    if (t->n_elements() != n)
+        return Status::fail(Error::shape_mismatch, "tensor '", name.text, "' has ", t->n_elements(), " elements, expected ", n);
+    if (t->type != GgmlType::F32)
+        return Status::fail(Error::unsupported_type, "tensor '", name.text, "' must be F32, is ", ggml_type_name(t->type));
+    if (reinterpret_cast<uintptr_t>(t->data) % alignof(float) != 0)
+        return Status::fail(Error::bad_alignment, "tensor '", name.text, "' data is not 4-byte aligned in memory");
+    out = reinterpret_cast<const float*>(t->data);
+    return Status{};
+}
+
+} // namespace detail
+
+// Binds all weights of a parsed GGUF file. The layer table comes from `arena`; the weights
+// stay where they are in the file's buffer, which must outlive the model.
+inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
+    m = Model{};
+    Status st = read_model_config(f, m.config);
+    if (!st) return st;
+    ModelConfig& c = m.config;
+    using detail::bind_matrix;
+    using detail::bind_vector;
+
+    const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
+    if (!embd) return Status::fail(Error::missing_tensor, "architecture '", c.architecture, "' needs tensor 'token_embd.weight'");
+    if (embd->ne[1] <= 0 || embd->ne[1] > (int64_t(1) << 24)) return Status::fail(Error::bad_shape, "token_embd.weight vocabulary size");
+    c.n_vocab = int(embd->ne[1]);
+    if (!(st = bind_matrix(f, c, -1, "token_embd.weight", c.n_embd, c.n_vocab, m.token_embd))) return st;
+    if (!(st = bind_vector(f, c, -1, "output_norm.weight", c.n_embd, m.output_norm))) return st;
+    if (f.find_tensor("output.weight")) {
+        if (!(st = bind_matrix(f, c, -1, "output.weight", c.n_embd, c.n_vocab, m.output))) return st;
+    } else {
+        m.output = m.token_embd;
+    }
+
+    m.layers = arena.allocate_array<LayerWeights>(size_t(c.n_layer));
+    if (!m.layers) return Status::fail(Error::out_of_memory, "layer table");
+    for (int l = 0; l < c.n_layer; ++l) {
+        LayerWeights& L = m.layers[l];
+        L = LayerWeights{};
+        if (!(st = bind_vector(f, c, l, "attn_norm.weight", c.n_embd, L.attn_norm))) return st;
+        if (!(st = bind_matrix(f, c, l, "attn_q.weight", c.n_embd, c.q_dim(), L.wq))) return st;
+        if (!(st = bind_matrix(f, c, l, "attn_k.weight", c.n_embd, c.kv_dim(), L.wk))) return st;
+        if (!(st = bind_matrix(f, c, l, "attn_v.weight", c.n_embd, c.kv_dim(), L.wv))) return st;
+        if (!(st = bind_matrix(f, c, l, "attn_output.weight", c.q_dim(), c.n_embd, L.wo))) return st;
+        if (!(st = bind_vector(f, c, l, "ffn_norm.weight", c.n_embd, L.ffn_norm))) return st;
+        if (!(st = bind_matrix(f, c, l, "ffn_gate.weight", c.n_embd, c.n_ff, L.w_gate))) return st;
+        if (!(st = bind_matrix(f, c, l, "ffn_up.weight", c.n_embd, c.n_ff, L.w_up))) return st;
+        if (!(st = bind_matrix(f, c, l, "ffn_down.weight", c.n_ff, c.n_embd, L.w_down))) return st;
+    }
+    return Status{};
+}
+
+} // namespace tinyllm

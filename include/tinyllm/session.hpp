@@ -1,0 +1,196 @@
+// The transformer forward pass over a KV cache. A Session owns (in a caller-provided arena)
+// the cache and all activation scratch for one sequence; eval() feeds tokens in batches of
+// up to n_batch (matrix-matrix products), decoding is eval() with one token.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+#include "activation_fns.hpp"
+#include "norm.hpp"
+#include "rope.hpp"
+#include "tinyllm/arena.hpp"
+#include "tinyllm/model.hpp"
+
+namespace tinyllm {
+
+class Session {
+public:
+    // Bytes of arena init() will take for this model, context and batch size.
+    static size_t required_bytes(const Model& m, int n_ctx, int n_batch) {
+        Session s;
+        s.model_ = &m;
+        s.n_ctx_ = n_ctx;
+        s.n_batch_ = n_batch;
+        size_t total = 0;
+        s.carve([&](auto*&, size_t count, size_t elem_size) {
+            total = Arena::align_up(total, 64) + count * elem_size;
+            return true;
+        });
+        return total + 64;
+    }
+
+    Status init(const Model& m, int n_ctx, int n_batch, Arena& arena) {
+        if (n_ctx <= 0 || n_ctx > m.config.n_ctx_train)
+            return Status::fail(Error::invalid_argument, "context ", n_ctx, " outside 1..", m.config.n_ctx_train);
+        if (n_batch <= 0) return Status::fail(Error::invalid_argument, "batch size ", n_batch);
+        model_ = &m;
+        n_ctx_ = n_ctx;
+        n_batch_ = n_batch < n_ctx ? n_batch : n_ctx;
+        bool ok = carve([&](auto*& ptr, size_t count, size_t elem_size) {
+            ptr = static_cast<decltype(+ptr)>(arena.allocate(count * elem_size));
+            return ptr != nullptr;
+        });
+        if (!ok)
+            return Status::fail(Error::out_of_memory, "session needs ", uint64_t(required_bytes(m, n_ctx, n_batch_)),
+                                " bytes of arena");
+        n_past_ = 0;
+        return Status{};
+    }
+
+    int n_past() const { return n_past_; }
+    int n_ctx() const { return n_ctx_; }
+    void reset() { n_past_ = 0; }
+
+    // Feeds tokens[0..n) at positions n_past()..n_past()+n-1. logits (may be null) receives
+    // [n][n_vocab] rows when all_logits, else only the last token's row.
+    Status eval(const int32_t* tokens, int n, float* logits, bool all_logits) {
+        const ModelConfig& c = model_->config;
+        for (int i = 0; i < n; ++i)
+            if (tokens[i] < 0 || tokens[i] >= c.n_vocab)
+                return Status::fail(Error::token_out_of_range, "token id ", tokens[i], " at index ", i,
+                                    " is outside the vocabulary of ", c.n_vocab);
+        if (n > n_ctx_ - n_past_)
+            return Status::fail(Error::context_full, "context of ", n_ctx_, " tokens is full (", n_past_,
+                                " used, ", n, " more requested)");
+        for (int start = 0; start < n; start += n_batch_) {
+            int count = n - start < n_batch_ ? n - start : n_batch_;
+            bool last_chunk = start + count == n;
+            float* out = nullptr;
+            if (logits && all_logits) out = logits + int64_t(start) * c.n_vocab;
+            if (logits && !all_logits && last_chunk) out = logits;
+            forward_batch(tokens + start, count, out, all_logits);
+        }
+        return Status{};
+    }
+
+private:
+    // Every buffer the session needs, in one list used both to size and to allocate.
+    template <class Alloc>
+    bool carve(Alloc&& alloc) {
+        const ModelConfig& c = model_->config;
+        const size_t B = size_t(n_batch_), kv = size_t(c.n_layer) * size_t(n_ctx_) * size_t(c.kv_dim());
+        int widest = c.n_embd;
+        if (c.n_ff > widest) widest = c.n_ff;
+        if (c.q_dim() > widest) widest = c.q_dim();
+        return alloc(k_cache_, kv, sizeof(uint16_t)) && alloc(v_cache_, kv, sizeof(uint16_t)) &&
+               alloc(x_, B * c.n_embd, sizeof(float)) && alloc(xn_, B * c.n_embd, sizeof(float)) &&
+               alloc(q_, B * c.q_dim(), sizeof(float)) && alloc(k_, B * c.kv_dim(), sizeof(float)) &&
+               alloc(v_, B * c.kv_dim(), sizeof(float)) && alloc(att_, B * c.q_dim(), sizeof(float)) &&
+               alloc(gate_, B * c.n_ff, sizeof(float)) && alloc(up_, B * c.n_ff, sizeof(float)) &&
+               alloc(scores_, size_t(c.n_head) * n_ctx_, sizeof(float)) &&
+               alloc(rope_cs_, B * c.n_rot, sizeof(float)) &&
+               alloc(q8_, B * widest / BlockQ8::elems + 1, sizeof(BlockQ8)) &&
+               alloc(half_, B * widest, sizeof(uint16_t));
+    }
+
+    MatmulInput input(const float* x, int n_tokens, int cols) {
+        MatmulInput in;
+        in.x = x;
+        in.n_tokens = n_tokens;
+        in.cols = cols;
+        in.q8 = q8_;
+        in.half = half_;
+        return in;
+    }
+
+    void forward_batch(const int32_t* tokens, int n, float* logits, bool all_logits) {
+        const Model& m = *model_;
+        const ModelConfig& c = m.config;
+        const int E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff, D = c.head_dim;
+
+        for (int t = 0; t < n; ++t) dequantize_row(m.token_embd, tokens[t], x_ + int64_t(t) * E);
+        for (int t = 0; t < n; ++t) rope_angles(rope_cs_ + t * c.n_rot, n_past_ + t, c.n_rot, c.rope_base, nullptr);
+
+        for (int l = 0; l < c.n_layer; ++l) {
+            const LayerWeights& L = m.layers[l];
+            for (int t = 0; t < n; ++t) rms_norm(x_ + t * E, L.attn_norm, xn_ + t * E, E, c.rms_eps);
+            MatmulInput in = input(xn_, n, E);
+            matmul(L.wq, in, q_, Q);
+            matmul(L.wk, in, k_, KV);
+            matmul(L.wv, in, v_, KV);
+            for (int t = 0; t < n; ++t) {
+                for (int h = 0; h < c.n_head; ++h) rope_apply(q_ + t * Q + h * D, rope_cs_ + t * c.n_rot, c.n_rot, c.rope_style);
+                for (int h = 0; h < c.n_head_kv; ++h) rope_apply(k_ + t * KV + h * D, rope_cs_ + t * c.n_rot, c.n_rot, c.rope_style);
+            }
+            uint16_t* layer_k = k_cache_ + int64_t(l) * n_ctx_ * KV;
+            uint16_t* layer_v = v_cache_ + int64_t(l) * n_ctx_ * KV;
+            for (int64_t i = 0; i < int64_t(n) * KV; ++i) {
+                layer_k[int64_t(n_past_) * KV + i] = f32_to_fp16(k_[i]);
+                layer_v[int64_t(n_past_) * KV + i] = f32_to_fp16(v_[i]);
+            }
+            attention(layer_k, layer_v, n);
+            MatmulInput att_in = input(att_, n, Q);
+            matmul(L.wo, att_in, xn_, E);
+            for (int64_t i = 0; i < int64_t(n) * E; ++i) x_[i] += xn_[i];
+
+            for (int t = 0; t < n; ++t) rms_norm(x_ + t * E, L.ffn_norm, xn_ + t * E, E, c.rms_eps);
+            MatmulInput ffn_in = input(xn_, n, E);
+            matmul(L.w_gate, ffn_in, gate_, F);
+            matmul(L.w_up, ffn_in, up_, F);
+            for (int64_t i = 0; i < int64_t(n) * F; ++i) gate_[i] = silu(gate_[i]) * up_[i];
+            MatmulInput down_in = input(gate_, n, F);
+            matmul(L.w_down, down_in, xn_, E);
+            for (int64_t i = 0; i < int64_t(n) * E; ++i) x_[i] += xn_[i];
+        }
+        n_past_ += n;
+
+        if (!logits) return;
+        // Only the rows asked for go through the (large) output head.
+        const int first = all_logits ? 0 : n - 1;
+        for (int t = first; t < n; ++t) rms_norm(x_ + t * E, m.output_norm, xn_ + (t - first) * E, E, c.rms_eps);
+        MatmulInput out_in = input(xn_, n - first, E);
+        matmul(m.output, out_in, logits, c.n_vocab);
+    }
+
+    // Causal grouped-query attention for the n newest tokens against the whole cache.
+    // Queries and probabilities meet the fp16 cache in fp16, as in llama.cpp.
+    // Split by head: each head's outputs are computed by one thread, in a fixed order.
+    void attention(const uint16_t* layer_k, const uint16_t* layer_v, int n) {
+        const ModelConfig& c = model_->config;
+        const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim, group = c.n_head / c.n_head_kv;
+        const float scale = 1.0f / math::sqrtf(float(D));
+#pragma omp parallel for schedule(static)
+        for (int h = 0; h < c.n_head; ++h) {
+            float* scores = scores_ + int64_t(h) * n_ctx_;
+            const int kv_off = (h / group) * D;
+            for (int t = 0; t < n; ++t) {
+                const float* q = q_ + t * Q + h * D;
+                const int n_keys = n_past_ + t + 1;
+                for (int j = 0; j < n_keys; ++j) {
+                    const uint16_t* k = layer_k + int64_t(j) * KV + kv_off;
+                    float dot = 0.0f;
+                    for (int d = 0; d < D; ++d) dot += fp16_to_f32(f32_to_fp16(q[d])) * fp16_to_f32(k[d]);
+                    scores[j] = dot * scale;
+                }
+                softmax(scores, n_keys);
+                float* out = att_ + t * Q + h * D;
+                for (int d = 0; d < D; ++d) out[d] = 0.0f;
+                for (int j = 0; j < n_keys; ++j) {
+                    const uint16_t* v = layer_v + int64_t(j) * KV + kv_off;
+                    for (int d = 0; d < D; ++d) out[d] += fp16_to_f32(f32_to_fp16(scores[j])) * fp16_to_f32(v[d]);
+                }
+            }
+        }
+    }
+
+    const Model* model_ = nullptr;
+    int n_ctx_ = 0, n_batch_ = 0, n_past_ = 0;
+    // The cache holds fp16, as llama.cpp's does: half the memory traffic, same answers.
+    uint16_t *k_cache_ = nullptr, *v_cache_ = nullptr;
+    float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr;
+    float *gate_ = nullptr, *up_ = nullptr, *scores_ = nullptr, *rope_cs_ = nullptr;
+    BlockQ8* q8_ = nullptr;
+    uint16_t* half_ = nullptr;
+};
+
+} // namespace tinyllm

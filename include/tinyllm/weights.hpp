@@ -1,0 +1,85 @@
+// A view of one weight matrix inside the mapped model, and the generic operations over it
+// that dispatch on its type: dequantizing a row (embedding lookup) and y = W x.
+#pragma once
+#include <stdint.h>
+
+#include "dot_dispatch.hpp"
+#include "ggml_types.hpp"
+#include "weight_types.hpp"
+
+namespace tinyllm {
+
+struct WeightView {
+    GgmlType type = GgmlType::F32;
+    const uint8_t* data = nullptr;
+    int64_t cols = 0;  // elements per row (the dot-product length)
+    int64_t rows = 0;
+    uint64_t row_bytes = 0;
+
+    bool empty() const { return data == nullptr; }
+    const uint8_t* row(int64_t r) const { return data + uint64_t(r) * row_bytes; }
+};
+
+inline void dequantize_row(const WeightView& w, int64_t r, float* out) {
+    visit_weight_type(w.type, [&](auto type) {
+        using T = decltype(type);
+        const auto* blocks = reinterpret_cast<const typename T::Block*>(w.row(r));
+        for (int64_t b = 0; b < w.cols / T::block_elems; ++b) T::dequantize(&blocks[b], out + b * T::block_elems);
+    });
+}
+
+// Input rows for a matrix product. Each weight type reads them in its own activation format
+// (float, fp16, bf16 or int8 blocks); a converted form is made once and shared by every
+// matrix that reads the same input (e.g. the q, k and v projections).
+struct MatmulInput {
+    const float* x = nullptr;  // [n_tokens][cols]
+    int n_tokens = 0;
+    int cols = 0;
+    BlockQ8* q8 = nullptr;     // scratch: n_tokens * cols / 32 blocks
+    uint16_t* half = nullptr;  // scratch: n_tokens * cols 16-bit values
+    bool q8_ready = false;
+    ActFormat half_format = ActFormat::f32;  // what `half` holds now (f32: nothing)
+
+    const BlockQ8* as_q8() {
+        if (!q8_ready) {
+            const int blocks_per_row = cols / BlockQ8::elems;
+#pragma omp parallel for schedule(static)
+            for (int t = 0; t < n_tokens; ++t)
+                quantize_row_q8(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
+            q8_ready = true;
+        }
+        return q8;
+    }
+    const uint16_t* as_half(ActFormat format) {
+        if (half_format != format) {
+            const int64_t n = int64_t(n_tokens) * cols;
+            for (int64_t i = 0; i < n; ++i) half[i] = format == ActFormat::f16 ? f32_to_fp16(x[i]) : f32_to_bf16(x[i]);
+            half_format = format;
+        }
+        return half;
+    }
+};
+
+// y[t][r] = dot(W row r, x[t]) for every token t; y has row stride y_stride.
+// Work splits by output row, so every value is computed by one thread in one fixed order:
+// results do not depend on the thread count.
+inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_stride) {
+    visit_weight_type(w.type, [&](auto type) {
+        using T = decltype(type);
+        const auto dot = best_dot<T>();
+        const int64_t n_blocks = w.cols / T::block_elems;
+        const auto* act = [&] {
+            if constexpr (T::quantized) return in.as_q8();
+            else if constexpr (T::act == ActFormat::f32) return in.x;
+            else return in.as_half(T::act);
+        }();
+        const int64_t act_stride = T::quantized ? w.cols / BlockQ8::elems : w.cols;
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < w.rows; ++r) {
+            const auto* row = reinterpret_cast<const typename T::Block*>(w.row(r));
+            for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(row, act + t * act_stride, int(n_blocks));
+        }
+    });
+}
+
+} // namespace tinyllm

@@ -1,0 +1,99 @@
+// Elementary functions the engine needs, written here so kernels need no libm (bare-metal
+// and Hexagon builds have none). Evaluated in double with range reduction: accurate to a
+// float ulp or so, which keeps results within the reference tolerances on every target.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+namespace tinyllm::math {
+
+constexpr double ln2 = 0.693147180559945309417;
+constexpr double pi = 3.14159265358979323846;
+
+inline double exp(double x) {
+    if (x > 709.0) return 1.0 / 0.0;
+    if (x < -745.0) return 0.0;
+    // x = k ln2 + r, |r| <= ln2/2; exp(r) by Taylor series (terms below 1e-17 dropped).
+    double kf = x / ln2;
+    int64_t k = int64_t(kf + (kf >= 0 ? 0.5 : -0.5));
+    double r = x - double(k) * ln2;
+    double term = 1.0, sum = 1.0;
+    for (int i = 1; i < 16; ++i) {
+        term *= r / i;
+        sum += term;
+    }
+    // Scale by 2^k in two steps so subnormal results stay representable.
+    int64_t k1 = k / 2, k2 = k - k1;
+    uint64_t b1 = uint64_t(k1 + 1023) << 52, b2 = uint64_t(k2 + 1023) << 52;
+    double s1, s2;
+    memcpy(&s1, &b1, 8);
+    memcpy(&s2, &b2, 8);
+    return sum * s1 * s2;
+}
+
+inline float expf(float x) { return float(exp(double(x))); }
+
+// Natural log for x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh((m-1)/(m+1)).
+inline double log(double x) {
+    if (!(x > 0.0)) return x == 0.0 ? -1.0 / 0.0 : 0.0 / 0.0;
+    uint64_t bits;
+    memcpy(&bits, &x, 8);
+    int e = int((bits >> 52) & 0x7ff);
+    if (e == 0) return log(x * 4503599627370496.0) - 52.0 * ln2;  // subnormal: scale by 2^52
+    e -= 1023;
+    bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    double m;
+    memcpy(&m, &bits, 8);
+    if (m > 1.41421356237309504880) { m *= 0.5; ++e; }
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s, term = s, sum = 0.0;
+    for (int i = 1; i < 40; i += 2) {
+        sum += term / i;
+        term *= s2;
+    }
+    return 2.0 * sum + e * ln2;
+}
+
+inline double pow(double base, double exponent) { return exp(exponent * log(base)); }
+
+inline double sqrt(double x) {
+    if (!(x > 0.0)) return x == 0.0 ? 0.0 : 0.0 / 0.0;
+    // Newton from a bit-level estimate: each step doubles the correct digits.
+    uint64_t bits;
+    memcpy(&bits, &x, 8);
+    bits = (bits >> 1) + (uint64_t(1023) << 51);
+    double y;
+    memcpy(&y, &bits, 8);
+    for (int i = 0; i < 6; ++i) y = 0.5 * (y + x / y);
+    return y;
+}
+
+inline float sqrtf(float x) { return float(sqrt(double(x))); }
+
+inline float tanhf(float x) {
+    double e = exp(-2.0 * (x < 0 ? -double(x) : double(x)));
+    double t = (1.0 - e) / (1.0 + e);
+    return float(x < 0 ? -t : t);
+}
+
+// sin and cos of x together (RoPE needs both): reduce to [-pi/4, pi/4] around a multiple of pi/2.
+inline void sincos(double x, double* s, double* c) {
+    double kf = x / (pi / 2);
+    int64_t k = int64_t(kf + (kf >= 0 ? 0.5 : -0.5));
+    // pi/2 split in two parts so the reduction stays accurate for large arguments.
+    double r = (x - double(k) * 1.57079632679489655800) - double(k) * 6.12323399573676603587e-17;
+    double r2 = r * r, sin_r = r, cos_r = 1.0, ts = r, tc = 1.0;
+    for (int i = 1; i < 12; ++i) {
+        ts *= -r2 / ((2 * i) * (2 * i + 1));
+        tc *= -r2 / ((2 * i - 1) * (2 * i));
+        sin_r += ts;
+        cos_r += tc;
+    }
+    switch (k & 3) {
+    case 0: *s = sin_r; *c = cos_r; break;
+    case 1: *s = cos_r; *c = -sin_r; break;
+    case 2: *s = -sin_r; *c = -cos_r; break;
+    default: *s = -cos_r; *c = sin_r; break;
+    }
+}
+
+} // namespace tinyllm::math
