@@ -57,44 +57,45 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_q4_0_avx2(const TypeQ4
     return hsum(acc);
 }
 
-// Float-weight dots: four independent accumulators hide FMA latency. `load(p, i)` widens 8
-// values starting at element i of p, `widen(p, i)` one value (for the tail).
-template <class T, class Load8, class Load1>
-__attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const T* w, const T* x, int n, Load8 load, Load1 widen) {
+// How each float format widens: 8 values at element i, or one value (for tails).
+struct LoadF32 {
+    using T = float;
+    __attribute__((target("avx2,fma,f16c"))) static __m256 eight(const float* p, int i) { return _mm256_loadu_ps(p + i); }
+    static float one(const float* p, int i) { return p[i]; }
+};
+struct LoadF16 {
+    using T = uint16_t;
+    __attribute__((target("avx2,fma,f16c"))) static __m256 eight(const uint16_t* p, int i) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
+    }
+    static float one(const uint16_t* p, int i) { return fp16_to_f32(p[i]); }
+};
+struct LoadBF16 {
+    using T = uint16_t;
+    __attribute__((target("avx2,fma,f16c"))) static __m256 eight(const uint16_t* p, int i) {
+        __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+    }
+    static float one(const uint16_t* p, int i) { return bf16_to_f32(p[i]); }
+};
+
+// Float-weight dots: four independent accumulators hide FMA latency.
+template <class Load>
+__attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const typename Load::T* w, const typename Load::T* x, int n) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int i = 0;
     for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(load(w, i + 8 * k), load(x, i + 8 * k), acc[k]);
-    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load(w, i), load(x, i), acc[0]);
+        for (int k = 0; k < 4; ++k)
+            acc[k] = _mm256_fmadd_ps(Load::eight(w, i + 8 * k), Load::eight(x, i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load::eight(w, i), Load::eight(x, i), acc[0]);
     float tail = 0.0f;
-    for (; i < n; ++i) tail += widen(w, i) * widen(x, i);
+    for (; i < n; ++i) tail += Load::one(w, i) * Load::one(x, i);
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
-__attribute__((target("avx2,fma,f16c"))) inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) {
-    return dot_float_avx2(
-        &w->v, x, n, [](const float* p, int i) __attribute__((target("avx2,fma,f16c"))) { return _mm256_loadu_ps(p + i); },
-        [](const float* p, int i) { return p[i]; });
-}
-
-__attribute__((target("avx2,fma,f16c"))) inline float dot_f16_avx2(const TypeF16::Block* w, const uint16_t* x, int n) {
-    return dot_float_avx2(
-        &w->v, x, n,
-        [](const uint16_t* p, int i) __attribute__((target("avx2,fma,f16c"))) {
-            return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
-        },
-        [](const uint16_t* p, int i) { return fp16_to_f32(p[i]); });
-}
-
-__attribute__((target("avx2,fma,f16c"))) inline float dot_bf16_avx2(const TypeBF16::Block* w, const uint16_t* x, int n) {
-    return dot_float_avx2(
-        &w->v, x, n,
-        [](const uint16_t* p, int i) __attribute__((target("avx2,fma,f16c"))) {
-            __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
-            return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
-        },
-        [](const uint16_t* p, int i) { return bf16_to_f32(p[i]); });
-}
+inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) { return dot_float_avx2<LoadF32>(&w->v, x, n); }
+inline float dot_f16_avx2(const TypeF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadF16>(&w->v, x, n); }
+inline float dot_bf16_avx2(const TypeBF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadBF16>(&w->v, x, n); }
 
 } // namespace tinyllm::x86
 #endif

@@ -90,18 +90,17 @@ TEST_CASE("activation quantization keeps values within half a step") {
     }
 }
 
-template <class T>
-void check_float_dot(std::mt19937& rng, int n, float (*narrow)(float)) {
+// Weights and activations both in the type's own format; the expected value is the double
+// dot of the values those encodings represent.
+template <class T, class Encode, class Decode>
+void check_float_dot(std::mt19937& rng, int n, Encode encode, Decode decode) {
     std::vector<typename T::Block> w(static_cast<size_t>(n));
-    std::vector<float> x(static_cast<size_t>(n));
+    std::vector<decltype(encode(0.0f))> x(static_cast<size_t>(n));
     double expected = 0.0;
     for (int i = 0; i < n; ++i) {
-        float v = narrow(std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng));
-        x[size_t(i)] = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
-        if constexpr (T::id == GgmlType::F32) w[size_t(i)].v = v;
-        if constexpr (T::id == GgmlType::F16) w[size_t(i)].v = f32_to_fp16(v);
-        if constexpr (T::id == GgmlType::BF16) w[size_t(i)].v = f32_to_bf16(v);
-        expected += double(v) * double(x[size_t(i)]);
+        w[size_t(i)].v = encode(std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng));
+        x[size_t(i)] = encode(std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng));
+        expected += double(decode(w[size_t(i)].v)) * double(decode(x[size_t(i)]));
     }
     CHECK(T::dot(w.data(), x.data(), n) == doctest::Approx(expected).epsilon(1e-5));
     CHECK(best_dot<T>()(w.data(), x.data(), n) == doctest::Approx(expected).epsilon(1e-5));
@@ -109,9 +108,10 @@ void check_float_dot(std::mt19937& rng, int n, float (*narrow)(float)) {
 
 TEST_CASE("float-weight dot products, every length including tails") {
     std::mt19937 rng(7);
+    auto same = [](float v) { return v; };
     for (int n : {1, 7, 8, 31, 32, 33, 100, 256}) {
-        check_float_dot<TypeF32>(rng, n, [](float v) { return v; });
-        
-        
+        check_float_dot<TypeF32>(rng, n, same, same);
+        check_float_dot<TypeF16>(rng, n, f32_to_fp16, fp16_to_f32);
+        check_float_dot<TypeBF16>(rng, n, f32_to_bf16, bf16_to_f32);
     }
 }

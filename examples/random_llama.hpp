@@ -1,0 +1,138 @@
+// Builds a random-weight Llama GGUF of any shape and weight type: benchmark inputs at
+// realistic sizes (e.g. TinyLlama-1.1B) and test models of shapes the fixtures lack.
+// Quantized tensors get random codes with sane scales directly (no quantizer needed).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fp16.hpp"
+#include "gguf_writer.hpp"
+
+namespace tinyllm {
+
+struct RandomLlamaShape {
+    int n_vocab = 1024;
+    int n_embd = 256;
+    int n_layer = 2;
+    int n_ff = 512;
+    int n_head = 8;
+    int n_head_kv = 4;
+    int head_dim = 0;  // 0: n_embd / n_head
+    int n_ctx = 512;
+    bool tied_output = false;
+    float rope_base = 10000.0f;
+    GgmlType type = GgmlType::F16;  // matrices; norms are always F32
+    uint32_t seed = 1;
+};
+
+inline std::vector<uint8_t> random_tensor_bytes(GgmlType type, int64_t cols, int64_t rows, float scale, std::mt19937& rng) {
+    std::normal_distribution<float> normal(0.0f, scale);
+    std::vector<uint8_t> out;
+    auto put16 = [&](uint16_t v) { out.push_back(uint8_t(v)); out.push_back(uint8_t(v >> 8)); };
+    const int64_t n = cols * rows;
+    switch (type) {
+    case GgmlType::F32:
+        for (int64_t i = 0; i < n; ++i) {
+            float v = normal(rng);
+            const uint8_t* b = reinterpret_cast<const uint8_t*>(&v);
+            out.insert(out.end(), b, b + 4);
+        }
+        break;
+    case GgmlType::F16: for (int64_t i = 0; i < n; ++i) put16(f32_to_fp16(normal(rng))); break;
+    case GgmlType::BF16: for (int64_t i = 0; i < n; ++i) put16(f32_to_bf16(normal(rng))); break;
+    case GgmlType::Q8_0:
+        for (int64_t b = 0; b < n / 32; ++b) {
+            put16(f32_to_fp16(scale * 2.0f / 127.0f));
+            for (int i = 0; i < 32; ++i) out.push_back(uint8_t(int8_t(int(rng() % 255) - 127)));
+        }
+        break;
+    case GgmlType::Q4_0:
+        for (int64_t b = 0; b < n / 32; ++b) {
+            put16(f32_to_fp16(scale * 2.0f / 8.0f));
+            for (int i = 0; i < 16; ++i) out.push_back(uint8_t(rng()));
+        }
+        break;
+    default: return {};  // unsupported here: caller reports it
+    }
+    return out;
+}
+
+// Returns an empty vector if the type is not one this builder can fill.
+inline std::vector<uint8_t> random_llama_gguf(const RandomLlamaShape& s) {
+    std::mt19937 rng(s.seed);
+    const int head_dim = s.head_dim ? s.head_dim : s.n_embd / s.n_head;
+    const int q_dim = s.n_head * head_dim, kv_dim = s.n_head_kv * head_dim;
+    gguf::Writer w;
+    w.add_string("general.architecture", "llama");
+    w.add_string("general.name", "random llama");
+    w.add_u32("llama.context_length", uint32_t(s.n_ctx));
+    w.add_u32("llama.embedding_length", uint32_t(s.n_embd));
+    w.add_u32("llama.block_count", uint32_t(s.n_layer));
+    w.add_u32("llama.feed_forward_length", uint32_t(s.n_ff));
+    w.add_u32("llama.attention.head_count", uint32_t(s.n_head));
+    w.add_u32("llama.attention.head_count_kv", uint32_t(s.n_head_kv));
+    if (s.head_dim) {
+        w.add_u32("llama.attention.key_length", uint32_t(head_dim));
+        w.add_u32("llama.attention.value_length", uint32_t(head_dim));
+    }
+    w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    w.add_f32("llama.rope.freq_base", s.rope_base);
+    w.add_u32("llama.rope.dimension_count", uint32_t(head_dim));
+
+    // A byte-fallback SentencePiece vocabulary: <unk>, <s>, </s>, 256 byte tokens, filler pieces.
+    std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
+    std::vector<int32_t> types = {2, 3, 3};
+    for (int b = 0; b < 256 && int(tokens.size()) < s.n_vocab; ++b) {
+        char piece[8];
+        std::snprintf(piece, sizeof piece, "<0x%02X>", b);
+        tokens.push_back(piece);
+        types.push_back(6);
+    }
+    while (int(tokens.size()) < s.n_vocab) {
+        tokens.push_back("\xe2\x96\x81t" + std::to_string(tokens.size()));
+        types.push_back(1);
+    }
+    w.add_string("tokenizer.ggml.model", "llama");
+    w.add_string_array("tokenizer.ggml.tokens", tokens);
+    w.add_f32_array("tokenizer.ggml.scores", std::vector<float>(tokens.size(), 0.0f));
+    w.add_i32_array("tokenizer.ggml.token_type", types);
+    w.add_u32("tokenizer.ggml.bos_token_id", 1);
+    w.add_u32("tokenizer.ggml.eos_token_id", 2);
+
+    bool ok = true;
+    auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, float scale) {
+        std::vector<uint8_t> bytes = random_tensor_bytes(s.type, cols, rows, scale, rng);
+        ok = ok && !bytes.empty();
+        w.add_tensor(name, s.type, {cols, rows}, bytes.data(), bytes.size());
+    };
+    auto norm = [&](const std::string& name, int64_t n) {
+        std::vector<float> v(static_cast<size_t>(n));
+        std::uniform_real_distribution<float> u(0.8f, 1.2f);
+        for (float& x : v) x = u(rng);
+        w.add_tensor(name, GgmlType::F32, {n}, v.data(), v.size() * 4);
+    };
+    const float in_scale = 1.0f / std::sqrt(float(s.n_embd));
+    matrix("token_embd.weight", s.n_embd, s.n_vocab, 1.0f);
+    norm("output_norm.weight", s.n_embd);
+    if (!s.tied_output) matrix("output.weight", s.n_embd, s.n_vocab, in_scale);
+    for (int l = 0; l < s.n_layer; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        norm(p + "attn_norm.weight", s.n_embd);
+        matrix(p + "attn_q.weight", s.n_embd, q_dim, in_scale);
+        matrix(p + "attn_k.weight", s.n_embd, kv_dim, in_scale);
+        matrix(p + "attn_v.weight", s.n_embd, kv_dim, in_scale);
+        matrix(p + "attn_output.weight", q_dim, s.n_embd, 1.0f / std::sqrt(float(q_dim)));
+        norm(p + "ffn_norm.weight", s.n_embd);
+        matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff, in_scale);
+        matrix(p + "ffn_up.weight", s.n_embd, s.n_ff, in_scale);
+        matrix(p + "ffn_down.weight", s.n_ff, s.n_embd, 1.0f / std::sqrt(float(s.n_ff)));
+    }
+    if (!ok) return {};
+    return w.bytes();
+}
+
+} // namespace tinyllm
