@@ -2,12 +2,12 @@
 // every target). Round-to-nearest-even on the way down, like the hardware instructions.
 #pragma once
 #include <stdint.h>
-#include <string.h>
+#include "bits.hpp"
 
 namespace tinyllm {
 
-inline float bits_to_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-inline uint32_t f32_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+inline float bits_to_f32(uint32_t u) { return bit_cast<float>(u); }
+inline uint32_t f32_to_bits(float f) { return bit_cast<uint32_t>(f); }
 
 inline float fp16_to_f32(uint16_t h) {
     uint32_t sign = uint32_t(h & 0x8000) << 16;

@@ -3,7 +3,8 @@
 // float ulp or so, which keeps results within the reference tolerances on every target.
 #pragma once
 #include <stdint.h>
-#include <string.h>
+
+#include "bits.hpp"
 
 namespace tinyllm::math {
 
@@ -25,10 +26,7 @@ inline double exp(double x) {
     // Scale by 2^k in two steps so subnormal results stay representable.
     int64_t k1 = k / 2, k2 = k - k1;
     uint64_t b1 = uint64_t(k1 + 1023) << 52, b2 = uint64_t(k2 + 1023) << 52;
-    double s1, s2;
-    memcpy(&s1, &b1, 8);
-    memcpy(&s2, &b2, 8);
-    return sum * s1 * s2;
+    return sum * bit_cast<double>(b1) * bit_cast<double>(b2);
 }
 
 inline float expf(float x) { return float(exp(double(x))); }
@@ -36,14 +34,12 @@ inline float expf(float x) { return float(exp(double(x))); }
 // Natural log for x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh((m-1)/(m+1)).
 inline double log(double x) {
     if (!(x > 0.0)) return x == 0.0 ? -1.0 / 0.0 : 0.0 / 0.0;
-    uint64_t bits;
-    memcpy(&bits, &x, 8);
+    uint64_t bits = bit_cast<uint64_t>(x);
     int e = int((bits >> 52) & 0x7ff);
     if (e == 0) return log(x * 4503599627370496.0) - 52.0 * ln2;  // subnormal: scale by 2^52
     e -= 1023;
     bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
-    double m;
-    memcpy(&m, &bits, 8);
+    double m = bit_cast<double>(bits);
     if (m > 1.41421356237309504880) { m *= 0.5; ++e; }
     double s = (m - 1.0) / (m + 1.0), s2 = s * s, term = s, sum = 0.0;
     for (int i = 1; i < 40; i += 2) {
@@ -58,11 +54,9 @@ inline double pow(double base, double exponent) { return exp(exponent * log(base
 inline double sqrt(double x) {
     if (!(x > 0.0)) return x == 0.0 ? 0.0 : 0.0 / 0.0;
     // Newton from a bit-level estimate: each step doubles the correct digits.
-    uint64_t bits;
-    memcpy(&bits, &x, 8);
+    uint64_t bits = bit_cast<uint64_t>(x);
     bits = (bits >> 1) + (uint64_t(1023) << 51);
-    double y;
-    memcpy(&y, &bits, 8);
+    double y = bit_cast<double>(bits);
     for (int i = 0; i < 6; ++i) y = 0.5 * (y + x / y);
     return y;
 }

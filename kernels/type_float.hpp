@@ -3,7 +3,6 @@
 // and activations cost half the bandwidth for the 16-bit types.
 #pragma once
 #include <stdint.h>
-#include <string.h>
 
 #include "fp16.hpp"
 #include "ggml_types.hpp"

@@ -159,7 +159,7 @@ private:
         const ModelConfig& c = model_->config;
         const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim, group = c.n_head / c.n_head_kv;
         const float scale = 1.0f / math::sqrtf(float(D));
-#pragma omp parallel for schedule(static)
+TINYLLM_PARALLEL_FOR
         for (int h = 0; h < c.n_head; ++h) {
             float* scores = scores_ + int64_t(h) * n_ctx_;
             const int kv_off = (h / group) * D;

@@ -5,6 +5,7 @@
 
 #include "dot_dispatch.hpp"
 #include "ggml_types.hpp"
+#include "tinyllm/parallel.hpp"
 #include "weight_types.hpp"
 
 namespace tinyllm {
@@ -43,7 +44,7 @@ struct MatmulInput {
     const BlockQ8* as_q8() {
         if (!q8_ready) {
             const int blocks_per_row = cols / BlockQ8::elems;
-#pragma omp parallel for schedule(static)
+TINYLLM_PARALLEL_FOR
             for (int t = 0; t < n_tokens; ++t)
                 quantize_row_q8(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
             q8_ready = true;
@@ -74,7 +75,7 @@ inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_str
             else return in.as_half(T::act);
         }();
         const int64_t act_stride = T::quantized ? w.cols / BlockQ8::elems : w.cols;
-#pragma omp parallel for schedule(static)
+TINYLLM_PARALLEL_FOR
         for (int64_t r = 0; r < w.rows; ++r) {
             const auto* row = reinterpret_cast<const typename T::Block*>(w.row(r));
             for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(row, act + t * act_stride, int(n_blocks));
