@@ -1,0 +1,181 @@
+// bench/llm: llama-bench-style end-to-end benchmark.
+//
+//   llm -m FILE [-m FILE ...] [-p 128] [-n 64] [-t 1,2] [-r 5] [--json]
+//
+// For each model and thread count: pp<N> = prompt processing of N tokens in one batch, tg<N> =
+// generating N tokens one at a time after a 1-token prompt. Reports the median, min and max
+// tokens/s over the repetitions, and for tg the fraction of this machine's measured read
+// bandwidth it reaches (bytes of weights read per token x tokens/s / bandwidth).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "gguf_model_file.hpp"
+#include "tinyllm/session.hpp"
+
+using namespace tinyllm;
+
+namespace {
+
+struct Stats {
+    double median, min, max;
+};
+
+Stats stats(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    double median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return {median, v.front(), v.back()};
+}
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Read bandwidth in bytes/s: sum a buffer far larger than the caches with all threads.
+double measure_read_bandwidth(int threads) {
+    const size_t n = size_t(1) << 27;  // 1 GiB of uint64
+    std::vector<uint64_t> buf(n, 1);
+    std::vector<double> rates;
+    for (int rep = 0; rep < 5; ++rep) {
+        double t0 = now();
+        uint64_t total = 0;
+#if defined(_OPENMP)
+#pragma omp parallel for reduction(+ : total) schedule(static) num_threads(threads)
+#endif
+        for (size_t i = 0; i < n; i += 4) total += buf[i] + buf[i + 1] + buf[i + 2] + buf[i + 3];
+        double dt = now() - t0;
+        if (total != n) std::fprintf(stderr, "bandwidth check mismatch\n");
+        rates.push_back(double(n * sizeof(uint64_t)) / dt);
+    }
+    return stats(rates).median;
+}
+
+// Bytes of weights one decoded token reads: every matrix once, plus one embedding row.
+double weight_bytes_per_token(const Model& m) {
+    const ModelConfig& c = m.config;
+    double bytes = double(m.token_embd.row_bytes) + double(m.output.row_bytes) * double(m.output.rows);
+    for (int l = 0; l < c.n_layer; ++l) {
+        const LayerWeights& L = m.layers[l];
+        for (const WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+            bytes += double(w->row_bytes) * double(w->rows);
+        bytes += 2.0 * c.n_embd * sizeof(float);
+    }
+    return bytes;
+}
+
+std::vector<int> parse_list(const char* s) {
+    std::vector<int> out;
+    for (const char* p = s; *p;) {
+        out.push_back(std::atoi(p));
+        while (*p && *p != ',') ++p;
+        if (*p) ++p;
+    }
+    return out;
+}
+
+[[noreturn]] void die(const std::string& msg) {
+    std::fprintf(stderr, "llm: %s\n", msg.c_str());
+    std::exit(1);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> models;
+    int n_prompt = 128, n_gen = 64, reps = 5;
+    std::vector<int> thread_counts = {1, 2};
+    bool json = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&]() -> const char* {
+            if (i + 1 >= argc) die("missing value after " + a);
+            return argv[++i];
+        };
+        if (a == "-m") models.push_back(value());
+        else if (a == "-p") n_prompt = std::atoi(value());
+        else if (a == "-n") n_gen = std::atoi(value());
+        else if (a == "-t") thread_counts = parse_list(value());
+        else if (a == "-r") reps = std::atoi(value());
+        else if (a == "--json") json = true;
+        else die("unknown argument '" + a + "' (usage: llm -m FILE [-p N] [-n N] [-t 1,2] [-r R] [--json])");
+    }
+    if (models.empty()) die("give at least one -m FILE");
+    if (n_prompt < 0 || n_gen < 0 || reps < 1) die("bad -p/-n/-r");
+
+    for (const std::string& path : models) {
+        GgufModelFile file;
+        Status st = file.open(path);
+        Model model;
+        if (st) st = file.load(model);
+        if (!st) die(path + ": " + error_name(st.code) + " (" + st.detail + ")");
+        const ModelConfig& c = model.config;
+        const int n_ctx = std::min(c.n_ctx_train, std::max(n_prompt, n_gen + 1));
+        const int n_batch = std::max(1, std::min(n_prompt, 512));
+        std::vector<uint8_t> mem(Session::required_bytes(model, n_ctx, n_batch));
+        Arena arena(mem.data(), mem.size());
+        Session session;
+        if (!(st = session.init(model, n_ctx, n_batch, arena))) die(path + ": " + st.detail);
+        std::vector<int32_t> tokens(size_t(std::max(n_prompt, 1)));
+        for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = int32_t((i * 7919 + 1) % size_t(c.n_vocab));
+        std::vector<float> logits(size_t(c.n_vocab));
+        const double bytes_per_token = weight_bytes_per_token(model);
+        std::string name = path.substr(path.find_last_of('/') + 1);
+
+        for (int threads : thread_counts) {
+#if defined(_OPENMP)
+            omp_set_num_threads(threads);
+#endif
+            const double bandwidth = measure_read_bandwidth(threads);
+            auto report = [&](const std::string& test, const std::vector<double>& rates, bool roofline) {
+                Stats s = stats(rates);
+                double fraction = roofline ? s.median * bytes_per_token / bandwidth : 0.0;
+                if (json) {
+                    std::printf("{\"model\":\"%s\",\"test\":\"%s\",\"threads\":%d,\"tokens_per_s\":%.3f,\"min\":%.3f,"
+                                "\"max\":%.3f,\"bandwidth_gbs\":%.2f%s}\n",
+                                name.c_str(), test.c_str(), threads, s.median, s.min, s.max, bandwidth / 1e9,
+                                roofline ? (",\"roofline_fraction\":" + std::to_string(fraction)).c_str() : "");
+                } else {
+                    std::printf("%-36s %-6s t=%d  %9.2f tok/s  (min %.2f, max %.2f)", name.c_str(), test.c_str(), threads,
+                                s.median, s.min, s.max);
+                    if (roofline) std::printf("  %.0f%% of %.1f GB/s", 100.0 * fraction, bandwidth / 1e9);
+                    std::printf("\n");
+                }
+                std::fflush(stdout);
+            };
+            if (n_prompt > 0) {
+                std::vector<double> rates;
+                session.reset();
+                session.eval(tokens.data(), n_prompt, logits.data(), false);  // warm-up
+                for (int r = 0; r < reps; ++r) {
+                    session.reset();
+                    double t0 = now();
+                    session.eval(tokens.data(), n_prompt, logits.data(), false);
+                    rates.push_back(n_prompt / (now() - t0));
+                }
+                report("pp" + std::to_string(n_prompt), rates, false);
+            }
+            if (n_gen > 0) {
+                std::vector<double> rates;
+                for (int r = 0; r <= reps; ++r) {  // the first run warms up
+                    session.reset();
+                    int32_t tok = tokens[0];
+                    double t0 = now();
+                    for (int i = 0; i < n_gen; ++i) {
+                        session.eval(&tok, 1, logits.data(), false);
+                        tok = int32_t((tok + 13) % c.n_vocab);
+                    }
+                    if (r > 0) rates.push_back(n_gen / (now() - t0));
+                }
+                report("tg" + std::to_string(n_gen), rates, true);
+            }
+        }
+    }
+    return 0;
+}
