@@ -64,11 +64,17 @@ long parse_int(const std::string& flag, const std::string& v, long lo, long hi) 
     return n;
 }
 
+std::string trim_number(float v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", double(v));
+    return buf;
+}
+
 float parse_float(const std::string& flag, const std::string& v, float lo, float hi) {
     char* end = nullptr;
     float f = std::strtof(v.c_str(), &end);
     if (v.empty() || *end || !(f >= lo && f <= hi))
-        die("bad value '" + v + "' for " + flag + " (expected a number in " + std::to_string(lo) + ".." + std::to_string(hi) + ")");
+        die("bad value '" + v + "' for " + flag + " (expected a number from " + trim_number(lo) + " to " + trim_number(hi) + ")");
     return f;
 }
 

@@ -227,6 +227,14 @@ struct Reader {
     }
 };
 
+// A count too large for the bytes left is a truncated file if it could fit some real file
+// (it is no larger than the bytes left), and an absurd value otherwise.
+template <class... Pieces>
+Status count_error(uint64_t count, size_t remaining, const Pieces&... pieces) {
+    if (count <= remaining) return Status::fail(Error::truncated, "file ends inside ", pieces...);
+    return Status::fail(Error::absurd_count, pieces...);
+}
+
 inline Status read_string(Reader& r, StrView& out, const char* what) {
     uint64_t len;
     if (!r.read_u64(len)) return Status::fail(Error::truncated, what, " string length");
@@ -258,7 +266,7 @@ inline Status skip_value(Reader& r, ValueType type, StrView key, bool inside_arr
             return Status::fail(Error::unknown_value_type, "array element type ", elem_type, " in key '", key, "'");
         size_t min_elem = et == ValueType::string ? 8 : scalar_size(et);
         if (count > r.remaining() / min_elem)
-            return Status::fail(Error::absurd_count, "array of ", count, " elements in key '", key, "'");
+            return count_error(count, r.remaining(), "array of ", count, " elements in key '", key, "'");
         if (et != ValueType::string) {
             r.pos += size_t(count) * min_elem;
             return Status{};
@@ -303,8 +311,8 @@ inline Status parse(ByteSpan buffer, Arena& arena, File& out) {
     if (!r.read_u64(n_tensors) || !r.read_u64(n_kv)) return Status::fail(Error::truncated, "GGUF header counts");
     // Each key-value needs at least 8 (key length) + 4 (type) + 1 bytes; each tensor info
     // at least 8 + 4 + 8 + 4 + 8. Larger counts cannot be genuine.
-    if (n_kv > r.remaining() / 13) return Status::fail(Error::absurd_count, "metadata count ", n_kv);
-    if (n_tensors > r.remaining() / 32) return Status::fail(Error::absurd_count, "tensor count ", n_tensors);
+    if (n_kv > r.remaining() / 13) return detail::count_error(n_kv, r.remaining(), "metadata of ", n_kv, " keys");
+    if (n_tensors > r.remaining() / 32) return detail::count_error(n_tensors, r.remaining(), "table of ", n_tensors, " tensors");
 
     KeyValue* kvs = arena.allocate_array<KeyValue>(size_t(n_kv ? n_kv : 1));
     TensorInfo* tensors = arena.allocate_array<TensorInfo>(size_t(n_tensors ? n_tensors : 1));

@@ -1,0 +1,174 @@
+// Token sampling: repetition penalty -> top-k -> top-p -> min-p -> temperature -> seeded draw,
+// llama.cpp's default order. temperature 0 is greedy (lowest id on ties). The random source is
+// a fixed algorithm (splitmix64) so the same seed gives the same text on every platform.
+// Work space comes from the caller's arena: no heap.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "activation_fns.hpp"
+#include "tinyllm/arena.hpp"
+#include "tinyllm/status.hpp"
+
+namespace tinyllm {
+
+struct SamplerConfig {
+    float temperature = 0.8f;
+    int top_k = 40;          // 0: off
+    float top_p = 0.95f;     // 1: off
+    float min_p = 0.05f;     // 0: off
+    float repeat_penalty = 1.0f;  // 1: off
+    int penalty_last_n = 64;
+    uint64_t seed = 0;
+};
+
+class Sampler {
+public:
+    static size_t required_bytes(int n_vocab) {
+        return size_t(n_vocab) * (sizeof(Candidate)) + size_t(max_window) * sizeof(int32_t) + 256;
+    }
+
+    Status init(const SamplerConfig& cfg, int n_vocab, Arena& arena) {
+        if (n_vocab <= 0) return Status::fail(Error::invalid_argument, "vocabulary size ", n_vocab);
+        if (!(cfg.temperature >= 0.0f) || cfg.top_k < 0 || !(cfg.top_p > 0.0f && cfg.top_p <= 1.0f) ||
+            !(cfg.min_p >= 0.0f && cfg.min_p <= 1.0f) || !(cfg.repeat_penalty > 0.0f) || cfg.penalty_last_n < 0)
+            return Status::fail(Error::invalid_argument, "sampling parameters out of range");
+        cfg_ = cfg;
+        if (cfg_.penalty_last_n > max_window) cfg_.penalty_last_n = max_window;
+        n_vocab_ = n_vocab;
+        cand_ = arena.allocate_array<Candidate>(size_t(n_vocab));
+        recent_ = arena.allocate_array<int32_t>(size_t(max_window));
+        if (!cand_ || !recent_) return Status::fail(Error::out_of_memory, "sampler needs ", uint64_t(required_bytes(n_vocab)), " bytes");
+        state_ = cfg.seed;
+        n_recent_ = 0;
+        return Status{};
+    }
+
+    // Remembers a token for the repetition penalty window.
+    void accept(int32_t token) {
+        if (cfg_.penalty_last_n == 0) return;
+        recent_[n_recent_ % cfg_.penalty_last_n] = token;
+        ++n_recent_;
+    }
+
+    int32_t sample(const float* logits) {
+        int n = n_vocab_;
+        for (int i = 0; i < n; ++i) cand_[i] = {int32_t(i), logits[i]};
+        apply_repeat_penalty();
+        if (cfg_.temperature == 0.0f) return greedy(n);
+
+        n = keep_top(n, cfg_.top_k > 0 && cfg_.top_k < n ? cfg_.top_k : n);  // sorted, descending
+        softmax_sorted(n);
+        if (cfg_.top_p < 1.0f) {
+            double cum = 0.0;
+            int keep = n;
+            for (int i = 0; i < n; ++i) {
+                cum += cand_[i].p;
+                if (cum >= cfg_.top_p) { keep = i + 1; break; }
+            }
+            n = keep;
+        }
+        if (cfg_.min_p > 0.0f) {
+            float threshold = cand_[0].p * cfg_.min_p;
+            int keep = 1;
+            while (keep < n && cand_[keep].p >= threshold) ++keep;
+            n = keep;
+        }
+        for (int i = 0; i < n; ++i) cand_[i].logit /= cfg_.temperature;
+        softmax_sorted(n);
+        double r = next_uniform(), cum = 0.0;
+        for (int i = 0; i < n; ++i) {
+            cum += cand_[i].p;
+            if (r < cum) return cand_[i].id;
+        }
+        return cand_[n - 1].id;
+    }
+
+private:
+    static constexpr int max_window = 1024;
+    struct Candidate {
+        int32_t id;
+        float logit;
+        float p = 0.0f;
+    };
+
+    void apply_repeat_penalty() {
+        if (cfg_.repeat_penalty == 1.0f) return;
+        int window = n_recent_ < uint64_t(cfg_.penalty_last_n) ? int(n_recent_) : cfg_.penalty_last_n;
+        for (int i = 0; i < window; ++i) {
+            int32_t t = recent_[i];
+            if (t < 0 || t >= n_vocab_) continue;
+            // Penalize each distinct token once.
+            bool seen = false;
+            for (int j = 0; j < i; ++j) seen = seen || recent_[j] == t;
+            if (seen) continue;
+            float& l = cand_[t].logit;
+            l = l > 0 ? l / cfg_.repeat_penalty : l * cfg_.repeat_penalty;
+        }
+    }
+
+    int32_t greedy(int n) const {
+        int best = 0;
+        for (int i = 1; i < n; ++i)
+            if (cand_[i].logit > cand_[best].logit) best = i;
+        return cand_[best].id;
+    }
+
+    static bool before(const Candidate& a, const Candidate& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+    }
+
+    // Moves the k best candidates to the front, sorted descending (partial selection sort for
+    // small k, heap-free so the core needs no <algorithm>).
+    int keep_top(int n, int k) {
+        if (k < n) {
+            for (int i = 0; i < k; ++i) {
+                int best = i;
+                for (int j = i + 1; j < n; ++j)
+                    if (before(cand_[j], cand_[best])) best = j;
+                Candidate tmp = cand_[i];
+                cand_[i] = cand_[best];
+                cand_[best] = tmp;
+            }
+            return k;
+        }
+        sort(0, n);
+        return n;
+    }
+
+    // In-place merge-free sort (shell sort): deterministic and allocation-free.
+    void sort(int lo, int hi) {
+        for (int gap = (hi - lo) / 2; gap > 0; gap /= 2)
+            for (int i = lo + gap; i < hi; ++i) {
+                Candidate c = cand_[i];
+                int j = i;
+                for (; j - gap >= lo && before(c, cand_[j - gap]); j -= gap) cand_[j] = cand_[j - gap];
+                cand_[j] = c;
+            }
+    }
+
+    void softmax_sorted(int n) {
+        double sum = 0.0;
+        const float max = cand_[0].logit;
+        for (int i = 0; i < n; ++i) sum += (cand_[i].p = math::expf(cand_[i].logit - max));
+        for (int i = 0; i < n; ++i) cand_[i].p = float(cand_[i].p / sum);
+    }
+
+    // splitmix64 -> uniform double in [0, 1).
+    double next_uniform() {
+        uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        return double(z >> 11) * (1.0 / 9007199254740992.0);
+    }
+
+    SamplerConfig cfg_;
+    int n_vocab_ = 0;
+    Candidate* cand_ = nullptr;
+    int32_t* recent_ = nullptr;
+    uint64_t n_recent_ = 0;
+    uint64_t state_ = 0;
+};
+
+} // namespace tinyllm

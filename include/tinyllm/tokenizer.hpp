@@ -1,0 +1,248 @@
+// Tokenizer read from GGUF metadata (tokenizer.ggml.*). SentencePiece-style BPE ("llama"):
+// merge adjacent symbols by the highest vocabulary score, fall back to <0xXX> byte tokens,
+// with llama.cpp's exact merge order so ids match it. Host-side: uses the standard library,
+// builds without exceptions or RTTI.
+#pragma once
+#include <cstdint>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gguf.hpp"
+#include "tinyllm/status.hpp"
+
+namespace tinyllm {
+
+class Tokenizer {
+public:
+    // GGUF token types.
+    enum TokenType : int32_t { normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
+
+    Status load(const gguf::File& f) {
+        Result<StrView> model = f.get_string("tokenizer.ggml.model");
+        if (!model) return model.status;
+        if (*model != StrView("llama"))
+            return Status::fail(Error::unsupported_type, "tokenizer model '", *model, "' (supported: llama)");
+        Result<gguf::Array> tokens = f.get_array("tokenizer.ggml.tokens");
+        if (!tokens) return tokens.status;
+        if (tokens->type != gguf::ValueType::string || tokens->count == 0 || tokens->count > (1u << 24))
+            return Status::fail(Error::wrong_key_type, "tokenizer.ggml.tokens must be a non-empty string array");
+        const size_t n = size_t(tokens->count);
+        pieces_.clear();
+        pieces_.reserve(n);
+        auto cursor = tokens->strings();
+        for (size_t i = 0; i < n; ++i) {
+            StrView s = cursor.next();
+            pieces_.emplace_back(s.data(), s.size());
+        }
+        scores_.assign(n, 0.0f);
+        if (Result<gguf::Array> scores = f.get_array("tokenizer.ggml.scores")) {
+            if (scores->type != gguf::ValueType::f32 || scores->count != n)
+                return Status::fail(Error::shape_mismatch, "tokenizer.ggml.scores must hold ", uint64_t(n), " f32 values");
+            for (size_t i = 0; i < n; ++i) scores_[i] = scores->f32_at(i);
+        }
+        types_.assign(n, normal);
+        if (Result<gguf::Array> types = f.get_array("tokenizer.ggml.token_type")) {
+            if (types->type != gguf::ValueType::i32 || types->count != n)
+                return Status::fail(Error::shape_mismatch, "tokenizer.ggml.token_type must hold ", uint64_t(n), " i32 values");
+            for (size_t i = 0; i < n; ++i) types_[i] = int32_t(types->int_at(i));
+        }
+        bos_ = optional_id(f, "tokenizer.ggml.bos_token_id", 1);
+        eos_ = optional_id(f, "tokenizer.ggml.eos_token_id", 2);
+        add_bos_ = optional_flag(f, "tokenizer.ggml.add_bos_token", true);
+        add_eos_ = optional_flag(f, "tokenizer.ggml.add_eos_token", false);
+        add_space_prefix_ = optional_flag(f, "tokenizer.ggml.add_space_prefix", true);
+        if (bos_ >= int32_t(n) || eos_ >= int32_t(n))
+            return Status::fail(Error::token_out_of_range, "bos/eos token id outside the vocabulary of ", uint64_t(n));
+
+        ids_.clear();
+        ids_.reserve(n);
+        for (size_t i = 0; i < n; ++i) ids_.emplace(pieces_[i], int32_t(i));
+        for (int b = 0; b < 256; ++b) {
+            char name[8];
+            std::snprintf(name, sizeof name, "<0x%02X>", b);
+            auto it = ids_.find(name);
+            byte_ids_[b] = it == ids_.end() ? -1 : it->second;
+        }
+        return Status{};
+    }
+
+    int32_t n_vocab() const { return int32_t(pieces_.size()); }
+    int32_t bos_id() const { return bos_; }
+    int32_t eos_id() const { return eos_; }
+    bool is_eog(int32_t id) const { return id == eos_; }
+
+    std::vector<int32_t> encode(const std::string& text, bool add_special, bool /*parse_special*/) const {
+        std::vector<int32_t> out;
+        if (add_special && add_bos_) out.push_back(bos_);
+        if (!text.empty()) encode_spm(text, out);
+        if (add_special && add_eos_) out.push_back(eos_);
+        return out;
+    }
+
+    // The bytes one token stands for: U+2581 becomes a space, <0xXX> its byte, control none.
+    std::string token_piece(int32_t id) const {
+        if (id < 0 || id >= n_vocab()) return {};
+        const std::string& p = pieces_[size_t(id)];
+        switch (types_[size_t(id)]) {
+        case control: case unknown: case unused: return {};
+        case byte: return std::string(1, char(std::strtol(p.c_str() + 3, nullptr, 16)));
+        default: break;
+        }
+        std::string s;
+        for (size_t i = 0; i < p.size(); ++i) {
+            if (p.compare(i, 3, "\xe2\x96\x81") == 0) {
+                s += ' ';
+                i += 2;
+            } else {
+                s += p[i];
+            }
+        }
+        return s;
+    }
+
+private:
+    static int32_t optional_id(const gguf::File& f, const char* key, int32_t fallback) {
+        Result<int64_t> v = f.get_int(cstr(key));
+        return v ? int32_t(*v) : fallback;
+    }
+    static bool optional_flag(const gguf::File& f, const char* key, bool fallback) {
+        Result<int64_t> v = f.get_int(cstr(key));
+        return v ? *v != 0 : fallback;
+    }
+
+    int32_t find(const std::string& s) const {
+        auto it = ids_.find(s);
+        return it == ids_.end() ? -1 : it->second;
+    }
+
+    struct Symbol {
+        int prev, next;
+        size_t start, len;  // bytes in the normalized text
+    };
+    struct Bigram {
+        int left, right;
+        float score;
+        size_t len;
+        // Highest score first; on equal scores the leftmost pair first.
+        bool operator<(const Bigram& o) const { return score < o.score || (score == o.score && left > o.left); }
+    };
+
+    void encode_spm(const std::string& raw, std::vector<int32_t>& out) const {
+        std::string text;
+        if (add_space_prefix_) text = "\xe2\x96\x81";
+        for (char c : raw) {
+            if (c == ' ') text += "\xe2\x96\x81";
+            else text += c;
+        }
+        // One symbol per UTF-8 character.
+        std::vector<Symbol> sym;
+        for (size_t i = 0; i < text.size();) {
+            unsigned char c = static_cast<unsigned char>(text[i]);
+            size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+            if (i + len > text.size()) len = text.size() - i;
+            sym.push_back({int(sym.size()) - 1, int(sym.size()) + 1, i, len});
+            i += len;
+        }
+        if (sym.empty()) return;
+        sym.back().next = -1;
+
+        std::priority_queue<Bigram> queue;
+        std::unordered_map<std::string, std::pair<int, int>> merged_from;  // text -> the pair that made it
+        auto try_pair = [&](int left, int right) {
+            if (left < 0 || right < 0) return;
+            std::string s = text.substr(sym[size_t(left)].start, sym[size_t(left)].len + sym[size_t(right)].len);
+            int32_t id = find(s);
+            if (id < 0) return;
+            queue.push({left, right, scores_[size_t(id)], s.size()});
+            merged_from[s] = {left, right};
+        };
+        for (size_t i = 1; i < sym.size(); ++i) try_pair(int(i) - 1, int(i));
+        while (!queue.empty()) {
+            Bigram b = queue.top();
+            queue.pop();
+            Symbol& l = sym[size_t(b.left)];
+            Symbol& r = sym[size_t(b.right)];
+            if (l.len == 0 || r.len == 0 || l.len + r.len != b.len) continue;  // stale entry
+            l.len += r.len;
+            r.len = 0;
+            l.next = r.next;
+            if (r.next >= 0) sym[size_t(r.next)].prev = b.left;
+            try_pair(l.prev, b.left);
+            try_pair(b.left, l.next);
+        }
+        for (int i = 0; i >= 0; i = sym[size_t(i)].next)
+            resegment(text, sym[size_t(i)].start, sym[size_t(i)].len, sym, merged_from, out);
+    }
+
+    // A merged symbol that is not itself a token splits back into the pair that formed it;
+    // a single character that is not a token becomes byte tokens.
+    void resegment(const std::string& text, size_t start, size_t len, const std::vector<Symbol>& sym,
+                   const std::unordered_map<std::string, std::pair<int, int>>& merged_from,
+                   std::vector<int32_t>& out) const {
+        std::string s = text.substr(start, len);
+        int32_t id = find(s);
+        if (id >= 0) {
+            out.push_back(id);
+            return;
+        }
+        auto it = merged_from.find(s);
+        if (it == merged_from.end()) {
+            for (unsigned char c : s) out.push_back(byte_ids_[c] >= 0 ? byte_ids_[c] : 0);
+            return;
+        }
+        const Symbol& left = sym[size_t(it->second.first)];
+        size_t left_len = 0;
+        // The left part is the original left symbol's text at merge time: recover its length
+        // from the right symbol's start.
+        left_len = sym[size_t(it->second.second)].start - left.start;
+        resegment(text, start, left_len, sym, merged_from, out);
+        resegment(text, start + left_len, len - left_len, sym, merged_from, out);
+    }
+
+    std::vector<std::string> pieces_;
+    std::vector<float> scores_;
+    std::vector<int32_t> types_;
+    std::unordered_map<std::string, int32_t> ids_;
+    int32_t byte_ids_[256] = {};
+    int32_t bos_ = 1, eos_ = 2;
+    bool add_bos_ = true, add_eos_ = false, add_space_prefix_ = true;
+};
+
+// Feeds ids one at a time and returns only complete UTF-8 characters, holding back a partial
+// multi-byte sequence until the rest of its bytes arrive.
+class StreamDecoder {
+public:
+    explicit StreamDecoder(const Tokenizer& t) : tok_(&t) {}
+
+    std::string push(int32_t id) {
+        pending_ += tok_->token_piece(id);
+        size_t complete = complete_prefix(pending_);
+        std::string out = pending_.substr(0, complete);
+        pending_.erase(0, complete);
+        return out;
+    }
+    std::string flush() {
+        std::string out;
+        out.swap(pending_);
+        return out;
+    }
+
+private:
+    // Length of the longest prefix that does not end inside a multi-byte character.
+    static size_t complete_prefix(const std::string& s) {
+        size_t n = s.size();
+        for (size_t back = 1; back <= 3 && back <= n; ++back) {
+            unsigned char c = static_cast<unsigned char>(s[n - back]);
+            if ((c & 0xc0) == 0x80) continue;  // continuation byte: keep looking for the lead
+            size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+            return need > back ? n - back : n;
+        }
+        return n;
+    }
+    const Tokenizer* tok_;
+    std::string pending_;
+};
+
+} // namespace tinyllm
