@@ -4,6 +4,7 @@
 #include "ggml_types.hpp"
 #include "type_float.hpp"
 #include "type_q4_0.hpp"
+#include "type_q6_k.hpp"
 #include "type_q8_0.hpp"
 
 namespace tinyllm {
@@ -17,6 +18,7 @@ bool visit_weight_type(GgmlType t, F&& f) {
     case GgmlType::BF16: f(TypeBF16{}); return true;
     case GgmlType::Q8_0: f(TypeQ8_0{}); return true;
     case GgmlType::Q4_0: f(TypeQ4_0{}); return true;
+    case GgmlType::Q6_K: f(TypeQ6_K{}); return true;
     default: return false;
     }
 }

@@ -51,7 +51,7 @@ void check_quantized_dot(std::mt19937& rng, int n_blocks) {
     std::vector<uint8_t> raw(sizeof(typename T::Block) * w.size());
     for (auto& byte : raw) byte = uint8_t(rng());
     std::memcpy(w.data(), raw.data(), raw.size());
-    for (auto& b : w) b.d = f32_to_fp16(std::uniform_real_distribution<float>(-0.1f, 0.1f)(rng));
+    for (auto& b : w) b.d = f32_to_fp16(std::uniform_real_distribution<float>(-0.1f, 0.1f)(rng));  // every type names its super-scale d
     const int n = n_blocks * T::block_elems;
     std::vector<float> x(static_cast<size_t>(n));
     for (float& v : x) v = std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
@@ -114,4 +114,36 @@ TEST_CASE("float-weight dot products, every length including tails") {
         check_float_dot<TypeF16>(rng, n, f32_to_fp16, fp16_to_f32);
         check_float_dot<TypeBF16>(rng, n, f32_to_bf16, bf16_to_f32);
     }
+}
+
+// Packs 256 six-bit values (0..63) the way the Q6_K layout documents, independently of the
+// unpacking code under test.
+static TypeQ6_K::Block pack_q6_k(const int* q, const int8_t* scales, float d) {
+    TypeQ6_K::Block b{};
+    for (int i = 0; i < 256; ++i) {
+        int half = i / 128, quarter = (i % 128) / 32, l = i % 32;
+        int low = q[i] & 0xf, high = q[i] >> 4;
+        uint8_t& ql = b.ql[64 * half + l + (quarter % 2) * 32];
+        ql |= uint8_t(quarter < 2 ? low : low << 4);
+        b.qh[32 * half + l] |= uint8_t(high << (2 * quarter));
+    }
+    for (int g = 0; g < 16; ++g) b.scales[g] = scales[g];
+    b.d = f32_to_fp16(d);
+    return b;
+}
+
+TEST_CASE("Q6_K block: w = d * scale[i/16] * (q - 32)") {
+    int q[256];
+    int8_t scales[16];
+    for (int i = 0; i < 256; ++i) q[i] = (i * 37 + 11) % 64;
+    for (int g = 0; g < 16; ++g) scales[g] = int8_t(g * 9 - 70);
+    TypeQ6_K::Block b = pack_q6_k(q, scales, 0.125f);
+    float out[256];
+    TypeQ6_K::dequantize(&b, out);
+    for (int i = 0; i < 256; ++i) {
+        INFO("element ", i);
+        CHECK(out[i] == 0.125f * float(scales[i / 16]) * float(q[i] - 32));
+    }
+    std::mt19937 rng(3);
+    for (int n_blocks : {1, 2, 5}) check_quantized_dot<TypeQ6_K>(rng, n_blocks);
 }
