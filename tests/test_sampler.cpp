@@ -1,0 +1,137 @@
+// Sampler tests: each filter's kept set and probabilities on hand-made logits, penalties,
+// greedy ties, seeded reproducibility, and empirical frequencies against the softmax.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "tinyllm/sampler.hpp"
+
+using namespace tinyllm;
+
+namespace {
+
+struct Harness {
+    std::vector<uint8_t> memory;
+    Arena arena;
+    Sampler sampler;
+    Harness(const SamplerConfig& cfg, int n_vocab) : memory(Sampler::required_bytes(n_vocab)) {
+        arena = Arena(memory.data(), memory.size());
+        REQUIRE(sampler.init(cfg, n_vocab, arena).ok());
+    }
+};
+
+SamplerConfig plain(float temperature) {
+    SamplerConfig c;
+    c.temperature = temperature;
+    c.top_k = 0;
+    c.top_p = 1.0f;
+    c.min_p = 0.0f;
+    return c;
+}
+
+std::map<int, double> frequencies(SamplerConfig cfg, const std::vector<float>& logits, int draws) {
+    Harness h(cfg, int(logits.size()));
+    std::map<int, double> f;
+    for (int i = 0; i < draws; ++i) f[h.sampler.sample(logits.data())] += 1.0 / draws;
+    return f;
+}
+
+} // namespace
+
+TEST_CASE("temperature 0 is greedy; ties go to the lowest id") {
+    Harness h(plain(0.0f), 5);
+    std::vector<float> logits = {0.1f, 2.0f, -1.0f, 2.0f, 1.9f};
+    CHECK(h.sampler.sample(logits.data()) == 1);
+}
+
+TEST_CASE("empirical frequencies follow softmax(logits / T)") {
+    std::vector<float> logits = {1.0f, 2.0f, 0.0f, 3.0f};
+    for (float temp : {1.0f, 0.5f}) {
+        SamplerConfig cfg = plain(temp);
+        cfg.seed = 99;
+        const int draws = 20000;
+        std::map<int, double> f = frequencies(cfg, logits, draws);
+        double z = 0;
+        for (float l : logits) z += std::exp(l / temp);
+        for (int i = 0; i < 4; ++i) {
+            double p = std::exp(logits[size_t(i)] / temp) / z;
+            double sigma = std::sqrt(p * (1 - p) / draws);
+            INFO("token ", i, " temp ", temp);
+            CHECK(std::fabs(f[i] - p) < 5 * sigma + 1e-9);
+        }
+    }
+}
+
+TEST_CASE("top-k keeps exactly the k best") {
+    SamplerConfig cfg = plain(1.0f);
+    cfg.top_k = 2;
+    std::map<int, double> f = frequencies(cfg, {1.0f, 5.0f, 0.0f, 4.0f, 3.0f}, 5000);
+    CHECK(f.size() == 2);
+    CHECK(f.count(1) == 1);
+    CHECK(f.count(3) == 1);
+    double p1 = std::exp(5.0) / (std::exp(5.0) + std::exp(4.0));
+    CHECK(std::fabs(f[1] - p1) < 0.03);
+}
+
+TEST_CASE("top-p keeps the smallest prefix whose mass reaches p") {
+    // softmax of log(0.5), log(0.3), log(0.15), log(0.05) is exactly 0.5, 0.3, 0.15, 0.05.
+    std::vector<float> logits = {std::log(0.3f), std::log(0.5f), std::log(0.05f), std::log(0.15f)};
+    SamplerConfig cfg = plain(1.0f);
+    cfg.top_p = 0.75f;  // 0.5 + 0.3 = 0.8 >= 0.75: keeps ids 1 and 0
+    std::map<int, double> f = frequencies(cfg, logits, 8000);
+    CHECK(f.size() == 2);
+    CHECK(std::fabs(f[1] - 0.5 / 0.8) < 0.03);
+    cfg.top_p = 0.85f;  // needs the third (0.95)
+    CHECK(frequencies(cfg, logits, 8000).size() == 3);
+}
+
+TEST_CASE("min-p drops tokens below p * max probability") {
+    std::vector<float> logits = {std::log(0.3f), std::log(0.5f), std::log(0.05f), std::log(0.15f)};
+    SamplerConfig cfg = plain(1.0f);
+    cfg.min_p = 0.25f;  // threshold 0.125: keeps 0.5, 0.3, 0.15
+    std::map<int, double> f = frequencies(cfg, logits, 8000);
+    CHECK(f.size() == 3);
+    CHECK(f.count(2) == 0);
+}
+
+TEST_CASE("repetition penalty divides positive logits and multiplies negative ones") {
+    SamplerConfig cfg = plain(0.0f);
+    cfg.repeat_penalty = 2.0f;
+    Harness h(cfg, 3);
+    std::vector<float> logits = {3.0f, 2.0f, -1.0f};
+    CHECK(h.sampler.sample(logits.data()) == 0);
+    h.sampler.accept(0);  // 3.0 -> 1.5: now id 1 (2.0) wins
+    CHECK(h.sampler.sample(logits.data()) == 1);
+    h.sampler.accept(1);  // 2.0 -> 1.0; id 0 still 1.5
+    CHECK(h.sampler.sample(logits.data()) == 0);
+}
+
+TEST_CASE("same seed, same draws; different seed, different draws") {
+    std::vector<float> logits(50);
+    for (int i = 0; i < 50; ++i) logits[size_t(i)] = std::sin(float(i));
+    auto run = [&](uint64_t seed) {
+        SamplerConfig cfg = plain(1.0f);
+        cfg.seed = seed;
+        Harness h(cfg, 50);
+        std::vector<int> out;
+        for (int i = 0; i < 64; ++i) out.push_back(h.sampler.sample(logits.data()));
+        return out;
+    };
+    CHECK(run(5) == run(5));
+    CHECK(run(5) != run(6));
+}
+
+TEST_CASE("bad parameters and a small arena are named errors") {
+    Sampler s;
+    std::vector<uint8_t> mem(64);
+    Arena small(mem.data(), mem.size());
+    CHECK(s.init(plain(1.0f), 1000, small).code == Error::out_of_memory);
+    SamplerConfig bad = plain(1.0f);
+    bad.top_p = 0.0f;
+    CHECK(s.init(bad, 10, small).code == Error::invalid_argument);
+    bad = plain(-1.0f);
+    CHECK(s.init(bad, 10, small).code == Error::invalid_argument);
+}
