@@ -6,8 +6,23 @@
 
 namespace tinyllm {
 
+// The reference dot product of a type and its function-pointer type: quantized types share
+// one templated implementation (block_codes.hpp), float types each have their own.
+template <class T, bool Quantized = T::quantized>
+struct DotTraits;
 template <class T>
-using DotFn = decltype(&T::dot);
+struct DotTraits<T, true> {
+    using Fn = float (*)(const typename T::Block*, const BlockQ8*, int);
+    static constexpr Fn reference = &T::template dot<typename T::Block>;
+};
+template <class T>
+struct DotTraits<T, false> {
+    using Fn = decltype(&T::dot);
+    static constexpr Fn reference = &T::dot;
+};
+
+template <class T>
+using DotFn = typename DotTraits<T>::Fn;
 
 template <class T>
 DotFn<T> select_dot() {
@@ -20,7 +35,7 @@ DotFn<T> select_dot() {
         if constexpr (T::id == GgmlType::Q4_0) return &x86::dot_q4_0_avx2;
     }
 #endif
-    return &T::dot;
+    return DotTraits<T>::reference;
 }
 
 // The choice is made once per type per process.

@@ -3,8 +3,11 @@
 #pragma once
 #include "ggml_types.hpp"
 #include "type_float.hpp"
+#include "type_iq4.hpp"
+#include "type_k_quants.hpp"
 #include "type_q4_0.hpp"
-#include "type_q6_k.hpp"
+#include "type_q4_1.hpp"
+#include "type_q5.hpp"
 #include "type_q8_0.hpp"
 
 namespace tinyllm {
@@ -18,7 +21,16 @@ bool visit_weight_type(GgmlType t, F&& f) {
     case GgmlType::BF16: f(TypeBF16{}); return true;
     case GgmlType::Q8_0: f(TypeQ8_0{}); return true;
     case GgmlType::Q4_0: f(TypeQ4_0{}); return true;
+    case GgmlType::Q4_1: f(TypeQ4_1{}); return true;
+    case GgmlType::Q5_0: f(TypeQ5_0{}); return true;
+    case GgmlType::Q5_1: f(TypeQ5_1{}); return true;
+    case GgmlType::Q2_K: f(TypeQ2_K{}); return true;
+    case GgmlType::Q3_K: f(TypeQ3_K{}); return true;
+    case GgmlType::Q4_K: f(TypeQ4_K{}); return true;
+    case GgmlType::Q5_K: f(TypeQ5_K{}); return true;
     case GgmlType::Q6_K: f(TypeQ6_K{}); return true;
+    case GgmlType::IQ4_NL: f(TypeIQ4_NL{}); return true;
+    case GgmlType::IQ4_XS: f(TypeIQ4_XS{}); return true;
     default: return false;
     }
 }

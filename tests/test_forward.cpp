@@ -137,15 +137,16 @@ TEST_CASE("shakespeare5m f16 matches PyTorch logits and its first 64 greedy ids"
 }
 
 TEST_CASE("synthetic llama models of every supported type match llama.cpp") {
-    for (const char* type : {"f16", "bf16", "q8_0", "q4_0"}) {
+    for (const char* type : {"f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q4_k_m",
+                             "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"}) {
         const std::string base = std::string("fixtures/gguf/synthetic/llama-") + type;
-        const bool quantized = type[0] == 'q';
+        const bool quantized = type[0] == 'q' || type[0] == 'i';
         check_reference(base + ".gguf", base + ".ref.json", base + ".ref.logits.f32", quantized, 0);
     }
 }
 
 TEST_CASE("demo model in every type matches llama.cpp") {
-    for (const char* type : {"f16", "q8_0", "q4_0"}) {
+    for (const char* type : {"f16", "q8_0", "q4_0", "q4_k_m"}) {
         const std::string base = std::string("models/shakespeare5m-") + type;
         check_reference(base + ".gguf", base + ".ref.json", base + ".ref.logits.f32", type[0] == 'q', 0);
     }

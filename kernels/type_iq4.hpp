@@ -1,0 +1,50 @@
+// IQ4_NL (32 weights) and IQ4_XS (256 weights): 4-bit indices into a fixed non-linear table
+// of 16 int8 levels. IQ4_NL: w = d * level[q]. IQ4_XS: eight groups of 32, each with a 6-bit
+// scale s (low 4 bits in scales_l nibbles, high 2 bits in scales_h): w = d * (s - 32) * level[q].
+#pragma once
+#include "block_codes.hpp"
+
+namespace tinyllm {
+
+constexpr int8_t iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+inline void decode_iq4_32(const uint8_t* qs, int8_t* out) {
+    for (int j = 0; j < 16; ++j) {
+        out[j] = iq4_levels[qs[j] & 0x0f];
+        out[j + 16] = iq4_levels[qs[j] >> 4];
+    }
+}
+
+struct TypeIQ4_NL : QuantizedType<TypeIQ4_NL, GgmlType::IQ4_NL, 32, 32> {
+    struct Block {
+        uint16_t d;
+        uint8_t qs[16];
+    };
+    static void decode(const Block& b, Codes& c) {
+        decode_iq4_32(b.qs, c.code);
+        c.scale[0] = fp16_to_f32(b.d);
+        c.min[0] = 0.0f;
+    }
+};
+static_assert(sizeof(TypeIQ4_NL::Block) == 18, "IQ4_NL block layout");
+
+struct TypeIQ4_XS : QuantizedType<TypeIQ4_XS, GgmlType::IQ4_XS, 256, 32> {
+    struct Block {
+        uint16_t d;
+        uint16_t scales_h;
+        uint8_t scales_l[4];
+        uint8_t qs[128];
+    };
+    static void decode(const Block& b, Codes& c) {
+        const float d = fp16_to_f32(b.d);
+        for (int g = 0; g < 8; ++g) {
+            int s = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 0x0f) | (((b.scales_h >> (2 * g)) & 3) << 4);
+            c.scale[g] = d * float(s - 32);
+            c.min[g] = 0.0f;
+            decode_iq4_32(b.qs + 16 * g, c.code + 32 * g);
+        }
+    }
+};
+static_assert(sizeof(TypeIQ4_XS::Block) == 136, "IQ4_XS block layout");
+
+} // namespace tinyllm

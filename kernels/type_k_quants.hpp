@@ -1,0 +1,148 @@
+// The K-quant super-blocks (256 weights). Each stores integer codes plus per-group scales
+// (and for Q2_K/Q4_K/Q5_K per-group mins) that are themselves quantized against fp16
+// super-scales d (and dmin):  w = d * scale[g] * q - dmin * min[g].
+#pragma once
+#include "block_codes.hpp"
+
+namespace tinyllm {
+
+// Q2_K: 16 groups of 16; 2-bit codes; scales[g] low nibble = scale, high nibble = min.
+// Element 128h + 32j + 16k + l is bits 2j..2j+1 of qs[32h + 16k + l].
+struct TypeQ2_K : QuantizedType<TypeQ2_K, GgmlType::Q2_K, 256, 16> {
+    struct Block {
+        uint8_t scales[16];
+        uint8_t qs[64];
+        uint16_t d, dmin;
+    };
+    static void decode(const Block& b, Codes& c) {
+        const float d = fp16_to_f32(b.d), dmin = fp16_to_f32(b.dmin);
+        for (int e = 0; e < 256; ++e) {
+            int h = e / 128, j = (e % 128) / 32, kl = e % 32;
+            c.code[e] = int8_t((b.qs[32 * h + kl] >> (2 * j)) & 3);
+        }
+        for (int g = 0; g < 16; ++g) {
+            c.scale[g] = d * float(b.scales[g] & 0x0f);
+            c.min[g] = dmin * float(b.scales[g] >> 4);
+        }
+    }
+};
+static_assert(sizeof(TypeQ2_K::Block) == 84, "Q2_K block layout");
+
+// Q3_K: 16 groups of 16; 3-bit codes (2 low bits as in Q2_K, the high bit in hmask; a clear
+// high bit means subtract 4); 6-bit signed scales (s - 32) packed into 12 bytes.
+struct TypeQ3_K : QuantizedType<TypeQ3_K, GgmlType::Q3_K, 256, 16> {
+    struct Block {
+        uint8_t hmask[32];
+        uint8_t qs[64];
+        uint8_t scales[12];
+        uint16_t d;
+    };
+    static void decode(const Block& b, Codes& c) {
+        const float d = fp16_to_f32(b.d);
+        for (int e = 0; e < 256; ++e) {
+            int h = e / 128, j = (e % 128) / 32, kl = e % 32;
+            int low = (b.qs[32 * h + kl] >> (2 * j)) & 3;
+            bool high = b.hmask[kl] & (1 << (4 * h + j));
+            c.code[e] = int8_t(low - (high ? 0 : 4));
+        }
+        for (int g = 0; g < 16; ++g) {
+            int low = g < 8 ? b.scales[g] & 0x0f : b.scales[g - 8] >> 4;
+            int high = (b.scales[8 + g % 4] >> (2 * (g / 4))) & 3;
+            c.scale[g] = d * float((low | (high << 4)) - 32);
+            c.min[g] = 0.0f;
+        }
+    }
+};
+static_assert(sizeof(TypeQ3_K::Block) == 110, "Q3_K block layout");
+
+// Q4_K / Q5_K share 8 groups of 32 with 6-bit scales and mins packed into 12 bytes:
+// groups 0-3 in the low 6 bits of bytes g (scale) and g + 4 (min); groups 4-7 take their low
+// 4 bits from the nibbles of byte g + 4 and their high 2 bits from the top of bytes g - 4 / g.
+inline void k4_scale_min(const uint8_t* s, int g, int& scale, int& min) {
+    if (g < 4) {
+        scale = s[g] & 63;
+        min = s[g + 4] & 63;
+    } else {
+        scale = (s[g + 4] & 0x0f) | ((s[g - 4] >> 6) << 4);
+        min = (s[g + 4] >> 4) | ((s[g] >> 6) << 4);
+    }
+}
+
+// Q4_K: element 64c + 32k + l is the low (k = 0) or high (k = 1) nibble of qs[32c + l].
+struct TypeQ4_K : QuantizedType<TypeQ4_K, GgmlType::Q4_K, 256, 32> {
+    struct Block {
+        uint16_t d, dmin;
+        uint8_t scales[12];
+        uint8_t qs[128];
+    };
+    static void decode(const Block& b, Codes& c) {
+        const float d = fp16_to_f32(b.d), dmin = fp16_to_f32(b.dmin);
+        for (int e = 0; e < 256; ++e) {
+            uint8_t byte = b.qs[32 * (e / 64) + e % 32];
+            c.code[e] = int8_t((e % 64) < 32 ? byte & 0x0f : byte >> 4);
+        }
+        for (int g = 0; g < 8; ++g) {
+            int scale, min;
+            k4_scale_min(b.scales, g, scale, min);
+            c.scale[g] = d * float(scale);
+            c.min[g] = dmin * float(min);
+        }
+    }
+};
+static_assert(sizeof(TypeQ4_K::Block) == 144, "Q4_K block layout");
+
+// Q5_K: Q4_K's layout plus a fifth bit for element 32g + l in bit g of qh[l].
+struct TypeQ5_K : QuantizedType<TypeQ5_K, GgmlType::Q5_K, 256, 32> {
+    struct Block {
+        uint16_t d, dmin;
+        uint8_t scales[12];
+        uint8_t qh[32];
+        uint8_t qs[128];
+    };
+    static void decode(const Block& b, Codes& c) {
+        const float d = fp16_to_f32(b.d), dmin = fp16_to_f32(b.dmin);
+        for (int e = 0; e < 256; ++e) {
+            uint8_t byte = b.qs[32 * (e / 64) + e % 32];
+            int low = (e % 64) < 32 ? byte & 0x0f : byte >> 4;
+            int high = (b.qh[e % 32] >> (e / 32)) & 1;
+            c.code[e] = int8_t(low | (high << 4));
+        }
+        for (int g = 0; g < 8; ++g) {
+            int scale, min;
+            k4_scale_min(b.scales, g, scale, min);
+            c.scale[g] = d * float(scale);
+            c.min[g] = dmin * float(min);
+        }
+    }
+};
+static_assert(sizeof(TypeQ5_K::Block) == 176, "Q5_K block layout");
+
+// Q6_K: 16 groups of 16 with int8 scales; 6-bit codes stored as q - 32. The low 4 bits are in
+// ql, the high 2 in qh. Within each 128-element half (64 ql bytes, 32 qh bytes), element
+// 32k + l takes the low (k = 0, 1) or high (k = 2, 3) nibble of ql[l + 32 (k % 2)] and bits
+// 2k..2k+1 of qh[l].
+struct TypeQ6_K : QuantizedType<TypeQ6_K, GgmlType::Q6_K, 256, 16> {
+    struct Block {
+        uint8_t ql[128];
+        uint8_t qh[64];
+        int8_t scales[16];
+        uint16_t d;
+    };
+    static void decode(const Block& b, Codes& c) {
+        const float d = fp16_to_f32(b.d);
+        for (int e = 0; e < 256; ++e) {
+            int h = e / 128, k = (e % 128) / 32, l = e % 32;
+            uint8_t ql = b.ql[64 * h + l + 32 * (k % 2)];
+            int low = k < 2 ? ql & 0x0f : ql >> 4;
+            int high = (b.qh[32 * h + l] >> (2 * k)) & 3;
+            c.code[e] = int8_t((low | (high << 4)) - 32);
+        }
+        for (int g = 0; g < 16; ++g) {
+            c.scale[g] = d * float(b.scales[g]);
+            c.min[g] = 0.0f;
+        }
+    }
+};
+static_assert(sizeof(TypeQ6_K::Block) == 210, "Q6_K block layout");
+
+} // namespace tinyllm

@@ -1,0 +1,20 @@
+// Q4_1 (32 weights): 4-bit codes q with an fp16 scale and offset. w = d * q + m.
+#pragma once
+#include "block_codes.hpp"
+
+namespace tinyllm {
+
+struct TypeQ4_1 : QuantizedType<TypeQ4_1, GgmlType::Q4_1, 32, 32> {
+    struct Block {
+        uint16_t d, m;
+        uint8_t qs[16];
+    };
+    static void decode(const Block& b, Codes& c) {
+        split_nibbles_32(b.qs, c.code, 0);
+        c.scale[0] = fp16_to_f32(b.d);
+        c.min[0] = -fp16_to_f32(b.m);
+    }
+};
+static_assert(sizeof(TypeQ4_1::Block) == 20, "Q4_1 block layout");
+
+} // namespace tinyllm
