@@ -43,42 +43,6 @@ TEST_CASE("Q8_0 block dequantizes as d * q") {
     for (int i = 0; i < 32; ++i) CHECK(out[i] == 0.25f * float(i * 7 - 100));
 }
 
-// Every dispatched dot must agree with a float dot of the dequantized weights against the
-// dequantized activations.
-template <class T>
-void check_quantized_dot(std::mt19937& rng, int n_blocks) {
-    std::vector<typename T::Block> w(static_cast<size_t>(n_blocks));
-    std::vector<uint8_t> raw(sizeof(typename T::Block) * w.size());
-    for (auto& byte : raw) byte = uint8_t(rng());
-    std::memcpy(w.data(), raw.data(), raw.size());
-    for (auto& b : w) b.d = f32_to_fp16(std::uniform_real_distribution<float>(-0.1f, 0.1f)(rng));  // every type names its super-scale d
-    const int n = n_blocks * T::block_elems;
-    std::vector<float> x(static_cast<size_t>(n));
-    for (float& v : x) v = std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
-    std::vector<BlockQ8> a(size_t(n / 32));
-    quantize_row_q8(x.data(), a.data(), n);
-
-    double expected = 0.0;
-    std::vector<float> wf(static_cast<size_t>(T::block_elems));
-    for (int b = 0; b < n_blocks; ++b) {
-        T::dequantize(&w[size_t(b)], wf.data());
-        for (int i = 0; i < T::block_elems; ++i) {
-            const BlockQ8& ab = a[size_t((b * T::block_elems + i) / 32)];
-            expected += double(wf[size_t(i)]) * double(ab.d) * double(ab.qs[(b * T::block_elems + i) % 32]);
-        }
-    }
-    CHECK(T::dot(w.data(), a.data(), n_blocks) == doctest::Approx(expected).epsilon(1e-4));
-    CHECK(best_dot<T>()(w.data(), a.data(), n_blocks) == doctest::Approx(expected).epsilon(1e-4));
-}
-
-TEST_CASE("quantized dot products match dequantize-then-dot") {
-    std::mt19937 rng(42);
-    for (int n_blocks : {1, 3, 8, 33}) {
-        check_quantized_dot<TypeQ8_0>(rng, n_blocks);
-        check_quantized_dot<TypeQ4_0>(rng, n_blocks);
-    }
-}
-
 TEST_CASE("activation quantization keeps values within half a step") {
     std::vector<float> x(64);
     for (int i = 0; i < 64; ++i) x[size_t(i)] = std::sin(float(i)) * 3.0f;
@@ -116,34 +80,269 @@ TEST_CASE("float-weight dot products, every length including tails") {
     }
 }
 
-// Packs 256 six-bit values (0..63) the way the Q6_K layout documents, independently of the
-// unpacking code under test.
-static TypeQ6_K::Block pack_q6_k(const int* q, const int8_t* scales, float d) {
-    TypeQ6_K::Block b{};
-    for (int i = 0; i < 256; ++i) {
-        int half = i / 128, quarter = (i % 128) / 32, l = i % 32;
-        int low = q[i] & 0xf, high = q[i] >> 4;
-        uint8_t& ql = b.ql[64 * half + l + (quarter % 2) * 32];
-        ql |= uint8_t(quarter < 2 ? low : low << 4);
-        b.qh[32 * half + l] |= uint8_t(high << (2 * quarter));
-    }
-    for (int g = 0; g < 16; ++g) b.scales[g] = scales[g];
-    b.d = f32_to_fp16(d);
-    return b;
+
+// ---- Quantized block layouts -------------------------------------------------------------
+// Each packer below writes codes and scales into a block the way the GGUF layout documents
+// it, independently of the decoding code under test; `expected` is the value formula.
+
+namespace {
+
+struct Case {
+    std::vector<uint8_t> bytes;   // one packed block
+    std::vector<float> expected;  // its weights, from the layout's formula
+};
+
+uint16_t h(float v) { return f32_to_fp16(v); }
+float hf(float v) { return fp16_to_f32(f32_to_fp16(v)); }
+void put16(std::vector<uint8_t>& b, size_t at, uint16_t v) { b[at] = uint8_t(v); b[at + 1] = uint8_t(v >> 8); }
+
+// 32 codes of 4 bits: byte j = code[j] | code[j + 16] << 4.
+void pack_nibbles(std::vector<uint8_t>& b, size_t at, const int* code) {
+    for (int j = 0; j < 16; ++j) b[at + size_t(j)] = uint8_t((code[j] & 15) | (code[j + 16] & 15) << 4);
 }
 
-TEST_CASE("Q6_K block: w = d * scale[i/16] * (q - 32)") {
-    int q[256];
-    int8_t scales[16];
-    for (int i = 0; i < 256; ++i) q[i] = (i * 37 + 11) % 64;
-    for (int g = 0; g < 16; ++g) scales[g] = int8_t(g * 9 - 70);
-    TypeQ6_K::Block b = pack_q6_k(q, scales, 0.125f);
-    float out[256];
-    TypeQ6_K::dequantize(&b, out);
-    for (int i = 0; i < 256; ++i) {
-        INFO("element ", i);
-        CHECK(out[i] == 0.125f * float(scales[i / 16]) * float(q[i] - 32));
+Case make_q4_0(std::mt19937& rng) {
+    Case c{std::vector<uint8_t>(18), {}};
+    float d = hf(0.03f + float(rng() % 100) * 1e-3f);
+    int q[32];
+    for (int& v : q) v = int(rng() % 16);
+    put16(c.bytes, 0, h(d));
+    pack_nibbles(c.bytes, 2, q);
+    for (int i = 0; i < 32; ++i) c.expected.push_back(d * float(q[i] - 8));
+    return c;
+}
+
+Case make_q4_1(std::mt19937& rng) {
+    Case c{std::vector<uint8_t>(20), {}};
+    float d = hf(0.02f + float(rng() % 100) * 1e-3f), m = hf(-0.3f + float(rng() % 100) * 1e-3f);
+    int q[32];
+    for (int& v : q) v = int(rng() % 16);
+    put16(c.bytes, 0, h(d));
+    put16(c.bytes, 2, h(m));
+    pack_nibbles(c.bytes, 4, q);
+    for (int i = 0; i < 32; ++i) c.expected.push_back(d * float(q[i]) + m);
+    return c;
+}
+
+// Q5_x: low nibbles as Q4, bit 4 of element j in bit j of the little-endian u32 qh.
+Case make_q5(std::mt19937& rng, bool with_min) {
+    size_t off = with_min ? 4 : 2;
+    Case c{std::vector<uint8_t>(off + 20), {}};
+    float d = hf(0.02f + float(rng() % 100) * 1e-3f), m = with_min ? hf(-0.2f) : 0.0f;
+    int q[32], low[32];
+    uint32_t qh = 0;
+    for (int i = 0; i < 32; ++i) {
+        q[i] = int(rng() % 32);
+        low[i] = q[i] & 15;
+        qh |= uint32_t(q[i] >> 4) << i;
     }
-    std::mt19937 rng(3);
-    for (int n_blocks : {1, 2, 5}) check_quantized_dot<TypeQ6_K>(rng, n_blocks);
+    put16(c.bytes, 0, h(d));
+    if (with_min) put16(c.bytes, 2, h(m));
+    for (int k = 0; k < 4; ++k) c.bytes[off + size_t(k)] = uint8_t(qh >> (8 * k));
+    pack_nibbles(c.bytes, off + 4, low);
+    for (int i = 0; i < 32; ++i) c.expected.push_back(with_min ? d * float(q[i]) + m : d * float(q[i] - 16));
+    return c;
+}
+
+Case make_q8_0(std::mt19937& rng) {
+    Case c{std::vector<uint8_t>(34), {}};
+    float d = hf(0.01f);
+    put16(c.bytes, 0, h(d));
+    for (int i = 0; i < 32; ++i) {
+        int q = int(rng() % 255) - 127;
+        c.bytes[2 + size_t(i)] = uint8_t(int8_t(q));
+        c.expected.push_back(d * float(q));
+    }
+    return c;
+}
+
+const int levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+Case make_iq4_nl(std::mt19937& rng) {
+    Case c{std::vector<uint8_t>(18), {}};
+    float d = hf(0.002f);
+    int q[32];
+    for (int& v : q) v = int(rng() % 16);
+    put16(c.bytes, 0, h(d));
+    pack_nibbles(c.bytes, 2, q);
+    for (int i = 0; i < 32; ++i) c.expected.push_back(d * float(levels[q[i]]));
+    return c;
+}
+
+// IQ4_XS: 6-bit group scale s: low nibble in scales_l[g/2] (nibble g%2), high 2 bits in
+// bits 2g..2g+1 of scales_h; w = d * (s - 32) * level[q].
+Case make_iq4_xs(std::mt19937& rng) {
+    Case c{std::vector<uint8_t>(136), {}};
+    float d = hf(0.0005f);
+    put16(c.bytes, 0, h(d));
+    uint16_t scales_h = 0;
+    for (int g = 0; g < 8; ++g) {
+        int s = int(rng() % 64);
+        c.bytes[4 + size_t(g / 2)] |= uint8_t((s & 15) << (4 * (g % 2)));
+        scales_h |= uint16_t((s >> 4) << (2 * g));
+        int q[32];
+        for (int& v : q) v = int(rng() % 16);
+        pack_nibbles(c.bytes, 8 + 16 * size_t(g), q);
+        for (int i = 0; i < 32; ++i) c.expected.push_back(d * float(s - 32) * float(levels[q[i]]));
+    }
+    put16(c.bytes, 2, scales_h);
+    return c;
+}
+
+// Q2_K: scales[16] (low nibble scale, high nibble min), qs[64], d, dmin. Element
+// 128h + 32j + 16k + l is bits 2j..2j+1 of qs[32h + 16k + l]; group = element / 16.
+Case make_q2_k(std::mt19937& rng) {
+    Case c{std::vector<uint8_t>(84), {}};
+    float d = hf(0.01f), dmin = hf(0.005f);
+    int sc[16], mn[16];
+    for (int g = 0; g < 16; ++g) {
+        sc[g] = int(rng() % 16);
+        mn[g] = int(rng() % 16);
+        c.bytes[size_t(g)] = uint8_t(sc[g] | mn[g] << 4);
+    }
+    c.expected.resize(256);
+    for (int e = 0; e < 256; ++e) {
+        int q = int(rng() % 4), hh = e / 128, j = (e % 128) / 32, kl = e % 32;
+        c.bytes[16 + size_t(32 * hh + kl)] |= uint8_t(q << (2 * j));
+        c.expected[size_t(e)] = d * float(sc[e / 16]) * float(q) - dmin * float(mn[e / 16]);
+    }
+    put16(c.bytes, 80, h(d));
+    put16(c.bytes, 82, h(dmin));
+    return c;
+}
+
+// Q3_K: hmask[32], qs[64], scales[12], d. Code = 2 low bits (as Q2_K) + high bit at
+// hmask[e % 32] bit (4h + j); value q - 4 when the high bit is clear. 6-bit scale s of group g:
+// low 4 bits in byte g (g < 8) or the high nibble of byte g - 8; high 2 bits at bits
+// 2(g/4).. of byte 8 + g%4. w = d * (s - 32) * code.
+Case make_q3_k(std::mt19937& rng) {
+    Case c{std::vector<uint8_t>(110), {}};
+    float d = hf(0.01f);
+    int s[16];
+    for (int g = 0; g < 16; ++g) {
+        s[g] = int(rng() % 64);
+        c.bytes[96 + size_t(g < 8 ? g : g - 8)] |= uint8_t(g < 8 ? (s[g] & 15) : (s[g] & 15) << 4);
+        c.bytes[96 + 8 + size_t(g % 4)] |= uint8_t((s[g] >> 4) << (2 * (g / 4)));
+    }
+    c.expected.resize(256);
+    for (int e = 0; e < 256; ++e) {
+        int code = int(rng() % 8) - 4;  // -4..3
+        int stored = code + 4;          // 3 bits; high bit set means no -4
+        int hh = e / 128, j = (e % 128) / 32, kl = e % 32;
+        c.bytes[32 + size_t(32 * hh + kl)] |= uint8_t((stored & 3) << (2 * j));
+        if (stored & 4) c.bytes[size_t(kl)] |= uint8_t(1 << (4 * hh + j));
+        c.expected[size_t(e)] = d * float(s[e / 16] - 32) * float(code);
+    }
+    put16(c.bytes, 108, h(d));
+    return c;
+}
+
+// Q4_K/Q5_K 12-byte scale/min packing for 8 groups of 6-bit values.
+void pack_k4_scales(std::vector<uint8_t>& b, size_t at, const int* sc, const int* mn) {
+    for (int g = 0; g < 4; ++g) {
+        b[at + size_t(g)] = uint8_t(sc[g] | (sc[g + 4] >> 4) << 6);
+        b[at + 4 + size_t(g)] = uint8_t(mn[g] | (mn[g + 4] >> 4) << 6);
+        b[at + 8 + size_t(g)] = uint8_t((sc[g + 4] & 15) | (mn[g + 4] & 15) << 4);
+    }
+}
+
+// Q4_K: d, dmin, scales[12], qs[128]; element 64c + 32k + l is nibble k of qs[32c + l];
+// Q5_K adds qh[32] (before qs): bit g of qh[l] is bit 4 of element 32g + l.
+Case make_q45_k(std::mt19937& rng, bool five) {
+    const size_t qs_at = five ? 48 : 16;
+    Case c{std::vector<uint8_t>(five ? 176 : 144), {}};
+    float d = hf(0.004f), dmin = hf(0.002f);
+    int sc[8], mn[8];
+    for (int g = 0; g < 8; ++g) { sc[g] = int(rng() % 64); mn[g] = int(rng() % 64); }
+    put16(c.bytes, 0, h(d));
+    put16(c.bytes, 2, h(dmin));
+    pack_k4_scales(c.bytes, 4, sc, mn);
+    c.expected.resize(256);
+    for (int e = 0; e < 256; ++e) {
+        int q = int(rng() % (five ? 32 : 16));
+        int chunk = e / 64, k = (e % 64) / 32, l = e % 32;
+        c.bytes[qs_at + size_t(32 * chunk + l)] |= uint8_t((q & 15) << (4 * k));
+        if (five) c.bytes[16 + size_t(l)] |= uint8_t((q >> 4) << (e / 32));
+        c.expected[size_t(e)] = d * float(sc[e / 32]) * float(q) - dmin * float(mn[e / 32]);
+    }
+    return c;
+}
+
+// Q6_K: ql[128], qh[64], scales[16] (int8), d. Within half h: element 32k + l has low nibble
+// in ql[64h + l + 32(k%2)] (low nibble for k < 2, high for k >= 2), high 2 bits at bits 2k of
+// qh[32h + l]. w = d * scale[e/16] * (q - 32).
+Case make_q6_k(std::mt19937& rng) {
+    Case c{std::vector<uint8_t>(210), {}};
+    float d = hf(0.001f);
+    int8_t sc[16];
+    for (int g = 0; g < 16; ++g) {
+        sc[g] = int8_t(int(rng() % 256) - 128);
+        c.bytes[192 + size_t(g)] = uint8_t(sc[g]);
+    }
+    c.expected.resize(256);
+    for (int e = 0; e < 256; ++e) {
+        int q = int(rng() % 64), hh = e / 128, k = (e % 128) / 32, l = e % 32;
+        c.bytes[size_t(64 * hh + l + 32 * (k % 2))] |= uint8_t((q & 15) << (k < 2 ? 0 : 4));
+        c.bytes[128 + size_t(32 * hh + l)] |= uint8_t((q >> 4) << (2 * k));
+        c.expected[size_t(e)] = d * float(sc[e / 16]) * float(q - 32);
+    }
+    put16(c.bytes, 208, h(d));
+    return c;
+}
+
+// Checks dequantize against the formula, then every dot kernel against a double-precision
+// dot of the formula's weights with the dequantized int8 activations, over several blocks.
+template <class T, class Make>
+void check_type(Make make) {
+    std::mt19937 rng(11);
+    for (int n_blocks : {1, 3}) {
+        std::vector<typename T::Block> blocks(static_cast<size_t>(n_blocks));
+        std::vector<float> expected;
+        for (auto& b : blocks) {
+            Case c = make(rng);
+            REQUIRE(c.bytes.size() == sizeof(b));
+            std::memcpy(&b, c.bytes.data(), sizeof(b));
+            std::vector<float> got(static_cast<size_t>(T::block_elems));
+            T::dequantize(&b, got.data());
+            for (int i = 0; i < T::block_elems; ++i) {
+                INFO(ggml_type_name(T::id), " element ", i);
+                REQUIRE(got[size_t(i)] == doctest::Approx(c.expected[size_t(i)]).epsilon(1e-6));
+            }
+            expected.insert(expected.end(), c.expected.begin(), c.expected.end());
+        }
+        const int n = n_blocks * T::block_elems;
+        std::vector<float> x(static_cast<size_t>(n));
+        for (float& v : x) v = std::uniform_real_distribution<float>(-1.5f, 1.5f)(rng);
+        std::vector<BlockQ8> act(static_cast<size_t>(n / 32));
+        quantize_row_q8(x.data(), act.data(), n);
+        double ref = 0.0;
+        for (int i = 0; i < n; ++i) ref += double(expected[size_t(i)]) * act[size_t(i / 32)].d * act[size_t(i / 32)].qs[i % 32];
+        // Types with a min use the activation block's fp16-rounded sum: allow for that rounding.
+        const double tol = 2e-3 * std::fabs(ref) + 2e-3;
+        CHECK(std::fabs(T::dot(blocks.data(), act.data(), n_blocks) - ref) <= tol);
+        CHECK(std::fabs(best_dot<T>()(blocks.data(), act.data(), n_blocks) - ref) <= tol);
+    }
+}
+
+} // namespace
+
+TEST_CASE("Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 layouts") {
+    check_type<TypeQ8_0>(make_q8_0);
+    check_type<TypeQ4_0>(make_q4_0);
+    check_type<TypeQ4_1>(make_q4_1);
+    check_type<TypeQ5_0>([](std::mt19937& r) { return make_q5(r, false); });
+    check_type<TypeQ5_1>([](std::mt19937& r) { return make_q5(r, true); });
+}
+
+TEST_CASE("K-quant layouts: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K") {
+    check_type<TypeQ2_K>(make_q2_k);
+    check_type<TypeQ3_K>(make_q3_k);
+    check_type<TypeQ4_K>([](std::mt19937& r) { return make_q45_k(r, false); });
+    check_type<TypeQ5_K>([](std::mt19937& r) { return make_q45_k(r, true); });
+    check_type<TypeQ6_K>(make_q6_k);
+}
+
+TEST_CASE("IQ4_NL / IQ4_XS layouts") {
+    check_type<TypeIQ4_NL>(make_iq4_nl);
+    check_type<TypeIQ4_XS>(make_iq4_xs);
 }
