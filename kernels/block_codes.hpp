@@ -22,9 +22,10 @@ struct BlockCodes {
 
 // Base for quantized types: Derived provides Block, Codes (a BlockCodes) and
 // `static void decode(const Block&, Codes&)`.
-template <class Derived, GgmlType Id, int N, int G>
+template <class Derived, GgmlType Id, int N, int G, ActFormat Act = ActFormat::q8_0>
 struct QuantizedType {
     static constexpr GgmlType id = Id;
+    static constexpr ActFormat act = Act;  // llama.cpp's activation format for this type
     static constexpr bool quantized = true;
     static constexpr int block_elems = N;
     using Codes = BlockCodes<N, G>;

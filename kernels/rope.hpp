@@ -9,12 +9,13 @@ namespace tinyllm {
 
 enum class RopeStyle : unsigned char { adjacent, neox };
 
-// Fills cos_sin[2*i], cos_sin[2*i+1] with cos/sin of pos * base^(-2i/n_rot) / factor[i]
-// for i < n_rot/2. freq_factors may be null (Llama 3 long-context scaling supplies them).
-inline void rope_angles(float* cos_sin, int pos, int n_rot, float base, const float* freq_factors) {
+// Fills cos_sin[2*i], cos_sin[2*i+1] with cos/sin of pos * scale * base^(-2i/n_rot) / factor[i]
+// for i < n_rot/2. scale is linear position scaling (1: none); freq_factors may be null
+// (Llama 3 long-context scaling supplies them).
+inline void rope_angles(float* cos_sin, int pos, int n_rot, float base, float scale, const float* freq_factors) {
     for (int i = 0; i < n_rot / 2; ++i) {
         double inv_freq = math::pow(double(base), -2.0 * i / n_rot);
-        double theta = double(pos) * inv_freq;
+        double theta = double(pos) * double(scale) * inv_freq;
         if (freq_factors) theta /= double(freq_factors[i]);
         double s, c;
         math::sincos(theta, &s, &c);

@@ -4,14 +4,11 @@
 #pragma once
 #include <stdint.h>
 
+#include "activation_q8.hpp"
 #include "fp16.hpp"
 #include "ggml_types.hpp"
 
 namespace tinyllm {
-
-// How an unquantized weight type wants its input activations delivered to dot().
-// (Quantized types all take BlockQ8 activations.)
-enum class ActFormat : uint8_t { f32, f16, bf16 };
 
 struct TypeF32 {
     static constexpr GgmlType id = GgmlType::F32;

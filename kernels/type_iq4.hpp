@@ -28,7 +28,7 @@ struct TypeIQ4_NL : QuantizedType<TypeIQ4_NL, GgmlType::IQ4_NL, 32, 32> {
 };
 static_assert(sizeof(TypeIQ4_NL::Block) == 18, "IQ4_NL block layout");
 
-struct TypeIQ4_XS : QuantizedType<TypeIQ4_XS, GgmlType::IQ4_XS, 256, 32> {
+struct TypeIQ4_XS : QuantizedType<TypeIQ4_XS, GgmlType::IQ4_XS, 256, 32, ActFormat::q8_k> {
     struct Block {
         uint16_t d;
         uint16_t scales_h;

@@ -8,7 +8,7 @@ namespace tinyllm {
 
 // Q2_K: 16 groups of 16; 2-bit codes; scales[g] low nibble = scale, high nibble = min.
 // Element 128h + 32j + 16k + l is bits 2j..2j+1 of qs[32h + 16k + l].
-struct TypeQ2_K : QuantizedType<TypeQ2_K, GgmlType::Q2_K, 256, 16> {
+struct TypeQ2_K : QuantizedType<TypeQ2_K, GgmlType::Q2_K, 256, 16, ActFormat::q8_k> {
     struct Block {
         uint8_t scales[16];
         uint8_t qs[64];
@@ -30,7 +30,7 @@ static_assert(sizeof(TypeQ2_K::Block) == 84, "Q2_K block layout");
 
 // Q3_K: 16 groups of 16; 3-bit codes (2 low bits as in Q2_K, the high bit in hmask; a clear
 // high bit means subtract 4); 6-bit signed scales (s - 32) packed into 12 bytes.
-struct TypeQ3_K : QuantizedType<TypeQ3_K, GgmlType::Q3_K, 256, 16> {
+struct TypeQ3_K : QuantizedType<TypeQ3_K, GgmlType::Q3_K, 256, 16, ActFormat::q8_k> {
     struct Block {
         uint8_t hmask[32];
         uint8_t qs[64];
@@ -69,7 +69,7 @@ inline void k4_scale_min(const uint8_t* s, int g, int& scale, int& min) {
 }
 
 // Q4_K: element 64c + 32k + l is the low (k = 0) or high (k = 1) nibble of qs[32c + l].
-struct TypeQ4_K : QuantizedType<TypeQ4_K, GgmlType::Q4_K, 256, 32> {
+struct TypeQ4_K : QuantizedType<TypeQ4_K, GgmlType::Q4_K, 256, 32, ActFormat::q8_k> {
     struct Block {
         uint16_t d, dmin;
         uint8_t scales[12];
@@ -92,7 +92,7 @@ struct TypeQ4_K : QuantizedType<TypeQ4_K, GgmlType::Q4_K, 256, 32> {
 static_assert(sizeof(TypeQ4_K::Block) == 144, "Q4_K block layout");
 
 // Q5_K: Q4_K's layout plus a fifth bit for element 32g + l in bit g of qh[l].
-struct TypeQ5_K : QuantizedType<TypeQ5_K, GgmlType::Q5_K, 256, 32> {
+struct TypeQ5_K : QuantizedType<TypeQ5_K, GgmlType::Q5_K, 256, 32, ActFormat::q8_k> {
     struct Block {
         uint16_t d, dmin;
         uint8_t scales[12];
@@ -121,7 +121,7 @@ static_assert(sizeof(TypeQ5_K::Block) == 176, "Q5_K block layout");
 // ql, the high 2 in qh. Within each 128-element half (64 ql bytes, 32 qh bytes), element
 // 32k + l takes the low (k = 0, 1) or high (k = 2, 3) nibble of ql[l + 32 (k % 2)] and bits
 // 2k..2k+1 of qh[l].
-struct TypeQ6_K : QuantizedType<TypeQ6_K, GgmlType::Q6_K, 256, 16> {
+struct TypeQ6_K : QuantizedType<TypeQ6_K, GgmlType::Q6_K, 256, 16, ActFormat::q8_k> {
     struct Block {
         uint8_t ql[128];
         uint8_t qh[64];

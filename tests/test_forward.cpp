@@ -371,3 +371,12 @@ TEST_CASE("session errors: out-of-range token, full context, small arena") {
     CHECK(s.eval(many.data(), 8, nullptr, false).ok());
     CHECK(s.eval(many.data(), 1, nullptr, false).code == Error::context_full);
 }
+
+TEST_CASE("architectures match llama.cpp: llama3, qwen2, qwen3, gemma, gemma2, gemma3, phi3") {
+    for (const char* arch : {"llama3", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3"}) {
+        for (const char* type : {"f16", "q4_k_m"}) {
+            const std::string base = std::string("fixtures/gguf/synthetic/") + arch + "-" + type;
+            check_reference(base + ".gguf", base + ".ref.json", base + ".ref.logits.f32", type[0] == 'q', 0);
+        }
+    }
+}

@@ -11,8 +11,12 @@ namespace tinyllm {
 struct LayerWeights {
     const float* attn_norm = nullptr;
     WeightView wq, wk, wv, wo;
+    const float *bq = nullptr, *bk = nullptr, *bv = nullptr;  // optional projection biases
+    const float *q_norm = nullptr, *k_norm = nullptr;         // per-head norms (qk_norm)
+    const float* post_attn_norm = nullptr;                     // post_norms
     const float* ffn_norm = nullptr;
     WeightView w_gate, w_up, w_down;
+    const float* post_ffn_norm = nullptr;                      // post_norms
 };
 
 struct Model {
@@ -20,6 +24,7 @@ struct Model {
     WeightView token_embd;
     const float* output_norm = nullptr;
     WeightView output;  // the embedding itself when the output head is tied
+    const float* rope_freq_factors = nullptr;  // n_rot / 2 divisors of the RoPE angles (Llama 3)
     LayerWeights* layers = nullptr;
 };
 
@@ -68,6 +73,14 @@ inline Status bind_matrix(const gguf::File& f, const ModelConfig& c, int layer, 
     return Status{};
 }
 
+// Rows [first, first + count) of a bound matrix, as a view of their own.
+inline WeightView row_range(const WeightView& w, int64_t first, int64_t count) {
+    WeightView v = w;
+    v.data = w.row(first);
+    v.rows = count;
+    return v;
+}
+
 inline Status bind_vector(const gguf::File& f, const ModelConfig& c, int layer, const char* suffix, int64_t n,
                           const float*& out) {
     TensorName name(layer, suffix);
@@ -95,6 +108,7 @@ inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
     ModelConfig& c = m.config;
     using detail::bind_matrix;
     using detail::bind_vector;
+    using detail::row_range;
 
     const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
     if (!embd) return Status::fail(Error::missing_tensor, "architecture '", c.architecture, "' needs tensor 'token_embd.weight'");
@@ -108,20 +122,52 @@ inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
         m.output = m.token_embd;
     }
 
+    if (f.find_tensor("rope_freqs.weight"))
+        if (!(st = bind_vector(f, c, -1, "rope_freqs.weight", c.n_rot / 2, m.rope_freq_factors))) return st;
+
     m.layers = arena.allocate_array<LayerWeights>(size_t(c.n_layer));
     if (!m.layers) return Status::fail(Error::out_of_memory, "layer table");
+    auto has = [&](int layer, const char* suffix) { return f.find_tensor(cstr(detail::TensorName(layer, suffix).text)) != nullptr; };
     for (int l = 0; l < c.n_layer; ++l) {
         LayerWeights& L = m.layers[l];
         L = LayerWeights{};
         if (!(st = bind_vector(f, c, l, "attn_norm.weight", c.n_embd, L.attn_norm))) return st;
-        if (!(st = bind_matrix(f, c, l, "attn_q.weight", c.n_embd, c.q_dim(), L.wq))) return st;
-        if (!(st = bind_matrix(f, c, l, "attn_k.weight", c.n_embd, c.kv_dim(), L.wk))) return st;
-        if (!(st = bind_matrix(f, c, l, "attn_v.weight", c.n_embd, c.kv_dim(), L.wv))) return st;
+        if (c.fused_qkv) {
+            WeightView qkv;
+            if (!(st = bind_matrix(f, c, l, "attn_qkv.weight", c.n_embd, c.q_dim() + 2 * c.kv_dim(), qkv))) return st;
+            L.wq = row_range(qkv, 0, c.q_dim());
+            L.wk = row_range(qkv, c.q_dim(), c.kv_dim());
+            L.wv = row_range(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+        } else {
+            if (!(st = bind_matrix(f, c, l, "attn_q.weight", c.n_embd, c.q_dim(), L.wq))) return st;
+            if (!(st = bind_matrix(f, c, l, "attn_k.weight", c.n_embd, c.kv_dim(), L.wk))) return st;
+            if (!(st = bind_matrix(f, c, l, "attn_v.weight", c.n_embd, c.kv_dim(), L.wv))) return st;
+        }
+        if (has(l, "attn_q.bias")) {
+            if (!(st = bind_vector(f, c, l, "attn_q.bias", c.q_dim(), L.bq))) return st;
+            if (!(st = bind_vector(f, c, l, "attn_k.bias", c.kv_dim(), L.bk))) return st;
+            if (!(st = bind_vector(f, c, l, "attn_v.bias", c.kv_dim(), L.bv))) return st;
+        }
+        if (c.qk_norm) {
+            if (!(st = bind_vector(f, c, l, "attn_q_norm.weight", c.head_dim, L.q_norm))) return st;
+            if (!(st = bind_vector(f, c, l, "attn_k_norm.weight", c.head_dim, L.k_norm))) return st;
+        }
         if (!(st = bind_matrix(f, c, l, "attn_output.weight", c.q_dim(), c.n_embd, L.wo))) return st;
         if (!(st = bind_vector(f, c, l, "ffn_norm.weight", c.n_embd, L.ffn_norm))) return st;
-        if (!(st = bind_matrix(f, c, l, "ffn_gate.weight", c.n_embd, c.n_ff, L.w_gate))) return st;
-        if (!(st = bind_matrix(f, c, l, "ffn_up.weight", c.n_embd, c.n_ff, L.w_up))) return st;
+        if (c.fused_gate_up) {
+            WeightView gate_up;
+            if (!(st = bind_matrix(f, c, l, "ffn_up.weight", c.n_embd, 2 * int64_t(c.n_ff), gate_up))) return st;
+            L.w_gate = row_range(gate_up, 0, c.n_ff);
+            L.w_up = row_range(gate_up, c.n_ff, c.n_ff);
+        } else {
+            if (!(st = bind_matrix(f, c, l, "ffn_gate.weight", c.n_embd, c.n_ff, L.w_gate))) return st;
+            if (!(st = bind_matrix(f, c, l, "ffn_up.weight", c.n_embd, c.n_ff, L.w_up))) return st;
+        }
         if (!(st = bind_matrix(f, c, l, "ffn_down.weight", c.n_ff, c.n_embd, L.w_down))) return st;
+        if (c.post_norms) {
+            if (!(st = bind_vector(f, c, l, "post_attention_norm.weight", c.n_embd, L.post_attn_norm))) return st;
+            if (!(st = bind_vector(f, c, l, "post_ffw_norm.weight", c.n_embd, L.post_ffn_norm))) return st;
+        }
     }
     return Status{};
 }

@@ -3,13 +3,21 @@
 #include <stdint.h>
 
 #include "gguf.hpp"
+#include "math.hpp"
 #include "rope.hpp"
 #include "tinyllm/status.hpp"
 
 namespace tinyllm {
 
+enum class Arch : uint8_t { llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3 };
+enum class FfnActivation : uint8_t { silu, gelu_tanh };
+
+// Everything the forward pass needs to know about a model. The architecture is data: each
+// family differs from Llama only in the options below, all read from GGUF metadata or fixed
+// by the family (see read_model_config).
 struct ModelConfig {
     char architecture[32] = {};
+    Arch arch = Arch::llama;
     int n_vocab = 0;
     int n_ctx_train = 0;
     int n_embd = 0;
@@ -21,10 +29,33 @@ struct ModelConfig {
     int n_rot = 0;     // rotated dimensions per head (rope.dimension_count)
     float rms_eps = 1e-5f;
     float rope_base = 10000.0f;
+    float rope_freq_scale = 1.0f;  // linear RoPE scaling: positions are multiplied by this
     RopeStyle rope_style = RopeStyle::adjacent;
+
+    // Family options.
+    bool embed_scale = false;      // multiply embeddings by sqrt(n_embd) (Gemma)
+    FfnActivation activation = FfnActivation::silu;
+    bool post_norms = false;       // RMSNorm after attention and after the FFN (Gemma 2/3)
+    bool qk_norm = false;          // per-head RMSNorm of q and k before RoPE (Qwen3, Gemma 3)
+    bool fused_qkv = false;        // one attn_qkv matrix, rows q | k | v (Phi-3)
+    bool fused_gate_up = false;    // one ffn_up matrix, rows gate | up (Phi-3)
+    float q_scale = 1.0f;          // applied to q before attention (Gemma, Phi-3) ...
+    float kq_scale = 1.0f;         // ... or to q.k scores (Llama, Qwen)
+    float attn_softcap = 0.0f;     // scores = cap * tanh(scores / cap) when > 0 (Gemma 2)
+    float final_softcap = 0.0f;    // the same on the output logits
+    int sliding_window = 0;        // keys further back than this are masked on SWA layers
+    int swa_pattern = 0;           // layer l uses the window when l % pattern < pattern - 1
+    float rope_base_swa = 0.0f;    // RoPE base of SWA layers when it differs (Gemma 3)
 
     int q_dim() const { return n_head * head_dim; }
     int kv_dim() const { return n_head_kv * head_dim; }
+    bool is_swa_layer(int layer) const {
+        return sliding_window > 0 && swa_pattern > 0 && layer % swa_pattern < swa_pattern - 1;
+    }
+    // Gemma 3's local layers keep the original RoPE base and no scaling.
+    bool layer_uses_local_rope(int layer) const { return is_swa_layer(layer) && rope_base_swa > 0.0f; }
+    float layer_rope_base(int layer) const { return layer_uses_local_rope(layer) ? rope_base_swa : rope_base; }
+    float layer_rope_scale(int layer) const { return layer_uses_local_rope(layer) ? 1.0f : rope_freq_scale; }
 };
 
 namespace detail {
@@ -54,6 +85,61 @@ inline Status read_positive(const gguf::File& f, const char* arch, const char* s
 
 } // namespace detail
 
+namespace detail {
+
+inline Status read_optional_float(const gguf::File& f, const char* arch, const char* suffix, float& out) {
+    ArchKey key(arch, suffix);
+    if (!f.find(key.view())) return Status{};
+    Result<double> v = f.get_float(key.view());
+    if (!v) return v.status;
+    out = float(*v);
+    return Status{};
+}
+
+} // namespace detail
+
+// The per-family differences from Llama (semantics as llama.cpp evaluates these models).
+inline Status read_family_options(const gguf::File& f, ModelConfig& c) {
+    const char* a = c.architecture;
+    Status st;
+    if (c.arch != Arch::llama) c.rope_style = RopeStyle::neox;
+    // Attention scaling: Gemma and Phi-3 scale q; the others scale the scores.
+    const bool scale_q = c.arch == Arch::gemma || c.arch == Arch::gemma2 || c.arch == Arch::gemma3 || c.arch == Arch::phi3;
+    (scale_q ? c.q_scale : c.kq_scale) = 1.0f / math::sqrtf(float(c.head_dim));
+    switch (c.arch) {
+    case Arch::llama: case Arch::qwen2: break;
+    case Arch::qwen3: c.qk_norm = true; break;
+    case Arch::phi3: c.fused_qkv = c.fused_gate_up = true; break;
+    case Arch::gemma: case Arch::gemma2: case Arch::gemma3:
+        c.embed_scale = true;
+        c.activation = FfnActivation::gelu_tanh;
+        if (c.arch == Arch::gemma) break;
+        c.post_norms = true;
+        if (f.find(detail::ArchKey(a, "attention.sliding_window").view())) {
+            if (!(st = detail::read_positive(f, a, "attention.sliding_window", c.sliding_window))) return st;
+        }
+        if (c.arch == Arch::gemma2) {
+            c.swa_pattern = 2;
+            if (!(st = detail::read_optional_float(f, a, "attn_logit_softcapping", c.attn_softcap))) return st;
+            if (!(st = detail::read_optional_float(f, a, "final_logit_softcapping", c.final_softcap))) return st;
+        } else {
+            c.swa_pattern = 6;
+            c.qk_norm = true;
+            c.rope_base_swa = 10000.0f;  // Gemma 3's local layers keep the original base
+        }
+        break;
+    }
+    float scaling = 0.0f;
+    if (!(st = detail::read_optional_float(f, a, "rope.scaling.factor", scaling))) return st;
+    if (scaling > 0.0f) {
+        Result<StrView> type = f.get_string(detail::ArchKey(a, "rope.scaling.type").view());
+        if (type && *type != StrView("linear") && *type != StrView("none"))
+            return Status::fail(Error::unsupported_op, "rope scaling type '", *type, "'");
+        if (!type || *type == StrView("linear")) c.rope_freq_scale = 1.0f / scaling;
+    }
+    return Status{};
+}
+
 inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
     Result<StrView> arch = f.get_string("general.architecture");
     if (!arch) return arch.status;
@@ -61,8 +147,19 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
         return Status::fail(Error::unsupported_architecture, "architecture name too long");
     memcpy(c.architecture, arch->data(), arch->size());
     c.architecture[arch->size()] = 0;
-    if (*arch != StrView("llama"))
-        return Status::fail(Error::unsupported_architecture, "architecture '", *arch, "'");
+    struct Family { const char* name; Arch arch; };
+    const Family families[] = {{"llama", Arch::llama}, {"qwen2", Arch::qwen2}, {"qwen3", Arch::qwen3},
+                               {"gemma", Arch::gemma}, {"gemma2", Arch::gemma2}, {"gemma3", Arch::gemma3},
+                               {"phi3", Arch::phi3}};
+    bool known = false;
+    for (const Family& fam : families)
+        if (*arch == cstr(fam.name)) {
+            c.arch = fam.arch;
+            known = true;
+        }
+    if (!known)
+        return Status::fail(Error::unsupported_architecture, "architecture '", *arch,
+                            "' (supported: llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3)");
     const char* a = c.architecture;
 
     using detail::read_positive;
@@ -94,7 +191,7 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
         if (!base) return base.status;
         c.rope_base = float(*base);
     }
-    return Status{};
+    return read_family_options(f, c);
 }
 
 } // namespace tinyllm

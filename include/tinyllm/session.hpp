@@ -88,7 +88,8 @@ private:
                alloc(v_, B * c.kv_dim(), sizeof(float)) && alloc(att_, B * c.q_dim(), sizeof(float)) &&
                alloc(gate_, B * c.n_ff, sizeof(float)) && alloc(up_, B * c.n_ff, sizeof(float)) &&
                alloc(scores_, size_t(c.n_head) * n_ctx_, sizeof(float)) &&
-               alloc(rope_cs_, B * c.n_rot, sizeof(float)) &&
+               alloc(rope_cs_, B * c.n_rot, sizeof(float)) && alloc(rope_cs_local_, B * c.n_rot, sizeof(float)) &&
+               alloc(q16_, size_t(c.q_dim()), sizeof(uint16_t)) &&
                alloc(q8_, B * widest / BlockQ8::elems + 1, sizeof(BlockQ8)) &&
                alloc(half_, B * widest, sizeof(uint16_t));
     }
@@ -103,13 +104,79 @@ private:
         return in;
     }
 
+    // RoPE angles for the batch's positions, one table per distinct (base, scale) in use.
+    void compute_rope_tables(int n) {
+        const ModelConfig& c = model_->config;
+        for (int t = 0; t < n; ++t) {
+            rope_angles(rope_cs_ + t * c.n_rot, n_past_ + t, c.n_rot, c.rope_base, c.rope_freq_scale, model_->rope_freq_factors);
+            if (c.rope_base_swa > 0.0f)
+                rope_angles(rope_cs_local_ + t * c.n_rot, n_past_ + t, c.n_rot, c.rope_base_swa, 1.0f, model_->rope_freq_factors);
+        }
+    }
+
+    static void add_bias(float* y, const float* bias, int n_tokens, int width) {
+        if (!bias) return;
+        for (int t = 0; t < n_tokens; ++t)
+            for (int i = 0; i < width; ++i) y[t * width + i] += bias[i];
+    }
+
+    // q/k norms, RoPE, and the q scale, for n tokens of one layer.
+    void prepare_qk(const LayerWeights& L, int layer, int n) {
+        const ModelConfig& c = model_->config;
+        const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim;
+        const float* cs_table = c.layer_uses_local_rope(layer) ? rope_cs_local_ : rope_cs_;
+        for (int t = 0; t < n; ++t) {
+            const float* cs = cs_table + t * c.n_rot;
+            for (int h = 0; h < c.n_head; ++h) {
+                float* q = q_ + t * Q + h * D;
+                if (L.q_norm) rms_norm(q, L.q_norm, q, D, c.rms_eps);
+                rope_apply(q, cs, c.n_rot, c.rope_style);
+                if (c.q_scale != 1.0f)
+                    for (int d = 0; d < D; ++d) q[d] *= c.q_scale;
+            }
+            for (int h = 0; h < c.n_head_kv; ++h) {
+                float* k = k_ + t * KV + h * D;
+                if (L.k_norm) rms_norm(k, L.k_norm, k, D, c.rms_eps);
+                rope_apply(k, cs, c.n_rot, c.rope_style);
+            }
+        }
+    }
+
+    // gate <- act(gate) * up. GELU follows llama.cpp: its input and output pass through fp16.
+    static void gated_activation(FfnActivation act, float* gate, const float* up, int64_t n) {
+        if (act == FfnActivation::silu) {
+            for (int64_t i = 0; i < n; ++i) gate[i] = silu(gate[i]) * up[i];
+            return;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+            float x = gate[i];
+            float g = x <= -10.0f ? 0.0f : x >= 10.0f ? x : fp16_to_f32(f32_to_fp16(gelu_tanh(fp16_to_f32(f32_to_fp16(x)))));
+            gate[i] = g * up[i];
+        }
+    }
+
+    // x += (post_norm ? rmsnorm(y) * post_norm : y) for n rows.
+    void residual_add(const float* post_norm, float* y, int n) {
+        const ModelConfig& c = model_->config;
+        const int E = c.n_embd;
+        for (int t = 0; t < n; ++t) {
+            float* row = y + t * E;
+            if (post_norm) rms_norm(row, post_norm, row, E, c.rms_eps);
+            for (int i = 0; i < E; ++i) x_[t * E + i] += row[i];
+        }
+    }
+
     void forward_batch(const int32_t* tokens, int n, float* logits, bool all_logits) {
         const Model& m = *model_;
         const ModelConfig& c = m.config;
-        const int E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff, D = c.head_dim;
+        const int E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff;
 
         for (int t = 0; t < n; ++t) dequantize_row(m.token_embd, tokens[t], x_ + int64_t(t) * E);
-        for (int t = 0; t < n; ++t) rope_angles(rope_cs_ + t * c.n_rot, n_past_ + t, c.n_rot, c.rope_base, nullptr);
+        if (c.embed_scale) {
+            const float scale = math::sqrtf(float(E));
+            for (int64_t i = 0; i < int64_t(n) * E; ++i) x_[i] *= scale;
+        }
+        compute_rope_tables(n);
 
         for (int l = 0; l < c.n_layer; ++l) {
             const LayerWeights& L = m.layers[l];
@@ -118,29 +185,29 @@ private:
             matmul(L.wq, in, q_, Q);
             matmul(L.wk, in, k_, KV);
             matmul(L.wv, in, v_, KV);
-            for (int t = 0; t < n; ++t) {
-                for (int h = 0; h < c.n_head; ++h) rope_apply(q_ + t * Q + h * D, rope_cs_ + t * c.n_rot, c.n_rot, c.rope_style);
-                for (int h = 0; h < c.n_head_kv; ++h) rope_apply(k_ + t * KV + h * D, rope_cs_ + t * c.n_rot, c.n_rot, c.rope_style);
-            }
+            add_bias(q_, L.bq, n, Q);
+            add_bias(k_, L.bk, n, KV);
+            add_bias(v_, L.bv, n, KV);
+            prepare_qk(L, l, n);
             uint16_t* layer_k = k_cache_ + int64_t(l) * n_ctx_ * KV;
             uint16_t* layer_v = v_cache_ + int64_t(l) * n_ctx_ * KV;
             for (int64_t i = 0; i < int64_t(n) * KV; ++i) {
                 layer_k[int64_t(n_past_) * KV + i] = f32_to_fp16(k_[i]);
                 layer_v[int64_t(n_past_) * KV + i] = f32_to_fp16(v_[i]);
             }
-            attention(layer_k, layer_v, n);
+            attention(layer_k, layer_v, n, c.is_swa_layer(l) ? c.sliding_window : 0);
             MatmulInput att_in = input(att_, n, Q);
             matmul(L.wo, att_in, xn_, E);
-            for (int64_t i = 0; i < int64_t(n) * E; ++i) x_[i] += xn_[i];
+            residual_add(L.post_attn_norm, xn_, n);
 
             for (int t = 0; t < n; ++t) rms_norm(x_ + t * E, L.ffn_norm, xn_ + t * E, E, c.rms_eps);
             MatmulInput ffn_in = input(xn_, n, E);
             matmul(L.w_gate, ffn_in, gate_, F);
             matmul(L.w_up, ffn_in, up_, F);
-            for (int64_t i = 0; i < int64_t(n) * F; ++i) gate_[i] = silu(gate_[i]) * up_[i];
+            gated_activation(c.activation, gate_, up_, int64_t(n) * F);
             MatmulInput down_in = input(gate_, n, F);
             matmul(L.w_down, down_in, xn_, E);
-            for (int64_t i = 0; i < int64_t(n) * E; ++i) x_[i] += xn_[i];
+            residual_add(L.post_ffn_norm, xn_, n);
         }
         n_past_ += n;
 
@@ -150,34 +217,45 @@ private:
         for (int t = first; t < n; ++t) rms_norm(x_ + t * E, m.output_norm, xn_ + (t - first) * E, E, c.rms_eps);
         MatmulInput out_in = input(xn_, n - first, E);
         matmul(m.output, out_in, logits, c.n_vocab);
+        if (c.final_softcap > 0.0f) {
+            const int64_t count = int64_t(n - first) * c.n_vocab;
+            for (int64_t i = 0; i < count; ++i) logits[i] = c.final_softcap * math::tanhf(logits[i] / c.final_softcap);
+        }
     }
 
-    // Causal grouped-query attention for the n newest tokens against the whole cache.
-    // Queries and probabilities meet the fp16 cache in fp16, as in llama.cpp.
-    // Split by head: each head's outputs are computed by one thread, in a fixed order.
-    void attention(const uint16_t* layer_k, const uint16_t* layer_v, int n) {
+    // Causal grouped-query attention for the n newest tokens against the whole cache; with a
+    // window, keys `window` or more positions back are masked. Queries and probabilities meet
+    // the fp16 cache in fp16, as in llama.cpp. Split by head: each head's outputs are computed
+    // by one thread, in a fixed order.
+    void attention(const uint16_t* layer_k, const uint16_t* layer_v, int n, int window) {
         const ModelConfig& c = model_->config;
         const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim, group = c.n_head / c.n_head_kv;
-        const float scale = 1.0f / math::sqrtf(float(D));
-TINYLLM_PARALLEL_FOR
+        TINYLLM_PARALLEL_FOR
         for (int h = 0; h < c.n_head; ++h) {
             float* scores = scores_ + int64_t(h) * n_ctx_;
+            uint16_t* q16 = q16_ + int64_t(h) * D;
             const int kv_off = (h / group) * D;
             for (int t = 0; t < n; ++t) {
                 const float* q = q_ + t * Q + h * D;
-                const int n_keys = n_past_ + t + 1;
+                for (int d = 0; d < D; ++d) q16[d] = f32_to_fp16(q[d]);
+                const int pos = n_past_ + t;
+                const int first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+                const int n_keys = pos + 1 - first;
                 for (int j = 0; j < n_keys; ++j) {
-                    const uint16_t* k = layer_k + int64_t(j) * KV + kv_off;
+                    const uint16_t* k = layer_k + int64_t(first + j) * KV + kv_off;
                     float dot = 0.0f;
-                    for (int d = 0; d < D; ++d) dot += fp16_to_f32(f32_to_fp16(q[d])) * fp16_to_f32(k[d]);
-                    scores[j] = dot * scale;
+                    for (int d = 0; d < D; ++d) dot += fp16_to_f32(q16[d]) * fp16_to_f32(k[d]);
+                    dot *= c.kq_scale;
+                    if (c.attn_softcap > 0.0f) dot = c.attn_softcap * math::tanhf(dot / c.attn_softcap);
+                    scores[j] = dot;
                 }
                 softmax(scores, n_keys);
                 float* out = att_ + t * Q + h * D;
                 for (int d = 0; d < D; ++d) out[d] = 0.0f;
                 for (int j = 0; j < n_keys; ++j) {
-                    const uint16_t* v = layer_v + int64_t(j) * KV + kv_off;
-                    for (int d = 0; d < D; ++d) out[d] += fp16_to_f32(f32_to_fp16(scores[j])) * fp16_to_f32(v[d]);
+                    const uint16_t* v = layer_v + int64_t(first + j) * KV + kv_off;
+                    const float p = fp16_to_f32(f32_to_fp16(scores[j]));
+                    for (int d = 0; d < D; ++d) out[d] += p * fp16_to_f32(v[d]);
                 }
             }
         }
@@ -188,7 +266,8 @@ TINYLLM_PARALLEL_FOR
     // The cache holds fp16, as llama.cpp's does: half the memory traffic, same answers.
     uint16_t *k_cache_ = nullptr, *v_cache_ = nullptr;
     float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr;
-    float *gate_ = nullptr, *up_ = nullptr, *scores_ = nullptr, *rope_cs_ = nullptr;
+    float *gate_ = nullptr, *up_ = nullptr, *scores_ = nullptr, *rope_cs_ = nullptr, *rope_cs_local_ = nullptr;
+    uint16_t* q16_ = nullptr;  // one fp16 query per head
     BlockQ8* q8_ = nullptr;
     uint16_t* half_ = nullptr;
 };

@@ -38,16 +38,20 @@ struct MatmulInput {
     int cols = 0;
     BlockQ8* q8 = nullptr;     // scratch: n_tokens * cols / 32 blocks
     uint16_t* half = nullptr;  // scratch: n_tokens * cols 16-bit values
-    bool q8_ready = false;
-    ActFormat half_format = ActFormat::f32;  // what `half` holds now (f32: nothing)
+    ActFormat q8_format = ActFormat::f32;    // what `q8` holds now (f32: nothing)
+    ActFormat half_format = ActFormat::f32;  // what `half` holds now
 
-    const BlockQ8* as_q8() {
-        if (!q8_ready) {
+    const BlockQ8* as_q8(ActFormat format) {
+        if (q8_format != format) {
             const int blocks_per_row = cols / BlockQ8::elems;
-TINYLLM_PARALLEL_FOR
-            for (int t = 0; t < n_tokens; ++t)
-                quantize_row_q8(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
-            q8_ready = true;
+            TINYLLM_PARALLEL_FOR
+            for (int t = 0; t < n_tokens; ++t) {
+                if (format == ActFormat::q8_k)
+                    quantize_row_q8k(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
+                else
+                    quantize_row_q8(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
+            }
+            q8_format = format;
         }
         return q8;
     }
@@ -70,7 +74,7 @@ inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_str
         const auto dot = best_dot<T>();
         const int64_t n_blocks = w.cols / T::block_elems;
         const auto* act = [&] {
-            if constexpr (T::quantized) return in.as_q8();
+            if constexpr (T::quantized) return in.as_q8(T::act);
             else if constexpr (T::act == ActFormat::f32) return in.x;
             else return in.as_half(T::act);
         }();
