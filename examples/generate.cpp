@@ -124,6 +124,30 @@ Options parse_args(int argc, char** argv) {
     return o;
 }
 
+// "llama | 6 layers | 8/4 heads, head dim 32 | vocab 1024 | ctx 256 | Q8_0 x42, F32 x13 | 7.1 MB"
+std::string model_summary(const Model& m, size_t file_bytes) {
+    const ModelConfig& c = m.config;
+    std::vector<std::pair<GgmlType, int>> types;
+    auto count = [&](const WeightView& w) {
+        for (auto& [t, n] : types)
+            if (t == w.type) { ++n; return; }
+        types.push_back({w.type, 1});
+    };
+    count(m.token_embd);
+    if (m.output.data != m.token_embd.data) count(m.output);
+    for (int l = 0; l < c.n_layer; ++l) {
+        const LayerWeights& L = m.layers[l];
+        for (const WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) count(*w);
+    }
+    char line[512];
+    int n = std::snprintf(line, sizeof line, "%s | %d layers | %d/%d heads, head dim %d | vocab %d | ctx %d |",
+                          c.architecture, c.n_layer, c.n_head, c.n_head_kv, c.head_dim, c.n_vocab, c.n_ctx_train);
+    for (size_t i = 0; i < types.size() && n < int(sizeof line) - 32; ++i)
+        n += std::snprintf(line + n, sizeof line - size_t(n), "%s %s x%d", i ? "," : "", ggml_type_name(types[i].first), types[i].second);
+    std::snprintf(line + n, sizeof line - size_t(n), " | %.1f MB", double(file_bytes) / 1e6);
+    return line;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -161,6 +185,13 @@ int main(int argc, char** argv) {
     if (n_ctx > cfg.n_ctx_train) die("context " + std::to_string(n_ctx) + " exceeds the model's " + std::to_string(cfg.n_ctx_train));
     if (int(prompt.size()) > n_ctx)
         die("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " + std::to_string(n_ctx));
+
+    // Session::eval checks ids too; checking here reports the problem before any output.
+    for (size_t i = 0; i < prompt.size(); ++i)
+        if (prompt[i] >= cfg.n_vocab)
+            die("token out of range: prompt id " + std::to_string(prompt[i]) + " at index " + std::to_string(i) +
+                " is outside the vocabulary of " + std::to_string(cfg.n_vocab));
+    std::fprintf(stderr, "model: %s\n", model_summary(model, file.mapping.bytes().size).c_str());
 
     const int n_batch = 64;
     std::vector<uint8_t> memory(Session::required_bytes(model, n_ctx, n_batch) + Sampler::required_bytes(cfg.n_vocab));

@@ -1,12 +1,13 @@
 // Writes a random-weight Llama GGUF of a given shape, for benchmarks at realistic sizes.
-//   make_random_model OUT.gguf [--preset tinyllama-1.1b|llama-7b|small] [--type f32|f16|bf16|q8_0|q4_0]
+//   make_random_model OUT.gguf [--arch llama|qwen2|qwen3|gemma|gemma2|gemma3|phi3]
+//                     [--preset tinyllama-1.1b|llama-7b|small] [--type f32|f16|bf16|q8_0|q4_0]
 //                     [--vocab N] [--embd N] [--layers N] [--ff N] [--heads N] [--kv-heads N] [--ctx N] [--seed S]
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
 
-#include "random_llama.hpp"
+#include "random_model.hpp"
 
 using namespace tinyllm;
 
@@ -29,7 +30,7 @@ bool parse_type(const std::string& s, GgmlType& t) {
 
 int main(int argc, char** argv) {
     if (argc < 2) return fail("usage: make_random_model OUT.gguf [--preset NAME] [--type T] [--vocab N] ...");
-    RandomLlamaShape s;
+    RandomModelShape s;
     std::string out = argv[1];
     for (int i = 2; i < argc; ++i) {
         std::string a = argv[i];
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
             else if (v == "llama-7b") { s.n_vocab = 32000; s.n_embd = 4096; s.n_layer = 32; s.n_ff = 11008; s.n_head = 32; s.n_head_kv = 32; s.n_ctx = 4096; }
             else if (v == "small") { s.n_vocab = 1024; s.n_embd = 256; s.n_layer = 2; s.n_ff = 512; s.n_head = 8; s.n_head_kv = 4; }
             else return fail("unknown preset '" + v + "' (tinyllama-1.1b, llama-7b, small)");
+        } else if (a == "--arch") {
+            s.arch = v;
         } else if (a == "--type") {
             if (!parse_type(v, s.type)) return fail("unsupported type '" + v + "' (f32, f16, bf16, q8_0, q4_0)");
         } else if (!numeric) {
@@ -60,7 +63,7 @@ int main(int argc, char** argv) {
     if (s.n_vocab < 259) return fail("--vocab must be at least 259 (3 specials + 256 byte tokens)");
     if (s.n_embd % s.n_head || s.n_head % s.n_head_kv) return fail("heads must divide embd, kv-heads must divide heads");
     if ((s.n_embd % 32 || s.n_ff % 32) && s.type != GgmlType::F32) return fail("embd and ff must be multiples of 32");
-    std::vector<uint8_t> bytes = random_llama_gguf(s);
+    std::vector<uint8_t> bytes = random_model_gguf(s);
     if (bytes.empty()) return fail("could not build the model");
     std::ofstream f(out, std::ios::binary);
     f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));

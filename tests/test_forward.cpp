@@ -5,9 +5,10 @@
 #include "test_support.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <omp.h>
 
-#include "../examples/random_llama.hpp"
+#include "../examples/random_model.hpp"
 #include "gguf_model_file.hpp"
 #include "tinyllm/session.hpp"
 
@@ -156,101 +157,125 @@ TEST_CASE("demo model in every type matches llama.cpp") {
 
 namespace {
 
-// Reference Llama forward over all positions at once, from the textbook definition.
+// Reference forward over all positions at once, from the textbook definition of each
+// architecture option, in double precision with no fp16 rounding anywhere.
 std::vector<float> reference_forward(const Model& m, const std::vector<int>& tokens) {
     const ModelConfig& c = m.config;
     const int E = c.n_embd, D = c.head_dim, T = int(tokens.size());
+    using Vec = std::vector<double>;
     auto row_of = [](const WeightView& w, int r) {
         std::vector<float> v(static_cast<size_t>(w.cols));
         dequantize_row(w, r, v.data());
         return v;
     };
-    auto matvec = [&](const WeightView& w, const std::vector<double>& x) {
-        std::vector<double> y(static_cast<size_t>(w.rows));
+    auto matvec = [&](const WeightView& w, const Vec& x, const float* bias) {
+        Vec y(static_cast<size_t>(w.rows));
         for (int r = 0; r < w.rows; ++r) {
             std::vector<float> wr = row_of(w, r);
-            double s = 0;
+            double s = bias ? bias[r] : 0.0;
             for (int i = 0; i < w.cols; ++i) s += double(wr[size_t(i)]) * x[size_t(i)];
             y[size_t(r)] = s;
         }
         return y;
     };
-    auto rmsnorm = [&](const std::vector<double>& x, const float* g) {
+    auto rmsnorm = [&](const double* x, int n, const float* g, double* out) {
         double ss = 0;
-        for (double v : x) ss += v * v;
-        double inv = 1.0 / std::sqrt(ss / double(x.size()) + c.rms_eps);
-        std::vector<double> y(x.size());
-        for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * inv * g[i];
-        return y;
+        for (int i = 0; i < n; ++i) ss += x[i] * x[i];
+        double inv = 1.0 / std::sqrt(ss / n + c.rms_eps);
+        for (int i = 0; i < n; ++i) out[i] = x[i] * inv * g[i];
     };
-    auto rope = [&](std::vector<double>& v, int heads, int pos) {
+    auto rope = [&](Vec& v, int heads, int pos, int layer) {
+        const bool local = c.is_swa_layer(layer) && c.rope_base_swa > 0;
+        const double base = local ? c.rope_base_swa : c.rope_base, scale = local ? 1.0 : c.rope_freq_scale;
         for (int h = 0; h < heads; ++h)
             for (int i = 0; i < c.n_rot / 2; ++i) {
-                double theta = pos * std::pow(double(c.rope_base), -2.0 * i / c.n_rot);
-                double& a = v[size_t(h * D + 2 * i)];
-                double& b = v[size_t(h * D + 2 * i + 1)];
-                double a0 = a, b0 = b;
-                a = a0 * std::cos(theta) - b0 * std::sin(theta);
-                b = a0 * std::sin(theta) + b0 * std::cos(theta);
+                double theta = pos * scale * std::pow(base, -2.0 * i / c.n_rot);
+                if (m.rope_freq_factors) theta /= m.rope_freq_factors[i];
+                int a = c.rope_style == RopeStyle::adjacent ? 2 * i : i;
+                int b = c.rope_style == RopeStyle::adjacent ? 2 * i + 1 : i + c.n_rot / 2;
+                double x0 = v[size_t(h * D + a)], x1 = v[size_t(h * D + b)];
+                v[size_t(h * D + a)] = x0 * std::cos(theta) - x1 * std::sin(theta);
+                v[size_t(h * D + b)] = x0 * std::sin(theta) + x1 * std::cos(theta);
             }
     };
-    std::vector<std::vector<double>> x(static_cast<size_t>(T));
+    auto softcap = [](double x, double cap) { return cap > 0 ? cap * std::tanh(x / cap) : x; };
+    std::vector<Vec> x(static_cast<size_t>(T));
     for (int t = 0; t < T; ++t) {
         std::vector<float> e = row_of(m.token_embd, tokens[size_t(t)]);
         x[size_t(t)].assign(e.begin(), e.end());
+        if (c.embed_scale)
+            for (double& v : x[size_t(t)]) v *= std::sqrt(double(E));
     }
     for (int l = 0; l < c.n_layer; ++l) {
         const LayerWeights& L = m.layers[l];
-        std::vector<std::vector<double>> q(static_cast<size_t>(T)), k(q), v(q);
+        std::vector<Vec> q(static_cast<size_t>(T)), k(q), v(q);
         for (int t = 0; t < T; ++t) {
-            std::vector<double> xn = rmsnorm(x[size_t(t)], L.attn_norm);
-            q[size_t(t)] = matvec(L.wq, xn);
-            k[size_t(t)] = matvec(L.wk, xn);
-            v[size_t(t)] = matvec(L.wv, xn);
-            rope(q[size_t(t)], c.n_head, t);
-            rope(k[size_t(t)], c.n_head_kv, t);
+            Vec xn(static_cast<size_t>(E));
+            rmsnorm(x[size_t(t)].data(), E, L.attn_norm, xn.data());
+            q[size_t(t)] = matvec(L.wq, xn, L.bq);
+            k[size_t(t)] = matvec(L.wk, xn, L.bk);
+            v[size_t(t)] = matvec(L.wv, xn, L.bv);
+            if (L.q_norm) {
+                for (int h = 0; h < c.n_head; ++h) rmsnorm(&q[size_t(t)][size_t(h * D)], D, L.q_norm, &q[size_t(t)][size_t(h * D)]);
+                for (int h = 0; h < c.n_head_kv; ++h) rmsnorm(&k[size_t(t)][size_t(h * D)], D, L.k_norm, &k[size_t(t)][size_t(h * D)]);
+            }
+            rope(q[size_t(t)], c.n_head, t, l);
+            rope(k[size_t(t)], c.n_head_kv, t, l);
         }
+        const int window = c.is_swa_layer(l) ? c.sliding_window : 0;
         for (int t = 0; t < T; ++t) {
-            std::vector<double> att(size_t(c.q_dim()), 0.0);
+            Vec att(static_cast<size_t>(c.q_dim()), 0.0);
             for (int h = 0; h < c.n_head; ++h) {
                 const int kvh = h / (c.n_head / c.n_head_kv);
-                std::vector<double> s(static_cast<size_t>(t + 1));
+                const int first = window ? std::max(0, t - window + 1) : 0;
+                Vec s;
                 double mx = -1e300, sum = 0;
-                for (int j = 0; j <= t; ++j) {
+                for (int j = first; j <= t; ++j) {
                     double d = 0;
                     for (int i = 0; i < D; ++i) d += q[size_t(t)][size_t(h * D + i)] * k[size_t(j)][size_t(kvh * D + i)];
-                    s[size_t(j)] = d / std::sqrt(double(D));
-                    mx = std::max(mx, s[size_t(j)]);
+                    s.push_back(softcap(d * c.q_scale * c.kq_scale, c.attn_softcap));
+                    mx = std::max(mx, s.back());
                 }
                 for (double& e : s) sum += (e = std::exp(e - mx));
-                for (int j = 0; j <= t; ++j)
-                    for (int i = 0; i < D; ++i) att[size_t(h * D + i)] += s[size_t(j)] / sum * v[size_t(j)][size_t(kvh * D + i)];
+                for (int j = first; j <= t; ++j)
+                    for (int i = 0; i < D; ++i)
+                        att[size_t(h * D + i)] += s[size_t(j - first)] / sum * v[size_t(j)][size_t(kvh * D + i)];
             }
-            std::vector<double> o = matvec(L.wo, att);
+            Vec o = matvec(L.wo, att, nullptr);
+            if (L.post_attn_norm) rmsnorm(o.data(), E, L.post_attn_norm, o.data());
             for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += o[size_t(i)];
-            std::vector<double> xn = rmsnorm(x[size_t(t)], L.ffn_norm);
-            std::vector<double> g = matvec(L.w_gate, xn), u = matvec(L.w_up, xn);
-            for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
-            std::vector<double> dn = matvec(L.w_down, g);
+            Vec xn(static_cast<size_t>(E));
+            rmsnorm(x[size_t(t)].data(), E, L.ffn_norm, xn.data());
+            Vec g = matvec(L.w_gate, xn, nullptr), u = matvec(L.w_up, xn, nullptr);
+            for (size_t i = 0; i < g.size(); ++i) {
+                double a = g[i];
+                double act = c.activation == FfnActivation::silu
+                                 ? a / (1.0 + std::exp(-a))
+                                 : 0.5 * a * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (a + 0.044715 * a * a * a)));
+                g[i] = act * u[i];
+            }
+            Vec dn = matvec(L.w_down, g, nullptr);
+            if (L.post_ffn_norm) rmsnorm(dn.data(), E, L.post_ffn_norm, dn.data());
             for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += dn[size_t(i)];
         }
     }
     std::vector<float> logits;
     for (int t = 0; t < T; ++t) {
-        std::vector<double> y = matvec(m.output, rmsnorm(x[size_t(t)], m.output_norm));
-        logits.insert(logits.end(), y.begin(), y.end());
+        Vec xn(static_cast<size_t>(E));
+        rmsnorm(x[size_t(t)].data(), E, m.output_norm, xn.data());
+        for (double y : matvec(m.output, xn, nullptr)) logits.push_back(float(softcap(y, c.final_softcap)));
     }
     return logits;
 }
 
-void check_random_shape(const RandomLlamaShape& shape, double tolerance) {
-    std::vector<uint8_t> bytes = random_llama_gguf(shape);
+void check_random_shape(const RandomModelShape& shape, double tolerance, int n_tokens = 11, int batch = 4) {
+    std::vector<uint8_t> bytes = random_model_gguf(shape);
     REQUIRE(!bytes.empty());
     std::vector<uint8_t> index(gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
     Arena index_arena(index.data(), index.size());
     gguf::File f;
     REQUIRE(gguf::parse({bytes.data(), bytes.size()}, index_arena, f).ok());
-    std::vector<uint8_t> model_mem(size_t(shape.n_layer) * sizeof(LayerWeights) + 128);
+    std::vector<uint8_t> model_mem(static_cast<size_t>(shape.n_layer) * sizeof(LayerWeights) + 128);
     Arena model_arena(model_mem.data(), model_mem.size());
     Model m;
     Status st = load_model(f, model_arena, m);
@@ -258,18 +283,18 @@ void check_random_shape(const RandomLlamaShape& shape, double tolerance) {
 
     std::vector<int> tokens;
     std::mt19937 rng(shape.seed);
-    for (int i = 0; i < 11; ++i) tokens.push_back(int(rng() % uint32_t(shape.n_vocab)));
+    for (int i = 0; i < n_tokens; ++i) tokens.push_back(int(rng() % uint32_t(shape.n_vocab)));
     std::vector<float> ref = reference_forward(m, tokens);
 
-    // Batch of 4: the prompt crosses batch boundaries, exercising the cache between batches.
-    std::vector<uint8_t> mem(Session::required_bytes(m, shape.n_ctx, 4));
+    // Small batches: the prompt crosses batch boundaries, exercising the cache between batches.
+    std::vector<uint8_t> mem(Session::required_bytes(m, shape.n_ctx, batch));
     Arena arena(mem.data(), mem.size());
     Session s;
-    REQUIRE(s.init(m, shape.n_ctx, 4, arena).ok());
+    REQUIRE(s.init(m, shape.n_ctx, batch, arena).ok());
     std::vector<float> ours(ref.size());
     REQUIRE(s.eval(tokens.data(), int(tokens.size()), ours.data(), true).ok());
     Comparison c = compare(ours, ref, shape.n_vocab);
-    MESSAGE("heads ", shape.n_head, "/", shape.n_head_kv, " head_dim ", shape.head_dim, " type ",
+    MESSAGE(shape.arch, ": heads ", shape.n_head, "/", shape.n_head_kv, " head_dim ", shape.head_dim, " type ",
             std::string(ggml_type_name(shape.type)), ": nrmse ", c.max_nrmse);
     CHECK(c.max_nrmse <= tolerance);
 }
@@ -277,7 +302,7 @@ void check_random_shape(const RandomLlamaShape& shape, double tolerance) {
 } // namespace
 
 TEST_CASE("held-back shapes: MQA, other head sizes, tied output, each float type") {
-    RandomLlamaShape s;
+    RandomModelShape s;
     s.n_vocab = 300;
     s.n_embd = 128;
     s.n_ff = 96;  // not a multiple of 32 for float types
@@ -333,7 +358,7 @@ TEST_CASE("logits do not depend on the thread count or the batch size") {
 }
 
 TEST_CASE("session errors: out-of-range token, full context, small arena") {
-    RandomLlamaShape shape;
+    RandomModelShape shape;
     shape.n_vocab = 300;
     shape.n_embd = 64;
     shape.n_head = 2;
@@ -341,7 +366,7 @@ TEST_CASE("session errors: out-of-range token, full context, small arena") {
     shape.n_ff = 64;
     shape.n_ctx = 8;
     shape.type = GgmlType::F32;
-    std::vector<uint8_t> bytes = random_llama_gguf(shape);
+    std::vector<uint8_t> bytes = random_model_gguf(shape);
     std::vector<uint8_t> index(gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
     Arena ia(index.data(), index.size());
     gguf::File f;
@@ -379,4 +404,87 @@ TEST_CASE("architectures match llama.cpp: llama3, qwen2, qwen3, gemma, gemma2, g
             check_reference(base + ".gguf", base + ".ref.json", base + ".ref.logits.f32", type[0] == 'q', 0);
         }
     }
+}
+
+TEST_CASE("held-back shapes of every architecture against the reference") {
+    struct Variant { const char* arch; int heads, kv_heads, head_dim; bool tied; };
+    for (Variant v : {Variant{"llama", 4, 2, 0, false}, Variant{"qwen2", 4, 4, 32, true}, Variant{"qwen3", 4, 1, 64, false},
+                      Variant{"gemma", 2, 1, 96, true}, Variant{"gemma2", 4, 2, 48, true}, Variant{"gemma3", 2, 1, 128, true},
+                      Variant{"phi3", 4, 4, 0, false}, Variant{"phi3", 8, 2, 16, true}}) {
+        RandomModelShape s;
+        s.arch = v.arch;
+        s.n_vocab = 300;
+        s.n_embd = 128;
+        s.n_ff = 192;
+        s.n_layer = std::string(v.arch) == "gemma3" ? 7 : 2;
+        s.n_head = v.heads;
+        s.n_head_kv = v.kv_heads;
+        s.head_dim = v.head_dim;
+        s.tied_output = v.tied;
+        s.n_ctx = 64;
+        s.type = GgmlType::F32;
+        if (std::string(v.arch) == "gemma2") { s.attn_softcap = 50.0f; s.final_softcap = 30.0f; s.sliding_window = 8; }
+        if (std::string(v.arch) == "gemma3") s.sliding_window = 8;
+        if (std::string(v.arch) == "llama") s.rope_freq_factors = true;
+        s.rope_base = std::string(v.arch) == "llama" ? 500000.0f : 10000.0f;
+        ++s.seed;
+        check_random_shape(s, 0.005);
+    }
+}
+
+TEST_CASE("prompts longer than the sliding window match the reference, across batch boundaries") {
+    for (const char* arch : {"gemma2", "gemma3"}) {
+        RandomModelShape s;
+        s.arch = arch;
+        s.n_vocab = 300;
+        s.n_embd = 128;
+        s.n_ff = 128;
+        s.n_layer = std::string(arch) == "gemma3" ? 7 : 3;
+        s.n_head = 2;
+        s.n_head_kv = 1;
+        s.head_dim = 64;
+        s.n_ctx = 160;
+        s.sliding_window = 16;
+        s.type = GgmlType::F32;
+        if (std::string(arch) == "gemma2") { s.attn_softcap = 50.0f; s.final_softcap = 30.0f; }
+        for (int batch : {7, 64}) check_random_shape(s, 0.005, 100, batch);
+    }
+}
+
+TEST_CASE("unknown architectures and missing tensors are named") {
+    RandomModelShape s;
+    s.arch = "qwen3";
+    s.n_vocab = 300;
+    s.n_embd = 64;
+    s.n_head = 2;
+    s.n_head_kv = 1;
+    s.n_ff = 64;
+    s.type = GgmlType::F32;
+    std::vector<uint8_t> bytes = random_model_gguf(s);
+    auto load = [](std::vector<uint8_t>& b) {
+        std::vector<uint8_t> index(gguf::index_bytes({b.data(), b.size()}) + 64);
+        Arena ia(index.data(), index.size());
+        gguf::File f;
+        REQUIRE(gguf::parse({b.data(), b.size()}, ia, f).ok());
+        std::vector<uint8_t> mm(8192);
+        Arena ma(mm.data(), mm.size());
+        Model m;
+        return load_model(f, ma, m);
+    };
+    REQUIRE(load(bytes).ok());
+    // Rename one tensor: the model must name the architecture and the tensor it lacks.
+    std::string needle = "blk.1.attn_k_norm.weight";
+    auto it = std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end());
+    REQUIRE(it != bytes.end());
+    *(it + 6) = 'X';
+    Status st = load(bytes);
+    CHECK(st.code == Error::missing_tensor);
+    CHECK(std::string(st.detail).find("qwen3") != std::string::npos);
+    CHECK(std::string(st.detail).find("blk.1.attn_k_norm.weight") != std::string::npos);
+
+    s.arch = "mamba";
+    bytes = random_model_gguf(s);
+    st = load(bytes);
+    CHECK(st.code == Error::unsupported_architecture);
+    CHECK(std::string(st.detail).find("mamba") != std::string::npos);
 }

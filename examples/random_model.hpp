@@ -1,5 +1,6 @@
-// Builds a random-weight Llama GGUF of any shape and weight type: benchmark inputs at
-// realistic sizes (e.g. TinyLlama-1.1B) and test models of shapes the fixtures lack.
+// Builds a random-weight GGUF of any supported architecture, shape and weight type: benchmark
+// inputs at realistic sizes (e.g. TinyLlama-1.1B) and test models of shapes the fixtures lack.
+// Tensor names and metadata keys are the ones llama.cpp uses for each architecture.
 // Quantized tensors get random codes with sane scales directly (no quantizer needed).
 #pragma once
 #include <cmath>
@@ -14,7 +15,8 @@
 
 namespace tinyllm {
 
-struct RandomLlamaShape {
+struct RandomModelShape {
+    std::string arch = "llama";  // llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3
     int n_vocab = 1024;
     int n_embd = 256;
     int n_layer = 2;
@@ -25,6 +27,10 @@ struct RandomLlamaShape {
     int n_ctx = 512;
     bool tied_output = false;
     float rope_base = 10000.0f;
+    int sliding_window = 0;          // gemma2/gemma3
+    float attn_softcap = 0.0f;       // gemma2
+    float final_softcap = 0.0f;      // gemma2
+    bool rope_freq_factors = false;  // llama: write rope_freqs.weight
     GgmlType type = GgmlType::F16;  // matrices; norms are always F32
     uint32_t seed = 1;
 };
@@ -62,26 +68,30 @@ inline std::vector<uint8_t> random_tensor_bytes(GgmlType type, int64_t cols, int
 }
 
 // Returns an empty vector if the type is not one this builder can fill.
-inline std::vector<uint8_t> random_llama_gguf(const RandomLlamaShape& s) {
+inline std::vector<uint8_t> random_model_gguf(const RandomModelShape& s) {
     std::mt19937 rng(s.seed);
     const int head_dim = s.head_dim ? s.head_dim : s.n_embd / s.n_head;
     const int q_dim = s.n_head * head_dim, kv_dim = s.n_head_kv * head_dim;
     gguf::Writer w;
-    w.add_string("general.architecture", "llama");
-    w.add_string("general.name", "random llama");
-    w.add_u32("llama.context_length", uint32_t(s.n_ctx));
-    w.add_u32("llama.embedding_length", uint32_t(s.n_embd));
-    w.add_u32("llama.block_count", uint32_t(s.n_layer));
-    w.add_u32("llama.feed_forward_length", uint32_t(s.n_ff));
-    w.add_u32("llama.attention.head_count", uint32_t(s.n_head));
-    w.add_u32("llama.attention.head_count_kv", uint32_t(s.n_head_kv));
+    const std::string a = s.arch + ".";
+    w.add_string("general.architecture", s.arch);
+    w.add_string("general.name", "random " + s.arch);
+    w.add_u32(a + "context_length", uint32_t(s.n_ctx));
+    w.add_u32(a + "embedding_length", uint32_t(s.n_embd));
+    w.add_u32(a + "block_count", uint32_t(s.n_layer));
+    w.add_u32(a + "feed_forward_length", uint32_t(s.n_ff));
+    w.add_u32(a + "attention.head_count", uint32_t(s.n_head));
+    w.add_u32(a + "attention.head_count_kv", uint32_t(s.n_head_kv));
     if (s.head_dim) {
-        w.add_u32("llama.attention.key_length", uint32_t(head_dim));
-        w.add_u32("llama.attention.value_length", uint32_t(head_dim));
+        w.add_u32(a + "attention.key_length", uint32_t(head_dim));
+        w.add_u32(a + "attention.value_length", uint32_t(head_dim));
     }
-    w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    w.add_f32("llama.rope.freq_base", s.rope_base);
-    w.add_u32("llama.rope.dimension_count", uint32_t(head_dim));
+    w.add_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
+    w.add_f32(a + "rope.freq_base", s.rope_base);
+    w.add_u32(a + "rope.dimension_count", uint32_t(head_dim));
+    if (s.sliding_window) w.add_u32(a + "attention.sliding_window", uint32_t(s.sliding_window));
+    if (s.attn_softcap > 0.0f) w.add_f32(a + "attn_logit_softcapping", s.attn_softcap);
+    if (s.final_softcap > 0.0f) w.add_f32(a + "final_logit_softcapping", s.final_softcap);
 
     // A byte-fallback SentencePiece vocabulary: <unk>, <s>, </s>, 256 byte tokens, filler pieces.
     std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
@@ -115,21 +125,50 @@ inline std::vector<uint8_t> random_llama_gguf(const RandomLlamaShape& s) {
         for (float& x : v) x = u(rng);
         w.add_tensor(name, GgmlType::F32, {n}, v.data(), v.size() * 4);
     };
+    auto vector = [&](const std::string& name, int64_t n, float lo, float hi) {
+        std::vector<float> v(static_cast<size_t>(n));
+        std::uniform_real_distribution<float> u(lo, hi);
+        for (float& x : v) x = u(rng);
+        w.add_tensor(name, GgmlType::F32, {n}, v.data(), v.size() * 4);
+    };
+    const bool gemma = s.arch.rfind("gemma", 0) == 0;
+    const bool post_norms = s.arch == "gemma2" || s.arch == "gemma3";
+    const bool qk_norm = s.arch == "qwen3" || s.arch == "gemma3";
     const float in_scale = 1.0f / std::sqrt(float(s.n_embd));
-    matrix("token_embd.weight", s.n_embd, s.n_vocab, 1.0f);
+    matrix("token_embd.weight", s.n_embd, s.n_vocab, gemma ? in_scale : 1.0f);
     norm("output_norm.weight", s.n_embd);
     if (!s.tied_output) matrix("output.weight", s.n_embd, s.n_vocab, in_scale);
+    if (s.rope_freq_factors) vector("rope_freqs.weight", head_dim / 2, 1.0f, 8.0f);
     for (int l = 0; l < s.n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
         norm(p + "attn_norm.weight", s.n_embd);
-        matrix(p + "attn_q.weight", s.n_embd, q_dim, in_scale);
-        matrix(p + "attn_k.weight", s.n_embd, kv_dim, in_scale);
-        matrix(p + "attn_v.weight", s.n_embd, kv_dim, in_scale);
+        if (s.arch == "phi3") {
+            matrix(p + "attn_qkv.weight", s.n_embd, q_dim + 2 * kv_dim, in_scale);
+        } else {
+            matrix(p + "attn_q.weight", s.n_embd, q_dim, in_scale);
+            matrix(p + "attn_k.weight", s.n_embd, kv_dim, in_scale);
+            matrix(p + "attn_v.weight", s.n_embd, kv_dim, in_scale);
+        }
+        if (s.arch == "qwen2") {
+            vector(p + "attn_q.bias", q_dim, -0.5f, 0.5f);
+            vector(p + "attn_k.bias", kv_dim, -0.5f, 0.5f);
+            vector(p + "attn_v.bias", kv_dim, -0.5f, 0.5f);
+        }
+        if (qk_norm) {
+            norm(p + "attn_q_norm.weight", head_dim);
+            norm(p + "attn_k_norm.weight", head_dim);
+        }
         matrix(p + "attn_output.weight", q_dim, s.n_embd, 1.0f / std::sqrt(float(q_dim)));
+        if (post_norms) norm(p + "post_attention_norm.weight", s.n_embd);
         norm(p + "ffn_norm.weight", s.n_embd);
-        matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff, in_scale);
-        matrix(p + "ffn_up.weight", s.n_embd, s.n_ff, in_scale);
+        if (s.arch == "phi3") {
+            matrix(p + "ffn_up.weight", s.n_embd, 2 * s.n_ff, in_scale);
+        } else {
+            matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff, in_scale);
+            matrix(p + "ffn_up.weight", s.n_embd, s.n_ff, in_scale);
+        }
         matrix(p + "ffn_down.weight", s.n_ff, s.n_embd, 1.0f / std::sqrt(float(s.n_ff)));
+        if (post_norms) norm(p + "post_ffw_norm.weight", s.n_embd);
     }
     if (!ok) return {};
     return w.bytes();
