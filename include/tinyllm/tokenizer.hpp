@@ -1,15 +1,20 @@
-// Tokenizer read from GGUF metadata (tokenizer.ggml.*). SentencePiece-style BPE ("llama"):
-// merge adjacent symbols by the highest vocabulary score, fall back to <0xXX> byte tokens,
-// with llama.cpp's exact merge order so ids match it. Host-side: uses the standard library,
-// builds without exceptions or RTTI.
+// Tokenizer read from GGUF metadata (tokenizer.ggml.*), with llama.cpp's exact rules so ids
+// match it:
+//  - "llama": SentencePiece-style BPE: merge adjacent symbols by the highest vocabulary score,
+//    fall back to <0xXX> byte tokens;
+//  - "gpt2": byte-level BPE with ranked merges after a pre-tokenizer (bpe.hpp).
+// Text is first split around special tokens (user-defined ones always, control ones when
+// parse_special). Host-side: uses the standard library, builds without exceptions or RTTI.
 #pragma once
 #include <cstdint>
+#include <algorithm>
 #include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "gguf.hpp"
+#include "tinyllm/bpe.hpp"
 #include "tinyllm/status.hpp"
 
 namespace tinyllm {
@@ -22,8 +27,9 @@ public:
     Status load(const gguf::File& f) {
         Result<StrView> model = f.get_string("tokenizer.ggml.model");
         if (!model) return model.status;
-        if (*model != StrView("llama"))
-            return Status::fail(Error::unsupported_type, "tokenizer model '", *model, "' (supported: llama)");
+        if (*model == StrView("llama")) kind_ = Kind::spm;
+        else if (*model == StrView("gpt2")) kind_ = Kind::bpe;
+        else return Status::fail(Error::unsupported_type, "tokenizer model '", *model, "' (supported: llama, gpt2)");
         Result<gguf::Array> tokens = f.get_array("tokenizer.ggml.tokens");
         if (!tokens) return tokens.status;
         if (tokens->type != gguf::ValueType::string || tokens->count == 0 || tokens->count > (1u << 24))
@@ -48,17 +54,30 @@ public:
                 return Status::fail(Error::shape_mismatch, "tokenizer.ggml.token_type must hold ", uint64_t(n), " i32 values");
             for (size_t i = 0; i < n; ++i) types_[i] = int32_t(types->int_at(i));
         }
-        bos_ = optional_id(f, "tokenizer.ggml.bos_token_id", 1);
-        eos_ = optional_id(f, "tokenizer.ggml.eos_token_id", 2);
-        add_bos_ = optional_flag(f, "tokenizer.ggml.add_bos_token", true);
-        add_eos_ = optional_flag(f, "tokenizer.ggml.add_eos_token", false);
-        add_space_prefix_ = optional_flag(f, "tokenizer.ggml.add_space_prefix", true);
+        const bool spm = kind_ == Kind::spm;
+        bos_ = optional_id(f, "tokenizer.ggml.bos_token_id", spm ? 1 : -1);
+        eos_ = optional_id(f, "tokenizer.ggml.eos_token_id", spm ? 2 : -1);
+        eot_ = optional_id(f, "tokenizer.ggml.eot_token_id", -1);
+        add_bos_ = optional_flag(f, "tokenizer.ggml.add_bos_token", spm) && bos_ >= 0;
+        add_eos_ = optional_flag(f, "tokenizer.ggml.add_eos_token", false) && eos_ >= 0;
+        add_space_prefix_ = optional_flag(f, "tokenizer.ggml.add_space_prefix", spm);
         if (bos_ >= int32_t(n) || eos_ >= int32_t(n))
             return Status::fail(Error::token_out_of_range, "bos/eos token id outside the vocabulary of ", uint64_t(n));
 
         ids_.clear();
         ids_.reserve(n);
         for (size_t i = 0; i < n; ++i) ids_.emplace(pieces_[i], int32_t(i));
+        // Tokens matched verbatim in text, longest first (as llama.cpp orders them).
+        specials_.clear();
+        for (size_t i = 0; i < n; ++i)
+            if ((types_[i] == control || types_[i] == user_defined || types_[i] == unknown) && !pieces_[i].empty())
+                specials_.push_back(int32_t(i));
+        std::stable_sort(specials_.begin(), specials_.end(),
+                         [&](int32_t a, int32_t b) { return pieces_[size_t(a)].size() > pieces_[size_t(b)].size(); });
+        if (kind_ == Kind::bpe) {
+            Status st = load_bpe(f);
+            if (!st) return st;
+        }
         for (int b = 0; b < 256; ++b) {
             char name[8];
             std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -71,12 +90,37 @@ public:
     int32_t n_vocab() const { return int32_t(pieces_.size()); }
     int32_t bos_id() const { return bos_; }
     int32_t eos_id() const { return eos_; }
-    bool is_eog(int32_t id) const { return id == eos_; }
+    // End of generation: EOS, EOT, or a control token whose text marks an end of turn.
+    bool is_eog(int32_t id) const {
+        if (id < 0 || id >= n_vocab()) return false;
+        if (id == eos_ || id == eot_) return true;
+        if (types_[size_t(id)] != control) return false;
+        const std::string& p = pieces_[size_t(id)];
+        return p == "<|eot_id|>" || p == "<|im_end|>" || p == "<end_of_turn>" || p == "<|end|>" ||
+               p == "<|endoftext|>" || p == "<|end_of_text|>";
+    }
+    // Id of a token by its exact text, or -1.
+    int32_t find(const std::string& s) const {
+        auto it = ids_.find(s);
+        return it == ids_.end() ? -1 : it->second;
+    }
 
-    std::vector<int32_t> encode(const std::string& text, bool add_special, bool /*parse_special*/) const {
+    std::vector<int32_t> encode(const std::string& text, bool add_special, bool parse_special) const {
         std::vector<int32_t> out;
         if (add_special && add_bos_) out.push_back(bos_);
-        if (!text.empty()) encode_spm(text, out);
+        bool after_special = true;  // SentencePiece prefixes a space to text at the start or after a special token
+        for (const Fragment& frag : partition(text, parse_special)) {
+            if (frag.token >= 0) {
+                out.push_back(frag.token);
+                after_special = true;
+                continue;
+            }
+            if (frag.len == 0) continue;
+            std::string piece = text.substr(frag.start, frag.len);
+            if (kind_ == Kind::spm) encode_spm(piece, after_special && add_space_prefix_, out);
+            else encode_bpe(piece, out);
+            after_special = false;
+        }
         if (add_special && add_eos_) out.push_back(eos_);
         return out;
     }
@@ -87,8 +131,18 @@ public:
         const std::string& p = pieces_[size_t(id)];
         switch (types_[size_t(id)]) {
         case control: case unknown: case unused: return {};
+        case user_defined: return p;
         case byte: return std::string(1, char(std::strtol(p.c_str() + 3, nullptr, 16)));
         default: break;
+        }
+        if (kind_ == Kind::bpe) {
+            std::string bytes;
+            for (uint32_t cp : unicode::decode_utf8(p)) {
+                auto it = byte_of_codepoint_.find(cp);
+                if (it != byte_of_codepoint_.end()) bytes += char(it->second);
+                else unicode::append_utf8(bytes, cp);
+            }
+            return bytes;
         }
         std::string s;
         for (size_t i = 0; i < p.size(); ++i) {
@@ -112,9 +166,127 @@ private:
         return v ? *v != 0 : fallback;
     }
 
-    int32_t find(const std::string& s) const {
-        auto it = ids_.find(s);
-        return it == ids_.end() ? -1 : it->second;
+    enum class Kind { spm, bpe };
+
+    // A piece of the input: raw text [start, start + len), or a special token.
+    struct Fragment {
+        size_t start, len;
+        int32_t token;  // -1 for raw text
+    };
+
+    std::vector<Fragment> partition(const std::string& text, bool parse_special) const {
+        std::vector<Fragment> frags = {{0, text.size(), -1}};
+        for (int32_t id : specials_) {
+            if (!parse_special && types_[size_t(id)] != user_defined) continue;
+            const std::string& tok = pieces_[size_t(id)];
+            std::vector<Fragment> next;
+            for (const Fragment& f : frags) {
+                if (f.token >= 0) {
+                    next.push_back(f);
+                    continue;
+                }
+                size_t pos = f.start, end = f.start + f.len;
+                for (size_t hit; (hit = text.find(tok, pos)) != std::string::npos && hit + tok.size() <= end; pos = hit + tok.size()) {
+                    if (hit > pos) next.push_back({pos, hit - pos, -1});
+                    next.push_back({hit, tok.size(), id});
+                }
+                if (pos < end) next.push_back({pos, end - pos, -1});
+            }
+            frags.swap(next);
+        }
+        return frags;
+    }
+
+    Status load_bpe(const gguf::File& f) {
+        Result<gguf::Array> merges = f.get_array("tokenizer.ggml.merges");
+        if (!merges) return merges.status;
+        if (merges->type != gguf::ValueType::string)
+            return Status::fail(Error::wrong_key_type, "tokenizer.ggml.merges must be a string array");
+        ranks_.clear();
+        ranks_.reserve(size_t(merges->count));
+        auto cursor = merges->strings();
+        for (uint64_t i = 0; i < merges->count; ++i) {
+            StrView m = cursor.next();
+            ranks_.emplace(std::string(m.data(), m.size()), int32_t(i));
+        }
+        Result<StrView> pre = f.get_string("tokenizer.ggml.pre");
+        std::string pre_name = pre ? std::string(pre->data(), pre->size()) : "default";
+        if (!pretokenizer_.init(pre_name))
+            return Status::fail(Error::unsupported_type, "pre-tokenizer '", pre_name, "'");
+        // Llama 3 style vocabularies take a whole word when it is a token, before merging.
+        ignore_merges_ = pretokenizer_.uses_llama3_rules();
+        byte_of_codepoint_.clear();
+        for (int b = 0; b < 256; ++b) byte_of_codepoint_[unicode::byte_to_codepoint(uint8_t(b))] = uint8_t(b);
+        return Status{};
+    }
+
+    void encode_bpe(const std::string& text, std::vector<int32_t>& out) const {
+        for (const std::string& raw_word : pretokenizer_.split(text)) {
+            std::string word;  // bytes as printable code points
+            for (unsigned char c : raw_word) unicode::append_utf8(word, unicode::byte_to_codepoint(c));
+            if (ignore_merges_) {
+                int32_t id = find(word);
+                if (id >= 0) {
+                    out.push_back(id);
+                    continue;
+                }
+            }
+            merge_bpe(word, out);
+        }
+    }
+
+    // Merges adjacent symbols of one word by merge rank (lowest first, leftmost on ties).
+    void merge_bpe(const std::string& word, std::vector<int32_t>& out) const {
+        struct Sym { int prev, next; size_t start, len; };
+        struct Pair {
+            int left, right, rank;
+            size_t len;
+            bool operator<(const Pair& o) const { return rank > o.rank || (rank == o.rank && left > o.left); }
+        };
+        std::vector<Sym> sym;
+        for (size_t i = 0; i < word.size();) {
+            unsigned char c = static_cast<unsigned char>(word[i]);
+            size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+            if (i + len > word.size()) len = word.size() - i;
+            sym.push_back({int(sym.size()) - 1, int(sym.size()) + 1, i, len});
+            i += len;
+        }
+        if (sym.empty()) return;
+        sym.back().next = -1;
+        std::priority_queue<Pair> queue;
+        auto try_pair = [&](int l, int r) {
+            if (l < 0 || r < 0) return;
+            std::string key = word.substr(sym[size_t(l)].start, sym[size_t(l)].len) + " " +
+                              word.substr(sym[size_t(r)].start, sym[size_t(r)].len);
+            auto it = ranks_.find(key);
+            if (it != ranks_.end()) queue.push({l, r, it->second, sym[size_t(l)].len + sym[size_t(r)].len});
+        };
+        for (size_t i = 1; i < sym.size(); ++i) try_pair(int(i) - 1, int(i));
+        while (!queue.empty()) {
+            Pair p = queue.top();
+            queue.pop();
+            Sym& l = sym[size_t(p.left)];
+            Sym& r = sym[size_t(p.right)];
+            if (l.len == 0 || r.len == 0 || l.len + r.len != p.len) continue;  // stale
+            l.len += r.len;
+            r.len = 0;
+            l.next = r.next;
+            if (r.next >= 0) sym[size_t(r.next)].prev = p.left;
+            try_pair(l.prev, p.left);
+            try_pair(p.left, l.next);
+        }
+        for (int i = 0; i >= 0; i = sym[size_t(i)].next) {
+            std::string s = word.substr(sym[size_t(i)].start, sym[size_t(i)].len);
+            int32_t id = find(s);
+            if (id >= 0) {
+                out.push_back(id);
+                continue;
+            }
+            for (char c : s) {  // no token for the merged text: one token per byte, where they exist
+                int32_t b = find(std::string(1, c));
+                if (b >= 0) out.push_back(b);
+            }
+        }
     }
 
     struct Symbol {
@@ -129,9 +301,9 @@ private:
         bool operator<(const Bigram& o) const { return score < o.score || (score == o.score && left > o.left); }
     };
 
-    void encode_spm(const std::string& raw, std::vector<int32_t>& out) const {
+    void encode_spm(const std::string& raw, bool space_prefix, std::vector<int32_t>& out) const {
         std::string text;
-        if (add_space_prefix_) text = "\xe2\x96\x81";
+        if (space_prefix) text = "\xe2\x96\x81";
         for (char c : raw) {
             if (c == ' ') text += "\xe2\x96\x81";
             else text += c;
@@ -201,12 +373,18 @@ private:
         resegment(text, start + left_len, len - left_len, sym, merged_from, out);
     }
 
+    Kind kind_ = Kind::spm;
     std::vector<std::string> pieces_;
     std::vector<float> scores_;
     std::vector<int32_t> types_;
     std::unordered_map<std::string, int32_t> ids_;
     int32_t byte_ids_[256] = {};
-    int32_t bos_ = 1, eos_ = 2;
+    std::vector<int32_t> specials_;
+    std::unordered_map<std::string, int32_t> ranks_;  // "left right" -> merge rank
+    std::unordered_map<uint32_t, uint8_t> byte_of_codepoint_;
+    bpe::PreTokenizer pretokenizer_;
+    bool ignore_merges_ = false;
+    int32_t bos_ = 1, eos_ = 2, eot_ = -1;
     bool add_bos_ = true, add_eos_ = false, add_space_prefix_ = true;
 };
 
