@@ -8,6 +8,7 @@
 // comma-separated line). Timings and peak memory go to stderr. Any bad input: exit code 1 and
 // one line naming the problem.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -16,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@
 #endif
 
 #include "gguf_model_file.hpp"
+#include "tinyllm/chat_template.hpp"
 #include "tinyllm/sampler.hpp"
 #include "tinyllm/session.hpp"
 #include "tinyllm/tokenizer.hpp"
@@ -43,6 +47,9 @@ struct Options {
     int n_ctx = 0;
     bool print_ids = false;
     std::string dump_logits;
+    bool chat = false;
+    std::string chat_template;  // empty: detect from the model
+    std::string system_prompt;
     SamplerConfig sampling;
 };
 
@@ -113,10 +120,19 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--seed") o.sampling.seed = uint64_t(parse_int(a, value(), 0, LONG_MAX));
         else if (a == "--print-ids") o.print_ids = true;
         else if (a == "--dump-logits") o.dump_logits = value();
+        else if (a == "--chat") o.chat = true;
+        else if (a == "--chat-template") { o.chat_template = value(); o.chat = true; }
+        else if (a == "--system") o.system_prompt = value();
+        else if (a == "--typical-p") o.sampling.typical_p = parse_float(a, value(), 0.0f, 1.0f);
+        else if (a == "--frequency-penalty") o.sampling.frequency_penalty = parse_float(a, value(), -10.0f, 10.0f);
+        else if (a == "--presence-penalty") o.sampling.presence_penalty = parse_float(a, value(), -10.0f, 10.0f);
+        else if (a == "--penalty-last-n") o.sampling.penalty_last_n = int(parse_int(a, value(), 0, 1024));
         else if (a == "-h" || a == "--help") {
             std::printf("usage: generate [-m MODEL] [-p TEXT | --prompt-ids 1,2,3] [-n N] [--temp T] [--top-k K]\n"
                         "                [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS]\n"
-                        "                [-c CTX] [--print-ids] [--dump-logits FILE]\n");
+                        "                [-c CTX] [--print-ids] [--dump-logits FILE] [--typical-p P]\n"
+                        "                [--frequency-penalty F] [--presence-penalty P] [--penalty-last-n N]\n"
+                        "                [--chat [--chat-template NAME] [--system TEXT]]\n");
             std::exit(0);
         } else die("unknown argument '" + a + "' (see --help)");
     }
@@ -160,6 +176,110 @@ double peak_rss_mib() {
 
 } // namespace
 
+struct Generation {
+    std::vector<int32_t> tokens;  // without the end-of-generation token
+    double seconds = 0.0, first_token_seconds = 0.0;
+    bool context_full = false;
+};
+
+// Samples from `logits`, feeds each token back, and (when `stream`) prints the text as it
+// arrives, until n tokens, an end-of-generation token, or a full context.
+Generation generate(Session& session, Sampler& sampler, const Tokenizer* tokenizer, const float* logits, int n, bool stream) {
+    Generation g;
+    const int n_vocab = sampler.n_vocab();
+    std::vector<float> step(static_cast<size_t>(n_vocab));
+    std::unique_ptr<StreamDecoder> decoder;
+    if (tokenizer) decoder = std::make_unique<StreamDecoder>(*tokenizer);
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) {
+        int32_t tok = sampler.sample(logits);
+        sampler.accept(tok);
+        if (i == 0) g.first_token_seconds = seconds_since(t0);
+        if (tokenizer && tokenizer->is_eog(tok)) break;
+        g.tokens.push_back(tok);
+        if (stream) {
+            std::string piece = decoder->push(tok);
+            std::fwrite(piece.data(), 1, piece.size(), stdout);
+            std::fflush(stdout);
+        }
+        if (i + 1 == n) break;
+        if (session.n_past() >= session.n_ctx()) {
+            g.context_full = true;
+            break;
+        }
+        Status st = session.eval(&tok, 1, step.data(), false);
+        if (!st) die(st, "decode failed");
+        logits = step.data();
+    }
+    if (stream) {
+        std::string rest = decoder->flush();
+        std::fwrite(rest.data(), 1, rest.size(), stdout);
+    }
+    if (g.context_full) std::fprintf(stderr, "\ngenerate: the context of %d tokens is full; stopping\n", session.n_ctx());
+    g.seconds = seconds_since(t0);
+    return g;
+}
+
+// The text a template puts after an assistant reply (e.g. "<|im_end|>\n"). The cache lacks it:
+// generation stops at the end-of-turn token without feeding it back.
+std::string turn_closing(ChatTemplate t, const std::vector<ChatMessage>& history_with_reply) {
+    std::vector<ChatMessage> before(history_with_reply.begin(), history_with_reply.end() - 1);
+    const std::string opened = format_chat(t, before, true) + history_with_reply.back().content;
+    const std::string full = format_chat(t, history_with_reply, false);
+    return full.compare(0, opened.size(), opened) == 0 ? full.substr(opened.size()) : std::string();
+}
+
+// Interactive chat: each line of stdin is a user turn; replies stream to stdout. The KV cache
+// keeps the conversation, so each turn only evaluates its new tokens.
+int run_chat(const Options& opt, const GgufModelFile& file, Session& session, Sampler& sampler, const Tokenizer& tokenizer) {
+    ChatTemplate tmpl;
+    Status st;
+    if (!opt.chat_template.empty()) st = chat_template_from_name(opt.chat_template, tmpl);
+    else {
+        Result<StrView> jinja = file.gguf.get_string("tokenizer.chat_template");
+        if (!jinja) die("the model has no tokenizer.chat_template; choose one with --chat-template NAME");
+        st = detect_chat_template(std::string(jinja->data(), jinja->size()), tmpl);
+    }
+    if (!st) die(st, "chat template");
+    std::vector<ChatMessage> history;
+    if (!opt.system_prompt.empty()) history.push_back({"system", opt.system_prompt});
+    std::vector<float> logits(static_cast<size_t>(sampler.n_vocab()));
+    std::string line;
+    bool first = true;
+    while (true) {
+        if (isatty(STDIN_FILENO)) std::fprintf(stderr, "> ");
+        if (!std::getline(std::cin, line)) break;
+        if (line.empty()) continue;
+        ChatMessage user{"user", line};
+        std::string text = format_chat_increment(tmpl, first ? std::vector<ChatMessage>() : history, user, true);
+        if (first && !history.empty()) text = format_chat(tmpl, {history[0], user}, true);  // with the system prompt
+        std::vector<int32_t> ids = tokenizer.encode(text, first, true);
+        if (int(ids.size()) >= session.n_ctx() - session.n_past()) {
+            std::printf("[context full: %d of %d tokens used; start a new chat]\n", session.n_past(), session.n_ctx());
+            break;
+        }
+        if (!(st = session.eval(ids.data(), int(ids.size()), logits.data(), false))) die(st, "prompt failed");
+        for (int32_t t : ids) sampler.accept(t);
+        history.push_back(user);
+        Generation g = generate(session, sampler, &tokenizer, logits.data(), opt.n_predict, true);
+        std::printf("\n");
+        std::fflush(stdout);
+        std::fprintf(stderr, "[turn: %zu new prompt tokens, %zu generated, context %d/%d]\n", ids.size(), g.tokens.size(),
+                     session.n_past(), session.n_ctx());
+        std::string reply;
+        for (int32_t t : g.tokens) reply += tokenizer.token_piece(t);
+        history.push_back({"assistant", reply});
+        std::vector<int32_t> tail = tokenizer.encode(turn_closing(tmpl, history), false, true);
+        if (g.context_full || int(tail.size()) >= session.n_ctx() - session.n_past()) {
+            std::printf("[context full: %d of %d tokens used; start a new chat]\n", session.n_past(), session.n_ctx());
+            break;
+        }
+        if (!tail.empty() && !(st = session.eval(tail.data(), int(tail.size()), nullptr, false))) die(st, "turn end failed");
+        first = false;
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
     Options opt = parse_args(argc, argv);
 #if defined(_OPENMP)
@@ -177,9 +297,10 @@ int main(int argc, char** argv) {
     const bool have_tokenizer = (st = tokenizer.load(file.gguf)).ok();
     if (!have_tokenizer && !opt.have_prompt_ids) die(st, "model has no usable tokenizer");
 
+    if (opt.chat && !have_tokenizer) die(st, "chat needs the model's tokenizer");
     std::vector<int32_t> prompt = opt.prompt_ids;
     if (!opt.have_prompt_ids) prompt = tokenizer.encode(opt.have_prompt_text ? opt.prompt : std::string(), true, false);
-    if (prompt.empty()) die("the prompt is empty (give -p TEXT or --prompt-ids)");
+    if (prompt.empty() && !opt.chat) die("the prompt is empty (give -p TEXT or --prompt-ids)");
 
     const int n_ctx = opt.n_ctx ? opt.n_ctx : cfg.n_ctx_train;
     if (n_ctx > cfg.n_ctx_train) die("context " + std::to_string(n_ctx) + " exceeds the model's " + std::to_string(cfg.n_ctx_train));
@@ -200,6 +321,7 @@ int main(int argc, char** argv) {
     if (!(st = session.init(model, n_ctx, n_batch, arena))) die(st, "cannot create session");
     Sampler sampler;
     if (!(st = sampler.init(opt.sampling, cfg.n_vocab, arena))) die(st, "bad sampling options");
+    if (opt.chat) return run_chat(opt, file, session, sampler, tokenizer);
 
     // Prompt: all rows of logits when dumping them, else just the last.
     const bool dump = !opt.dump_logits.empty();
@@ -212,54 +334,26 @@ int main(int argc, char** argv) {
         out.write(reinterpret_cast<const char*>(logits.data()), std::streamsize(logits.size() * sizeof(float)));
         if (!out) die("cannot write '" + opt.dump_logits + "'");
     }
-    const float* last = logits.data() + (dump ? (prompt.size() - 1) * size_t(cfg.n_vocab) : 0);
     for (int32_t t : prompt) sampler.accept(t);
 
-    std::vector<int32_t> generated;
-    StreamDecoder decoder(tokenizer);
     if (!opt.print_ids && have_tokenizer && opt.have_prompt_text) {
         std::fputs(opt.prompt.c_str(), stdout);
         std::fflush(stdout);
     }
-    double t_first = 0.0;
-    auto t_gen = std::chrono::steady_clock::now();
-    std::vector<float> step_logits(size_t(cfg.n_vocab));
-    for (int i = 0; i < opt.n_predict; ++i) {
-        int32_t tok = sampler.sample(last);
-        sampler.accept(tok);
-        if (i == 0) t_first = seconds_since(t_start);
-        if (have_tokenizer && tokenizer.is_eog(tok)) break;
-        generated.push_back(tok);
-        if (!opt.print_ids && have_tokenizer) {
-            std::string piece = decoder.push(tok);
-            std::fwrite(piece.data(), 1, piece.size(), stdout);
-            std::fflush(stdout);
-        }
-        if (i + 1 == opt.n_predict) break;
-        if (session.n_past() >= n_ctx) {
-            std::fprintf(stderr, "\ngenerate: context of %d tokens is full; stopping\n", n_ctx);
-            break;
-        }
-        if (!(st = session.eval(&tok, 1, step_logits.data(), false))) die(st, "decode failed");
-        last = step_logits.data();
-    }
-    const double t_decode = seconds_since(t_gen);
-
+    const float* last = logits.data() + (dump ? (prompt.size() - 1) * size_t(cfg.n_vocab) : 0);
+    Generation gen = generate(session, sampler, have_tokenizer ? &tokenizer : nullptr, last, opt.n_predict,
+                              !opt.print_ids && have_tokenizer);
     if (opt.print_ids) {
-        for (size_t i = 0; i < generated.size(); ++i) std::printf(i ? ",%d" : "%d", generated[i]);
-        std::printf("\n");
-    } else {
-        std::string rest = decoder.flush();
-        std::fwrite(rest.data(), 1, rest.size(), stdout);
-        std::printf("\n");
+        for (size_t i = 0; i < gen.tokens.size(); ++i) std::printf(i ? ",%d" : "%d", gen.tokens[i]);
     }
+    std::printf("\n");
     std::fflush(stdout);
 
-    const double gen_rate = generated.size() > 1 ? double(generated.size() - 1) / t_decode : 0.0;
+    const double gen_rate = gen.tokens.size() > 1 ? double(gen.tokens.size() - 1) / gen.seconds : 0.0;
     std::fprintf(stderr,
                  "\nprompt tokens: %zu | prompt: %.1f tok/s | generation: %zu tokens, %.1f tok/s | "
                  "time to first token: %.1f ms | peak memory: %.1f MiB\n",
-                 prompt.size(), double(prompt.size()) / t_prompt, generated.size(), gen_rate, t_first * 1e3,
-                 peak_rss_mib());
+                 prompt.size(), double(prompt.size()) / t_prompt, gen.tokens.size(), gen_rate,
+                 (t_prompt + gen.first_token_seconds) * 1e3, peak_rss_mib());
     return 0;
 }

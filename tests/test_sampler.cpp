@@ -135,3 +135,33 @@ TEST_CASE("bad parameters and a small arena are named errors") {
     bad = plain(-1.0f);
     CHECK(s.init(bad, 10, small).code == Error::invalid_argument);
 }
+
+TEST_CASE("frequency and presence penalties subtract count * f + p once per distinct token") {
+    SamplerConfig cfg = plain(0.0f);
+    cfg.frequency_penalty = 0.5f;
+    cfg.presence_penalty = 0.25f;
+    Harness h(cfg, 3);
+    std::vector<float> logits = {2.0f, 1.0f, 0.0f};
+    h.sampler.accept(0);
+    h.sampler.accept(0);  // id 0: 2.0 - (2 * 0.5 + 0.25) = 0.75 < 1.0
+    CHECK(h.sampler.sample(logits.data()) == 1);
+    h.sampler.accept(1);  // id 1: 1.0 - 0.75 = 0.25 < 0.75
+    CHECK(h.sampler.sample(logits.data()) == 0);
+}
+
+TEST_CASE("typical-p keeps the tokens whose surprise is closest to the entropy") {
+    // p = 0.5, 0.3, 0.15, 0.05: entropy H = 1.1405 nats; |-log p - H| = 0.447, 0.063, 0.756, 1.855.
+    // By distance: 0.3 (0.3), 0.5 (0.8), 0.15 (0.95), ... typical_p = 0.7 keeps {0.3, 0.5}.
+    std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
+    SamplerConfig cfg = plain(1.0f);
+    cfg.typical_p = 0.7f;
+    std::map<int, double> f = frequencies(cfg, logits, 8000);
+    CHECK(f.size() == 2);
+    CHECK(f.count(0) == 1);
+    CHECK(f.count(1) == 1);
+    CHECK(std::fabs(f[0] - 0.5 / 0.8) < 0.03);
+    cfg.typical_p = 0.25f;  // the single most typical token: 0.3
+    std::map<int, double> g = frequencies(cfg, logits, 100);
+    CHECK(g.size() == 1);
+    CHECK(g.count(1) == 1);
+}

@@ -1,5 +1,5 @@
-// Token sampling: repetition penalty -> top-k -> top-p -> min-p -> temperature -> seeded draw,
-// llama.cpp's default order. temperature 0 is greedy (lowest id on ties). The random source is
+// Token sampling: penalties -> top-k -> typical-p -> top-p -> min-p -> temperature -> seeded
+// draw, llama.cpp's default order; each step is skipped at its neutral value. temperature 0 is greedy (lowest id on ties). The random source is
 // a fixed algorithm (splitmix64) so the same seed gives the same text on every platform.
 // Work space comes from the caller's arena: no heap.
 #pragma once
@@ -17,7 +17,10 @@ struct SamplerConfig {
     int top_k = 40;          // 0: off
     float top_p = 0.95f;     // 1: off
     float min_p = 0.05f;     // 0: off
-    float repeat_penalty = 1.0f;  // 1: off
+    float typical_p = 1.0f;  // 1: off
+    float repeat_penalty = 1.0f;     // 1: off
+    float frequency_penalty = 0.0f;  // subtracted once per occurrence in the window
+    float presence_penalty = 0.0f;   // subtracted once if present in the window
     int penalty_last_n = 64;
     uint64_t seed = 0;
 };
@@ -31,7 +34,8 @@ public:
     Status init(const SamplerConfig& cfg, int n_vocab, Arena& arena) {
         if (n_vocab <= 0) return Status::fail(Error::invalid_argument, "vocabulary size ", n_vocab);
         if (!(cfg.temperature >= 0.0f) || cfg.top_k < 0 || !(cfg.top_p > 0.0f && cfg.top_p <= 1.0f) ||
-            !(cfg.min_p >= 0.0f && cfg.min_p <= 1.0f) || !(cfg.repeat_penalty > 0.0f) || cfg.penalty_last_n < 0)
+            !(cfg.min_p >= 0.0f && cfg.min_p <= 1.0f) || !(cfg.typical_p > 0.0f && cfg.typical_p <= 1.0f) ||
+            !(cfg.repeat_penalty > 0.0f) || cfg.penalty_last_n < 0)
             return Status::fail(Error::invalid_argument, "sampling parameters out of range");
         cfg_ = cfg;
         if (cfg_.penalty_last_n > max_window) cfg_.penalty_last_n = max_window;
@@ -44,6 +48,8 @@ public:
         return Status{};
     }
 
+    int n_vocab() const { return n_vocab_; }
+
     // Remembers a token for the repetition penalty window.
     void accept(int32_t token) {
         if (cfg_.penalty_last_n == 0) return;
@@ -54,11 +60,12 @@ public:
     int32_t sample(const float* logits) {
         int n = n_vocab_;
         for (int i = 0; i < n; ++i) cand_[i] = {int32_t(i), logits[i]};
-        apply_repeat_penalty();
+        apply_penalties();
         if (cfg_.temperature == 0.0f) return greedy(n);
 
         n = keep_top(n, cfg_.top_k > 0 && cfg_.top_k < n ? cfg_.top_k : n);  // sorted, descending
         softmax_sorted(n);
+        if (cfg_.typical_p < 1.0f) n = keep_typical(n);
         if (cfg_.top_p < 1.0f) {
             double cum = 0.0;
             int keep = n;
@@ -90,21 +97,52 @@ private:
         int32_t id;
         float logit;
         float p = 0.0f;
+        float key = 0.0f;  // scratch sort key
     };
 
-    void apply_repeat_penalty() {
-        if (cfg_.repeat_penalty == 1.0f) return;
+    // Each distinct token of the window once: repetition penalty divides a positive logit and
+    // multiplies a negative one; then count * frequency + presence is subtracted.
+    void apply_penalties() {
+        if (cfg_.repeat_penalty == 1.0f && cfg_.frequency_penalty == 0.0f && cfg_.presence_penalty == 0.0f) return;
         int window = n_recent_ < uint64_t(cfg_.penalty_last_n) ? int(n_recent_) : cfg_.penalty_last_n;
         for (int i = 0; i < window; ++i) {
             int32_t t = recent_[i];
             if (t < 0 || t >= n_vocab_) continue;
-            // Penalize each distinct token once.
             bool seen = false;
-            for (int j = 0; j < i; ++j) seen = seen || recent_[j] == t;
+            int count = 0;
+            for (int j = 0; j < window; ++j) {
+                seen = seen || (j < i && recent_[j] == t);
+                count += recent_[j] == t;
+            }
             if (seen) continue;
             float& l = cand_[t].logit;
             l = l > 0 ? l / cfg_.repeat_penalty : l * cfg_.repeat_penalty;
+            l -= float(count) * cfg_.frequency_penalty + cfg_.presence_penalty;
         }
+    }
+
+    // Locally typical sampling: keep the tokens whose surprise -log p is closest to the
+    // distribution's entropy until their mass reaches typical_p; then renormalize by logit order.
+    int keep_typical(int n) {
+        double entropy = 0.0;
+        for (int i = 0; i < n; ++i)
+            if (cand_[i].p > 0.0f) entropy -= double(cand_[i].p) * math::log(double(cand_[i].p));
+        auto distance = [&](const Candidate& c) {
+            double d = -math::log(double(c.p)) - entropy;
+            return d < 0 ? -d : d;
+        };
+        // Order by distance (ties by logit order), take the prefix, restore logit order.
+        for (int i = 0; i < n; ++i) cand_[i].key = float(distance(cand_[i]));
+        sort(0, n, [](const Candidate& a, const Candidate& b) { return a.key < b.key || (a.key == b.key && before(a, b)); });
+        double cum = 0.0;
+        int keep = n;
+        for (int i = 0; i < n; ++i) {
+            cum += cand_[i].p;
+            if (cum > cfg_.typical_p) { keep = i + 1; break; }
+        }
+        sort(0, keep, before);
+        softmax_sorted(keep);
+        return keep;
     }
 
     int32_t greedy(int n) const {
@@ -132,17 +170,18 @@ private:
             }
             return k;
         }
-        sort(0, n);
+        sort(0, n, before);
         return n;
     }
 
-    // In-place merge-free sort (shell sort): deterministic and allocation-free.
-    void sort(int lo, int hi) {
+    // In-place shell sort: deterministic and allocation-free (the core has no <algorithm>).
+    template <class Less>
+    void sort(int lo, int hi, Less less) {
         for (int gap = (hi - lo) / 2; gap > 0; gap /= 2)
             for (int i = lo + gap; i < hi; ++i) {
                 Candidate c = cand_[i];
                 int j = i;
-                for (; j - gap >= lo && before(c, cand_[j - gap]); j -= gap) cand_[j] = cand_[j - gap];
+                for (; j - gap >= lo && less(c, cand_[j - gap]); j -= gap) cand_[j] = cand_[j - gap];
                 cand_[j] = c;
             }
     }
