@@ -1,9 +1,9 @@
-# Runs TOOL -m MODEL -f INPUT and requires its stdout to equal the file EXPECTED.
+# Runs [RUNNER] TOOL -m MODEL -f INPUT and requires its stdout to equal the file EXPECTED.
 if(NOT EXISTS ${MODEL})
   message(STATUS "skipped: ${MODEL} not found (set TINYLLM_SHARED_DIR)")
   return()
 endif()
-execute_process(COMMAND ${TOOL} -m ${MODEL} -f ${INPUT} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+execute_process(COMMAND ${RUNNER} ${TOOL} -m ${MODEL} -f ${INPUT} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "${TOOL} exited with ${rc}")
 endif()

@@ -3,6 +3,8 @@
 # Usage: generate_cli.sh GENERATE_BINARY SHARED_DIR
 set -u
 gen=$1
+# When cross-compiled, programs run through an emulator (TINYLLM_RUNNER, e.g. "qemu-aarch64 -L ...").
+run() { ${TINYLLM_RUNNER:-} "$gen" "$@"; }
 shared=$2
 passed=0
 failed=0
@@ -15,19 +17,19 @@ json_ids() {  # file, key, count
 if [ ! -d "$shared/fixtures" ]; then echo "skipped: $shared not found"; exit 0; fi
 
 for t in f32 f16; do
-  out=$("$gen" -m "$shared/fixtures/gguf/stories260K-$t.gguf" --prompt-ids 1,403,407,261,378,275,289,268 -n 32 --temp 0 --print-ids 2>/dev/null)
+  out=$(run -m "$shared/fixtures/gguf/stories260K-$t.gguf" --prompt-ids 1,403,407,261,378,275,289,268 -n 32 --temp 0 --print-ids 2>/dev/null)
   expect "stories260K-$t greedy ids" "$(json_ids "$shared/fixtures/gguf/stories260K-$t.ref.json" greedy 32)" "$out"
 done
 
 prompt=$'ROMEO:\nBut soft, what light'
-out=$("$gen" -m "$shared/models/shakespeare5m-f16.gguf" -p "$prompt" -n 64 --temp 0 --print-ids 2>/dev/null)
+out=$(run -m "$shared/models/shakespeare5m-f16.gguf" -p "$prompt" -n 64 --temp 0 --print-ids 2>/dev/null)
 expect "shakespeare5m-f16 greedy ids" "$(json_ids "$shared/models/shakespeare5m.torch.json" greedy 64)" "$out"
-text=$("$gen" -m "$shared/models/shakespeare5m-f16.gguf" -p "$prompt" -n 64 --temp 0 2>/dev/null)
+text=$(run -m "$shared/models/shakespeare5m-f16.gguf" -p "$prompt" -n 64 --temp 0 2>/dev/null)
 expect "text output starts with the prompt" "$prompt" "${text:0:${#prompt}}"
 expect "text output is readable (ROMEO speaks again)" "yes" "$(grep -q 'ROMEO' <<<"${text:${#prompt}}" && echo yes || echo no)"
 
 tmp=$(mktemp)
-"$gen" -m "$shared/fixtures/gguf/stories260K-f32.gguf" --prompt-ids 1,403,407,261,378,275,289,268 -n 1 --temp 0 --dump-logits "$tmp" >/dev/null 2>&1
+run -m "$shared/fixtures/gguf/stories260K-f32.gguf" --prompt-ids 1,403,407,261,378,275,289,268 -n 1 --temp 0 --dump-logits "$tmp" >/dev/null 2>&1
 expect "dump-logits size [8][512] floats" "16384" "$(stat -c %s "$tmp")"
 max_err=$(python3 -c "
 import struct,sys
@@ -38,15 +40,15 @@ expect "dump-logits matches the llama.cpp logits" "ok" "$max_err"
 rm -f "$tmp"
 
 # Same seed, same text; threads do not change the ids.
-a=$("$gen" -m "$shared/models/shakespeare5m-q8_0.gguf" -p "ROMEO:" -n 40 --temp 0.8 --seed 7 --print-ids -t 1 2>/dev/null)
-b=$("$gen" -m "$shared/models/shakespeare5m-q8_0.gguf" -p "ROMEO:" -n 40 --temp 0.8 --seed 7 --print-ids -t 2 2>/dev/null)
+a=$(run -m "$shared/models/shakespeare5m-q8_0.gguf" -p "ROMEO:" -n 40 --temp 0.8 --seed 7 --print-ids -t 1 2>/dev/null)
+b=$(run -m "$shared/models/shakespeare5m-q8_0.gguf" -p "ROMEO:" -n 40 --temp 0.8 --seed 7 --print-ids -t 2 2>/dev/null)
 expect "seeded sampling is reproducible across thread counts" "$a" "$b"
 
 # Bad input: exit code 1 and one line naming the problem.
 check_error() {  # name, pattern, args...
   local name=$1 pattern=$2; shift 2
   local err rc
-  err=$("$gen" "$@" 2>&1 >/dev/null); rc=$?
+  err=$(run "$@" 2>&1 >/dev/null); rc=$?
   expect "$name exits 1" "1" "$rc"
   expect "$name names the problem" "yes" "$(grep -q "$pattern" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ] && echo yes || echo "no: $err")"
 }
