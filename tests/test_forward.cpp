@@ -13,6 +13,9 @@
 #include "tinyllm/session.hpp"
 
 using namespace tinyllm;
+using test_support::argmax;
+using test_support::compare;
+using test_support::Comparison;
 using test_support::shared_path;
 
 namespace {
@@ -37,34 +40,6 @@ struct Loaded {
         return session.init(model, model.config.n_ctx_train, 64, arena);
     }
 };
-
-struct Comparison {
-    double max_nrmse = 0.0;
-    int argmax_equal = 0;
-};
-
-int argmax(const float* v, int n) {
-    int best = 0;
-    for (int i = 1; i < n; ++i)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
-
-Comparison compare(const std::vector<float>& ours, const std::vector<float>& ref, int n_vocab) {
-    Comparison c;
-    for (size_t row = 0; row < ref.size() / size_t(n_vocab); ++row) {
-        double err = 0.0, norm = 0.0;
-        const float* a = ours.data() + row * n_vocab;
-        const float* b = ref.data() + row * n_vocab;
-        for (int i = 0; i < n_vocab; ++i) {
-            err += double(a[i] - b[i]) * (a[i] - b[i]);
-            norm += double(b[i]) * b[i];
-        }
-        c.max_nrmse = std::max(c.max_nrmse, std::sqrt(err / norm));
-        c.argmax_equal += argmax(a, n_vocab) == argmax(b, n_vocab);
-    }
-    return c;
-}
 
 std::vector<int> greedy(Session& s, int first_token, int n, int n_vocab) {
     std::vector<int> out;

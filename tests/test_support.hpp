@@ -2,6 +2,8 @@
 #pragma once
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -61,6 +63,36 @@ inline std::vector<float> read_f32(const std::string& path) {
     std::vector<float> out(b.size() / 4);
     std::memcpy(out.data(), b.data(), out.size() * 4);
     return out;
+}
+
+// Logits comparison as the fixtures README defines it: per prompt position,
+// nrmse = rms(ours - ref) / rms(ref), and whether the argmax agrees.
+struct Comparison {
+    double max_nrmse = 0.0;
+    int argmax_equal = 0;
+};
+
+inline int argmax(const float* v, int n) {
+    int best = 0;
+    for (int i = 1; i < n; ++i)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+inline Comparison compare(const std::vector<float>& ours, const std::vector<float>& ref, int n_vocab) {
+    Comparison c;
+    for (size_t row = 0; row < ref.size() / size_t(n_vocab); ++row) {
+        double err = 0.0, norm = 0.0;
+        const float* a = ours.data() + row * n_vocab;
+        const float* b = ref.data() + row * n_vocab;
+        for (int i = 0; i < n_vocab; ++i) {
+            err += double(a[i] - b[i]) * (a[i] - b[i]);
+            norm += double(b[i]) * b[i];
+        }
+        c.max_nrmse = std::max(c.max_nrmse, std::sqrt(err / norm));
+        c.argmax_equal += argmax(a, n_vocab) == argmax(b, n_vocab);
+    }
+    return c;
 }
 
 } // namespace test_support
