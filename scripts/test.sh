@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Builds everything and runs the whole test suite (unit tests, reference comparisons,
-# freestanding checks). Exits non-zero on any failure.
+# The whole test suite: builds and runs the host tests (unit tests, reference comparisons,
+# CLI contracts, freestanding checks), the bare-metal Cortex-M7 firmware under qemu-system-arm,
+# and the aarch64 (Pi 4 and Pi 5 cores) and armhf cross builds under qemu-user.
+# Installs what it needs from Debian packages. Exits non-zero on any failure.
+# TINYLLM_TEST_SCOPE=host runs only the host suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -j2
+[ "${TINYLLM_TEST_SCOPE:-all}" == "host" ] && exit 0
+scripts/test-firmware.sh
+scripts/test-arm.sh aarch64 cortex-a72
+scripts/test-arm.sh aarch64 cortex-a76
+scripts/test-arm.sh armhf

@@ -90,19 +90,23 @@ private:
         for (; text && *text && n + 1 < detail_capacity; ++text) out[n++] = *text;
         out[n] = 0;
     }
-    static void append(char* out, size_t& n, uint64_t value) {
+    static void append_unsigned(char* out, size_t& n, uint64_t value) {
         char digits[24];
         int len = 0;
         do { digits[len++] = char('0' + value % 10); value /= 10; } while (value);
         while (len && n + 1 < detail_capacity) out[n++] = digits[--len];
         out[n] = 0;
     }
-    static void append(char* out, size_t& n, int64_t value) {
-        if (value < 0) { append(out, n, "-"); append(out, n, uint64_t(-(value + 1)) + 1); }
-        else append(out, n, uint64_t(value));
+    // Any integer type (int32_t is `long` on some targets, `int` on others).
+    template <class I>
+    static auto append(char* out, size_t& n, I value) -> decltype(void(value % 2)) {
+        if (I(-1) < I(0) && value < I(0)) {
+            append(out, n, "-");
+            append_unsigned(out, n, uint64_t(-(value + 1)) + 1);
+        } else {
+            append_unsigned(out, n, uint64_t(value));
+        }
     }
-    static void append(char* out, size_t& n, uint32_t value) { append(out, n, uint64_t(value)); }
-    static void append(char* out, size_t& n, int value) { append(out, n, int64_t(value)); }
     // Length-delimited text (names inside a mapped file are not NUL-terminated).
     struct Text { const char* data; size_t size; };
     static void append(char* out, size_t& n, const Text& t) {

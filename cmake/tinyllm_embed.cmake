@@ -1,0 +1,18 @@
+# tinyllm_embed_model(TARGET FILE): links FILE's bytes into TARGET as read-only data,
+#   extern const unsigned char tinyllm_model_data[], tinyllm_model_end[];
+# aligned to 64 bytes so tensor data keeps its alignment. Uses the assembler's .incbin,
+# so even large models cost no build time.
+function(tinyllm_embed_model target file)
+  get_filename_component(path "${file}" ABSOLUTE)
+  set(asm "${CMAKE_CURRENT_BINARY_DIR}/${target}_model.S")
+  file(WRITE "${asm}"
+    "    .section .rodata.tinyllm_model, \"a\"\n"
+    "    .balign 64\n"
+    "    .global tinyllm_model_data\n"
+    "tinyllm_model_data:\n"
+    "    .incbin \"${path}\"\n"
+    "    .global tinyllm_model_end\n"
+    "tinyllm_model_end:\n")
+  set_source_files_properties("${asm}" PROPERTIES OBJECT_DEPENDS "${path}")
+  target_sources(${target} PRIVATE "${asm}")
+endfunction()
