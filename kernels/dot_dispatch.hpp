@@ -2,6 +2,7 @@
 // kernel (T::dot) is the reference every SIMD kernel is tested against.
 #pragma once
 #include "dot_x86.hpp"
+#include "hvx/dot_hvx.hpp"
 #include "weight_types.hpp"
 
 namespace tinyllm {
@@ -34,6 +35,10 @@ DotFn<T> select_dot() {
         if constexpr (T::id == GgmlType::Q8_0) return &x86::dot_q8_0_avx2;
         if constexpr (T::id == GgmlType::Q4_0) return &x86::dot_q4_0_avx2;
     }
+#endif
+#if defined(__HVX__)
+    if constexpr (T::id == GgmlType::Q8_0) return &hvx::dot_q8_0;
+    if constexpr (T::id == GgmlType::Q4_0) return &hvx::dot_q4_0;
 #endif
     return DotTraits<T>::reference;
 }

@@ -11,7 +11,6 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "tinyllm/arena.hpp"
 #include "tinyllm/span.hpp"
@@ -55,8 +54,8 @@ inline size_t scalar_size(ValueType t) {
     }
 }
 
-inline uint64_t load_u64(const uint8_t* p) { uint64_t v; memcpy(&v, p, 8); return v; }
-inline uint32_t load_u32(const uint8_t* p) { uint32_t v; memcpy(&v, p, 4); return v; }
+inline uint64_t load_u64(const uint8_t* p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; }
+inline uint32_t load_u32(const uint8_t* p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
 
 // An array value. Elements of scalar type sit contiguously; strings are walked in order.
 struct Array {
@@ -70,20 +69,20 @@ struct Array {
         switch (type) {
         case ValueType::u8: case ValueType::boolean: return *p;
         case ValueType::i8: return int8_t(*p);
-        case ValueType::u16: { uint16_t v; memcpy(&v, p, 2); return v; }
-        case ValueType::i16: { int16_t v; memcpy(&v, p, 2); return v; }
+        case ValueType::u16: { uint16_t v; __builtin_memcpy(&v, p, 2); return v; }
+        case ValueType::i16: { int16_t v; __builtin_memcpy(&v, p, 2); return v; }
         case ValueType::u32: return load_u32(p);
         case ValueType::i32: return int32_t(load_u32(p));
         case ValueType::u64: return int64_t(load_u64(p));
         case ValueType::i64: return int64_t(load_u64(p));
-        case ValueType::f32: { float v; memcpy(&v, p, 4); return int64_t(v); }
-        case ValueType::f64: { double v; memcpy(&v, p, 8); return int64_t(v); }
+        case ValueType::f32: { float v; __builtin_memcpy(&v, p, 4); return int64_t(v); }
+        case ValueType::f64: { double v; __builtin_memcpy(&v, p, 8); return int64_t(v); }
         default: return 0;
         }
     }
     float f32_at(uint64_t i) const {
         float v;
-        memcpy(&v, data + i * 4, 4);
+        __builtin_memcpy(&v, data + i * 4, 4);
         return v;
     }
 
@@ -112,8 +111,8 @@ struct Value {
     }
     int64_t as_int() const { return Array{type, 1, data}.int_at(0); }
     double as_float() const {
-        if (type == ValueType::f32) { float v; memcpy(&v, data, 4); return v; }
-        if (type == ValueType::f64) { double v; memcpy(&v, data, 8); return v; }
+        if (type == ValueType::f32) { float v; __builtin_memcpy(&v, data, 4); return v; }
+        if (type == ValueType::f64) { double v; __builtin_memcpy(&v, data, 8); return v; }
         return double(as_int());
     }
     bool is_integer() const {
@@ -303,7 +302,7 @@ inline Status parse(ByteSpan buffer, Arena& arena, File& out) {
 
     uint32_t magic;
     if (!r.read_u32(magic)) return Status::fail(Error::truncated, "file shorter than the GGUF magic");
-    if (memcmp(buffer.data, "GGUF", 4) != 0) return Status::fail(Error::bad_magic, "not a GGUF file (magic is not 'GGUF')");
+    if (__builtin_memcmp(buffer.data, "GGUF", 4) != 0) return Status::fail(Error::bad_magic, "not a GGUF file (magic is not 'GGUF')");
     if (!r.read_u32(out.version)) return Status::fail(Error::truncated, "GGUF version");
     if (out.version != 2 && out.version != 3)
         return Status::fail(Error::unsupported_version, "GGUF version ", out.version, " (supported: 2, 3)");

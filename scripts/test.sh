@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: builds and runs the host tests (unit tests, reference comparisons,
 # CLI contracts, freestanding checks), the bare-metal Cortex-M7 firmware under qemu-system-arm,
-# and the aarch64 (Pi 4 and Pi 5 cores) and armhf cross builds under qemu-user.
+# the Hexagon HVX kernels and engine under qemu-hexagon, and the aarch64 (Pi 4 and Pi 5 cores)
+# and armhf cross builds under qemu-user.
 # Installs what it needs from Debian packages. Exits non-zero on any failure.
 # TINYLLM_TEST_SCOPE=host runs only the host suite.
 set -euo pipefail
@@ -12,6 +13,7 @@ cmake --build build
 ctest --test-dir build --output-on-failure -j2
 [ "${TINYLLM_TEST_SCOPE:-all}" == "host" ] && exit 0
 scripts/test-firmware.sh
+scripts/test-hexagon.sh
 scripts/test-arm.sh aarch64 cortex-a72
 scripts/test-arm.sh aarch64 cortex-a76
 scripts/test-arm.sh armhf

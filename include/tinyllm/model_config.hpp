@@ -145,7 +145,7 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
     if (!arch) return arch.status;
     if (arch->size() >= sizeof(c.architecture))
         return Status::fail(Error::unsupported_architecture, "architecture name too long");
-    memcpy(c.architecture, arch->data(), arch->size());
+    __builtin_memcpy(c.architecture, arch->data(), arch->size());
     c.architecture[arch->size()] = 0;
     struct Family { const char* name; Arch arch; };
     const Family families[] = {{"llama", Arch::llama}, {"qwen2", Arch::qwen2}, {"qwen3", Arch::qwen3},

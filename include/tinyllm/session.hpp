@@ -3,7 +3,6 @@
 // up to n_batch (matrix-matrix products), decoding is eval() with one token.
 #pragma once
 #include <stdint.h>
-#include <string.h>
 
 #include "activation_fns.hpp"
 #include "norm.hpp"

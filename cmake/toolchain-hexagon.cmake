@@ -1,0 +1,16 @@
+# Bare-metal Hexagon (v67, 128-byte HVX) with Debian's clang-14 and lld-14; no C library.
+# Programs run under qemu-hexagon (qemu-user) with the tiny runtime in examples/hexagon.
+set(CMAKE_SYSTEM_NAME Generic)
+set(CMAKE_SYSTEM_PROCESSOR hexagon)
+set(CMAKE_C_COMPILER clang-14)
+set(CMAKE_CXX_COMPILER clang++-14)
+set(CMAKE_ASM_COMPILER clang-14)
+set(CMAKE_C_COMPILER_TARGET hexagon)
+set(CMAKE_CXX_COMPILER_TARGET hexagon)
+set(CMAKE_ASM_COMPILER_TARGET hexagon)
+set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+set(TINYLLM_HEXAGON_FLAGS "-mv67 -mhvx -mhvx-length=128b -ffreestanding")
+set(CMAKE_C_FLAGS_INIT "${TINYLLM_HEXAGON_FLAGS}")
+set(CMAKE_CXX_FLAGS_INIT "${TINYLLM_HEXAGON_FLAGS} -fno-exceptions -fno-rtti -fno-threadsafe-statics")
+set(CMAKE_ASM_FLAGS_INIT "${TINYLLM_HEXAGON_FLAGS}")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-nostdlib -fuse-ld=lld")
