@@ -12,6 +12,15 @@
 #include "type_q5.hpp"
 #include "type_q8_0.hpp"
 
+// The scale searches compare float errors: a fused multiply-add rounds differently and
+// would pick other codes on targets that contract a*b+c (ARM), so keep every product rounded.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 namespace tinyllm::quantize {
 
 inline float fabs_(float v) { return v < 0 ? -v : v; }
@@ -266,3 +275,9 @@ inline void q6_k(const float* x, TypeQ6_K::Block* y, int n_blocks) {
 }
 
 } // namespace tinyllm::quantize
+
+#if defined(__clang__)
+#pragma clang fp contract(on)
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
