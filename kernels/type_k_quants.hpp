@@ -68,6 +68,17 @@ inline void k4_scale_min(const uint8_t* s, int g, int& scale, int& min) {
     }
 }
 
+// The 8 groups' scale and min in float: d * scale, dmin * min.
+inline void k4_group_scales(const uint8_t* packed, uint16_t d16, uint16_t dmin16, float* scale, float* min) {
+    const float d = fp16_to_f32(d16), dmin = fp16_to_f32(dmin16);
+    for (int g = 0; g < 8; ++g) {
+        int s, m;
+        k4_scale_min(packed, g, s, m);
+        scale[g] = d * float(s);
+        min[g] = dmin * float(m);
+    }
+}
+
 // Q4_K: element 64c + 32k + l is the low (k = 0) or high (k = 1) nibble of qs[32c + l].
 struct TypeQ4_K : QuantizedType<TypeQ4_K, GgmlType::Q4_K, 256, 32, ActFormat::q8_k> {
     struct Block {
@@ -76,17 +87,11 @@ struct TypeQ4_K : QuantizedType<TypeQ4_K, GgmlType::Q4_K, 256, 32, ActFormat::q8
         uint8_t qs[128];
     };
     static void decode(const Block& b, Codes& c) {
-        const float d = fp16_to_f32(b.d), dmin = fp16_to_f32(b.dmin);
         for (int e = 0; e < 256; ++e) {
             uint8_t byte = b.qs[32 * (e / 64) + e % 32];
             c.code[e] = int8_t((e % 64) < 32 ? byte & 0x0f : byte >> 4);
         }
-        for (int g = 0; g < 8; ++g) {
-            int scale, min;
-            k4_scale_min(b.scales, g, scale, min);
-            c.scale[g] = d * float(scale);
-            c.min[g] = dmin * float(min);
-        }
+        k4_group_scales(b.scales, b.d, b.dmin, c.scale, c.min);
     }
 };
 static_assert(sizeof(TypeQ4_K::Block) == 144, "Q4_K block layout");
@@ -100,19 +105,13 @@ struct TypeQ5_K : QuantizedType<TypeQ5_K, GgmlType::Q5_K, 256, 32, ActFormat::q8
         uint8_t qs[128];
     };
     static void decode(const Block& b, Codes& c) {
-        const float d = fp16_to_f32(b.d), dmin = fp16_to_f32(b.dmin);
         for (int e = 0; e < 256; ++e) {
             uint8_t byte = b.qs[32 * (e / 64) + e % 32];
             int low = (e % 64) < 32 ? byte & 0x0f : byte >> 4;
             int high = (b.qh[e % 32] >> (e / 32)) & 1;
             c.code[e] = int8_t(low | (high << 4));
         }
-        for (int g = 0; g < 8; ++g) {
-            int scale, min;
-            k4_scale_min(b.scales, g, scale, min);
-            c.scale[g] = d * float(scale);
-            c.min[g] = dmin * float(min);
-        }
+        k4_group_scales(b.scales, b.d, b.dmin, c.scale, c.min);
     }
 };
 static_assert(sizeof(TypeQ5_K::Block) == 176, "Q5_K block layout");
