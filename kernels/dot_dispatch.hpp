@@ -43,6 +43,28 @@ DotFn<T> select_dot() {
     return DotTraits<T>::reference;
 }
 
+// A 2-row x 4-token tile kernel for prompt processing, or null where a type has none.
+// Results equal four dots per row exactly (see tile_2x4_avx2).
+template <class T>
+using TileFn = void (*)(const typename T::Block*, const typename T::Block*, const BlockQ8* const*, int, float*);
+
+template <class T>
+TileFn<T> select_tile() {
+#if defined(__x86_64__) || defined(__i386__)
+    if (x86::has_avx2()) {
+        if constexpr (T::id == GgmlType::Q8_0) return &x86::tile_q8_0_avx2;
+        if constexpr (T::id == GgmlType::Q4_0) return &x86::tile_q4_0_avx2;
+    }
+#endif
+    return nullptr;
+}
+
+template <class T>
+TileFn<T> best_tile() {
+    static const TileFn<T> fn = select_tile<T>();
+    return fn;
+}
+
 // The choice is made once per type per process.
 template <class T>
 DotFn<T> best_dot() {

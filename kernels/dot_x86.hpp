@@ -31,30 +31,68 @@ __attribute__((target("avx2,fma"))) inline __m256i dot_i8x32(__m256i w, __m256i 
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, a_signed), _mm256_set1_epi16(1));
 }
 
+// The 32 signed codes of a block in one register.
+struct UnpackQ8_0 {
+    __attribute__((target("avx2,fma,f16c"))) static __m256i codes(const TypeQ8_0::Block& b) {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+    }
+};
+struct UnpackQ4_0 {
+    __attribute__((target("avx2,fma,f16c"))) static __m256i codes(const TypeQ4_0::Block& b) {
+        __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+        __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+        return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+    }
+};
+
 __attribute__((target("avx2,fma,f16c"))) inline float dot_q8_0_avx2(const TypeQ8_0::Block* w, const BlockQ8* a, int n) {
     __m256 acc = _mm256_setzero_ps();
     for (int b = 0; b < n; ++b) {
-        __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
         __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
         __m256 d = _mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(qw, qa)), acc);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(UnpackQ8_0::codes(w[b]), qa)), acc);
     }
     return hsum(acc);
 }
 
 __attribute__((target("avx2,fma,f16c"))) inline float dot_q4_0_avx2(const TypeQ4_0::Block* w, const BlockQ8* a, int n) {
     __m256 acc = _mm256_setzero_ps();
-    const __m256i low_mask = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
     for (int b = 0; b < n; ++b) {
-        __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
-        // Elements 0..15 are the low nibbles, 16..31 the high nibbles.
-        __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-        __m256i qw = _mm256_sub_epi8(_mm256_and_si256(both, low_mask), eight);
         __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
         __m256 d = _mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(qw, qa)), acc);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(UnpackQ4_0::codes(w[b]), qa)), acc);
     }
     return hsum(acc);
+}
+
+// Prompt processing: a tile of 2 weight rows x 4 tokens. Each weight block is unpacked once
+// for 4 tokens and each activation block loaded once for 2 rows; every (row, token) pair keeps
+// its own accumulator with the same per-block fused multiply-add as the single dot above, so
+// results are bit-identical to it. Unpack(block) returns the 32 signed codes.
+template <class Unpack, class Block>
+__attribute__((target("avx2,fma,f16c"))) inline void tile_2x4_avx2(const Block* w0, const Block* w1, const BlockQ8* const* a,
+                                                                    int n, float* out /* [2][4] */) {
+    __m256 acc[2][4];
+    for (auto& row : acc)
+        for (auto& v : row) v = _mm256_setzero_ps();
+    for (int b = 0; b < n; ++b) {
+        const __m256i q0 = Unpack::codes(w0[b]), q1 = Unpack::codes(w1[b]);
+        const float d0 = _cvtsh_ss(w0[b].d), d1 = _cvtsh_ss(w1[b].d);
+        for (int t = 0; t < 4; ++t) {
+            const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].qs));
+            acc[0][t] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[t][b].d), _mm256_cvtepi32_ps(dot_i8x32(q0, qa)), acc[0][t]);
+            acc[1][t] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * a[t][b].d), _mm256_cvtepi32_ps(dot_i8x32(q1, qa)), acc[1][t]);
+        }
+    }
+    for (int r = 0; r < 2; ++r)
+        for (int t = 0; t < 4; ++t) out[4 * r + t] = hsum(acc[r][t]);
+}
+
+inline void tile_q8_0_avx2(const TypeQ8_0::Block* w0, const TypeQ8_0::Block* w1, const BlockQ8* const* a, int n, float* out) {
+    tile_2x4_avx2<UnpackQ8_0>(w0, w1, a, n, out);
+}
+inline void tile_q4_0_avx2(const TypeQ4_0::Block* w0, const TypeQ4_0::Block* w1, const BlockQ8* const* a, int n, float* out) {
+    tile_2x4_avx2<UnpackQ4_0>(w0, w1, a, n, out);
 }
 
 // How each float format widens: 8 values at element i, or one value (for tails).

@@ -79,11 +79,37 @@ inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_str
             else return in.as_half(T::act);
         }();
         const int64_t act_stride = T::quantized ? w.cols / BlockQ8::elems : w.cols;
+        auto block_row = [&](int64_t r) { return reinterpret_cast<const typename T::Block*>(w.row(r)); };
+        if constexpr (T::quantized) {
+            // Prompts: 2 rows x 4 tokens at a time where a tile kernel exists (same results).
+            const auto tile = best_tile<T>();
+            if (tile && in.n_tokens >= 4) {
+                const int64_t row_pairs = w.rows / 2;
+                const int token_quads = in.n_tokens / 4;
 TINYLLM_PARALLEL_FOR
-        for (int64_t r = 0; r < w.rows; ++r) {
-            const auto* row = reinterpret_cast<const typename T::Block*>(w.row(r));
-            for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(row, act + t * act_stride, int(n_blocks));
+                for (int64_t p = 0; p < row_pairs; ++p) {
+                    const int64_t r = 2 * p;
+                    for (int q = 0; q < token_quads; ++q) {
+                        const BlockQ8* acts[4];
+                        for (int k = 0; k < 4; ++k) acts[k] = act + (4 * q + k) * act_stride;
+                        float out[8];
+                        tile(block_row(r), block_row(r + 1), acts, int(n_blocks), out);
+                        for (int k = 0; k < 4; ++k) {
+                            y[(4 * q + k) * y_stride + r] = out[k];
+                            y[(4 * q + k) * y_stride + r + 1] = out[4 + k];
+                        }
+                    }
+                    for (int t = 4 * token_quads; t < in.n_tokens; ++t)
+                        for (int64_t rr = r; rr < r + 2; ++rr) y[t * y_stride + rr] = dot(block_row(rr), act + t * act_stride, int(n_blocks));
+                }
+                for (int64_t r = 2 * row_pairs; r < w.rows; ++r)
+                    for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(block_row(r), act + t * act_stride, int(n_blocks));
+                return;
+            }
         }
+TINYLLM_PARALLEL_FOR
+        for (int64_t r = 0; r < w.rows; ++r)
+            for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(block_row(r), act + t * act_stride, int(n_blocks));
     });
 }
 
