@@ -98,6 +98,28 @@ std::vector<int32_t> parse_ids(const std::string& v) {
     return ids;
 }
 
+// "top_k,top_p,temperature": the sampler chain, in order.
+void parse_samplers(const std::string& list, SamplerConfig& cfg) {
+    const std::pair<const char*, SamplerStep> names[] = {{"penalties", SamplerStep::penalties}, {"top_k", SamplerStep::top_k},
+        {"typical_p", SamplerStep::typical_p}, {"top_p", SamplerStep::top_p}, {"min_p", SamplerStep::min_p},
+        {"temperature", SamplerStep::temperature}};
+    cfg.n_steps = 0;
+    size_t start = 0;
+    while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        bool found = false;
+        for (auto& [n, step] : names)
+            if (name == n && cfg.n_steps < SamplerConfig::max_steps) {
+                cfg.steps[cfg.n_steps++] = step;
+                found = true;
+            }
+        if (!found) die("unknown sampler '" + name + "' in --samplers (penalties, top_k, typical_p, top_p, min_p, temperature)");
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+}
+
 Options parse_args(int argc, char** argv) {
     Options o;
     for (int i = 1; i < argc; ++i) {
@@ -127,11 +149,13 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--frequency-penalty") o.sampling.frequency_penalty = parse_float(a, value(), -10.0f, 10.0f);
         else if (a == "--presence-penalty") o.sampling.presence_penalty = parse_float(a, value(), -10.0f, 10.0f);
         else if (a == "--penalty-last-n") o.sampling.penalty_last_n = int(parse_int(a, value(), 0, 1024));
+        else if (a == "--samplers") parse_samplers(value(), o.sampling);
         else if (a == "-h" || a == "--help") {
             std::printf("usage: generate [-m MODEL] [-p TEXT | --prompt-ids 1,2,3] [-n N] [--temp T] [--top-k K]\n"
                         "                [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS]\n"
                         "                [-c CTX] [--print-ids] [--dump-logits FILE] [--typical-p P]\n"
                         "                [--frequency-penalty F] [--presence-penalty P] [--penalty-last-n N]\n"
+                        "                [--samplers penalties,top_k,typical_p,top_p,min_p,temperature]\n"
                         "                [--chat [--chat-template NAME] [--system TEXT]]\n");
             std::exit(0);
         } else die("unknown argument '" + a + "' (see --help)");

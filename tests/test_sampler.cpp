@@ -165,3 +165,35 @@ TEST_CASE("typical-p keeps the tokens whose surprise is closest to the entropy")
     CHECK(g.size() == 1);
     CHECK(g.count(1) == 1);
 }
+
+TEST_CASE("custom chains: any subset, any order; penalties only first") {
+    std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
+    // Only top-k 1: always the best token, whatever the temperature.
+    SamplerConfig only_k = plain(5.0f);
+    only_k.steps[0] = SamplerStep::top_k;
+    only_k.n_steps = 1;
+    only_k.top_k = 1;
+    CHECK(frequencies(only_k, logits, 200).size() == 1);
+    // top-p 0.75 before temperature 3 keeps {0.5, 0.3}; after it, the flattened distribution
+    // needs three tokens to reach 0.75.
+    SamplerConfig p_then_t = plain(3.0f), t_then_p = plain(3.0f);
+    p_then_t.top_p = t_then_p.top_p = 0.75f;
+    p_then_t.steps[0] = SamplerStep::top_p;
+    p_then_t.steps[1] = SamplerStep::temperature;
+    t_then_p.steps[0] = SamplerStep::temperature;
+    t_then_p.steps[1] = SamplerStep::top_p;
+    p_then_t.n_steps = t_then_p.n_steps = 2;
+    CHECK(frequencies(p_then_t, logits, 4000).size() == 2);
+    CHECK(frequencies(t_then_p, logits, 4000).size() == 3);
+    // Penalties anywhere but first are refused by name.
+    SamplerConfig bad = plain(1.0f);
+    bad.steps[0] = SamplerStep::top_k;
+    bad.steps[1] = SamplerStep::penalties;
+    bad.n_steps = 2;
+    std::vector<uint8_t> mem(Sampler::required_bytes(4));
+    Arena arena(mem.data(), mem.size());
+    Sampler s;
+    Status st = s.init(bad, 4, arena);
+    CHECK(st.code == Error::invalid_argument);
+    CHECK(std::string(st.detail).find("penalties") != std::string::npos);
+}

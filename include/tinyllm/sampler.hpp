@@ -1,5 +1,7 @@
-// Token sampling: penalties -> top-k -> typical-p -> top-p -> min-p -> temperature -> seeded
-// draw, llama.cpp's default order; each step is skipped at its neutral value. temperature 0 is greedy (lowest id on ties). The random source is
+// Token sampling as a chain of steps applied to the logits, then a seeded draw from what is
+// left. The default chain is llama.cpp's order (penalties, top-k, typical-p, top-p, min-p,
+// temperature); any subset in any order can be configured (penalties, when used, come first).
+// A step at its neutral value does nothing; temperature 0 means greedy. temperature 0 is greedy (lowest id on ties). The random source is
 // a fixed algorithm (splitmix64) so the same seed gives the same text on every platform.
 // Work space comes from the caller's arena: no heap.
 #pragma once
@@ -12,7 +14,13 @@
 
 namespace tinyllm {
 
+enum class SamplerStep : uint8_t { penalties, top_k, typical_p, top_p, min_p, temperature };
+
 struct SamplerConfig {
+    static constexpr int max_steps = 8;
+    SamplerStep steps[max_steps] = {SamplerStep::penalties, SamplerStep::top_k, SamplerStep::typical_p,
+                                    SamplerStep::top_p, SamplerStep::min_p, SamplerStep::temperature};
+    int n_steps = 6;
     float temperature = 0.8f;
     int top_k = 40;          // 0: off
     float top_p = 0.95f;     // 1: off
@@ -37,6 +45,11 @@ public:
             !(cfg.min_p >= 0.0f && cfg.min_p <= 1.0f) || !(cfg.typical_p > 0.0f && cfg.typical_p <= 1.0f) ||
             !(cfg.repeat_penalty > 0.0f) || cfg.penalty_last_n < 0)
             return Status::fail(Error::invalid_argument, "sampling parameters out of range");
+        if (cfg.n_steps < 0 || cfg.n_steps > SamplerConfig::max_steps)
+            return Status::fail(Error::invalid_argument, "sampler chain of ", cfg.n_steps, " steps");
+        for (int i = 1; i < cfg.n_steps; ++i)
+            if (cfg.steps[i] == SamplerStep::penalties)
+                return Status::fail(Error::invalid_argument, "the penalties step must come first in the sampler chain");
         cfg_ = cfg;
         if (cfg_.penalty_last_n > max_window) cfg_.penalty_last_n = max_window;
         n_vocab_ = n_vocab;
@@ -60,29 +73,64 @@ public:
     int32_t sample(const float* logits) {
         int n = n_vocab_;
         for (int i = 0; i < n; ++i) cand_[i] = {int32_t(i), logits[i]};
-        apply_penalties();
+        if (cfg_.n_steps > 0 && cfg_.steps[0] == SamplerStep::penalties) apply_penalties();
         if (cfg_.temperature == 0.0f) return greedy(n);
-
-        n = keep_top(n, cfg_.top_k > 0 && cfg_.top_k < n ? cfg_.top_k : n);  // sorted, descending
-        softmax_sorted(n);
-        if (cfg_.typical_p < 1.0f) n = keep_typical(n);
-        if (cfg_.top_p < 1.0f) {
-            double cum = 0.0;
-            int keep = n;
-            for (int i = 0; i < n; ++i) {
-                cum += cand_[i].p;
-                if (cum >= cfg_.top_p) { keep = i + 1; break; }
+        bool sorted = false;      // candidates in descending logit order
+        bool probs_fresh = false;  // p holds the softmax of the current logits
+        auto sorted_probs = [&] {
+            if (!sorted) {
+                sort(0, n, before);
+                sorted = true;
             }
-            n = keep;
+            if (!probs_fresh) {
+                softmax_sorted(n);
+                probs_fresh = true;
+            }
+        };
+        for (int s = 0; s < cfg_.n_steps; ++s) {
+            switch (cfg_.steps[s]) {
+            case SamplerStep::penalties: break;  // applied above, before any filter
+            case SamplerStep::top_k:
+                if (cfg_.top_k > 0 && cfg_.top_k < n) {
+                    n = keep_top(n, cfg_.top_k);
+                    sorted = true;
+                    probs_fresh = false;
+                }
+                break;
+            case SamplerStep::typical_p:
+                if (cfg_.typical_p < 1.0f) {
+                    sorted_probs();
+                    n = keep_typical(n);
+                }
+                break;
+            case SamplerStep::top_p:
+                if (cfg_.top_p < 1.0f) {
+                    sorted_probs();
+                    double cum = 0.0;
+                    for (int i = 0; i < n; ++i) {
+                        cum += cand_[i].p;
+                        if (cum >= cfg_.top_p) { n = i + 1; break; }
+                    }
+                    probs_fresh = false;
+                }
+                break;
+            case SamplerStep::min_p:
+                if (cfg_.min_p > 0.0f) {
+                    sorted_probs();
+                    const float threshold = cand_[0].p * cfg_.min_p;
+                    int keep = 1;
+                    while (keep < n && cand_[keep].p >= threshold) ++keep;
+                    n = keep;
+                    probs_fresh = false;
+                }
+                break;
+            case SamplerStep::temperature:
+                for (int i = 0; i < n; ++i) cand_[i].logit /= cfg_.temperature;
+                probs_fresh = false;
+                break;
+            }
         }
-        if (cfg_.min_p > 0.0f) {
-            float threshold = cand_[0].p * cfg_.min_p;
-            int keep = 1;
-            while (keep < n && cand_[keep].p >= threshold) ++keep;
-            n = keep;
-        }
-        for (int i = 0; i < n; ++i) cand_[i].logit /= cfg_.temperature;
-        softmax_sorted(n);
+        sorted_probs();
         double r = next_uniform(), cum = 0.0;
         for (int i = 0; i < n; ++i) {
             cum += cand_[i].p;
