@@ -24,7 +24,9 @@ run_firmware() {  # name, model, prompt ids, n -> prints the firmware's output
   local model_bytes text data bss
   model_bytes=$(stat -c %s "$model")
   read -r text data bss < <(arm-none-eabi-size "$dir/firmware" | awk 'NR == 2 {print $1, $2, $3}')
-  echo "size $name: engine code $(( (text - model_bytes) / 1024 )) KiB flash (+ model $(( model_bytes / 1024 )) KiB), static RAM $(( (data + bss) / 1024 )) KiB" >&2
+  local engine
+  engine=$(arm-none-eabi-size "$dir/CMakeFiles/firmware.dir/main.cpp.obj" | awk 'NR == 2 {print $1}')
+  echo "size $name: code $(( (text - model_bytes) / 1024 )) KiB flash, of which engine $(( engine / 1024 )) KiB (+ model $(( model_bytes / 1024 )) KiB), static RAM $(( (data + bss) / 1024 )) KiB" >&2
   timeout 600 qemu-system-arm -M mps2-an500 -nographic -semihosting-config enable=on,target=native -kernel "$dir/firmware" 2>&1 | tr -d "\r"
 }
 
