@@ -34,6 +34,8 @@ DotFn<T> select_dot() {
         if constexpr (T::id == GgmlType::BF16) return &x86::dot_bf16_avx2;
         if constexpr (T::id == GgmlType::Q8_0) return &x86::dot_q8_0_avx2;
         if constexpr (T::id == GgmlType::Q4_0) return &x86::dot_q4_0_avx2;
+        if constexpr (T::id == GgmlType::Q4_K) return &x86::dot_q4_k_avx2;
+        if constexpr (T::id == GgmlType::Q6_K) return &x86::dot_q6_k_avx2;
     }
 #endif
 #if defined(__HVX__)

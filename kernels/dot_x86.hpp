@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "type_float.hpp"
+#include "type_k_quants.hpp"
 #include "type_q4_0.hpp"
 #include "type_q8_0.hpp"
 
@@ -63,6 +64,72 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_q4_0_avx2(const TypeQ4
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8x32(UnpackQ4_0::codes(w[b]), qa)), acc);
     }
     return hsum(acc);
+}
+
+// Q4_K against Q8_K-style activations (one scale per 256, shared by the 8 blocks): the 4-bit
+// codes are unsigned, so maddubs takes them directly; multiplying its 16-bit pair sums by the
+// group's 6-bit scale in the following madd folds all 8 groups into one integer vector. The
+// mins need only the activation blocks' sums, in scalar.
+__attribute__((target("avx2,fma,f16c"))) inline float dot_q4_k_avx2(const TypeQ4_K::Block* w, const BlockQ8* a, int n) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0f);
+    float sum = 0.0f;
+    for (int b = 0; b < n; ++b, a += 8) {
+        int scale[8], min[8];
+        for (int g = 0; g < 8; ++g) k4_scale_min(w[b].scales, g, scale[g], min[g]);
+        __m256i acc = _mm256_setzero_si256();
+        for (int c = 0; c < 4; ++c) {
+            const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * c));
+            const __m256i lo = _mm256_and_si256(packed, low_mask);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
+            const __m256i a_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[2 * c].qs));
+            const __m256i a_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[2 * c + 1].qs));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a_lo), _mm256_set1_epi16(int16_t(scale[2 * c]))));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a_hi), _mm256_set1_epi16(int16_t(scale[2 * c + 1]))));
+        }
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        float mins = 0.0f;
+        for (int g = 0; g < 8; ++g) mins += float(min[g]) * a[g].sum;
+        sum += fp16_to_f32(w[b].d) * a[0].d * float(_mm_cvtsi128_si32(s4)) - fp16_to_f32(w[b].dmin) * mins;
+    }
+    return sum;
+}
+
+// Q6_K against Q8_K-style activations. The 6-bit codes are assembled unsigned (0..63) so
+// maddubs can take them; the offset of 32 is removed by subtracting 32 * sum(a), which maddubs
+// of a constant 32 against the activations gives in the same shape. Each 32-element quarter
+// spans two 16-element scale groups: the low and high 128-bit halves of the madd scales.
+__attribute__((target("avx2,fma,f16c"))) inline float dot_q6_k_avx2(const TypeQ6_K::Block* w, const BlockQ8* a, int n) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03), k32 = _mm256_set1_epi8(32);
+    float sum = 0.0f;
+    for (int b = 0; b < n; ++b, a += 8) {
+        __m256i acc = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i ql_a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * h));
+            const __m256i ql_b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh + 32 * h));
+            const __m256i codes[4] = {
+                _mm256_or_si256(_mm256_and_si256(ql_a, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(ql_b, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_a, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_b, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4)),
+            };
+            for (int k = 0; k < 4; ++k) {
+                const int g = 8 * h + 2 * k;
+                const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(w[b].scales[g + 1]), _mm_set1_epi16(w[b].scales[g]));
+                const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[4 * h + k].qs));
+                const __m256i prod = _mm256_madd_epi16(_mm256_maddubs_epi16(codes[k], qa), scales);
+                const __m256i offset = _mm256_madd_epi16(_mm256_maddubs_epi16(k32, qa), scales);
+                acc = _mm256_add_epi32(acc, _mm256_sub_epi32(prod, offset));
+            }
+        }
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        sum += fp16_to_f32(w[b].d) * a[0].d * float(_mm_cvtsi128_si32(s4));
+    }
+    return sum;
 }
 
 // Prompt processing: a tile of 2 weight rows x 4 tokens. Each weight block is unpacked once

@@ -314,7 +314,9 @@ void check_type(Make make) {
         std::vector<float> x(static_cast<size_t>(n));
         for (float& v : x) v = std::uniform_real_distribution<float>(-1.5f, 1.5f)(rng);
         std::vector<BlockQ8> act(static_cast<size_t>(n / 32));
-        quantize_row_q8(x.data(), act.data(), n);
+        // Each type's kernels take activations in its own format (K-quants: one scale per 256).
+        if (T::act == ActFormat::q8_k) quantize_row_q8k(x.data(), act.data(), n);
+        else quantize_row_q8(x.data(), act.data(), n);
         double ref = 0.0;
         for (int i = 0; i < n; ++i) ref += double(expected[size_t(i)]) * act[size_t(i / 32)].d * act[size_t(i / 32)].qs[i % 32];
         // Types with a min use the activation block's fp16-rounded sum: allow for that rounding.
