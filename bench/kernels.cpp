@@ -1,0 +1,124 @@
+// Kernel microbenchmarks (Google Benchmark): matrix-vector (decode) and matrix-matrix
+// (prompt, 128 tokens) products for every weight type the quantizers can write, at 1 and 2
+// threads. Reports effective GB/s of weights read, GFLOP/s, and the fraction of this machine's
+// measured read bandwidth each GEMV reaches.
+//
+//   bench/kernels [--benchmark_filter=Q4_0] [--benchmark_min_time=0.2]
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "gguf_quantize.hpp"
+#include "tinyllm/weights.hpp"
+
+using namespace tinyllm;
+
+namespace {
+
+// Read bandwidth with all threads over 1 GiB (bytes/s), measured once.
+double read_bandwidth(int threads) {
+    static double cached[3] = {};
+    if (cached[threads]) return cached[threads];
+    const size_t n = size_t(1) << 27;
+    std::vector<uint64_t> buf(n, 1);
+    double best = 0.0;
+    for (int rep = 0; rep < 3; ++rep) {
+        auto t0 = std::chrono::steady_clock::now();
+        uint64_t total = 0;
+#if defined(_OPENMP)
+#pragma omp parallel for reduction(+ : total) schedule(static) num_threads(threads)
+#endif
+        for (size_t i = 0; i < n; i += 4) total += buf[i] + buf[i + 1] + buf[i + 2] + buf[i + 3];
+        double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        benchmark::DoNotOptimize(total);
+        best = std::max(best, double(n * 8) / dt);
+    }
+    return cached[threads] = best;
+}
+
+struct Matrix {
+    std::vector<uint8_t> bytes;
+    WeightView view;
+};
+
+Matrix make_matrix(GgmlType type, int64_t rows, int64_t cols) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> w(size_t(rows * cols));
+    for (float& v : w) v = normal(rng);
+    Matrix m;
+    if (type == GgmlType::F16 || type == GgmlType::BF16) {
+        m.bytes.resize(w.size() * 2);
+        for (size_t i = 0; i < w.size(); ++i) {
+            uint16_t h = type == GgmlType::F16 ? f32_to_fp16(w[i]) : f32_to_bf16(w[i]);
+            std::memcpy(m.bytes.data() + 2 * i, &h, 2);
+        }
+    } else {
+        m.bytes = detail::encode(type, w, cols, rows);
+    }
+    GgmlTypeInfo info = ggml_type_info(uint32_t(type));
+    m.view = WeightView{type, m.bytes.data(), cols, rows, uint64_t(cols / info.block_elems * info.block_bytes)};
+    return m;
+}
+
+void run(benchmark::State& state, GgmlType type, int64_t rows, int64_t cols, int tokens) {
+    const int threads = int(state.range(0));
+#if defined(_OPENMP)
+    omp_set_num_threads(threads);
+#endif
+    Matrix m = make_matrix(type, rows, cols);
+    std::vector<float> x(size_t(cols) * tokens), y(size_t(rows) * tokens);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
+    std::vector<BlockQ8> q8(x.size() / 32 + 1);
+    std::vector<uint16_t> half(x.size());
+    auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+        MatmulInput in;
+        in.x = x.data();
+        in.n_tokens = tokens;
+        in.cols = int(cols);
+        in.q8 = q8.data();
+        in.half = half.data();
+        matmul(m.view, in, y.data(), rows);
+        benchmark::DoNotOptimize(y.data());
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double iters = double(state.iterations());
+    const double gbs = double(m.bytes.size()) * iters / seconds / 1e9;
+    state.counters["GB/s"] = gbs;
+    state.counters["GFLOP/s"] = 2.0 * double(rows) * double(cols) * tokens * iters / seconds / 1e9;
+    if (tokens == 1) state.counters["of_bandwidth"] = gbs / (read_bandwidth(threads) / 1e9);
+}
+
+void register_all() {
+    const std::pair<const char*, GgmlType> types[] = {
+        {"F16", GgmlType::F16}, {"BF16", GgmlType::BF16}, {"Q8_0", GgmlType::Q8_0}, {"Q6_K", GgmlType::Q6_K},
+        {"Q5_1", GgmlType::Q5_1}, {"Q5_0", GgmlType::Q5_0}, {"Q4_1", GgmlType::Q4_1}, {"Q4_K", GgmlType::Q4_K},
+        {"Q4_0", GgmlType::Q4_0}};
+    struct Shape { const char* name; int64_t rows, cols; int tokens; };
+    const Shape shapes[] = {{"gemv_4096x4096", 4096, 4096, 1}, {"gemv_11008x4096", 11008, 4096, 1}, {"gemm_4096x4096_n128", 4096, 4096, 128}};
+    for (auto [tname, type] : types)
+        for (const Shape& s : shapes) {
+            std::string name = std::string(tname) + "/" + s.name;
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, type, s.rows, s.cols, s.tokens); })
+                ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+        }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
