@@ -243,18 +243,27 @@ std::vector<float> reference_forward(const Model& m, const std::vector<int>& tok
     return logits;
 }
 
+// A model parsed and bound from GGUF bytes in memory (the bytes must outlive it).
+struct BytesModel {
+    std::vector<uint8_t> memory;
+    Arena arena;
+    gguf::File file;
+    Model model;
+    Status load(const std::vector<uint8_t>& bytes) {
+        memory.assign(gguf::index_bytes({bytes.data(), bytes.size()}) + 16384, 0);  // index + layer table
+        arena = Arena(memory.data(), memory.size());
+        Status st = gguf::parse({bytes.data(), bytes.size()}, arena, file);
+        return st ? load_model(file, arena, model) : st;
+    }
+};
+
 void check_random_shape(const RandomModelShape& shape, double tolerance, int n_tokens = 11, int batch = 4) {
     std::vector<uint8_t> bytes = random_model_gguf(shape);
     REQUIRE(!bytes.empty());
-    std::vector<uint8_t> index(gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
-    Arena index_arena(index.data(), index.size());
-    gguf::File f;
-    REQUIRE(gguf::parse({bytes.data(), bytes.size()}, index_arena, f).ok());
-    std::vector<uint8_t> model_mem(static_cast<size_t>(shape.n_layer) * sizeof(LayerWeights) + 128);
-    Arena model_arena(model_mem.data(), model_mem.size());
-    Model m;
-    Status st = load_model(f, model_arena, m);
+    BytesModel loaded;
+    Status st = loaded.load(bytes);
     REQUIRE_MESSAGE(st.ok(), std::string(st.detail));
+    const Model& m = loaded.model;
 
     std::vector<int> tokens;
     std::mt19937 rng(shape.seed);
@@ -342,14 +351,9 @@ TEST_CASE("session errors: out-of-range token, full context, small arena") {
     shape.n_ctx = 8;
     shape.type = GgmlType::F32;
     std::vector<uint8_t> bytes = random_model_gguf(shape);
-    std::vector<uint8_t> index(gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
-    Arena ia(index.data(), index.size());
-    gguf::File f;
-    REQUIRE(gguf::parse({bytes.data(), bytes.size()}, ia, f).ok());
-    std::vector<uint8_t> mm(4096);
-    Arena ma(mm.data(), mm.size());
-    Model m;
-    REQUIRE(load_model(f, ma, m).ok());
+    BytesModel loaded;
+    REQUIRE(loaded.load(bytes).ok());
+    const Model& m = loaded.model;
 
     std::vector<uint8_t> tiny(100);
     Arena small(tiny.data(), tiny.size());
@@ -436,16 +440,7 @@ TEST_CASE("unknown architectures and missing tensors are named") {
     s.n_ff = 64;
     s.type = GgmlType::F32;
     std::vector<uint8_t> bytes = random_model_gguf(s);
-    auto load = [](std::vector<uint8_t>& b) {
-        std::vector<uint8_t> index(gguf::index_bytes({b.data(), b.size()}) + 64);
-        Arena ia(index.data(), index.size());
-        gguf::File f;
-        REQUIRE(gguf::parse({b.data(), b.size()}, ia, f).ok());
-        std::vector<uint8_t> mm(8192);
-        Arena ma(mm.data(), mm.size());
-        Model m;
-        return load_model(f, ma, m);
-    };
+    auto load = [](const std::vector<uint8_t>& b) { return BytesModel().load(b); };
     REQUIRE(load(bytes).ok());
     // Rename one tensor: the model must name the architecture and the tensor it lacks.
     std::string needle = "blk.1.attn_k_norm.weight";
