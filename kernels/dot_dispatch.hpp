@@ -28,6 +28,10 @@ using DotFn = typename DotTraits<T>::Fn;
 template <class T>
 DotFn<T> select_dot() {
 #if defined(__x86_64__) || defined(__i386__)
+    if (x86::has_avx512_vnni()) {
+        if constexpr (T::id == GgmlType::Q8_0) return &x86::dot_q8_0_vnni;
+        if constexpr (T::id == GgmlType::Q4_0) return &x86::dot_q4_0_vnni;
+    }
     if (x86::has_avx2()) {
         if constexpr (T::id == GgmlType::F32) return &x86::dot_f32_avx2;
         if constexpr (T::id == GgmlType::F16) return &x86::dot_f16_avx2;

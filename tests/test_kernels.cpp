@@ -348,3 +348,31 @@ TEST_CASE("IQ4_NL / IQ4_XS layouts") {
     check_type<TypeIQ4_NL>(make_iq4_nl);
     check_type<TypeIQ4_XS>(make_iq4_xs);
 }
+
+#if defined(__x86_64__)
+TEST_CASE("VNNI and AVX2 kernels give bit-identical results") {
+    if (!x86::has_avx512_vnni()) {
+        MESSAGE("skipped: this CPU has no AVX-512 VNNI");
+        return;
+    }
+    std::mt19937 rng(9);
+    for (int n_blocks : {1, 5, 64}) {
+        std::vector<TypeQ8_0::Block> w8(static_cast<size_t>(n_blocks));
+        std::vector<TypeQ4_0::Block> w4(static_cast<size_t>(n_blocks));
+        for (auto& b : w8) {
+            b.d = f32_to_fp16(0.01f);
+            for (auto& q : b.qs) q = int8_t(int(rng() % 256) - 128);  // includes -128
+        }
+        for (auto& b : w4) {
+            b.d = f32_to_fp16(0.02f);
+            for (auto& q : b.qs) q = uint8_t(rng());
+        }
+        std::vector<float> x(static_cast<size_t>(n_blocks) * 32);
+        for (float& v : x) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
+        std::vector<BlockQ8> a(static_cast<size_t>(n_blocks));
+        quantize_row_q8(x.data(), a.data(), n_blocks * 32);
+        CHECK(x86::dot_q8_0_vnni(w8.data(), a.data(), n_blocks) == x86::dot_q8_0_avx2(w8.data(), a.data(), n_blocks));
+        CHECK(x86::dot_q4_0_vnni(w4.data(), a.data(), n_blocks) == x86::dot_q4_0_avx2(w4.data(), a.data(), n_blocks));
+    }
+}
+#endif
