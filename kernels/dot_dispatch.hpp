@@ -1,6 +1,7 @@
 // Picks the fastest dot-product kernel for a weight type on the running CPU. The portable
 // kernel (T::dot) is the reference every SIMD kernel is tested against.
 #pragma once
+#include "dot_neon.hpp"
 #include "dot_x86.hpp"
 #include "hvx/dot_hvx.hpp"
 #include "weight_types.hpp"
@@ -41,6 +42,10 @@ DotFn<T> select_dot() {
         if constexpr (T::id == GgmlType::Q4_K) return &x86::dot_q4_k_avx2;
         if constexpr (T::id == GgmlType::Q6_K) return &x86::dot_q6_k_avx2;
     }
+#endif
+#if defined(__aarch64__)
+    if constexpr (T::id == GgmlType::Q8_0) return &neon::dot_q8_0;
+    if constexpr (T::id == GgmlType::Q4_0) return &neon::dot_q4_0;
 #endif
 #if defined(__HVX__)
     if constexpr (T::id == GgmlType::Q8_0) return &hvx::dot_q8_0;

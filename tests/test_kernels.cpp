@@ -376,3 +376,27 @@ TEST_CASE("VNNI and AVX2 kernels give bit-identical results") {
     }
 }
 #endif
+
+#if defined(__aarch64__)
+TEST_CASE("NEON kernels are bit-identical to the generic kernels") {
+    std::mt19937 rng(13);
+    for (int n_blocks : {1, 3, 40}) {
+        std::vector<TypeQ8_0::Block> w8(static_cast<size_t>(n_blocks));
+        std::vector<TypeQ4_0::Block> w4(static_cast<size_t>(n_blocks));
+        for (auto& b : w8) {
+            b.d = f32_to_fp16(0.01f);
+            for (auto& q : b.qs) q = int8_t(int(rng() % 256) - 128);
+        }
+        for (auto& b : w4) {
+            b.d = f32_to_fp16(0.02f);
+            for (auto& q : b.qs) q = uint8_t(rng());
+        }
+        std::vector<float> x(static_cast<size_t>(n_blocks) * 32);
+        for (float& v : x) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
+        std::vector<BlockQ8> a(static_cast<size_t>(n_blocks));
+        quantize_row_q8(x.data(), a.data(), n_blocks * 32);
+        CHECK(neon::dot_q8_0(w8.data(), a.data(), n_blocks) == DotTraits<TypeQ8_0>::reference(w8.data(), a.data(), n_blocks));
+        CHECK(neon::dot_q4_0(w4.data(), a.data(), n_blocks) == DotTraits<TypeQ4_0>::reference(w4.data(), a.data(), n_blocks));
+    }
+}
+#endif
