@@ -349,40 +349,13 @@ TEST_CASE("IQ4_NL / IQ4_XS layouts") {
     check_type<TypeIQ4_XS>(make_iq4_xs);
 }
 
-#if defined(__x86_64__)
-TEST_CASE("VNNI and AVX2 kernels give bit-identical results") {
-    if (!x86::has_avx512_vnni()) {
-        MESSAGE("skipped: this CPU has no AVX-512 VNNI");
-        return;
-    }
-    std::mt19937 rng(9);
-    for (int n_blocks : {1, 5, 64}) {
-        std::vector<TypeQ8_0::Block> w8(static_cast<size_t>(n_blocks));
-        std::vector<TypeQ4_0::Block> w4(static_cast<size_t>(n_blocks));
-        for (auto& b : w8) {
-            b.d = f32_to_fp16(0.01f);
-            for (auto& q : b.qs) q = int8_t(int(rng() % 256) - 128);  // includes -128
-        }
-        for (auto& b : w4) {
-            b.d = f32_to_fp16(0.02f);
-            for (auto& q : b.qs) q = uint8_t(rng());
-        }
-        std::vector<float> x(static_cast<size_t>(n_blocks) * 32);
-        for (float& v : x) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
-        std::vector<BlockQ8> a(static_cast<size_t>(n_blocks));
-        quantize_row_q8(x.data(), a.data(), n_blocks * 32);
-        CHECK(x86::dot_q8_0_vnni(w8.data(), a.data(), n_blocks) == x86::dot_q8_0_avx2(w8.data(), a.data(), n_blocks));
-        CHECK(x86::dot_q4_0_vnni(w4.data(), a.data(), n_blocks) == x86::dot_q4_0_avx2(w4.data(), a.data(), n_blocks));
-    }
-}
-#endif
-
-#if defined(__aarch64__)
-TEST_CASE("NEON kernels are bit-identical to the generic kernels") {
-    std::mt19937 rng(13);
-    for (int n_blocks : {1, 3, 40}) {
-        std::vector<TypeQ8_0::Block> w8(static_cast<size_t>(n_blocks));
-        std::vector<TypeQ4_0::Block> w4(static_cast<size_t>(n_blocks));
+// Random Q8_0 (including -128) and Q4_0 weights with quantized activations, for comparing
+// SIMD kernels bit for bit.
+struct RandomDotInputs {
+    std::vector<TypeQ8_0::Block> w8;
+    std::vector<TypeQ4_0::Block> w4;
+    std::vector<BlockQ8> a;
+    RandomDotInputs(std::mt19937& rng, int n_blocks) : w8(static_cast<size_t>(n_blocks)), w4(w8.size()), a(w8.size()) {
         for (auto& b : w8) {
             b.d = f32_to_fp16(0.01f);
             for (auto& q : b.qs) q = int8_t(int(rng() % 256) - 128);
@@ -393,10 +366,32 @@ TEST_CASE("NEON kernels are bit-identical to the generic kernels") {
         }
         std::vector<float> x(static_cast<size_t>(n_blocks) * 32);
         for (float& v : x) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
-        std::vector<BlockQ8> a(static_cast<size_t>(n_blocks));
         quantize_row_q8(x.data(), a.data(), n_blocks * 32);
-        CHECK(neon::dot_q8_0(w8.data(), a.data(), n_blocks) == DotTraits<TypeQ8_0>::reference(w8.data(), a.data(), n_blocks));
-        CHECK(neon::dot_q4_0(w4.data(), a.data(), n_blocks) == DotTraits<TypeQ4_0>::reference(w4.data(), a.data(), n_blocks));
+    }
+};
+
+#if defined(__x86_64__)
+TEST_CASE("VNNI and AVX2 kernels give bit-identical results") {
+    if (!x86::has_avx512_vnni()) {
+        MESSAGE("skipped: this CPU has no AVX-512 VNNI");
+        return;
+    }
+    std::mt19937 rng(9);
+    for (int n : {1, 5, 64}) {
+        RandomDotInputs in(rng, n);
+        CHECK(x86::dot_q8_0_vnni(in.w8.data(), in.a.data(), n) == x86::dot_q8_0_avx2(in.w8.data(), in.a.data(), n));
+        CHECK(x86::dot_q4_0_vnni(in.w4.data(), in.a.data(), n) == x86::dot_q4_0_avx2(in.w4.data(), in.a.data(), n));
+    }
+}
+#endif
+
+#if defined(__aarch64__)
+TEST_CASE("NEON kernels are bit-identical to the generic kernels") {
+    std::mt19937 rng(13);
+    for (int n : {1, 3, 40}) {
+        RandomDotInputs in(rng, n);
+        CHECK(neon::dot_q8_0(in.w8.data(), in.a.data(), n) == DotTraits<TypeQ8_0>::reference(in.w8.data(), in.a.data(), n));
+        CHECK(neon::dot_q4_0(in.w4.data(), in.a.data(), n) == DotTraits<TypeQ4_0>::reference(in.w4.data(), in.a.data(), n));
     }
 }
 #endif
