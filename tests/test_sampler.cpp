@@ -197,3 +197,17 @@ TEST_CASE("custom chains: any subset, any order; penalties only first") {
     CHECK(st.code == Error::invalid_argument);
     CHECK(std::string(st.detail).find("penalties") != std::string::npos);
 }
+
+TEST_CASE("reset restarts the random sequence and forgets the penalty window") {
+    std::vector<float> logits(50);
+    for (int i = 0; i < 50; ++i) logits[size_t(i)] = std::sin(float(i));
+    SamplerConfig cfg = plain(1.0f);
+    cfg.seed = 21;
+    cfg.repeat_penalty = 1.5f;
+    Harness h(cfg, 50);
+    std::vector<int> first, second;
+    for (int i = 0; i < 32; ++i) { first.push_back(h.sampler.sample(logits.data())); h.sampler.accept(first.back()); }
+    h.sampler.reset();
+    for (int i = 0; i < 32; ++i) { second.push_back(h.sampler.sample(logits.data())); h.sampler.accept(second.back()); }
+    CHECK(first == second);
+}

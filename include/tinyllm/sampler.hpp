@@ -63,6 +63,13 @@ public:
 
     int n_vocab() const { return n_vocab_; }
 
+    // Forgets the penalty window and restarts the random sequence from the seed, as for a new
+    // conversation: the same inputs then give the same tokens again.
+    void reset() {
+        n_recent_ = 0;
+        state_ = cfg_.seed;
+    }
+
     // Remembers a token for the repetition penalty window.
     void accept(int32_t token) {
         if (cfg_.penalty_last_n == 0) return;
