@@ -68,7 +68,7 @@ inline const char* error_name(Error e) {
 // A code plus a short human detail ("tensor 'blk.0.attn_q.weight'"), stored inline so
 // reporting an error never allocates.
 struct Status {
-    static constexpr size_t detail_capacity = 120;
+    static constexpr size_t detail_capacity = 200;
     Error code = Error::ok;
     char detail[detail_capacity] = {};
 

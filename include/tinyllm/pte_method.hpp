@@ -1,0 +1,312 @@
+// Runs one method (execution plan) of an ExecuTorch program: binds every value to memory as
+// the program's own memory plan says, checks at load that every operator exists and every
+// call has the argument kinds its kernel expects, then executes the chain.
+//
+// Memory comes from the caller's arena: the planned buffers (zeroed at init and kept across
+// execute() calls, so a KV cache persists), the value table, and storage for tensors the plan
+// leaves unplaced (inputs). Constants are zero-copy views into the program file.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pte_ops.hpp"
+#include "pte_program.hpp"
+#include "tinyllm/arena.hpp"
+
+namespace tinyllm::pte {
+
+// Tensors stored outside the program (ExecuTorch's EXTERNAL location, usually a .ptd file),
+// looked up by fully qualified name. find returns an empty span when it has no such tensor.
+struct ExternalData {
+    ByteSpan (*find)(void* context, StrView name) = nullptr;
+    void* context = nullptr;
+};
+
+class Method {
+public:
+    // Arena bytes init() needs for method `name` (an upper bound that includes alignment).
+    static Result<size_t> required_bytes(const Program& program, StrView name) {
+        PlanView plan = program.find_plan(name);
+        if (!plan.t.valid()) return missing_method(program, name);
+        uint64_t total = uint64_t(plan.value_count()) * sizeof(Value) + 64;
+        total += uint64_t(plan.operator_count()) * sizeof(OpFn) + 64;
+        fb::Vector<int64_t> buffers = plan.non_const_buffer_sizes();
+        for (uint32_t k = 1; k < buffers.size(); ++k) total += uint64_t(buffers[k]) + 64;
+        for (uint32_t v = 0; v < plan.value_count(); ++v) {
+            EValueView ev = plan.value(v);
+            if (ev.kind() != ValueKind::Tensor) continue;
+            TensorView t = ev.as_tensor();
+            if (!t.planned() && t.data_buffer_idx() == 0 && !t.external()) total += t.nbytes() + 64;
+        }
+        if (total > SIZE_MAX) return Status::fail(Error::out_of_memory, "pte: method needs more memory than this machine addresses");
+        return size_t(total);
+    }
+
+    Status init(const Program& program, StrView name, Arena& arena, const ExternalData& external = {}) {
+        program_ = &program;
+        plan_ = program.find_plan(name);
+        if (!plan_.t.valid()) return missing_method(program, name);
+        if (Status s = check_calls(); !s) return s;
+        n_values_ = plan_.value_count();
+        values_ = arena.allocate_array<Value>(n_values_ ? n_values_ : 1);
+        ops_ = arena.allocate_array<OpFn>(plan_.operator_count() ? plan_.operator_count() : 1);
+        if (!values_ || !ops_) return out_of_memory(arena);
+        for (uint32_t o = 0; o < plan_.operator_count(); ++o) ops_[o] = find_op(plan_.op(o).name(), plan_.op(o).overload())->fn;
+
+        fb::Vector<int64_t> sizes = plan_.non_const_buffer_sizes();
+        n_buffers_ = sizes.size() > 0 ? sizes.size() - 1 : 0;
+        if (n_buffers_ > max_buffers) return Status::fail(Error::unsupported_type, "pte: ", n_buffers_, " memory arenas (at most 4 supported)");
+        for (uint32_t k = 0; k < n_buffers_; ++k) {
+            buffer_size_[k] = uint64_t(sizes[k + 1]);
+            buffers_[k] = static_cast<uint8_t*>(arena.allocate(size_t(buffer_size_[k]) ? size_t(buffer_size_[k]) : 1));
+            if (!buffers_[k]) return out_of_memory(arena);
+            __builtin_memset(buffers_[k], 0, size_t(buffer_size_[k]));
+        }
+        for (uint32_t v = 0; v < n_values_; ++v) {
+            values_[v] = Value();
+            if (Status s = bind_value(v, arena, external); !s) return s;
+        }
+        return Status();
+    }
+
+    StrView name() const { return plan_.name(); }
+    const PlanView& plan() const { return plan_; }
+
+    uint32_t input_count() const { return plan_.inputs().size(); }
+    uint32_t output_count() const { return plan_.outputs().size(); }
+    Value& input(uint32_t i) { return values_[plan_.inputs()[i]]; }
+    const Value& output(uint32_t i) const { return values_[plan_.outputs()[i]]; }
+
+    // Copies data of the given type and shape into input i (which must have that static shape).
+    Status set_input(uint32_t i, ScalarType type, const void* data, const int64_t* sizes, int dim) {
+        if (i >= input_count()) return Status::fail(Error::invalid_argument, "pte: input ", i, " of ", input_count());
+        Value& v = input(i);
+        if (!v.is_tensor()) return Status::fail(Error::invalid_argument, "pte: input ", i, " is a ", value_kind_name(v.kind), ", not a tensor");
+        Tensor& t = v.tensor;
+        bool same = t.type == type && t.dim == dim;
+        for (int d = 0; same && d < dim; ++d) same = t.sizes[d] == sizes[d];
+        if (!same) return Status::fail(Error::shape_mismatch, "pte: input ", i, " expects ", scalar_type_name(t.type), " of rank ", t.dim);
+        __builtin_memcpy(t.data, data, t.nbytes());
+        return Status();
+    }
+
+    Status execute() {
+        if (plan_.chain_count() == 0) return Status();
+        const uint32_t n = plan_.instruction_count(0);
+        for (uint32_t pc = 0; pc < n;) {
+            InstructionView in = plan_.instruction(0, pc);
+            ++pc;
+            switch (in.kind()) {
+            case InstructionKind::KernelCall: {
+                OpCall call{values_, in.call_args()};
+                Status s = ops_[in.callee()](call);
+                if (!s) return with_context(s, pc - 1);
+                break;
+            }
+            case InstructionKind::MoveCall: values_[in.second()] = values_[in.first()]; break;
+            case InstructionKind::JumpFalseCall: {
+                const Value& cond = values_[in.first()];
+                bool truth = cond.kind == ValueKind::Bool ? cond.b : cond.is_tensor() && cond.tensor.numel() == 1 && load_element(cond.tensor, 0) != 0;
+                if (!truth) pc = uint32_t(in.second());
+                break;
+            }
+            case InstructionKind::FreeCall: break;  // planned memory is never returned mid-run
+            default: return Status::fail(Error::unsupported_op, "pte: instruction ", pc - 1, " cannot run");
+            }
+        }
+        return Status();
+    }
+
+private:
+    static constexpr uint32_t max_buffers = 4;
+
+    static Status missing_method(const Program& program, StrView name) {
+        Status s = Status::fail(Error::missing_key, "pte: no method '", name, "'; the program has:");
+        for (uint32_t i = 0; i < program.plan_count(); ++i) s = append(s, " ", program.plan(i).name());
+        return s;
+    }
+    static Status append(const Status& s, const char* sep, StrView text) {
+        return Status::fail(s.code, s.detail, sep, text);
+    }
+    static Status out_of_memory(const Arena& arena) {
+        return Status::fail(Error::out_of_memory, "pte: arena of ", uint64_t(arena.capacity()), " bytes is too small (see Method::required_bytes)");
+    }
+    Status with_context(const Status& s, uint32_t pc) const {
+        return Status::fail(s.code, s.detail, " (instruction ", pc, " of '", plan_.name(), "')");
+    }
+
+    // Refuses, at load, methods that need a delegate or an operator we do not have, and calls
+    // whose argument kinds do not match their kernel's signature.
+    Status check_calls() const {
+        const StrView method = plan_.name();
+        if (plan_.chain_count() > 1) return Status::fail(Error::unsupported_op, "pte: method '", method, "' has ", plan_.chain_count(), " chains");
+        Status missing;
+        for (uint32_t o = 0; o < plan_.operator_count(); ++o) {
+            OperatorView op = plan_.op(o);
+            if (find_op(op.name(), op.overload())) continue;
+            if (missing.ok()) missing = Status::fail(Error::unsupported_op, "pte: method '", method, "' uses operators tinyllm does not implement:");
+            missing = Status::fail(missing.code, missing.detail, " ", op.name(), ".", op.overload());
+        }
+        const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            InstructionView in = plan_.instruction(0, i);
+            if (in.kind() == InstructionKind::DelegateCall) {
+                DelegateView d = plan_.delegate(uint32_t(in.callee()));
+                return Status::fail(Error::unsupported_delegate, "pte: method '", method, "' is delegated to backend '", d.id(),
+                                    "', which tinyllm cannot run");
+            }
+        }
+        if (!missing.ok()) return missing;
+        for (uint32_t i = 0; i < n; ++i) {
+            InstructionView in = plan_.instruction(0, i);
+            if (in.kind() != InstructionKind::KernelCall) continue;
+            OperatorView op = plan_.op(uint32_t(in.callee()));
+            const OpEntry* entry = find_op(op.name(), op.overload());
+            fb::Vector<int32_t> args = in.call_args();
+            StrView sig = cstr(entry->signature);
+            if (args.size() != sig.size())
+                return Status::fail(Error::invalid_argument, "pte: instruction ", i, " calls ", op.name(), " with ", args.size(),
+                                    " arguments; its kernel takes ", uint64_t(sig.size()));
+            for (uint32_t k = 0; k < args.size(); ++k) {
+                ValueKind kind = plan_.value(uint32_t(args[k])).kind();
+                if (!kind_matches(sig[k], kind))
+                    return Status::fail(Error::invalid_argument, "pte: instruction ", i, " passes a ", value_kind_name(kind), " as argument ", k,
+                                        " of ", op.name());
+            }
+            // The output (last argument) must be a tensor bound to writable memory: checked in bind.
+        }
+        return Status();
+    }
+
+    Status bind_value(uint32_t index, Arena& arena, const ExternalData& external) {
+        EValueView ev = plan_.value(index);
+        Value& v = values_[index];
+        v.kind = ev.kind();
+        switch (v.kind) {
+        case ValueKind::Int: v.i = ev.as_int(); break;
+        case ValueKind::Bool: v.b = ev.as_bool(); break;
+        case ValueKind::Double: v.d = ev.as_double(); break;
+        case ValueKind::String: v.s = ev.as_string(); break;
+        case ValueKind::IntList: v.int_items = ev.int_list(); break;
+        case ValueKind::DoubleList: v.double_items = ev.double_list(); break;
+        case ValueKind::BoolList: v.bool_items = ev.bool_list(); break;
+        case ValueKind::TensorList:
+        case ValueKind::OptionalTensorList: v.list_items = ev.index_list(); break;
+        case ValueKind::Tensor: return bind_tensor(index, ev.as_tensor(), arena, external);
+        default: break;
+        }
+        // Int list items must name Int values (kernels read them without checking).
+        for (uint32_t k = 0; k < v.int_items.size(); ++k)
+            if (plan_.value(uint32_t(v.int_items[k])).kind() != ValueKind::Int)
+                return Status::fail(Error::corrupt, "pte: int list ", index, " refers to a non-int value");
+        for (uint32_t k = 0; k < v.list_items.size(); ++k) {
+            int32_t item = v.list_items[k];
+            ValueKind kind = item < 0 ? ValueKind::None : plan_.value(uint32_t(item)).kind();
+            bool ok = kind == ValueKind::Tensor || (v.kind == ValueKind::OptionalTensorList && (kind == ValueKind::None || kind == ValueKind::Null));
+            if (!ok) return Status::fail(Error::corrupt, "pte: tensor list ", index, " refers to a ", value_kind_name(kind));
+        }
+        return Status();
+    }
+
+    Status bind_tensor(uint32_t index, TensorView tv, Arena& arena, const ExternalData& external) {
+        Tensor& t = values_[index].tensor;
+        t.type = tv.scalar_type();
+        if (scalar_type_size(t.type) == 0)
+            return Status::fail(Error::unknown_tensor_type, "pte: tensor ", index, " has unknown scalar type ", int(t.type));
+        fb::Vector<int32_t> sizes = tv.sizes();
+        if (sizes.size() > uint32_t(max_runtime_dims))
+            return Status::fail(Error::bad_shape, "pte: tensor ", index, " has ", sizes.size(), " dimensions (at most 8 supported)");
+        t.dim = int(sizes.size());
+        for (int d = 0; d < t.dim; ++d) t.sizes[d] = sizes[uint32_t(d)];
+        fb::Vector<uint8_t> order = tv.dim_order();
+        for (uint32_t d = 0; d < order.size(); ++d)
+            if (order[d] != d) return Status::fail(Error::unsupported_type, "pte: tensor ", index, " uses a non-contiguous dim order");
+        if (tv.shape_dynamism() == 2) return Status::fail(Error::unsupported_type, "pte: tensor ", index, " has an unbounded dynamic shape");
+        const size_t bytes = t.nbytes();
+        const uint32_t buffer_idx = tv.data_buffer_idx();
+
+        if (tv.planned()) {
+            uint32_t id = tv.memory_id();
+            uint64_t offset = tv.memory_offset();
+            if (id == 0 || id > n_buffers_)
+                return Status::fail(Error::corrupt, "pte: tensor ", index, " is planned in memory ", id, " of ", n_buffers_);
+            if (offset > buffer_size_[id - 1] || bytes > buffer_size_[id - 1] - offset)
+                return Status::fail(Error::bad_offset, "pte: tensor ", index, " (", uint64_t(bytes), " bytes at ", offset, ") overruns memory ", id);
+            t.data = buffers_[id - 1] + offset;
+            if (tv.external()) return copy_external(index, tv, t, external);
+            if (buffer_idx != 0) return copy_initial_state(index, tv, t);
+            return Status();
+        }
+        if (tv.external()) {
+            ByteSpan data;
+            if (Status s = find_external(index, tv, bytes, external, data); !s) return s;
+            t.data = const_cast<uint8_t*>(data.data);
+            t.constant = true;
+            return aligned(index, t);
+        }
+        if (buffer_idx != 0) {
+            if (buffer_idx >= program_->constant_count())
+                return Status::fail(Error::corrupt, "pte: tensor ", index, " names constant ", buffer_idx, " of ", program_->constant_count());
+            ByteSpan data = program_->constant(buffer_idx);
+            if (data.size < bytes)
+                return Status::fail(Error::truncated, "pte: constant of tensor ", index, " has ", uint64_t(data.size), " bytes, needs ", uint64_t(bytes));
+            t.data = const_cast<uint8_t*>(data.data);  // never written: `constant` guards it
+            t.constant = true;
+            return aligned(index, t);
+        }
+        // Not placed by the plan: an input the caller fills, or a value a kernel writes.
+        t.data = static_cast<uint8_t*>(arena.allocate(bytes ? bytes : 1));
+        if (!t.data) return out_of_memory(arena);
+        __builtin_memset(t.data, 0, bytes);
+        return Status();
+    }
+
+    Status aligned(uint32_t index, const Tensor& t) const {
+        if (reinterpret_cast<uintptr_t>(t.data) % t.element_size() != 0)
+            return Status::fail(Error::bad_alignment, "pte: data of tensor ", index, " is not aligned to its element size");
+        return Status();
+    }
+
+    Status find_external(uint32_t index, TensorView tv, size_t bytes, const ExternalData& external, ByteSpan& out) const {
+        StrView fqn = tv.fully_qualified_name();
+        out = external.find ? external.find(external.context, fqn) : ByteSpan{};
+        if (!out.data) return Status::fail(Error::missing_tensor, "pte: tensor ", index, " ('", fqn, "') is stored outside the program and was not supplied");
+        if (out.size < bytes) return Status::fail(Error::truncated, "pte: external tensor '", fqn, "' has ", uint64_t(out.size), " bytes, needs ", uint64_t(bytes));
+        return Status();
+    }
+
+    Status copy_external(uint32_t index, TensorView tv, Tensor& t, const ExternalData& external) const {
+        ByteSpan data;
+        if (Status s = find_external(index, tv, t.nbytes(), external, data); !s) return s;
+        __builtin_memcpy(t.data, data.data, t.nbytes());
+        return Status();
+    }
+
+    // A planned tensor with a stored initial value (mutable_data_segments).
+    Status copy_initial_state(uint32_t index, TensorView tv, Tensor& t) const {
+        fb::Vector<uint32_t> segs = program_->root.vector<uint32_t>(field::program_mutable_data_segments);
+        uint64_t which = tv.t.table(field::tensor_extra_info).scalar<uint64_t>(field::extra_mutable_segments_idx);
+        fb::Table sub = fb::Table::element(segs, uint32_t(which < segs.size() ? which : segs.size()));
+        fb::Vector<uint64_t> offsets = sub.vector<uint64_t>(field::subsegment_offsets);
+        uint32_t seg = sub.scalar<uint32_t>(field::subsegment_index);
+        uint32_t k = tv.data_buffer_idx();
+        if (!sub.valid() || k >= offsets.size() || seg >= program_->segment_count())
+            return Status::fail(Error::corrupt, "pte: initial value of tensor ", index, " is missing");
+        ByteSpan s = program_->segment(seg);
+        if (offsets[k] > s.size || t.nbytes() > s.size - offsets[k])
+            return Status::fail(Error::truncated, "pte: initial value of tensor ", index, " overruns its segment");
+        __builtin_memcpy(t.data, s.data + offsets[k], t.nbytes());
+        return Status();
+    }
+
+    const Program* program_ = nullptr;
+    PlanView plan_;
+    Value* values_ = nullptr;
+    uint32_t n_values_ = 0;
+    OpFn* ops_ = nullptr;
+    uint8_t* buffers_[max_buffers] = {};
+    uint64_t buffer_size_[max_buffers] = {};
+    uint32_t n_buffers_ = 0;
+};
+
+} // namespace tinyllm::pte
