@@ -1,8 +1,12 @@
-// generate: run a GGUF model on a prompt and stream the continuation.
+// generate: run a GGUF model or an ExecuTorch .pte Llama export on a prompt and stream the
+// continuation.
 //
 //   generate [-m MODEL] [-p TEXT | --prompt-ids 1,2,3] [-n N] [--temp T] [--top-k K] [--top-p P]
 //            [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS] [-c CTX] [--print-ids]
-//            [--dump-logits FILE]
+//            [--dump-logits FILE] [--tokenizer FILE.gguf]
+//
+// A .pte program carries no vocabulary: text prompts and output need --tokenizer (a GGUF file
+// with the same vocabulary), --prompt-ids with --print-ids do not.
 //
 // Text streams to stdout as tokens arrive (or, with --print-ids, the generated ids as one
 // comma-separated line). Timings and peak memory go to stderr. Any bad input: exit code 1 and
@@ -27,7 +31,9 @@
 #endif
 
 #include "gguf_model_file.hpp"
+#include "pte_program.hpp"
 #include "tinyllm/chat_template.hpp"
+#include "tinyllm/pte_llm.hpp"
 #include "tinyllm/sampler.hpp"
 #include "tinyllm/session.hpp"
 #include "tinyllm/tokenizer.hpp"
@@ -50,6 +56,7 @@ struct Options {
     bool chat = false;
     std::string chat_template;  // empty: detect from the model
     std::string system_prompt;
+    std::string tokenizer;  // GGUF file whose vocabulary a .pte model uses
     SamplerConfig sampling;
 };
 
@@ -150,13 +157,14 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--presence-penalty") o.sampling.presence_penalty = parse_float(a, value(), -10.0f, 10.0f);
         else if (a == "--penalty-last-n") o.sampling.penalty_last_n = int(parse_int(a, value(), 0, 1024));
         else if (a == "--samplers") parse_samplers(value(), o.sampling);
+        else if (a == "--tokenizer") o.tokenizer = value();
         else if (a == "-h" || a == "--help") {
             std::printf("usage: generate [-m MODEL] [-p TEXT | --prompt-ids 1,2,3] [-n N] [--temp T] [--top-k K]\n"
                         "                [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS]\n"
                         "                [-c CTX] [--print-ids] [--dump-logits FILE] [--typical-p P]\n"
                         "                [--frequency-penalty F] [--presence-penalty P] [--penalty-last-n N]\n"
                         "                [--samplers penalties,top_k,typical_p,top_p,min_p,temperature]\n"
-                        "                [--chat [--chat-template NAME] [--system TEXT]]\n");
+                        "                [--chat [--chat-template NAME] [--system TEXT]] [--tokenizer FILE.gguf]\n");
             std::exit(0);
         } else die("unknown argument '" + a + "' (see --help)");
     }
@@ -198,6 +206,39 @@ double peak_rss_mib() {
     return double(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
+// What generation needs from a model, GGUF or .pte: feed tokens, read logits.
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual Status eval(const int32_t* ids, int n, float* logits, bool all_rows) = 0;
+    virtual int n_past() const = 0;
+    virtual int n_ctx() const = 0;
+};
+
+class SessionBackend : public Backend {
+public:
+    explicit SessionBackend(Session& s) : session_(s) {}
+    Status eval(const int32_t* ids, int n, float* logits, bool all_rows) override { return session_.eval(ids, n, logits, all_rows); }
+    int n_past() const override { return session_.n_past(); }
+    int n_ctx() const override { return session_.n_ctx(); }
+
+private:
+    Session& session_;
+};
+
+class PteBackend : public Backend {
+public:
+    explicit PteBackend(pte::LlmProgram& p) : program_(p) {}
+    Status eval(const int32_t* ids, int n, float* logits, bool all_rows) override { return program_.eval(ids, n, logits, all_rows); }
+    int n_past() const override { return program_.n_past(); }
+    int n_ctx() const override { return program_.n_ctx(); }
+
+private:
+    pte::LlmProgram& program_;
+};
+
+bool is_pte(const ByteSpan& b) { return b.size >= 8 && std::memcmp(b.data + 4, "ET", 2) == 0; }
+
 } // namespace
 
 struct Generation {
@@ -208,7 +249,7 @@ struct Generation {
 
 // Samples from `logits`, feeds each token back, and (when `stream`) prints the text as it
 // arrives, until n tokens, an end-of-generation token, or a full context.
-Generation generate(Session& session, Sampler& sampler, const Tokenizer* tokenizer, const float* logits, int n, bool stream) {
+Generation generate(Backend& session, Sampler& sampler, const Tokenizer* tokenizer, const float* logits, int n, bool stream) {
     Generation g;
     const int n_vocab = sampler.n_vocab();
     std::vector<float> step(static_cast<size_t>(n_vocab));
@@ -255,12 +296,12 @@ std::string turn_closing(ChatTemplate t, const std::vector<ChatMessage>& history
 
 // Interactive chat: each line of stdin is a user turn; replies stream to stdout. The KV cache
 // keeps the conversation, so each turn only evaluates its new tokens.
-int run_chat(const Options& opt, const GgufModelFile& file, Session& session, Sampler& sampler, const Tokenizer& tokenizer) {
+int run_chat(const Options& opt, const gguf::File& vocab_file, Backend& session, Sampler& sampler, const Tokenizer& tokenizer) {
     ChatTemplate tmpl;
     Status st;
     if (!opt.chat_template.empty()) st = chat_template_from_name(opt.chat_template, tmpl);
     else {
-        Result<StrView> jinja = file.gguf.get_string("tokenizer.chat_template");
+        Result<StrView> jinja = vocab_file.get_string("tokenizer.chat_template");
         if (!jinja) die("the model has no tokenizer.chat_template; choose one with --chat-template NAME");
         st = detect_chat_template(std::string(jinja->data(), jinja->size()), tmpl);
     }
@@ -310,48 +351,91 @@ int main(int argc, char** argv) {
     if (opt.threads) omp_set_num_threads(opt.threads);
 #endif
 
-    GgufModelFile file;
-    Status st = file.open(opt.model);
+    GgufModelFile file;  // the GGUF model, or the GGUF that supplies a .pte's vocabulary
+    MappedFile pte_file;
+    Status st = pte_file.open(opt.model);
     if (!st) die(st, "cannot load '" + opt.model + "'");
+    const bool pte_model = is_pte(pte_file.bytes());
+    const std::string vocab_path = pte_model ? opt.tokenizer : opt.model;
+    if (!vocab_path.empty() && !(st = file.open(vocab_path))) die(st, "cannot load '" + vocab_path + "'");
+
     Model model;
-    if (!(st = file.load(model))) die(st, "cannot load '" + opt.model + "'");
-    const ModelConfig& cfg = model.config;
+    pte::Program program;
+    int n_vocab = 0, n_ctx_train = 0;
+    if (pte_model) {
+        Result<pte::Program> opened = pte::open_program(pte_file.bytes());
+        if (!opened) die(opened.status, "cannot load '" + opt.model + "'");
+        program = *opened;
+    } else {
+        if (!(st = file.load(model))) die(st, "cannot load '" + opt.model + "'");
+        n_vocab = model.config.n_vocab;
+        n_ctx_train = model.config.n_ctx_train;
+    }
 
     Tokenizer tokenizer;
-    const bool have_tokenizer = (st = tokenizer.load(file.gguf)).ok();
+    bool have_tokenizer = false;
+    if (vocab_path.empty()) st = Status::fail(Error::missing_key, "a .pte program has no vocabulary; pass --tokenizer FILE.gguf");
+    else have_tokenizer = (st = tokenizer.load(file.gguf)).ok();
     if (!have_tokenizer && !opt.have_prompt_ids) die(st, "model has no usable tokenizer");
+    if (pte_model && !have_tokenizer && !opt.print_ids) die(st, "printing text needs a tokenizer (or use --print-ids)");
 
     if (opt.chat && !have_tokenizer) die(st, "chat needs the model's tokenizer");
     std::vector<int32_t> prompt = opt.prompt_ids;
     if (!opt.have_prompt_ids) prompt = tokenizer.encode(opt.have_prompt_text ? opt.prompt : std::string(), true, false);
     if (prompt.empty() && !opt.chat) die("the prompt is empty (give -p TEXT or --prompt-ids)");
 
-    const int n_ctx = opt.n_ctx ? opt.n_ctx : cfg.n_ctx_train;
-    if (n_ctx > cfg.n_ctx_train) die("context " + std::to_string(n_ctx) + " exceeds the model's " + std::to_string(cfg.n_ctx_train));
+    // Memory: the session's (or the program's memory plan), then the sampler's.
+    std::vector<uint8_t> memory;
+    Arena arena;
+    Session session;
+    pte::LlmProgram llm;
+    std::unique_ptr<Backend> backend;
+    const int n_batch = 64;
+    int n_ctx = 0;
+    if (pte_model) {
+        Result<size_t> need = pte::LlmProgram::required_bytes(program);
+        if (!need) die(need.status, "cannot load '" + opt.model + "'");
+        memory.resize(*need);
+        arena = Arena(memory.data(), memory.size());
+        if (!(st = llm.init(program, arena))) die(st, "cannot run '" + opt.model + "'");
+        n_vocab = llm.n_vocab();
+        n_ctx_train = llm.n_ctx();
+        if (have_tokenizer && tokenizer.n_vocab() != n_vocab)
+            die("the tokenizer has " + std::to_string(tokenizer.n_vocab()) + " tokens, the program " + std::to_string(n_vocab));
+        if (opt.n_ctx && opt.n_ctx != n_ctx_train) die("a .pte program has a fixed context of " + std::to_string(n_ctx_train));
+        n_ctx = n_ctx_train;
+        std::fprintf(stderr, "model: ExecuTorch program | vocab %d | ctx %d | %u values, %u instructions | %.1f MB\n", n_vocab, n_ctx,
+                     program.find_plan("forward").value_count(), program.find_plan("forward").instruction_count(0),
+                     double(pte_file.bytes().size) / 1e6);
+        backend = std::make_unique<PteBackend>(llm);
+    } else {
+        n_ctx = opt.n_ctx ? opt.n_ctx : n_ctx_train;
+        if (n_ctx > n_ctx_train) die("context " + std::to_string(n_ctx) + " exceeds the model's " + std::to_string(n_ctx_train));
+        std::fprintf(stderr, "model: %s\n", model_summary(model, file.mapping.bytes().size).c_str());
+        memory.resize(Session::required_bytes(model, n_ctx, n_batch));
+        arena = Arena(memory.data(), memory.size());
+        if (!(st = session.init(model, n_ctx, n_batch, arena))) die(st, "cannot create session");
+        backend = std::make_unique<SessionBackend>(session);
+    }
     if (int(prompt.size()) > n_ctx)
         die("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " + std::to_string(n_ctx));
-
-    // Session::eval checks ids too; checking here reports the problem before any output.
+    // eval checks ids too; checking here reports the problem before any output.
     for (size_t i = 0; i < prompt.size(); ++i)
-        if (prompt[i] >= cfg.n_vocab)
+        if (prompt[i] >= n_vocab)
             die("token out of range: prompt id " + std::to_string(prompt[i]) + " at index " + std::to_string(i) +
-                " is outside the vocabulary of " + std::to_string(cfg.n_vocab));
-    std::fprintf(stderr, "model: %s\n", model_summary(model, file.mapping.bytes().size).c_str());
+                " is outside the vocabulary of " + std::to_string(n_vocab));
 
-    const int n_batch = 64;
-    std::vector<uint8_t> memory(Session::required_bytes(model, n_ctx, n_batch) + Sampler::required_bytes(cfg.n_vocab));
-    Arena arena(memory.data(), memory.size());
-    Session session;
-    if (!(st = session.init(model, n_ctx, n_batch, arena))) die(st, "cannot create session");
+    std::vector<uint8_t> sampler_memory(Sampler::required_bytes(n_vocab));
+    Arena sampler_arena(sampler_memory.data(), sampler_memory.size());
     Sampler sampler;
-    if (!(st = sampler.init(opt.sampling, cfg.n_vocab, arena))) die(st, "bad sampling options");
-    if (opt.chat) return run_chat(opt, file, session, sampler, tokenizer);
+    if (!(st = sampler.init(opt.sampling, n_vocab, sampler_arena))) die(st, "bad sampling options");
+    if (opt.chat) return run_chat(opt, file.gguf, *backend, sampler, tokenizer);
 
     // Prompt: all rows of logits when dumping them, else just the last.
     const bool dump = !opt.dump_logits.empty();
-    std::vector<float> logits(size_t(cfg.n_vocab) * (dump ? prompt.size() : 1));
+    std::vector<float> logits(size_t(n_vocab) * (dump ? prompt.size() : 1));
     auto t_start = std::chrono::steady_clock::now();
-    if (!(st = session.eval(prompt.data(), int(prompt.size()), logits.data(), dump))) die(st, "prompt failed");
+    if (!(st = backend->eval(prompt.data(), int(prompt.size()), logits.data(), dump))) die(st, "prompt failed");
     const double t_prompt = seconds_since(t_start);
     if (dump) {
         std::ofstream out(opt.dump_logits, std::ios::binary);
@@ -364,8 +448,8 @@ int main(int argc, char** argv) {
         std::fputs(opt.prompt.c_str(), stdout);
         std::fflush(stdout);
     }
-    const float* last = logits.data() + (dump ? (prompt.size() - 1) * size_t(cfg.n_vocab) : 0);
-    Generation gen = generate(session, sampler, have_tokenizer ? &tokenizer : nullptr, last, opt.n_predict,
+    const float* last = logits.data() + (dump ? (prompt.size() - 1) * size_t(n_vocab) : 0);
+    Generation gen = generate(*backend, sampler, have_tokenizer ? &tokenizer : nullptr, last, opt.n_predict,
                               !opt.print_ids && have_tokenizer);
     if (opt.print_ids) {
         for (size_t i = 0; i < gen.tokens.size(); ++i) std::printf(i ? ",%d" : "%d", gen.tokens[i]);

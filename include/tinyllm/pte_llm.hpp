@@ -1,0 +1,89 @@
+// An ExecuTorch Llama export driven like a Session: its `forward(tokens [1,S] int64,
+// input_pos [S] int64) -> logits` method keeps the KV cache in planned memory, so feeding
+// tokens in order at increasing positions decodes. S = 1 for decode programs; prefill
+// programs (S > 1) accept prompts in chunks of exactly S tokens.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyllm/pte_method.hpp"
+
+namespace tinyllm::pte {
+
+class LlmProgram {
+public:
+    static Result<size_t> required_bytes(const Program& program) { return Method::required_bytes(program, "forward"); }
+
+    Status init(const Program& program, Arena& arena) {
+        if (Status s = method_.init(program, "forward", arena); !s) return s;
+        if (method_.input_count() != 2 || method_.output_count() < 1)
+            return Status::fail(Error::unsupported_architecture, "pte: forward must take (tokens, input_pos) and return logits");
+        const Value &tokens = method_.input(0), &pos = method_.input(1), &logits = method_.output(0);
+        if (!tokens.is_tensor() || tokens.tensor.type != ScalarType::Long || tokens.tensor.dim != 2 || tokens.tensor.sizes[0] != 1 ||
+            !pos.is_tensor() || pos.tensor.type != ScalarType::Long || pos.tensor.numel() != tokens.tensor.sizes[1])
+            return Status::fail(Error::unsupported_architecture, "pte: forward inputs are not tokens int64 [1,S] and input_pos int64 [S]");
+        if (!logits.is_tensor() || logits.tensor.type != ScalarType::Float || logits.tensor.dim < 1)
+            return Status::fail(Error::unsupported_architecture, "pte: forward does not return float logits");
+        chunk_ = int(tokens.tensor.sizes[1]);
+        n_vocab_ = int(logits.tensor.sizes[logits.tensor.dim - 1]);
+        rows_ = int(logits.tensor.numel() / n_vocab_);
+        n_ctx_ = int(constant_int(program, "get_max_context_len", constant_int(program, "get_max_seq_len", 0)));
+        if (n_ctx_ <= 0) return Status::fail(Error::missing_key, "pte: program has no get_max_context_len / get_max_seq_len method");
+        n_past_ = 0;
+        return Status();
+    }
+
+    int n_vocab() const { return n_vocab_; }
+    int n_ctx() const { return n_ctx_; }
+    int n_past() const { return n_past_; }
+    int chunk() const { return chunk_; }
+    // Forget the conversation: later positions overwrite the cache and the mask hides the rest.
+    void reset() { n_past_ = 0; }
+
+    // Feeds n tokens at the next positions. logits receives the last token's row, or (all_rows)
+    // one row per token, which only decode programs (S = 1) can provide.
+    Status eval(const int32_t* ids, int n, float* logits, bool all_rows) {
+        if (n <= 0) return Status::fail(Error::invalid_argument, "pte: nothing to evaluate");
+        if (n_past_ + n > n_ctx_) return Status::fail(Error::context_full, "pte: ", n_past_ + n, " tokens exceed the context of ", n_ctx_);
+        if (n % chunk_ != 0)
+            return Status::fail(Error::invalid_argument, "pte: this program takes tokens in chunks of ", chunk_, ", got ", n);
+        if (all_rows && chunk_ != 1 && rows_ == 1)
+            return Status::fail(Error::invalid_argument, "pte: a prefill program returns only the last position's logits");
+        int64_t tokens[max_chunk], positions[max_chunk];
+        if (chunk_ > max_chunk) return Status::fail(Error::unsupported_type, "pte: chunks of more than 512 tokens");
+        for (int at = 0; at < n; at += chunk_) {
+            for (int k = 0; k < chunk_; ++k) {
+                if (ids[at + k] < 0 || ids[at + k] >= n_vocab_)
+                    return Status::fail(Error::token_out_of_range, "pte: token ", ids[at + k], " outside the vocabulary of ", n_vocab_);
+                tokens[k] = ids[at + k];
+                positions[k] = n_past_ + at + k;
+            }
+            const int64_t tok_shape[2] = {1, chunk_}, pos_shape[1] = {chunk_};
+            if (Status s = method_.set_input(0, ScalarType::Long, tokens, tok_shape, 2); !s) return s;
+            if (Status s = method_.set_input(1, ScalarType::Long, positions, pos_shape, 1); !s) return s;
+            if (Status s = method_.execute(); !s) return s;
+            const Tensor& out = method_.output(0).tensor;
+            const float* last = out.as<float>() + size_t(rows_ - 1) * size_t(n_vocab_);
+            float* dst = all_rows ? logits + size_t(at) * size_t(n_vocab_) : logits;
+            if (dst && (all_rows || at + chunk_ == n)) __builtin_memcpy(dst, last, size_t(n_vocab_) * sizeof(float));
+        }
+        n_past_ += n;
+        return Status();
+    }
+
+private:
+    static constexpr int max_chunk = 512;
+
+    // The value a constant method such as get_max_seq_len returns, or `fallback`.
+    static int64_t constant_int(const Program& program, const char* name, int64_t fallback) {
+        PlanView plan = program.find_plan(cstr(name));
+        if (!plan.t.valid() || plan.outputs().size() != 1) return fallback;
+        EValueView v = plan.value(uint32_t(plan.outputs()[0]));
+        return v.kind() == ValueKind::Int ? v.as_int() : fallback;
+    }
+
+    Method method_;
+    int chunk_ = 1, rows_ = 1, n_vocab_ = 0, n_ctx_ = 0, n_past_ = 0;
+};
+
+} // namespace tinyllm::pte
