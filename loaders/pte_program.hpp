@@ -354,8 +354,10 @@ inline Status verify_plan(const Program& p, uint32_t pi, const Status& fb_error)
                 if (!value_ok(in.first()) || !value_ok(in.second())) return corrupt_at("move operand out of range", "instruction", pi, i);
                 break;
             case InstructionKind::JumpFalseCall:
-                if (!value_ok(in.first()) || in.second() < 0 || uint32_t(in.second()) > n_instr)
-                    return corrupt_at("jump operand out of range", "instruction", pi, i);
+                // Exported programs branch forward only (if/else); refusing backward jumps
+                // guarantees every run ends.
+                if (!value_ok(in.first()) || in.second() <= int32_t(i) || uint32_t(in.second()) > n_instr)
+                    return corrupt_at("jump target out of range or backward", "instruction", pi, i);
                 break;
             case InstructionKind::FreeCall:
                 if (!value_ok(in.first())) return corrupt_at("free operand out of range", "instruction", pi, i);

@@ -11,6 +11,7 @@ scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -j2
+scripts/test-sanitize.sh
 [ "${TINYLLM_TEST_SCOPE:-all}" == "host" ] && exit 0
 scripts/test-firmware.sh
 scripts/test-hexagon.sh

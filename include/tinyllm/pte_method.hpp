@@ -233,6 +233,7 @@ private:
             if (offset > buffer_size_[id - 1] || bytes > buffer_size_[id - 1] - offset)
                 return Status::fail(Error::bad_offset, "pte: tensor ", index, " (", uint64_t(bytes), " bytes at ", offset, ") overruns memory ", id);
             t.data = buffers_[id - 1] + offset;
+            if (Status s = aligned(index, t); !s) return s;
             if (tv.external()) return copy_external(index, tv, t, external);
             if (buffer_idx != 0) return copy_initial_state(index, tv, t);
             return Status();
