@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dot_dispatch.hpp"
 #include "pte_ops.hpp"
 #include "pte_program.hpp"
 #include "tinyllm/arena.hpp"
+#include "tinyllm/parallel.hpp"
 
 namespace tinyllm::pte {
 
@@ -30,6 +32,7 @@ public:
         if (!plan.t.valid()) return missing_method(program, name);
         uint64_t total = uint64_t(plan.value_count()) * sizeof(Value) + 64;
         total += uint64_t(plan.operator_count()) * sizeof(OpFn) + 64;
+        if (plan.chain_count()) total += uint64_t(plan.instruction_count(0)) * sizeof(Step) + 64;
         fb::Vector<int64_t> buffers = plan.non_const_buffer_sizes();
         for (uint32_t k = 1; k < buffers.size(); ++k) total += uint64_t(buffers[k]) + 64;
         for (uint32_t v = 0; v < plan.value_count(); ++v) {
@@ -66,7 +69,7 @@ public:
             values_[v] = Value();
             if (Status s = bind_value(v, arena, external); !s) return s;
         }
-        return Status();
+        return plan_linear_layers(arena);
     }
 
     StrView name() const { return plan_.name(); }
@@ -98,8 +101,10 @@ public:
             ++pc;
             switch (in.kind()) {
             case InstructionKind::KernelCall: {
+                const Step& step = steps_[pc - 1];
+                if (step.kind == StepKind::skip) break;
                 OpCall call{values_, in.call_args()};
-                Status s = ops_[in.callee()](call);
+                Status s = step.kind == StepKind::linear ? linear(call.t(0), values_[step.weight].tensor, call.out()) : ops_[in.callee()](call);
                 if (!s) return with_context(s, pc - 1);
                 break;
             }
@@ -119,6 +124,69 @@ public:
 
 private:
     static constexpr uint32_t max_buffers = 4;
+
+    // How an instruction runs: as its kernel, not at all, or as a linear layer.
+    enum class StepKind : uint8_t { kernel, skip, linear };
+    struct Step {
+        StepKind kind = StepKind::kernel;
+        int32_t weight = -1;  // linear: the constant [N,K] weight value
+    };
+
+    // Exports store nn.Linear weights as [out, in] and transpose them on every call
+    // (permute_copy then mm). Where the transposed copy feeds exactly one mm, run the pair as
+    // one product against the stored rows, with tinyllm's dot kernels and no copy.
+    Status plan_linear_layers(Arena& arena) {
+        const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        steps_ = arena.allocate_array<Step>(n ? n : 1);
+        if (!steps_) return out_of_memory(arena);
+        for (uint32_t i = 0; i < n; ++i) steps_[i] = Step();
+        for (uint32_t i = 0; i < n; ++i) {
+            InstructionView perm = plan_.instruction(0, i);
+            if (perm.kind() != InstructionKind::KernelCall || plan_.op(uint32_t(perm.callee())).name() != StrView("aten::permute_copy")) continue;
+            fb::Vector<int32_t> pargs = perm.call_args();
+            const Value &w = values_[pargs[0]], &dims = values_[pargs[1]];
+            const int32_t transposed = pargs[pargs.size() - 1];
+            if (!w.tensor.constant || w.tensor.type != ScalarType::Float || w.tensor.dim != 2 || dims.int_items.size() != 2 ||
+                values_[dims.int_items[0]].i != 1 || values_[dims.int_items[1]].i != 0)
+                continue;
+            // The single consumer must be mm(x, transposed) and the copy no method output.
+            int32_t consumer = -1, uses = 0;
+            for (uint32_t j = 0; j < n; ++j) {
+                InstructionView in = plan_.instruction(0, j);
+                if (j == i || in.kind() != InstructionKind::KernelCall) continue;
+                fb::Vector<int32_t> args = in.call_args();
+                for (uint32_t k = 0; k < args.size(); ++k)
+                    if (args[k] == transposed) { ++uses; consumer = int32_t(j); }
+            }
+            for (uint32_t k = 0; k < plan_.outputs().size(); ++k)
+                if (plan_.outputs()[k] == transposed) uses = 2;
+            if (uses != 1 || uint32_t(consumer) < i) continue;
+            InstructionView mm = plan_.instruction(0, uint32_t(consumer));
+            fb::Vector<int32_t> margs = mm.call_args();
+            if (plan_.op(uint32_t(mm.callee())).name() != StrView("aten::mm") || plan_.op(uint32_t(mm.callee())).overload() != StrView("out") ||
+                margs[1] != transposed)
+                continue;
+            steps_[i].kind = StepKind::skip;
+            steps_[consumer].kind = StepKind::linear;
+            steps_[consumer].weight = pargs[0];
+        }
+        return Status();
+    }
+
+    // out [M,N] = x [M,K] . w [N,K]^T, each element one dot product (thread-count invariant).
+    static Status linear(const Tensor& x, const Tensor& w, const Tensor& out) {
+        if (x.type != ScalarType::Float || out.type != ScalarType::Float || x.dim != 2 || out.dim != 2 || x.sizes[1] != w.sizes[1] ||
+            out.sizes[0] != x.sizes[0] || out.sizes[1] != w.sizes[0])
+            return shape_error("aten::mm", "operands are not [m,k] x [k,n] -> [m,n]");
+        if (out.constant) return Status::fail(Error::invalid_argument, "aten::mm: output is a constant of the program");
+        const auto dot = best_dot<TypeF32>();
+        const int64_t m = x.sizes[0], k = x.sizes[1], n = w.sizes[0];
+        const auto* rows = reinterpret_cast<const TypeF32::Block*>(w.data);
+        TINYLLM_PARALLEL_FOR
+        for (int64_t j = 0; j < n; ++j)
+            for (int64_t r = 0; r < m; ++r) out.as<float>()[r * n + j] = dot(rows + j * k, x.as<float>() + r * k, int(k));
+        return Status();
+    }
 
     static Status missing_method(const Program& program, StrView name) {
         Status s = Status::fail(Error::missing_key, "pte: no method '", name, "'; the program has:");
@@ -305,6 +373,7 @@ private:
     Value* values_ = nullptr;
     uint32_t n_values_ = 0;
     OpFn* ops_ = nullptr;
+    Step* steps_ = nullptr;
     uint8_t* buffers_[max_buffers] = {};
     uint64_t buffer_size_[max_buffers] = {};
     uint32_t n_buffers_ = 0;
