@@ -4,6 +4,7 @@
 //                      tinyllm implements them), delegates, constants, memory plan, and the
 //                      values of constant methods such as get_vocab_size
 //   inspect FILE.gguf  metadata and tensors
+//   inspect --calls FILE.pte   also every instruction with its arguments
 //
 // Errors: exit 1 with one line naming the problem.
 #include <cinttypes>
@@ -46,7 +47,26 @@ std::string value_text(const pte::PlanView& plan, int32_t index) {
     }
 }
 
-void inspect_pte(ByteSpan bytes) {
+std::string call_text(const pte::PlanView& plan, const pte::InstructionView& in) {
+    std::string out;
+    switch (in.kind()) {
+    case pte::InstructionKind::KernelCall:
+        out = str(plan.op(uint32_t(in.callee())).name()) + "." + str(plan.op(uint32_t(in.callee())).overload());
+        break;
+    case pte::InstructionKind::DelegateCall: out = "delegate " + str(plan.delegate(uint32_t(in.callee())).id()); break;
+    case pte::InstructionKind::MoveCall: return "move " + std::to_string(in.first()) + " -> " + std::to_string(in.second());
+    case pte::InstructionKind::JumpFalseCall: return "jump_false " + std::to_string(in.first()) + " to " + std::to_string(in.second());
+    case pte::InstructionKind::FreeCall: return "free " + std::to_string(in.first());
+    default: return "unknown";
+    }
+    for (uint32_t k = 0; k < in.call_args().size(); ++k) {
+        int32_t v = in.call_args()[k];
+        out += (k ? ", " : "(") + std::string("%") + std::to_string(v) + " " + value_text(plan, v);
+    }
+    return out + ")";
+}
+
+void inspect_pte(ByteSpan bytes, bool calls) {
     Result<pte::Program> opened = pte::open_program(bytes);
     if (!opened) die(opened.status);
     const pte::Program& p = *opened;
@@ -87,6 +107,8 @@ void inspect_pte(ByteSpan bytes) {
             for (uint32_t k = 0; k < del.compile_spec_count(); ++k) std::printf("%s%s", k ? ", " : "; compile specs: ", str(del.compile_spec_key(k)).c_str());
             std::printf("\n");
         }
+        if (calls)
+            for (uint32_t n = 0; n < n_instr; ++n) std::printf("  %4u: %s\n", n, call_text(plan, plan.instruction(0, n)).c_str());
         // Constant methods return stored values without computing anything.
         if (n_instr == 0 && plan.outputs().size()) {
             std::printf("  value:");
@@ -130,16 +152,17 @@ void inspect_gguf(ByteSpan bytes) {
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: inspect FILE.pte|FILE.gguf\n");
+    const bool calls = argc == 3 && std::string(argv[1]) == "--calls";
+    if (argc != 2 && !calls) {
+        std::fprintf(stderr, "usage: inspect [--calls] FILE.pte|FILE.gguf\n");
         return 2;
     }
     MappedFile file;
-    if (Status s = file.open(argv[1]); !s) die(s);
+    if (Status s = file.open(argv[argc - 1]); !s) die(s);
     ByteSpan bytes = file.bytes();
     if (bytes.size >= 4 && bytes.data[0] == 'G' && bytes.data[1] == 'G' && bytes.data[2] == 'U' && bytes.data[3] == 'F')
         inspect_gguf(bytes);
     else
-        inspect_pte(bytes);
+        inspect_pte(bytes, calls);
     return 0;
 }

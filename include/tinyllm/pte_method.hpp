@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "dot_dispatch.hpp"
-#include "pte_ops.hpp"
+#include "pte_op_table.hpp"
 #include "pte_program.hpp"
 #include "tinyllm/arena.hpp"
 #include "tinyllm/parallel.hpp"
@@ -104,7 +104,7 @@ public:
                 const Step& step = steps_[pc - 1];
                 if (step.kind == StepKind::skip) break;
                 OpCall call{values_, in.call_args()};
-                Status s = step.kind == StepKind::linear ? linear(call.t(0), values_[step.weight].tensor, call.out()) : ops_[in.callee()](call);
+                Status s = step.kind == StepKind::linear ? linear(call.t(0), step, call.out()) : ops_[in.callee()](call);
                 if (!s) return with_context(s, pc - 1);
                 break;
             }
@@ -129,62 +129,137 @@ private:
     enum class StepKind : uint8_t { kernel, skip, linear };
     struct Step {
         StepKind kind = StepKind::kernel;
-        int32_t weight = -1;  // linear: the constant [N,K] weight value
+        // linear: the constant weight [N,K] (float32, or int8 codes with optional per-group
+        // scale and zero point [N, K/group]).
+        int32_t weight = -1, scale = -1, zero = -1;
+        int64_t group = 0;
     };
 
+    // The one instruction that reads value v, or -1 (several readers, or a method output).
+    int32_t sole_reader(int32_t v, uint32_t producer) const {
+        for (uint32_t k = 0; k < plan_.outputs().size(); ++k)
+            if (plan_.outputs()[k] == v) return -1;
+        const uint32_t n = plan_.instruction_count(0);
+        int32_t reader = -1;
+        for (uint32_t j = 0; j < n; ++j) {
+            InstructionView in = plan_.instruction(0, j);
+            if (j == producer || in.kind() != InstructionKind::KernelCall) continue;
+            fb::Vector<int32_t> args = in.call_args();
+            for (uint32_t k = 0; k < args.size(); ++k)
+                if (args[k] == v) {
+                    if (reader != -1 && reader != int32_t(j)) return -1;
+                    reader = int32_t(j);
+                }
+        }
+        return reader > int32_t(producer) ? reader : -1;
+    }
+
+    bool is_op(uint32_t instruction, const char* name, const char* overload) const {
+        InstructionView in = plan_.instruction(0, instruction);
+        if (in.kind() != InstructionKind::KernelCall) return false;
+        OperatorView op = plan_.op(uint32_t(in.callee()));
+        return op.name() == cstr(name) && op.overload() == cstr(overload);
+    }
+
     // Exports store nn.Linear weights as [out, in] and transpose them on every call
-    // (permute_copy then mm). Where the transposed copy feeds exactly one mm, run the pair as
-    // one product against the stored rows, with tinyllm's dot kernels and no copy.
+    // (permute_copy then mm), quantized ones after dequantizing them (torchao's
+    // dequantize_affine, or _to_copy from int8). Where that chain feeds exactly one mm, run it
+    // as one product against the stored rows: no dequantized or transposed copy per call.
     Status plan_linear_layers(Arena& arena) {
         const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
         steps_ = arena.allocate_array<Step>(n ? n : 1);
         if (!steps_) return out_of_memory(arena);
         for (uint32_t i = 0; i < n; ++i) steps_[i] = Step();
         for (uint32_t i = 0; i < n; ++i) {
-            InstructionView perm = plan_.instruction(0, i);
-            if (perm.kind() != InstructionKind::KernelCall || plan_.op(uint32_t(perm.callee())).name() != StrView("aten::permute_copy")) continue;
-            fb::Vector<int32_t> pargs = perm.call_args();
-            const Value &w = values_[pargs[0]], &dims = values_[pargs[1]];
-            const int32_t transposed = pargs[pargs.size() - 1];
-            if (!w.tensor.constant || w.tensor.type != ScalarType::Float || w.tensor.dim != 2 || dims.int_items.size() != 2 ||
-                values_[dims.int_items[0]].i != 1 || values_[dims.int_items[1]].i != 0)
+            if (!is_op(i, "aten::permute_copy", "out")) continue;
+            fb::Vector<int32_t> pargs = plan_.instruction(0, i).call_args();
+            const Value& dims = values_[pargs[1]];
+            if (dims.int_items.size() != 2 || values_[dims.int_items[0]].i != 1 || values_[dims.int_items[1]].i != 0) continue;
+            const int32_t mm = sole_reader(pargs[pargs.size() - 1], i);
+            if (mm < 0 || !is_op(uint32_t(mm), "aten::mm", "out") || plan_.instruction(0, uint32_t(mm)).call_args()[1] != pargs[pargs.size() - 1])
                 continue;
-            // The single consumer must be mm(x, transposed) and the copy no method output.
-            int32_t consumer = -1, uses = 0;
-            for (uint32_t j = 0; j < n; ++j) {
-                InstructionView in = plan_.instruction(0, j);
-                if (j == i || in.kind() != InstructionKind::KernelCall) continue;
-                fb::Vector<int32_t> args = in.call_args();
-                for (uint32_t k = 0; k < args.size(); ++k)
-                    if (args[k] == transposed) { ++uses; consumer = int32_t(j); }
+            Step linear;
+            linear.kind = StepKind::linear;
+            int32_t source = -1;  // the dequantizing instruction, if any
+            const Tensor& w = values_[pargs[0]].tensor;
+            if (w.constant && w.type == ScalarType::Float && w.dim == 2) {
+                linear.weight = pargs[0];
+            } else {
+                // The permuted tensor is produced by one earlier dequantizing call.
+                for (uint32_t j = 0; j < i && source < 0; ++j) {
+                    if (!is_op(j, "torchao::dequantize_affine", "out") && !is_op(j, "aten::_to_copy", "out")) continue;
+                    fb::Vector<int32_t> a = plan_.instruction(0, j).call_args();
+                    if (a[a.size() - 1] == pargs[0] && sole_reader(pargs[0], j) == int32_t(i)) source = int32_t(j);
+                }
+                if (source < 0 || !quantized_weight(uint32_t(source), linear)) continue;
+                steps_[source].kind = StepKind::skip;
             }
-            for (uint32_t k = 0; k < plan_.outputs().size(); ++k)
-                if (plan_.outputs()[k] == transposed) uses = 2;
-            if (uses != 1 || uint32_t(consumer) < i) continue;
-            InstructionView mm = plan_.instruction(0, uint32_t(consumer));
-            fb::Vector<int32_t> margs = mm.call_args();
-            if (plan_.op(uint32_t(mm.callee())).name() != StrView("aten::mm") || plan_.op(uint32_t(mm.callee())).overload() != StrView("out") ||
-                margs[1] != transposed)
-                continue;
             steps_[i].kind = StepKind::skip;
-            steps_[consumer].kind = StepKind::linear;
-            steps_[consumer].weight = pargs[0];
+            steps_[mm] = linear;
         }
         return Status();
     }
 
+    // Fills the weight of a linear step from a constant int8 dequantization: _to_copy (codes
+    // only) or dequantize_affine with [1, G] blocks.
+    bool quantized_weight(uint32_t instruction, Step& step) const {
+        fb::Vector<int32_t> a = plan_.instruction(0, instruction).call_args();
+        const Tensor& q = values_[a[0]].tensor;
+        if (!q.constant || q.type != ScalarType::Char || q.dim != 2) return false;
+        step.weight = a[0];
+        step.group = q.sizes[1];
+        if (is_op(instruction, "aten::_to_copy", "out")) return true;
+        const Value& block = values_[a[1]];
+        if (block.int_items.size() != 2 || values_[block.int_items[0]].i != 1) return false;
+        step.group = values_[block.int_items[1]].i;
+        const Tensor& scale = values_[a[2]].tensor;
+        const int64_t groups = step.group > 0 ? (q.sizes[1] + step.group - 1) / step.group : 0;
+        if (groups == 0 || !scale.constant || scale.type != ScalarType::Float || scale.numel() != q.sizes[0] * groups) return false;
+        step.scale = a[2];
+        const Value& zero = values_[a[3]];
+        if (zero.is_tensor()) {
+            if (!zero.tensor.constant || zero.tensor.type != ScalarType::Char || zero.tensor.numel() != scale.numel()) return false;
+            step.zero = a[3];
+        }
+        return true;
+    }
+
     // out [M,N] = x [M,K] . w [N,K]^T, each element one dot product (thread-count invariant).
-    static Status linear(const Tensor& x, const Tensor& w, const Tensor& out) {
+    // Quantized rows: per group, sum (q - zero) * x, then scale the group's sum.
+    Status linear(const Tensor& x, const Step& step, const Tensor& out) const {
+        const Tensor& w = values_[step.weight].tensor;
         if (x.type != ScalarType::Float || out.type != ScalarType::Float || x.dim != 2 || out.dim != 2 || x.sizes[1] != w.sizes[1] ||
             out.sizes[0] != x.sizes[0] || out.sizes[1] != w.sizes[0])
             return shape_error("aten::mm", "operands are not [m,k] x [k,n] -> [m,n]");
         if (out.constant) return Status::fail(Error::invalid_argument, "aten::mm: output is a constant of the program");
-        const auto dot = best_dot<TypeF32>();
         const int64_t m = x.sizes[0], k = x.sizes[1], n = w.sizes[0];
-        const auto* rows = reinterpret_cast<const TypeF32::Block*>(w.data);
+        const float* xs = x.as<float>();
+        float* ys = out.as<float>();
+        if (w.type == ScalarType::Float) {
+            const auto dot = best_dot<TypeF32>();
+            const auto* rows = reinterpret_cast<const TypeF32::Block*>(w.data);
+            TINYLLM_PARALLEL_FOR
+            for (int64_t j = 0; j < n; ++j)
+                for (int64_t r = 0; r < m; ++r) ys[r * n + j] = dot(rows + j * k, xs + r * k, int(k));
+            return Status();
+        }
+        const int8_t* codes = w.as<int8_t>();
+        const float* scales = step.scale >= 0 ? values_[step.scale].tensor.as<float>() : nullptr;
+        const int8_t* zeros = step.zero >= 0 ? values_[step.zero].tensor.as<int8_t>() : nullptr;
+        const int64_t g = step.group, groups = (k + g - 1) / g;
         TINYLLM_PARALLEL_FOR
         for (int64_t j = 0; j < n; ++j)
-            for (int64_t r = 0; r < m; ++r) out.as<float>()[r * n + j] = dot(rows + j * k, x.as<float>() + r * k, int(k));
+            for (int64_t r = 0; r < m; ++r) {
+                float total = 0;
+                for (int64_t b = 0; b < groups; ++b) {
+                    const int64_t begin = b * g, end = begin + g < k ? begin + g : k;
+                    const float zp = zeros ? float(zeros[j * groups + b]) : 0.0f;
+                    float acc = 0;
+                    for (int64_t c = begin; c < end; ++c) acc += (float(codes[j * k + c]) - zp) * xs[r * k + c];
+                    total += scales ? acc * scales[j * groups + b] : acc;
+                }
+                ys[r * n + j] = total;
+            }
         return Status();
     }
 
