@@ -392,6 +392,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<Backend> backend;
     const int n_batch = 64;
     int n_ctx = 0;
+    std::string summary;
     if (pte_model) {
         Result<size_t> need = pte::LlmProgram::required_bytes(program);
         if (!need) die(need.status, "cannot load '" + opt.model + "'");
@@ -404,14 +405,16 @@ int main(int argc, char** argv) {
             die("the tokenizer has " + std::to_string(tokenizer.n_vocab()) + " tokens, the program " + std::to_string(n_vocab));
         if (opt.n_ctx && opt.n_ctx != n_ctx_train) die("a .pte program has a fixed context of " + std::to_string(n_ctx_train));
         n_ctx = n_ctx_train;
-        std::fprintf(stderr, "model: ExecuTorch program | vocab %d | ctx %d | %u values, %u instructions | %.1f MB\n", n_vocab, n_ctx,
-                     program.find_plan("forward").value_count(), program.find_plan("forward").instruction_count(0),
-                     double(pte_file.bytes().size) / 1e6);
+        char line[160];
+        std::snprintf(line, sizeof line, "ExecuTorch program | vocab %d | ctx %d | %u values, %u instructions | %.1f MB", n_vocab, n_ctx,
+                      program.find_plan("forward").value_count(), program.find_plan("forward").instruction_count(0),
+                      double(pte_file.bytes().size) / 1e6);
+        summary = line;
         backend = std::make_unique<PteBackend>(llm);
     } else {
         n_ctx = opt.n_ctx ? opt.n_ctx : n_ctx_train;
         if (n_ctx > n_ctx_train) die("context " + std::to_string(n_ctx) + " exceeds the model's " + std::to_string(n_ctx_train));
-        std::fprintf(stderr, "model: %s\n", model_summary(model, file.mapping.bytes().size).c_str());
+        summary = model_summary(model, file.mapping.bytes().size);
         memory.resize(Session::required_bytes(model, n_ctx, n_batch));
         arena = Arena(memory.data(), memory.size());
         if (!(st = session.init(model, n_ctx, n_batch, arena))) die(st, "cannot create session");
@@ -424,6 +427,7 @@ int main(int argc, char** argv) {
         if (prompt[i] >= n_vocab)
             die("token out of range: prompt id " + std::to_string(prompt[i]) + " at index " + std::to_string(i) +
                 " is outside the vocabulary of " + std::to_string(n_vocab));
+    std::fprintf(stderr, "model: %s\n", summary.c_str());
 
     std::vector<uint8_t> sampler_memory(Sampler::required_bytes(n_vocab));
     Arena sampler_arena(sampler_memory.data(), sampler_memory.size());

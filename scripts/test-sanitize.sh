@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-cmake --build build-sanitize --target test_gguf test_pte
+cmake --build build-sanitize --target test_gguf test_pte test_pte_ops
 build-sanitize/tests/test_gguf
 build-sanitize/tests/test_pte
+build-sanitize/tests/test_pte_ops

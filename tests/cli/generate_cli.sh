@@ -53,7 +53,8 @@ check_error() {  # name, pattern, args...
   expect "$name names the problem" "yes" "$(grep -q "$pattern" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ] && echo yes || echo "no: $err")"
 }
 check_error "missing file" "cannot open" -m /nonexistent.gguf
-check_error "not a GGUF file" "bad magic" -m "$shared/fixtures/pte/add.pte"
+check_error "neither GGUF nor .pte" "bad magic" -m "$shared/models/shakespeare5m.vocab-test.inp"
+check_error ".pte that is no Llama export" "unsupported architecture" -m "$shared/fixtures/pte/add.pte" --prompt-ids 1 --print-ids
 head -c 5000 "$shared/models/shakespeare5m-f16.gguf" > "$tmp"
 check_error "truncated file" "truncated" -m "$tmp"
 rm -f "$tmp"
