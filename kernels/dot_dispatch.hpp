@@ -3,6 +3,8 @@
 #pragma once
 #include "dot_neon.hpp"
 #include "dot_x86.hpp"
+#include "groupwise_neon.hpp"
+#include "groupwise_x86.hpp"
 #include "hvx/dot_hvx.hpp"
 #include "weight_types.hpp"
 
@@ -81,6 +83,36 @@ template <class T>
 DotFn<T> best_dot() {
     static const DotFn<T> fn = select_dot<T>();
     return fn;
+}
+
+// Groupwise formats (groupwise.hpp): the dot against int8 activation blocks, for rows and
+// groups of whole 32-value blocks, and the dot against float activations for the rest.
+using GroupwiseDotQ8 = float (*)(const GroupwiseLayout&, const GroupwiseRow&, const BlockQ8*);
+using GroupwiseDotF32 = float (*)(const GroupwiseLayout&, const GroupwiseRow&, const float*);
+
+inline GroupwiseDotQ8 select_groupwise_dot_q8() {
+#if defined(__x86_64__) || defined(__i386__)
+    if (x86::has_avx512_vnni()) return &x86::groupwise_dot_q8_vnni;
+    if (x86::has_avx2()) return &x86::groupwise_dot_q8_avx2;
+#endif
+#if defined(__aarch64__)
+    return &neon::groupwise_dot_q8;
+#endif
+    return &groupwise_dot_q8;
+}
+
+inline GroupwiseDotQ8 best_groupwise_dot_q8() {
+    static const GroupwiseDotQ8 fn = select_groupwise_dot_q8();
+    return fn;
+}
+
+inline GroupwiseDotF32 best_groupwise_dot_f32() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const GroupwiseDotF32 fn = x86::has_avx2() ? &x86::groupwise_dot_f32_avx2 : &groupwise_dot_f32;
+    return fn;
+#else
+    return &groupwise_dot_f32;
+#endif
 }
 
 } // namespace tinyllm

@@ -389,7 +389,7 @@ TEST_CASE("quantized programs (8da4w, int4 weights, int8) match their PyTorch re
                           {"fixtures/pte/stories260K_int8_kv", true}, {"models/shakespeare5m_int8_kv", true},
                           {"models/shakespeare5m_8da4w_g32_kv", false}};
     for (const Case& c : cases) {
-        CAPTURE(c.program);
+        CAPTURE(std::string(c.program));
         const std::string base = c.program;
         if (!require_shared(base + ".pte")) return;
         const std::string ref = read_text(shared_path(base + "_reference.json"));

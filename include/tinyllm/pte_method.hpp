@@ -243,23 +243,23 @@ private:
                 for (int64_t r = 0; r < m; ++r) ys[r * n + j] = dot(rows + j * k, xs + r * k, int(k));
             return Status();
         }
-        const int8_t* codes = w.as<int8_t>();
-        const float* scales = step.scale >= 0 ? values_[step.scale].tensor.as<float>() : nullptr;
-        const int8_t* zeros = step.zero >= 0 ? values_[step.zero].tensor.as<int8_t>() : nullptr;
-        const int64_t g = step.group, groups = (k + g - 1) / g;
+        // int8 codes (ExecuTorch keeps int4 values one per byte too) with f32 group scales.
+        GroupwiseMatrix gw;
+        gw.layout.bits = 8;
+        gw.layout.cols = k;
+        gw.layout.group = step.group;
+        gw.layout.scale_type = GroupScale::f32;
+        gw.rows = n;
+        gw.codes = w.data;
+        gw.code_stride = k;
+        gw.scales = step.scale >= 0 ? values_[step.scale].tensor.data : nullptr;
+        gw.scale_stride = gw.layout.groups() * 4;
+        gw.zeros = step.zero >= 0 ? values_[step.zero].tensor.as<int8_t>() : nullptr;
+        gw.zero_stride = gw.layout.groups();
+        const GroupwiseDotF32 dot = best_groupwise_dot_f32();
         TINYLLM_PARALLEL_FOR
         for (int64_t j = 0; j < n; ++j)
-            for (int64_t r = 0; r < m; ++r) {
-                float total = 0;
-                for (int64_t b = 0; b < groups; ++b) {
-                    const int64_t begin = b * g, end = begin + g < k ? begin + g : k;
-                    const float zp = zeros ? float(zeros[j * groups + b]) : 0.0f;
-                    float acc = 0;
-                    for (int64_t c = begin; c < end; ++c) acc += (float(codes[j * k + c]) - zp) * xs[r * k + c];
-                    total += scales ? acc * scales[j * groups + b] : acc;
-                }
-                ys[r * n + j] = total;
-            }
+            for (int64_t r = 0; r < m; ++r) ys[r * n + j] = dot(gw.layout, gw.row(j), xs + r * k);
         return Status();
     }
 
