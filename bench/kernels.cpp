@@ -49,7 +49,8 @@ struct Matrix {
     WeightView view;
 };
 
-Matrix make_matrix(GgmlType type, int64_t rows, int64_t cols) {
+// group: values per group for tinyllm's groupwise types (0 = per row).
+Matrix make_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t group) {
     std::mt19937 rng(1);
     std::normal_distribution<float> normal(0.0f, 0.02f);
     std::vector<float> w(size_t(rows * cols));
@@ -62,19 +63,18 @@ Matrix make_matrix(GgmlType type, int64_t rows, int64_t cols) {
             std::memcpy(m.bytes.data() + 2 * i, &h, 2);
         }
     } else {
-        m.bytes = detail::encode(type, w, cols, rows);
+        m.bytes = detail::encode(type, w, cols, rows, group);
     }
-    GgmlTypeInfo info = ggml_type_info(uint32_t(type));
-    m.view = WeightView{type, m.bytes.data(), cols, rows, uint64_t(cols / info.block_elems * info.block_bytes)};
+    m.view = WeightView{type, m.bytes.data(), cols, rows, m.bytes.size() / size_t(rows), group ? group : cols};
     return m;
 }
 
-void run(benchmark::State& state, GgmlType type, int64_t rows, int64_t cols, int tokens) {
+void run(benchmark::State& state, GgmlType type, int64_t group, int64_t rows, int64_t cols, int tokens) {
     const int threads = int(state.range(0));
 #if defined(_OPENMP)
     omp_set_num_threads(threads);
 #endif
-    Matrix m = make_matrix(type, rows, cols);
+    Matrix m = make_matrix(type, rows, cols, group);
     std::vector<float> x(size_t(cols) * tokens), y(size_t(rows) * tokens);
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
     std::vector<BlockQ8> q8(x.size() / 32 + 1);
@@ -99,16 +99,18 @@ void run(benchmark::State& state, GgmlType type, int64_t rows, int64_t cols, int
 }
 
 void register_all() {
-    const std::pair<const char*, GgmlType> types[] = {
-        {"F16", GgmlType::F16}, {"BF16", GgmlType::BF16}, {"Q8_0", GgmlType::Q8_0}, {"Q6_K", GgmlType::Q6_K},
-        {"Q5_1", GgmlType::Q5_1}, {"Q5_0", GgmlType::Q5_0}, {"Q4_1", GgmlType::Q4_1}, {"Q4_K", GgmlType::Q4_K},
-        {"Q4_0", GgmlType::Q4_0}};
+    struct Type { const char* name; GgmlType type; int64_t group; };
+    const Type types[] = {
+        {"F16", GgmlType::F16, 0}, {"BF16", GgmlType::BF16, 0}, {"Q8_0", GgmlType::Q8_0, 0}, {"Q6_K", GgmlType::Q6_K, 0},
+        {"Q5_1", GgmlType::Q5_1, 0}, {"Q5_0", GgmlType::Q5_0, 0}, {"Q4_1", GgmlType::Q4_1, 0}, {"Q4_K", GgmlType::Q4_K, 0},
+        {"Q4_0", GgmlType::Q4_0, 0}, {"int8", GgmlType::TINYLLM_INT8, 0}, {"int4-g128", GgmlType::TINYLLM_INT4, 128},
+        {"int4-g32", GgmlType::TINYLLM_INT4, 32}};
     struct Shape { const char* name; int64_t rows, cols; int tokens; };
     const Shape shapes[] = {{"gemv_4096x4096", 4096, 4096, 1}, {"gemv_11008x4096", 11008, 4096, 1}, {"gemm_4096x4096_n128", 4096, 4096, 128}};
-    for (auto [tname, type] : types)
+    for (const Type& t : types)
         for (const Shape& s : shapes) {
-            std::string name = std::string(tname) + "/" + s.name;
-            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, type, s.rows, s.cols, s.tokens); })
+            std::string name = std::string(t.name) + "/" + s.name;
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, t.type, t.group, s.rows, s.cols, s.tokens); })
                 ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
         }
 }

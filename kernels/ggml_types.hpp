@@ -13,11 +13,18 @@ enum class GgmlType : uint32_t {
     IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22,
     IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30,
     TQ1_0 = 34, TQ2_0 = 35,
+    // tinyllm's groupwise formats (groupwise.hpp). Their ids are far above ggml's so that other
+    // readers refuse such tensors as an unknown type instead of misreading them; the group size
+    // is the file's `tinyllm.group_size` (0: one group per row).
+    TINYLLM_INT4 = 1004, TINYLLM_INT8 = 1008,
 };
+
+// Bits per code of a groupwise type, 0 for every other type.
+inline int groupwise_bits(GgmlType t) { return t == GgmlType::TINYLLM_INT4 ? 4 : t == GgmlType::TINYLLM_INT8 ? 8 : 0; }
 
 struct GgmlTypeInfo {
     const char* name;      // nullptr: id not assigned
-    uint32_t block_elems;  // elements per block
+    uint32_t block_elems;  // elements per block (0: the size depends on the group size)
     uint32_t block_bytes;  // bytes per block
 };
 
@@ -54,6 +61,8 @@ inline GgmlTypeInfo ggml_type_info(uint32_t id) {
     case 30: return {"BF16", 1, 2};
     case 34: return {"TQ1_0", 256, 54};
     case 35: return {"TQ2_0", 256, 66};
+    case 1004: return {"TINYLLM_INT4", 0, 0};
+    case 1008: return {"TINYLLM_INT8", 0, 0};
     default: return {nullptr, 0, 0};
     }
 }

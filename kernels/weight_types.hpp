@@ -35,8 +35,9 @@ bool visit_weight_type(GgmlType t, F&& f) {
     }
 }
 
+// Block types, plus tinyllm's groupwise formats (groupwise.hpp), which have their own path.
 inline bool is_supported_weight_type(GgmlType t) {
-    return visit_weight_type(t, [](auto) {});
+    return groupwise_bits(t) != 0 || visit_weight_type(t, [](auto) {});
 }
 
 } // namespace tinyllm

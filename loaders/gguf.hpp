@@ -16,6 +16,7 @@
 #include "tinyllm/span.hpp"
 #include "tinyllm/status.hpp"
 #include "ggml_types.hpp"
+#include "groupwise.hpp"
 
 namespace tinyllm::gguf {
 
@@ -135,10 +136,14 @@ struct TensorInfo {
     uint64_t offset = 0;                  // relative to the data section
     const uint8_t* data = nullptr;
     uint64_t n_bytes = 0;
+    int64_t group = 0;  // groupwise types: values per group (the file's tinyllm.group_size)
 
     int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
     int64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }
+    // Groupwise rows hold their codes, then one fp16 scale per group.
+    GroupwiseLayout groupwise() const { return GroupwiseLayout{groupwise_bits(type), ne[0], group, GroupScale::f16}; }
     uint64_t row_bytes() const {
+        if (groupwise_bits(type)) return uint64_t(groupwise().code_bytes() + groupwise().scale_bytes());
         GgmlTypeInfo t = ggml_type_info(uint32_t(type));
         return uint64_t(ne[0]) / t.block_elems * t.block_bytes;
     }
@@ -340,6 +345,15 @@ inline Status parse(ByteSpan buffer, Arena& arena, File& out) {
         out.alignment = uint64_t(al);
     }
 
+    // Group size of tinyllm's groupwise tensors (0 or absent: one group per row).
+    int64_t group_size = -1;
+    if (const KeyValue* g = out.find("tinyllm.group_size")) {
+        if (!g->value.is_integer()) return Status::fail(Error::wrong_key_type, "tinyllm.group_size is ", value_type_name(g->value.type));
+        group_size = g->value.as_int();
+        if (group_size < 0 || group_size > (int64_t(1) << 24))
+            return Status::fail(Error::invalid_argument, "tinyllm.group_size ", group_size, " is out of range");
+    }
+
     for (uint64_t i = 0; i < n_tensors; ++i) {
         TensorInfo& t = tensors[i];
         t = TensorInfo{};
@@ -362,9 +376,16 @@ inline Status parse(ByteSpan buffer, Arena& arena, File& out) {
         GgmlTypeInfo info = ggml_type_info(type);
         if (!info.name) return Status::fail(Error::unknown_tensor_type, "tensor '", t.name, "' has type id ", type);
         t.type = GgmlType(type);
-        if (uint64_t(t.ne[0]) % info.block_elems != 0)
-            return Status::fail(Error::bad_shape, "tensor '", t.name, "' row of ", t.ne[0], " is not a multiple of the ", info.name, " block");
-        t.n_bytes = elements / info.block_elems * info.block_bytes;
+        if (groupwise_bits(t.type)) {
+            if (group_size < 0)
+                return Status::fail(Error::missing_key, "tensor '", t.name, "' is ", info.name, " but the file has no tinyllm.group_size");
+            t.group = group_size ? group_size : t.ne[0];
+            t.n_bytes = t.row_bytes() * uint64_t(t.n_rows());
+        } else {
+            if (uint64_t(t.ne[0]) % info.block_elems != 0)
+                return Status::fail(Error::bad_shape, "tensor '", t.name, "' row of ", t.ne[0], " is not a multiple of the ", info.name, " block");
+            t.n_bytes = elements / info.block_elems * info.block_bytes;
+        }
         if (t.offset % out.alignment != 0)
             return Status::fail(Error::bad_alignment, "tensor '", t.name, "' offset ", t.offset, " is not aligned to ", out.alignment);
     }

@@ -1,6 +1,8 @@
 // Host-side model quantizer (edge of the engine): rewrites a GGUF model with its weight
 // matrices in another type, keeping metadata, norms and biases. Mixes follow llama.cpp's
-// choices so files behave like its own (e.g. Q4_K_M keeps sensitive tensors in Q6_K).
+// choices so files behave like its own (e.g. Q4_K_M keeps sensitive tensors in Q6_K). The
+// int8 / int4 mixes write tinyllm's groupwise types (torchao's symmetric rules), which only
+// tinyllm reads: other readers refuse their type ids.
 #pragma once
 #include <cstdlib>
 #include <cstring>
@@ -14,12 +16,12 @@
 
 namespace tinyllm {
 
-enum class QuantMix { q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, q4_k_m };
+enum class QuantMix { q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, q4_k_m, int8, int4 };
 
 inline bool parse_quant_mix(const std::string& name, QuantMix& out) {
     const std::pair<const char*, QuantMix> names[] = {{"q8_0", QuantMix::q8_0}, {"q4_0", QuantMix::q4_0},
         {"q4_1", QuantMix::q4_1}, {"q5_0", QuantMix::q5_0}, {"q5_1", QuantMix::q5_1}, {"q4_k", QuantMix::q4_k},
-        {"q6_k", QuantMix::q6_k}, {"q4_k_m", QuantMix::q4_k_m}};
+        {"q6_k", QuantMix::q6_k}, {"q4_k_m", QuantMix::q4_k_m}, {"int8", QuantMix::int8}, {"int4", QuantMix::int4}};
     for (auto& [n, m] : names)
         if (name == n) { out = m; return true; }
     return false;
@@ -38,6 +40,7 @@ inline uint32_t file_type_of(QuantMix m) {
     case QuantMix::q4_k: return 14;
     case QuantMix::q6_k: return 18;
     case QuantMix::q4_k_m: return 15;
+    case QuantMix::int8: case QuantMix::int4: return 0;  // no llama.cpp file type: not written
     }
     return 0;
 }
@@ -51,6 +54,8 @@ inline GgmlType base_type(QuantMix m) {
     case QuantMix::q5_1: return GgmlType::Q5_1;
     case QuantMix::q4_k: case QuantMix::q4_k_m: return GgmlType::Q4_K;
     case QuantMix::q6_k: return GgmlType::Q6_K;
+    case QuantMix::int8: return GgmlType::TINYLLM_INT8;
+    case QuantMix::int4: return GgmlType::TINYLLM_INT4;
     }
     return GgmlType::F32;
 }
@@ -71,7 +76,17 @@ inline bool ends_with(const std::string& s, const char* suffix) {
     return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-inline std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& x, int64_t cols, int64_t rows) {
+inline std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& x, int64_t cols, int64_t rows, int64_t group) {
+    if (groupwise_bits(type)) {
+        const GroupwiseLayout l{groupwise_bits(type), cols, group ? group : cols, GroupScale::f16};
+        const size_t row_bytes = size_t(l.code_bytes() + l.scale_bytes());
+        std::vector<uint8_t> out(size_t(rows) * row_bytes);
+        for (int64_t r = 0; r < rows; ++r) {
+            uint8_t* dst = out.data() + size_t(r) * row_bytes;
+            groupwise_quantize_row(l, x.data() + r * cols, dst, dst + l.code_bytes());
+        }
+        return out;
+    }
     GgmlTypeInfo info = ggml_type_info(uint32_t(type));
     std::vector<uint8_t> out(size_t(rows * (cols / info.block_elems) * info.block_bytes));
     const int n_blocks = int(cols / info.block_elems);
@@ -95,7 +110,8 @@ inline std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& x, i
 } // namespace detail
 
 // Quantizes every weight matrix of `in` to `mix`; vectors (norms, biases) stay F32.
-inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint8_t>& out) {
+// group_size applies to the int8/int4 mixes: values per group, 0 = one group per row.
+inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint8_t>& out, int64_t group_size = 0) {
     using namespace detail;
     int n_layer = 0;
     for (uint64_t i = 0; i < in.n_tensors; ++i) {
@@ -104,11 +120,22 @@ inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint
     }
     const bool tied = in.find_tensor("output.weight") == nullptr;
     gguf::Writer w(in.alignment);
+    const bool groupwise = mix == QuantMix::int8 || mix == QuantMix::int4;
+    if (groupwise && group_size < 0) return Status::fail(Error::invalid_argument, "group size ", group_size, " is negative");
     for (uint64_t i = 0; i < in.n_kv; ++i)
-        if (in.kvs[i].key != StrView("general.file_type") && in.kvs[i].key != StrView("general.quantization_version"))
+        if (in.kvs[i].key != StrView("general.file_type") && in.kvs[i].key != StrView("general.quantization_version") &&
+            !in.kvs[i].key.starts_with("tinyllm."))
             w.copy_kv(in.kvs[i], in);
     w.add_u32("general.quantization_version", 2);
-    w.add_u32("general.file_type", file_type_of(mix));
+    if (groupwise) {
+        // Marks the file as tinyllm-only; readers that skip the key still refuse the type ids.
+        const std::string g = group_size ? "g" + std::to_string(group_size) : std::string("per-row");
+        w.add_string("tinyllm.quantization", (mix == QuantMix::int4 ? "int4 " : "int8 ") + g +
+                                                 ", torchao symmetric groupwise; output and embeddings int8");
+        w.add_u32("tinyllm.group_size", uint32_t(group_size));
+    } else {
+        w.add_u32("general.file_type", file_type_of(mix));
+    }
 
     for (uint64_t i = 0; i < in.n_tensors; ++i) {
         const gguf::TensorInfo& t = in.tensors[i];
@@ -117,13 +144,21 @@ inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint
             return Status::fail(Error::unsupported_type, "tensor '", name, "' has type ", ggml_type_name(t.type));
         const int64_t cols = t.ne[0], rows = t.n_rows();
         std::vector<float> x(size_t(cols * rows));
-        WeightView view{t.type, t.data, cols, rows, t.row_bytes()};
+        WeightView view{t.type, t.data, cols, rows, t.row_bytes(), t.group};
         for (int64_t r = 0; r < rows; ++r) dequantize_row(view, r, x.data() + r * cols);
 
         GgmlType target = GgmlType::F32;
         if (t.n_dims >= 2 && ends_with(name, ".weight")) {
             target = base_type(mix);
             const int layer = layer_of(name);
+            if (groupwise) {
+                // The output head and embeddings are the most sensitive tensors: int8.
+                if (name == "output.weight" || name == "token_embd.weight") target = GgmlType::TINYLLM_INT8;
+                std::vector<uint8_t> bytes = encode(target, x, cols, rows, group_size);
+                std::vector<int64_t> dims(t.ne, t.ne + t.n_dims);
+                w.add_tensor(name, target, dims, bytes.data(), bytes.size());
+                continue;
+            }
             // The output head is the most sensitive tensor: Q6_K unless the whole model is Q8_0.
             if ((name == "output.weight" || (tied && name == "token_embd.weight")) && target != GgmlType::Q8_0)
                 target = GgmlType::Q6_K;
@@ -136,7 +171,7 @@ inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint
                 target = target == GgmlType::Q6_K ? GgmlType::Q8_0 : GgmlType::Q5_0;
             if (cols % 32 != 0) target = GgmlType::F32;
         }
-        std::vector<uint8_t> bytes = encode(target, x, cols, rows);
+        std::vector<uint8_t> bytes = encode(target, x, cols, rows, 0);
         std::vector<int64_t> dims(t.ne, t.ne + t.n_dims);
         w.add_tensor(name, target, dims, bytes.data(), bytes.size());
     }

@@ -69,7 +69,7 @@ inline Status bind_matrix(const gguf::File& f, const ModelConfig& c, int layer, 
     if (!is_supported_weight_type(t->type))
         return Status::fail(Error::unsupported_type, "tensor '", name.text, "' has type ", ggml_type_name(t->type),
                             ", which tinyllm cannot compute with yet");
-    w = WeightView{t->type, t->data, cols, rows, t->row_bytes()};
+    w = WeightView{t->type, t->data, cols, rows, t->row_bytes(), t->group};
     return Status{};
 }
 

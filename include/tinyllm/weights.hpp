@@ -16,12 +16,18 @@ struct WeightView {
     int64_t cols = 0;  // elements per row (the dot-product length)
     int64_t rows = 0;
     uint64_t row_bytes = 0;
+    int64_t group = 0;  // groupwise types (TINYLLM_INT4/INT8): values per group
 
     bool empty() const { return data == nullptr; }
     const uint8_t* row(int64_t r) const { return data + uint64_t(r) * row_bytes; }
+
+    // Groupwise rows: codes, then one fp16 scale per group.
+    GroupwiseLayout groupwise() const { return GroupwiseLayout{groupwise_bits(type), cols, group, GroupScale::f16}; }
+    GroupwiseRow groupwise_row(int64_t r) const { return {row(r), row(r) + groupwise().code_bytes(), nullptr}; }
 };
 
 inline void dequantize_row(const WeightView& w, int64_t r, float* out) {
+    if (groupwise_bits(w.type)) return groupwise_dequantize_row(w.groupwise(), w.groupwise_row(r), out);
     visit_weight_type(w.type, [&](auto type) {
         using T = decltype(type);
         const auto* blocks = reinterpret_cast<const typename T::Block*>(w.row(r));
@@ -68,7 +74,26 @@ struct MatmulInput {
 // y[t][r] = dot(W row r, x[t]) for every token t; y has row stride y_stride.
 // Work splits by output row, so every value is computed by one thread in one fixed order:
 // results do not depend on the thread count.
+inline void matmul_groupwise(const WeightView& w, MatmulInput& in, float* y, int64_t y_stride) {
+    const GroupwiseLayout layout = w.groupwise();
+    if (groupwise_takes_q8(layout)) {
+        const BlockQ8* act = in.as_q8(ActFormat::q8_0);
+        const int64_t act_stride = w.cols / BlockQ8::elems;
+        const GroupwiseDotQ8 dot = best_groupwise_dot_q8();
+TINYLLM_PARALLEL_FOR
+        for (int64_t r = 0; r < w.rows; ++r)
+            for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(layout, w.groupwise_row(r), act + t * act_stride);
+        return;
+    }
+    // Rows with a tail group (or groups that are not whole 32-value blocks): float activations.
+    const GroupwiseDotF32 dot = best_groupwise_dot_f32();
+TINYLLM_PARALLEL_FOR
+    for (int64_t r = 0; r < w.rows; ++r)
+        for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(layout, w.groupwise_row(r), in.x + int64_t(t) * w.cols);
+}
+
 inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_stride) {
+    if (groupwise_bits(w.type)) return matmul_groupwise(w, in, y, y_stride);
     visit_weight_type(w.type, [&](auto type) {
         using T = decltype(type);
         const auto dot = best_dot<T>();
