@@ -5,6 +5,7 @@
 
 #include "bits.hpp"
 #include "fp16.hpp"
+#include "hvx/abs_max_hvx.hpp"
 
 namespace tinyllm {
 
@@ -29,11 +30,15 @@ inline int round_half_even(float v) {
 // Quantizes n values (n a multiple of 32) into n/32 blocks.
 inline void quantize_row_q8(const float* x, BlockQ8* out, int n) {
     for (int b = 0; b < n / BlockQ8::elems; ++b, x += BlockQ8::elems) {
+#if defined(__HVX__)
+        const float amax = hvx::abs_max32(x);
+#else
         float amax = 0.0f;
         for (int i = 0; i < BlockQ8::elems; ++i) {
             float a = x[i] < 0 ? -x[i] : x[i];
             if (a > amax) amax = a;
         }
+#endif
         // The same arithmetic as llama.cpp's x86 kernel (127/amax, ties to even), so the int8
         // activations, and hence the dot products, agree with it exactly.
         float d = amax / 127.0f;

@@ -6,6 +6,7 @@
 #include "groupwise_neon.hpp"
 #include "groupwise_x86.hpp"
 #include "hvx/dot_hvx.hpp"
+#include "hvx/groupwise_hvx.hpp"
 #include "weight_types.hpp"
 
 namespace tinyllm {
@@ -97,6 +98,9 @@ inline GroupwiseDotQ8 select_groupwise_dot_q8() {
 #endif
 #if defined(__aarch64__)
     return &neon::groupwise_dot_q8;
+#endif
+#if defined(__HVX__)
+    return &hvx::groupwise_dot_q8;
 #endif
     return &groupwise_dot_q8;
 }

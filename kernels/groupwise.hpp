@@ -105,11 +105,12 @@ inline bool groupwise_takes_q8(const GroupwiseLayout& l) { return l.cols % 32 ==
 // exact; sum((q - zero) * d * a) = d * dot(q, a) - zero * (d * sum(a)).
 inline float groupwise_dot_q8(const GroupwiseLayout& l, const GroupwiseRow& row, const BlockQ8* a) {
     float total = 0.0f;
-    const int64_t blocks_per_group = l.group / 32;
+    const int64_t blocks_per_group = l.group / 32, n_blocks = l.cols / 32;
     for (int64_t g = 0; g < l.groups(); ++g) {
         const float scale = l.scale(row.scales, g);
         const float zero = row.zeros ? float(row.zeros[g]) : 0.0f;
-        for (int64_t b = g * blocks_per_group; b < (g + 1) * blocks_per_group; ++b) {
+        const int64_t end = (g + 1) * blocks_per_group < n_blocks ? (g + 1) * blocks_per_group : n_blocks;  // tail group
+        for (int64_t b = g * blocks_per_group; b < end; ++b) {
             int32_t dot = 0;
             for (int i = 0; i < 32; ++i) dot += l.code(row.codes, b * 32 + i) * a[b].qs[i];
             total += scale * (a[b].d * float(dot) - zero * a[b].sum);

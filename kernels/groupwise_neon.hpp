@@ -14,12 +14,13 @@ namespace tinyllm::neon {
 inline float groupwise_dot_q8(const GroupwiseLayout& l, const GroupwiseRow& row, const BlockQ8* a) {
     const uint8x16_t low_mask = vdupq_n_u8(0x0f);
     const int8x16_t eight = vdupq_n_s8(8);
-    const int64_t per_group = l.group / 32;
+    const int64_t per_group = l.group / 32, n_blocks = l.cols / 32;
     float total = 0.0f;
     for (int64_t g = 0; g < l.groups(); ++g) {
         const float scale = l.scale(row.scales, g);
         const float zero = row.zeros ? float(row.zeros[g]) : 0.0f;
-        for (int64_t b = g * per_group; b < (g + 1) * per_group; ++b) {
+        const int64_t end = (g + 1) * per_group < n_blocks ? (g + 1) * per_group : n_blocks;  // tail group
+        for (int64_t b = g * per_group; b < end; ++b) {
             int8x16_t w0, w1;
             if (l.bits == 4) {
                 const uint8x16_t packed = vld1q_u8(row.codes + b * 16);

@@ -61,11 +61,11 @@ __attribute__((target("avx2,fma,f16c"))) inline float groupwise_dot_q8_avx2_impl
     // Two accumulators, swapped after every block, hide the FMA latency.
     __m256 acc = _mm256_setzero_ps(), other = _mm256_setzero_ps();
     float zero_terms = 0.0f;
-    const int64_t per_group = l.group / 32, groups = l.groups();
+    const int64_t per_group = l.group / 32, groups = l.groups(), n_blocks = l.cols / 32;
     for (int64_t g = 0; g < groups; ++g) {
         const float scale = group_scale(l, row.scales, g);
-        const int64_t first = g * per_group;
-        for (int64_t b = first; b < first + per_group; ++b) {
+        const int64_t first = g * per_group, last = first + per_group < n_blocks ? first + per_group : n_blocks;  // tail group
+        for (int64_t b = first; b < last; ++b) {
             const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
             const __m256 dot = _mm256_cvtepi32_ps(chunk_dot_avx2<Bits>(Codes::load(row.codes, b), qa));
             const __m256 next = _mm256_fmadd_ps(_mm256_set1_ps(scale * a[b].d), dot, acc);
@@ -73,7 +73,7 @@ __attribute__((target("avx2,fma,f16c"))) inline float groupwise_dot_q8_avx2_impl
             other = next;
         }
         if (row.zeros)
-            for (int64_t b = first; b < first + per_group; ++b) zero_terms += scale * float(row.zeros[g]) * a[b].sum;
+            for (int64_t b = first; b < last; ++b) zero_terms += scale * float(row.zeros[g]) * a[b].sum;
     }
     return hsum(_mm256_add_ps(acc, other)) - zero_terms;
 }
@@ -90,11 +90,11 @@ TINYLLM_VNNI inline float groupwise_dot_q8_vnni(const GroupwiseLayout& l, const 
     __m256 acc = _mm256_setzero_ps(), other = _mm256_setzero_ps();
     float zero_terms = 0.0f;
     const __m256i eights = _mm256_set1_epi8(8), low_mask = _mm256_set1_epi8(0x0f);
-    const int64_t per_group = l.group / 32, groups = l.groups();
+    const int64_t per_group = l.group / 32, groups = l.groups(), n_blocks = l.cols / 32;
     for (int64_t g = 0; g < groups; ++g) {
         const float scale = group_scale(l, row.scales, g);
-        const int64_t first = g * per_group;
-        for (int64_t b = first; b < first + per_group; ++b) {
+        const int64_t first = g * per_group, last = first + per_group < n_blocks ? first + per_group : n_blocks;  // tail group
+        for (int64_t b = first; b < last; ++b) {
             const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row.codes + b * 16));
             const __m256i codes = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low_mask);
             const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
@@ -105,7 +105,7 @@ TINYLLM_VNNI inline float groupwise_dot_q8_vnni(const GroupwiseLayout& l, const 
             other = next;
         }
         if (row.zeros)
-            for (int64_t b = first; b < first + per_group; ++b) zero_terms += scale * float(row.zeros[g]) * a[b].sum;
+            for (int64_t b = first; b < last; ++b) zero_terms += scale * float(row.zeros[g]) * a[b].sum;
     }
     return hsum(_mm256_add_ps(acc, other)) - zero_terms;
 }

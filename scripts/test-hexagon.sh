@@ -3,7 +3,8 @@
 # clang-14, runs them under qemu-hexagon, and checks:
 #  - every HVX kernel is bit-identical to the generic kernel;
 #  - stories260K-f32 gives the fixture's 32 greedy ids;
-#  - shakespeare5m-q4_0 (HVX Q4_0 path) gives the same ids as the x86 build.
+#  - shakespeare5m-q4_0 (HVX Q4_0 path) and shakespeare5m quantized to tinyllm's int4-g32
+#    (HVX groupwise path) give the same ids as the x86 build.
 # Prints 'ids: ...' lines and a final 'N passed, M failed' line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,12 +31,21 @@ echo "$out"
 check "stories260K-f32 on Hexagon: fixture greedy ids" "ids: $(json_ids "$shared/fixtures/gguf/stories260K-f32.ref.json" greedy 32)" "$out"
 
 prompt=$(python3 -c "import json; print(','.join(map(str, json.load(open('$shared/models/shakespeare5m.torch.json'))['prompt'])))")
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build --target generate >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build --target generate quantize >/dev/null
 host=$(build/examples/generate -m "$shared/models/shakespeare5m-q4_0.gguf" --prompt-ids "$prompt" -n 32 --temp 0 --print-ids 2>/dev/null)
 build build-hexagon-shakespeare "$shared/models/shakespeare5m-q4_0.gguf" "$prompt" || { echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 out=$(qemu-hexagon build-hexagon-shakespeare/engine)
 echo "$out"
 check "shakespeare5m-q4_0 on Hexagon equals x86" "ids: $host" "$out"
+
+int4=build-hexagon-int4/shakespeare5m-int4-g32.gguf
+mkdir -p build-hexagon-int4
+build/examples/quantize "$shared/models/shakespeare5m-f16.gguf" "$int4" int4 --group-size 32 >/dev/null
+host=$(build/examples/generate -m "$int4" --prompt-ids "$prompt" -n 32 --temp 0 --print-ids 2>/dev/null)
+build build-hexagon-int4 "$PWD/$int4" "$prompt" || { echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+out=$(qemu-hexagon build-hexagon-int4/engine)
+echo "$out"
+check "shakespeare5m int4-g32 (groupwise) on Hexagon equals x86" "ids: $host" "$out"
 
 echo "hexagon: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
