@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "pte_builder.hpp"
 #include "pte_program.hpp"
 #include "test_support.hpp"
 #include "tinyllm/pte_method.hpp"
@@ -414,4 +415,130 @@ TEST_CASE("quantized programs (8da4w, int4 weights, int8) match their PyTorch re
         }
         CHECK(generated == greedy);
     }
+}
+
+// ---- programs built here: control flow, moves and malformed calls the fixtures lack ----
+
+namespace {
+
+using namespace pte_builder;
+
+NodePtr evalue(uint8_t kind, NodePtr val) {
+    NodePtr v = table();
+    set<uint8_t>(v, 0, kind);
+    if (val) child(v, 1, val);
+    return v;
+}
+NodePtr tensor_value(pte::ScalarType type, std::vector<int32_t> sizes, int planned_offset) {
+    NodePtr t = table();
+    set<int8_t>(t, 0, int8_t(type));
+    child(t, 2, scalars(sizes));
+    std::vector<uint8_t> order;
+    for (size_t d = 0; d < sizes.size(); ++d) order.push_back(uint8_t(d));
+    child(t, 3, scalars(order));
+    if (planned_offset >= 0) {
+        NodePtr alloc = table();
+        set<uint32_t>(alloc, 0, 1);
+        set<uint32_t>(alloc, 1, uint32_t(planned_offset));
+        child(t, 6, alloc);
+    }
+    return evalue(5, t);
+}
+NodePtr int_value(int64_t i) {
+    NodePtr t = table();
+    set<int64_t>(t, 0, i);
+    return evalue(2, t);
+}
+NodePtr instruction(uint8_t kind, NodePtr args) {
+    NodePtr in = table();
+    set<uint8_t>(in, 0, kind);
+    child(in, 1, args);
+    return in;
+}
+NodePtr kernel_call(int32_t op, std::vector<int32_t> args) {
+    NodePtr k = table();
+    set<int32_t>(k, 0, op);
+    child(k, 1, scalars(args));
+    return instruction(1, k);
+}
+NodePtr pair_call(uint8_t kind, int32_t a, int32_t b) {  // MoveCall (from, to), JumpFalseCall (cond, dest)
+    NodePtr k = table();
+    set<int32_t>(k, 0, a);
+    set<int32_t>(k, 1, b);
+    return instruction(kind, k);
+}
+NodePtr free_call(int32_t v) {
+    NodePtr k = table();
+    set<int32_t>(k, 0, v);
+    return instruction(5, k);
+}
+
+// forward(x float[1], cond bool[1]): if cond, y = x + x; z = y + x; free x; move z -> y; return y.
+std::vector<uint8_t> control_flow_program(int32_t jump_target, const char* op_name, std::vector<int32_t> add_args) {
+    NodePtr op = table();
+    child(op, 0, str(op_name));
+    child(op, 1, str("out"));
+    NodePtr chain = table();
+    child(chain, 0, scalars(std::vector<int32_t>{0, 2}));
+    child(chain, 1, scalars(std::vector<int32_t>{1}));
+    child(chain, 2, nodes({pair_call(4, 2, jump_target), kernel_call(0, add_args), kernel_call(0, {1, 0, 3, 4, 4}), free_call(0),
+                           pair_call(3, 4, 1)}));
+    NodePtr plan = table();
+    child(plan, 0, str("forward"));
+    child(plan, 2, nodes({tensor_value(pte::ScalarType::Float, {1}, -1), tensor_value(pte::ScalarType::Float, {1}, 0),
+                          tensor_value(pte::ScalarType::Bool, {1}, -1), int_value(1), tensor_value(pte::ScalarType::Float, {1}, 16)}));
+    child(plan, 3, scalars(std::vector<int32_t>{0, 2}));
+    child(plan, 4, scalars(std::vector<int32_t>{1}));
+    child(plan, 5, nodes({chain}));
+    child(plan, 6, nodes({op}));
+    child(plan, 8, scalars(std::vector<int64_t>{0, 32}));
+    NodePtr program = table();
+    set<uint32_t>(program, 0, 0);
+    child(program, 1, nodes({plan}));
+    return Writer().finish(program, "ET12");
+}
+
+float run_control_flow(const std::vector<uint8_t>& bytes, float x, bool cond) {
+    Loaded l;
+    REQUIRE_MESSAGE(l.open(bytes, "forward").ok(), detail(l.status));
+    const int64_t shape[1] = {1};
+    const uint8_t c = cond;
+    REQUIRE(l.method.set_input(0, pte::ScalarType::Float, &x, shape, 1).ok());
+    REQUIRE(l.method.set_input(1, pte::ScalarType::Bool, &c, shape, 1).ok());
+    Status s = l.method.execute();
+    REQUIRE_MESSAGE(s.ok(), detail(s));
+    return l.method.output(0).tensor.as<float>()[0];
+}
+
+} // namespace
+
+TEST_CASE("control flow: JumpFalse skips, MoveCall rebinds, FreeCall is harmless") {
+    const std::vector<uint8_t> program = control_flow_program(2, "aten::add", {0, 0, 3, 1, 1});
+    CHECK(run_control_flow(program, 2.5f, true) == 7.5f);   // y = 2x, z = 3x, returned through the move
+    CHECK(run_control_flow(program, 2.5f, false) == 2.5f);  // the add is skipped: y stays 0, z = x
+}
+
+TEST_CASE("built programs with a fault are refused with a named error") {
+    // A backward jump could loop forever: refused when the program is opened.
+    std::vector<uint8_t> backward = control_flow_program(0, "aten::add", {0, 0, 3, 1, 1});
+    Result<pte::Program> p = pte::open_program(ByteSpan{backward.data(), backward.size()});
+    CHECK(p.status.code == Error::corrupt);
+    CHECK(std::string(p.status.detail).find("jump") != std::string::npos);
+    // An operator tinyllm lacks: refused at load, by name.
+    Loaded unknown;
+    Status s = unknown.open(control_flow_program(2, "aten::frobnicate", {0, 0, 3, 1, 1}), "forward");
+    CHECK(s.code == Error::unsupported_op);
+    CHECK(std::string(s.detail).find("aten::frobnicate.out") != std::string::npos);
+    // A call whose argument count does not match the kernel.
+    Loaded short_call;
+    s = short_call.open(control_flow_program(2, "aten::add", {0, 0, 1, 1}), "forward");
+    CHECK(s.code == Error::invalid_argument);
+    // A call passing an int where the kernel needs a tensor.
+    Loaded wrong_kind;
+    s = wrong_kind.open(control_flow_program(2, "aten::add", {0, 3, 3, 1, 1}), "forward");
+    CHECK(s.code == Error::invalid_argument);
+    CHECK(std::string(s.detail).find("int") != std::string::npos);
+    // A value index past the table.
+    std::vector<uint8_t> out_of_range = control_flow_program(2, "aten::add", {0, 0, 3, 1, 99});
+    CHECK(pte::open_program(ByteSpan{out_of_range.data(), out_of_range.size()}).status.code == Error::corrupt);
 }

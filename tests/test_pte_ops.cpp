@@ -105,7 +105,7 @@ private:
     template <class T>
     fb::Vector<T> vector_of(const std::vector<T>& items) {
         blobs_.emplace_back(items.size() * sizeof(T) + 8, 0);
-        std::memcpy(blobs_.back().data(), items.data(), items.size() * sizeof(T));
+        if (!items.empty()) std::memcpy(blobs_.back().data(), items.data(), items.size() * sizeof(T));
         fb::Vector<T> v;
         v.src = fb::Source{blobs_.back().data(), blobs_.back().size(), nullptr};
         v.pos = 0;
