@@ -3,6 +3,7 @@
 #pragma once
 #include "dot_neon.hpp"
 #include "dot_x86.hpp"
+#include "groupwise.hpp"
 #include "groupwise_neon.hpp"
 #include "groupwise_x86.hpp"
 #include "hvx/dot_hvx.hpp"
