@@ -69,6 +69,7 @@ public:
             values_[v] = Value();
             if (Status s = bind_value(v, arena, external); !s) return s;
         }
+        alias_buffer_updates();
         return plan_linear_layers(arena);
     }
 
@@ -198,6 +199,60 @@ private:
             steps_[mm] = linear;
         }
         return Status();
+    }
+
+    // A mutable buffer (e.g. a KV cache) is updated functionally: out = index_put(buffer, ...)
+    // writes a whole new copy, later readers use `out`, and copy_(buffer, out) writes it back at
+    // the end; copy_ then returns the buffer as yet another tensor. Where the buffer is read by
+    // nothing else and no other planned tensor shares its memory, `out` and copy_'s result are
+    // bound to the buffer's own memory: index_put updates in place and both copies vanish
+    // (the kernels skip copying a tensor onto itself). Results are unchanged.
+    void alias_buffer_updates() {
+        const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            if (!is_op(i, "aten::index_put", "out")) continue;
+            fb::Vector<int32_t> args = plan_.instruction(0, i).call_args();
+            const int32_t buffer = args[0], out = args[args.size() - 1];
+            Tensor &b = values_[buffer].tensor, &o = values_[out].tensor;
+            if (b.constant || o.constant || !b.same_shape(o) || b.type != o.type || !private_memory(buffer) || is_io(buffer) || is_io(out))
+                continue;
+            // Every other reader of the buffer must be copy_(buffer, out, ...).
+            bool only_write_back = true;
+            for (uint32_t j = 0; j < n && only_write_back; ++j) {
+                if (j == i || plan_.instruction(0, j).kind() != InstructionKind::KernelCall) continue;
+                fb::Vector<int32_t> a = plan_.instruction(0, j).call_args();
+                bool reads = false;
+                for (uint32_t k = 0; k < a.size(); ++k) reads = reads || a[k] == buffer;
+                if (reads) only_write_back = is_op(j, "aten::copy_", "") && a[0] == buffer && a[1] == out;
+            }
+            if (!only_write_back) continue;
+            o.data = b.data;
+            for (uint32_t j = 0; j < n; ++j)
+                if (is_op(j, "aten::copy_", "") && plan_.instruction(0, j).call_args()[0] == buffer) {
+                    Tensor& result = values_[plan_.instruction(0, j).call_args()[3]].tensor;
+                    if (result.same_shape(b) && result.type == b.type && !result.constant) result.data = b.data;
+                }
+        }
+    }
+
+    bool is_io(int32_t v) const {
+        for (uint32_t k = 0; k < plan_.inputs().size(); ++k)
+            if (plan_.inputs()[k] == v) return true;
+        for (uint32_t k = 0; k < plan_.outputs().size(); ++k)
+            if (plan_.outputs()[k] == v) return true;
+        return false;
+    }
+
+    // Whether no other tensor value's bytes overlap value v's.
+    bool private_memory(int32_t v) const {
+        const Tensor& t = values_[v].tensor;
+        const uint8_t *begin = t.data, *end = t.data + t.nbytes();
+        for (uint32_t k = 0; k < n_values_; ++k) {
+            if (int32_t(k) == v || values_[k].kind != ValueKind::Tensor) continue;
+            const Tensor& o = values_[k].tensor;
+            if (o.data < end && o.data + o.nbytes() > begin) return false;
+        }
+        return true;
     }
 
     // Fills the weight of a linear step from a constant int8 dequantization: _to_copy (codes

@@ -103,8 +103,15 @@ inline Status div(const OpCall& c) {
 }
 inline Status mul_scalar(const OpCall& c) {
     // PyTorch multiplies a float tensor by a double scalar in float.
-    float k = float(c.s(1));
-    return unary("aten::mul.Scalar", c.t(0), c.out(), [k](double x) { return double(float(x) * k); });
+    const float k = float(c.s(1));
+    const Tensor &in = c.t(0), &out = c.out();
+    if (in.type == ScalarType::Float && out.type == ScalarType::Float && in.numel() == out.numel() && !out.constant) {
+        const float* x = in.as<float>();
+        float* y = out.as<float>();
+        for (int64_t i = 0; i < out.numel(); ++i) y[i] = x[i] * k;
+        return Status();
+    }
+    return unary("aten::mul.Scalar", in, out, [k](double x) { return double(float(x) * k); });
 }
 inline Status eq_scalar(const OpCall& c) {
     double k = c.s(1);

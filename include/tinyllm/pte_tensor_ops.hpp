@@ -138,8 +138,17 @@ inline void strided_copy(uint8_t* dst, const uint8_t* src, size_t elem, int dim,
             __builtin_memcpy(dst + size_t(i) * elem, src + size_t(start + w.offset[0]) * elem, size_t(run) * elem);
         return;
     }
-    for (int64_t i = 0; i < total; ++i, w.next())
-        __builtin_memcpy(dst + size_t(i) * elem, src + size_t(start + w.offset[0]) * elem, elem);
+    // Otherwise the innermost dimension is walked in a tight strided loop (transposes).
+    const int64_t inner = dim > 0 ? shape[dim - 1] : 1, stride = dim > 0 ? strides[dim - 1] : 0;
+    w.dim = dim > 0 ? dim - 1 : 0;
+    for (int64_t i = 0; i < total; i += inner, w.next()) {
+        const uint8_t* s = src + size_t(start + w.offset[0]) * elem;
+        uint8_t* d = dst + size_t(i) * elem;
+        if (elem == 4)
+            for (int64_t k = 0; k < inner; ++k) __builtin_memcpy(d + 4 * k, s + size_t(k * stride) * 4, 4);
+        else
+            for (int64_t k = 0; k < inner; ++k) __builtin_memcpy(d + size_t(k) * elem, s + size_t(k * stride) * elem, elem);
+    }
 }
 
 // Reduction geometry for one dimension: outer x size x inner.
