@@ -69,8 +69,13 @@ public:
             values_[v] = Value();
             if (Status s = bind_value(v, arena, external); !s) return s;
         }
+        const uint32_t n_instr = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        steps_ = arena.allocate_array<Step>(n_instr ? n_instr : 1);
+        if (!steps_) return out_of_memory(arena);
+        for (uint32_t i = 0; i < n_instr; ++i) steps_[i] = Step();
         alias_buffer_updates();
-        return plan_linear_layers(arena);
+        plan_linear_layers();
+        return Status();
     }
 
     StrView name() const { return plan_.name(); }
@@ -166,11 +171,8 @@ private:
     // (permute_copy then mm), quantized ones after dequantizing them (torchao's
     // dequantize_affine, or _to_copy from int8). Where that chain feeds exactly one mm, run it
     // as one product against the stored rows: no dequantized or transposed copy per call.
-    Status plan_linear_layers(Arena& arena) {
+    void plan_linear_layers() {
         const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
-        steps_ = arena.allocate_array<Step>(n ? n : 1);
-        if (!steps_) return out_of_memory(arena);
-        for (uint32_t i = 0; i < n; ++i) steps_[i] = Step();
         for (uint32_t i = 0; i < n; ++i) {
             if (!is_op(i, "aten::permute_copy", "out")) continue;
             fb::Vector<int32_t> pargs = plan_.instruction(0, i).call_args();
@@ -198,7 +200,6 @@ private:
             steps_[i].kind = StepKind::skip;
             steps_[mm] = linear;
         }
-        return Status();
     }
 
     // A mutable buffer (e.g. a KV cache) is updated functionally: out = index_put(buffer, ...)
@@ -225,14 +226,54 @@ private:
                 for (uint32_t k = 0; k < a.size(); ++k) reads = reads || a[k] == buffer;
                 if (reads) only_write_back = is_op(j, "aten::copy_", "") && a[0] == buffer && a[1] == out;
             }
-            if (!only_write_back) continue;
+            if (!only_write_back || has_views(out)) continue;
             o.data = b.data;
             for (uint32_t j = 0; j < n; ++j)
                 if (is_op(j, "aten::copy_", "") && plan_.instruction(0, j).call_args()[0] == buffer) {
-                    Tensor& result = values_[plan_.instruction(0, j).call_args()[3]].tensor;
-                    if (result.same_shape(b) && result.type == b.type && !result.constant) result.data = b.data;
+                    const int32_t r = plan_.instruction(0, j).call_args()[3];
+                    Tensor& result = values_[r].tensor;
+                    if (result.same_shape(b) && result.type == b.type && !result.constant && !is_io(r) && !has_views(r)) result.data = b.data;
                 }
         }
+    }
+
+    // Whether another tensor shares v's planned bytes without being written by any instruction:
+    // a view that the memory plan placed on v (ExecuTorch emits reshapes of planned tensors as
+    // such aliases). Rebinding v's memory would leave that view behind, so callers then keep v.
+    bool has_views(int32_t v) const {
+        const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        for (uint32_t k = 0; k < n_values_; ++k) {
+            if (int32_t(k) == v || values_[k].kind != ValueKind::Tensor || values_[k].tensor.constant || !overlaps(int32_t(k), values_[v].tensor))
+                continue;
+            bool written = is_io(int32_t(k));
+            for (uint32_t j = 0; j < n && !written; ++j) written = writes(j, int32_t(k));
+            if (!written) return true;
+        }
+        return false;
+    }
+
+    // Whether instruction j writes value v: copy_'s destination, or one of the trailing tensor
+    // arguments of an `.out` call (conservatively, every tensor after the last non-tensor).
+    bool writes(uint32_t j, int32_t v) const {
+        InstructionView in = plan_.instruction(0, j);
+        if (in.kind() != InstructionKind::KernelCall || steps_[j].kind == StepKind::skip) return false;
+        fb::Vector<int32_t> a = in.call_args();
+        if (is_op(j, "aten::copy_", "") && a[0] == v) return true;
+        for (uint32_t k = a.size(); k-- > 0;) {
+            const Value& arg = values_[a[k]];
+            if (arg.kind != ValueKind::Tensor && arg.kind != ValueKind::TensorList) break;
+            if (a[k] == v) return true;
+            for (uint32_t m = 0; m < arg.list_items.size(); ++m)
+                if (arg.list_items[m] == v) return true;
+        }
+        return false;
+    }
+
+    // Whether tensor value v (if it is a tensor) shares bytes with t.
+    bool overlaps(int32_t v, const Tensor& t) const {
+        if (values_[v].kind != ValueKind::Tensor) return values_[v].kind == ValueKind::TensorList;  // lists: be conservative
+        const Tensor& o = values_[v].tensor;
+        return o.data < t.data + t.nbytes() && t.data < o.data + o.nbytes();
     }
 
     bool is_io(int32_t v) const {
