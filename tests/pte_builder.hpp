@@ -83,6 +83,25 @@ public:
         return buf_;
     }
 
+    // An ExecuTorch file: the flatbuffer with an `eh00` extended header after the identifier,
+    // then `segment_data` at a 16-byte aligned segment base.
+    std::vector<uint8_t> finish_pte(const NodePtr& root, const std::vector<uint8_t>& segment_data) {
+        buf_.assign(40, 0);
+        std::memcpy(buf_.data() + 4, "ET12", 4);
+        std::memcpy(buf_.data() + 8, "eh00", 4);
+        put32(12, 32);
+        uint32_t at = write(root);
+        put32(0, at);
+        const uint64_t program_size = buf_.size();
+        align(16);
+        const uint64_t base = buf_.size(), data_size = segment_data.size();
+        std::memcpy(buf_.data() + 16, &program_size, 8);
+        std::memcpy(buf_.data() + 24, &base, 8);
+        std::memcpy(buf_.data() + 32, &data_size, 8);
+        buf_.insert(buf_.end(), segment_data.begin(), segment_data.end());
+        return buf_;
+    }
+
 private:
     void align(size_t a) {
         while (buf_.size() % a) buf_.push_back(0);

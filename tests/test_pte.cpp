@@ -542,3 +542,54 @@ TEST_CASE("built programs with a fault are refused with a named error") {
     std::vector<uint8_t> out_of_range = control_flow_program(2, "aten::add", {0, 0, 3, 1, 99});
     CHECK(pte::open_program(ByteSpan{out_of_range.data(), out_of_range.size()}).status.code == Error::corrupt);
 }
+
+TEST_CASE("mutable data segments: a planned tensor starts from its stored value, then keeps its state") {
+    // forward(x float[2]): state = state + x; returns state. The state's initial value [10, 20]
+    // lives in segment 0 through mutable_data_segments; the plan keeps it across calls.
+    NodePtr state = table();
+    set<int8_t>(state, 0, int8_t(pte::ScalarType::Float));
+    child(state, 2, scalars(std::vector<int32_t>{2}));
+    child(state, 3, scalars(std::vector<uint8_t>{0}));
+    set<uint32_t>(state, 5, 1);  // data_buffer_idx 1 of the mutable segment offsets
+    NodePtr alloc = table();
+    set<uint32_t>(alloc, 0, 1);
+    set<uint32_t>(alloc, 1, 0);
+    child(state, 6, alloc);
+    NodePtr op = table();
+    child(op, 0, str("aten::add"));
+    child(op, 1, str("out"));
+    NodePtr chain = table();
+    child(chain, 2, nodes({kernel_call(0, {1, 0, 2, 1, 1})}));
+    NodePtr plan = table();
+    child(plan, 0, str("forward"));
+    child(plan, 2, nodes({tensor_value(pte::ScalarType::Float, {2}, -1), evalue(5, state), int_value(1)}));
+    child(plan, 3, scalars(std::vector<int32_t>{0}));
+    child(plan, 4, scalars(std::vector<int32_t>{1}));
+    child(plan, 5, nodes({chain}));
+    child(plan, 6, nodes({op}));
+    child(plan, 8, scalars(std::vector<int64_t>{0, 16}));
+    NodePtr segment = table();
+    set<uint64_t>(segment, 0, 0);
+    set<uint64_t>(segment, 1, 32);
+    NodePtr mutable_offsets = table();
+    set<uint32_t>(mutable_offsets, 0, 0);
+    child(mutable_offsets, 1, scalars(std::vector<uint64_t>{0, 16}));
+    NodePtr program = table();
+    child(program, 1, nodes({plan}));
+    child(program, 4, nodes({segment}));
+    child(program, 6, nodes({mutable_offsets}));
+    std::vector<uint8_t> data(32, 0);
+    const float initial[2] = {10, 20};
+    std::memcpy(data.data() + 16, initial, 8);
+    Loaded l;
+    REQUIRE_MESSAGE(l.open(Writer().finish_pte(program, data), "forward").ok(), detail(l.status));
+    const float x[2] = {1, 2};
+    const int64_t shape[1] = {2};
+    for (int call = 1; call <= 2; ++call) {
+        REQUIRE(l.method.set_input(0, pte::ScalarType::Float, x, shape, 1).ok());
+        REQUIRE(l.method.execute().ok());
+        const float* y = l.method.output(0).tensor.as<float>();
+        CHECK(y[0] == 10.0f + float(call));
+        CHECK(y[1] == 20.0f + 2.0f * float(call));
+    }
+}
