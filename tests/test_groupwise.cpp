@@ -7,8 +7,7 @@
 
 #include "gguf_model_file.hpp"
 #include "gguf_quantize.hpp"
-#include "test_support.hpp"
-#include "tinyllm/session.hpp"
+#include "model_support.hpp"
 
 using namespace tinyllm;
 
@@ -174,10 +173,8 @@ test_support::Comparison quantized_error(const gguf::File& f16, QuantMix mix, in
                                          const std::vector<float>& ref) {
     std::vector<uint8_t> bytes;
     REQUIRE(quantize_gguf(f16, mix, bytes, group).ok());
-    std::vector<uint8_t> index(gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
-    Arena ia(index.data(), index.size());
-    gguf::File f;
-    REQUIRE(gguf::parse({bytes.data(), bytes.size()}, ia, f).ok());
+    test_support::InMemoryModel q(std::move(bytes));
+    const gguf::File& f = q.file;
     if (mix == QuantMix::int4 || mix == QuantMix::int8) {
         CHECK(*f.get_int("tinyllm.group_size") == group);
         CHECK(f.get_string("tinyllm.quantization").ok());
@@ -185,17 +182,7 @@ test_support::Comparison quantized_error(const gguf::File& f16, QuantMix mix, in
         CHECK(f.find_tensor("blk.0.attn_q.weight")->type == (mix == QuantMix::int4 ? GgmlType::TINYLLM_INT4 : GgmlType::TINYLLM_INT8));
         CHECK(f.find_tensor("token_embd.weight")->type == GgmlType::TINYLLM_INT8);
     }
-    std::vector<uint8_t> mm(f.n_tensors * sizeof(LayerWeights) + 64);
-    Arena ma(mm.data(), mm.size());
-    Model m;
-    REQUIRE(load_model(f, ma, m).ok());
-    std::vector<uint8_t> mem(Session::required_bytes(m, 64, 16));
-    Arena arena(mem.data(), mem.size());
-    Session s;
-    REQUIRE(s.init(m, 64, 16, arena).ok());
-    std::vector<float> ours(ref.size());
-    REQUIRE(s.eval(prompt.data(), int(prompt.size()), ours.data(), true).ok());
-    return test_support::compare(ours, ref, m.config.n_vocab);
+    return test_support::compare(test_support::prompt_logits(q.model, prompt), ref, q.model.config.n_vocab);
 }
 
 // There is no llama.cpp reference for tinyllm's own formats, so each is held to the error that

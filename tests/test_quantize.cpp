@@ -1,13 +1,11 @@
 // Quantizer tests: round-trip error bounds per type, encodings of inputs with obvious
 // answers, and whole models quantized here that match llama.cpp's own quantizations.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include "test_support.hpp"
-
 #include <random>
 
 #include "gguf_model_file.hpp"
 #include "gguf_quantize.hpp"
-#include "tinyllm/session.hpp"
+#include "model_support.hpp"
 
 using namespace tinyllm;
 
@@ -82,15 +80,10 @@ TEST_CASE("llama-f16 quantized here matches llama.cpp's own q8_0 / q4_0 / q4_k_m
         INFO("type ", name);
         std::vector<uint8_t> bytes;
         REQUIRE(quantize_gguf(f16.gguf, mix, bytes).ok());
-        std::vector<uint8_t> index(gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
-        Arena ia(index.data(), index.size());
-        gguf::File f;
-        REQUIRE(gguf::parse({bytes.data(), bytes.size()}, ia, f).ok());
+        test_support::InMemoryModel q(std::move(bytes));
+        const gguf::File& f = q.file;
+        const Model& m = q.model;
         CHECK(*f.get_int("general.quantization_version") == 2);
-        std::vector<uint8_t> mm(f.n_tensors * sizeof(LayerWeights) + 64);
-        Arena ma(mm.data(), mm.size());
-        Model m;
-        REQUIRE(load_model(f, ma, m).ok());
         // The mix picks the same type per tensor as llama.cpp's file of that name.
         GgufModelFile ref_file;
         REQUIRE(ref_file.open(test_support::shared_path(dir + "llama-" + name + ".gguf")).ok());
@@ -102,13 +95,7 @@ TEST_CASE("llama-f16 quantized here matches llama.cpp's own q8_0 / q4_0 / q4_k_m
         std::string json = test_support::read_text(test_support::shared_path(dir + "llama-" + name + ".ref.json"));
         std::vector<int> prompt = test_support::json_int_array(json, "prompt");
         std::vector<float> ref = test_support::read_f32(test_support::shared_path(dir + "llama-" + name + ".ref.logits.f32"));
-        std::vector<uint8_t> mem(Session::required_bytes(m, 64, 16));
-        Arena arena(mem.data(), mem.size());
-        Session s;
-        REQUIRE(s.init(m, 64, 16, arena).ok());
-        std::vector<float> ours(ref.size());
-        REQUIRE(s.eval(prompt.data(), int(prompt.size()), ours.data(), true).ok());
-        test_support::Comparison c = test_support::compare(ours, ref, m.config.n_vocab);
+        test_support::Comparison c = test_support::compare(test_support::prompt_logits(m, prompt), ref, m.config.n_vocab);
         MESSAGE(name, ": nrmse ", c.max_nrmse, ", argmax ", c.argmax_equal, "/", prompt.size());
         // The reference files were quantized from an f32 original, not from llama-f16.gguf: llama.cpp's
         // own llama-quantize on llama-f16.gguf writes byte for byte the file this quantizer writes

@@ -397,40 +397,35 @@ inline Status embedding(const OpCall& c) {
     return Status();
 }
 
+// gather / scatter: element r of `idx` names, along `dim`, the element of `in` it pairs with;
+// fn(r, offset of that element in `in`).
+template <class Fn>
+Status along_index(const char* op, const Tensor& in, int64_t dim, const Tensor& idx, Fn fn) {
+    if (!wrap_dim(dim, in.dim) || idx.dim != in.dim) return shape_error(op, "index and output shapes");
+    const AxisSplit oi = split_at(idx, int(dim)), a = split_at(in, int(dim));
+    for (int64_t r = 0; r < idx.numel(); ++r) {
+        int64_t o = r / (oi.size * oi.inner), inner = r % oi.inner, v = 0;
+        if (Status s = index_value(op, idx, r, a.size, v); !s) return s;
+        if (o >= a.outer || inner >= a.inner) return shape_error(op, "index larger than the input");
+        fn(r, (o * a.size + v) * a.inner + inner);
+    }
+    return Status();
+}
+
 inline Status gather(const OpCall& c) {
     const Tensor &in = c.t(0), &idx = c.t(2), &out = c.out();
     if (Status s = writable("aten::gather", out); !s) return s;
-    int64_t dim = c.i(1);
-    if (!wrap_dim(dim, in.dim) || idx.dim != in.dim || !out.same_shape(idx) || out.type != in.type)
-        return shape_error("aten::gather", "index and output shapes");
-    AxisSplit oi = split_at(idx, int(dim));
-    AxisSplit a = split_at(in, int(dim));
-    for (int64_t r = 0; r < idx.numel(); ++r) {
-        int64_t o = r / (oi.size * oi.inner), inner = r % oi.inner, v;
-        if (Status s = index_value("aten::gather", idx, r, a.size, v); !s) return s;
-        if (o >= a.outer || inner >= a.inner) return shape_error("aten::gather", "index larger than the input");
-        store_element(out, r, load_element(in, (o * a.size + v) * a.inner + inner));
-    }
-    return Status();
+    if (!out.same_shape(idx) || out.type != in.type) return shape_error("aten::gather", "index and output shapes");
+    return along_index("aten::gather", in, c.i(1), idx, [&](int64_t r, int64_t at) { store_element(out, r, load_element(in, at)); });
 }
 
 inline Status scatter_value(const OpCall& c) {
     const Tensor &in = c.t(0), &idx = c.t(2), &out = c.out();
     if (Status s = writable("aten::scatter", out); !s) return s;
-    int64_t dim = c.i(1);
-    if (!wrap_dim(dim, in.dim) || idx.dim != in.dim || !out.same_shape(in) || out.type != in.type)
-        return shape_error("aten::scatter", "index and output shapes");
+    if (!out.same_shape(in) || out.type != in.type) return shape_error("aten::scatter", "index and output shapes");
     if (out.data != in.data) __builtin_memcpy(out.data, in.data, in.nbytes());
-    AxisSplit oi = split_at(idx, int(dim));
-    AxisSplit a = split_at(in, int(dim));
     const double value = c.s(3);
-    for (int64_t r = 0; r < idx.numel(); ++r) {
-        int64_t o = r / (oi.size * oi.inner), inner = r % oi.inner, v;
-        if (Status s = index_value("aten::scatter", idx, r, a.size, v); !s) return s;
-        if (o >= a.outer || inner >= a.inner) return shape_error("aten::scatter", "index larger than the input");
-        store_element(out, (o * a.size + v) * a.inner + inner, value);
-    }
-    return Status();
+    return along_index("aten::scatter", in, c.i(1), idx, [&](int64_t, int64_t at) { store_element(out, at, value); });
 }
 
 // ---- reductions ----

@@ -1,0 +1,40 @@
+// Test helpers that need the engine: a GGUF held in memory, parsed and bound as a Model, and
+// the logits of every prompt position.
+#pragma once
+#include <vector>
+
+#include "gguf.hpp"
+#include "test_support.hpp"
+#include "tinyllm/model.hpp"
+#include "tinyllm/session.hpp"
+
+namespace test_support {
+
+// A model parsed from bytes in memory (e.g. a file the quantizer just wrote).
+struct InMemoryModel {
+    std::vector<uint8_t> bytes, index, layers;
+    tinyllm::gguf::File file;
+    tinyllm::Model model;
+
+    explicit InMemoryModel(std::vector<uint8_t> b) : bytes(std::move(b)) {
+        index.resize(tinyllm::gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
+        tinyllm::Arena ia(index.data(), index.size());
+        REQUIRE(tinyllm::gguf::parse({bytes.data(), bytes.size()}, ia, file).ok());
+        layers.resize(file.n_tensors * sizeof(tinyllm::LayerWeights) + 64);
+        tinyllm::Arena la(layers.data(), layers.size());
+        REQUIRE(tinyllm::load_model(file, la, model).ok());
+    }
+};
+
+// Logits [prompt.size()][n_vocab] of a fresh session fed the whole prompt.
+inline std::vector<float> prompt_logits(const tinyllm::Model& m, const std::vector<int>& prompt) {
+    std::vector<uint8_t> mem(tinyllm::Session::required_bytes(m, 64, 16));
+    tinyllm::Arena arena(mem.data(), mem.size());
+    tinyllm::Session s;
+    REQUIRE(s.init(m, 64, 16, arena).ok());
+    std::vector<float> logits(prompt.size() * size_t(m.config.n_vocab));
+    REQUIRE(s.eval(prompt.data(), int(prompt.size()), logits.data(), true).ok());
+    return logits;
+}
+
+} // namespace test_support
