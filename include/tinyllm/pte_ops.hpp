@@ -64,10 +64,21 @@ Status binary(const char* op, const Tensor& a, const Tensor& b, const Tensor& ou
     if (a.type == ScalarType::Float && b.type == ScalarType::Float && out.type == ScalarType::Float && a.same_shape(out) &&
         b.same_shape(out)) {
         const float* x = a.as<float>(); const float* y = b.as<float>(); float* z = out.as<float>();
-        for (int64_t k = 0; k < out.numel(); ++k) z[k] = float(f(double(x[k]), double(y[k])));
+        const int64_t n = out.numel();
+        if (z != x && z != y) {
+            // Distinct buffers (the usual case): tell the compiler, so the loop vectorizes.
+            const float* __restrict xr = x; const float* __restrict yr = y; float* __restrict zr = z;
+            for (int64_t k = 0; k < n; ++k) zr[k] = float(f(double(xr[k]), double(yr[k])));
+        } else {
+            for (int64_t k = 0; k < n; ++k) z[k] = float(f(double(x[k]), double(y[k])));
+        }
         return Status();
     }
     const Tensor* ins[2] = {&a, &b};
+    if (a.type == ScalarType::Float && b.type == ScalarType::Float && out.type == ScalarType::Float) {
+        const float* x = a.as<float>(); const float* y = b.as<float>(); float* z = out.as<float>();
+        return broadcast_each(op, out, ins, 2, [&](int64_t k, const int64_t* off) { z[k] = float(f(double(x[off[0]]), double(y[off[1]]))); });
+    }
     return broadcast_each(op, out, ins, 2, [&](int64_t k, const int64_t* off) {
         store_element(out, k, f(load_element(a, off[0]), load_element(b, off[1])));
     });
@@ -80,6 +91,15 @@ Status unary(const char* op, const Tensor& a, const Tensor& out, F f) {
     if (a.type == ScalarType::Float && out.type == ScalarType::Float) {
         const float* x = a.as<float>(); float* z = out.as<float>();
         for (int64_t k = 0; k < out.numel(); ++k) z[k] = float(f(double(x[k])));
+        return Status();
+    }
+    // Masks: float or bool in, bool out (eq/ne against a scalar, logical_not).
+    if ((a.type == ScalarType::Float || a.type == ScalarType::Bool) && out.type == ScalarType::Bool) {
+        uint8_t* z = out.as<uint8_t>();
+        if (a.type == ScalarType::Float)
+            for (int64_t k = 0; k < out.numel(); ++k) z[k] = f(double(a.as<float>()[k])) != 0;
+        else
+            for (int64_t k = 0; k < out.numel(); ++k) z[k] = f(a.as<uint8_t>()[k] ? 1.0 : 0.0) != 0;
         return Status();
     }
     for (int64_t k = 0; k < out.numel(); ++k) store_element(out, k, f(load_element(a, k)));
@@ -108,7 +128,15 @@ inline Status mul_scalar(const OpCall& c) {
     if (in.type == ScalarType::Float && out.type == ScalarType::Float && in.numel() == out.numel() && !out.constant) {
         const float* x = in.as<float>();
         float* y = out.as<float>();
-        for (int64_t i = 0; i < out.numel(); ++i) y[i] = x[i] * k;
+        const int64_t n = out.numel();
+        if (x == y) {
+            for (int64_t i = 0; i < n; ++i) y[i] *= k;
+        } else {
+            // Distinct buffers (the usual case): tell the compiler, so the loop vectorizes.
+            const float* __restrict xr = x;
+            float* __restrict yr = y;
+            for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * k;
+        }
         return Status();
     }
     return unary("aten::mul.Scalar", in, out, [k](double x) { return double(float(x) * k); });
@@ -141,6 +169,12 @@ inline Status where(const OpCall& c) {
     const Tensor &cond = c.t(0), &a = c.t(1), &b = c.t(2), &out = c.out();
     if (Status s = writable("aten::where", out); !s) return s;
     const Tensor* ins[3] = {&cond, &a, &b};
+    if (cond.type == ScalarType::Bool && a.type == ScalarType::Float && b.type == ScalarType::Float && out.type == ScalarType::Float) {
+        const uint8_t* m = cond.as<uint8_t>();
+        const float *x = a.as<float>(), *y = b.as<float>();
+        float* z = out.as<float>();
+        return broadcast_each("aten::where", out, ins, 3, [&](int64_t k, const int64_t* off) { z[k] = m[off[0]] ? x[off[1]] : y[off[2]]; });
+    }
     return broadcast_each("aten::where", out, ins, 3, [&](int64_t k, const int64_t* off) {
         store_element(out, k, load_element(cond, off[0]) != 0 ? load_element(a, off[1]) : load_element(b, off[2]));
     });
