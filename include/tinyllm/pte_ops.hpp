@@ -612,16 +612,16 @@ inline void matmul_f32(const float* a, const float* w, float* out, int64_t m, in
     }
 }
 
-inline Status check_f32(const char* op, const Tensor& t) {
-    if (t.type != ScalarType::Float) return Status::fail(Error::unsupported_type, op, ": ", scalar_type_name(t.type), " operands (float32 only)");
-    return Status();
+// Float32 operands and a writable output, as every matrix product here needs.
+inline Status check_f32(const char* op, std::initializer_list<const Tensor*> operands, const Tensor& out) {
+    for (const Tensor* t : operands)
+        if (t->type != ScalarType::Float) return Status::fail(Error::unsupported_type, op, ": ", scalar_type_name(t->type), " operands (float32 only)");
+    return writable(op, out);
 }
 
 inline Status mm(const OpCall& c) {
     const Tensor &a = c.t(0), &b = c.t(1), &out = c.out();
-    for (const Tensor* t : {&a, &b, &out})
-        if (Status s = check_f32("aten::mm", *t); !s) return s;
-    if (Status s = writable("aten::mm", out); !s) return s;
+    if (Status s = check_f32("aten::mm", {&a, &b, &out}, out); !s) return s;
     if (a.dim != 2 || b.dim != 2 || out.dim != 2 || a.sizes[1] != b.sizes[0] || out.sizes[0] != a.sizes[0] || out.sizes[1] != b.sizes[1])
         return shape_error("aten::mm", "operands are not [m,k] x [k,n] -> [m,n]");
     matmul_f32(a.as<float>(), b.as<float>(), out.as<float>(), a.sizes[0], a.sizes[1], b.sizes[1]);
@@ -630,9 +630,7 @@ inline Status mm(const OpCall& c) {
 
 inline Status bmm(const OpCall& c) {
     const Tensor &a = c.t(0), &b = c.t(1), &out = c.out();
-    for (const Tensor* t : {&a, &b, &out})
-        if (Status s = check_f32("aten::bmm", *t); !s) return s;
-    if (Status s = writable("aten::bmm", out); !s) return s;
+    if (Status s = check_f32("aten::bmm", {&a, &b, &out}, out); !s) return s;
     if (a.dim != 3 || b.dim != 3 || out.dim != 3 || a.sizes[0] != b.sizes[0] || a.sizes[2] != b.sizes[1] ||
         out.sizes[0] != a.sizes[0] || out.sizes[1] != a.sizes[1] || out.sizes[2] != b.sizes[2])
         return shape_error("aten::bmm", "operands are not [b,m,k] x [b,k,n] -> [b,m,n]");
@@ -645,9 +643,7 @@ inline Status bmm(const OpCall& c) {
 inline Status addmm(const OpCall& c) {
     // beta * bias + alpha * (a @ b)
     const Tensor &bias = c.t(0), &a = c.t(1), &b = c.t(2), &out = c.out();
-    for (const Tensor* t : {&bias, &a, &b, &out})
-        if (Status s = check_f32("aten::addmm", *t); !s) return s;
-    if (Status s = writable("aten::addmm", out); !s) return s;
+    if (Status s = check_f32("aten::addmm", {&bias, &a, &b, &out}, out); !s) return s;
     if (a.dim != 2 || b.dim != 2 || out.dim != 2 || a.sizes[1] != b.sizes[0] || out.sizes[0] != a.sizes[0] || out.sizes[1] != b.sizes[1])
         return shape_error("aten::addmm", "operands are not [m,k] x [k,n] -> [m,n]");
     matmul_f32(a.as<float>(), b.as<float>(), out.as<float>(), a.sizes[0], a.sizes[1], b.sizes[1]);

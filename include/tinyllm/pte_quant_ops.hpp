@@ -103,18 +103,26 @@ inline Status choose_qparams_affine(const OpCall& c) {
     return Status();
 }
 
+// What quantize_affine and dequantize_affine both check: a writable output of the input's
+// size, the block geometry, and a zero point (if any) with one entry per block.
+inline Status affine_operands(const char* op, const OpCall& c, const Tensor& in, const Tensor& scale, const Tensor& out, Blocks& b) {
+    if (Status s = writable(op, out); !s) return s;
+    if (Status s = same_numel(op, in, out); !s) return s;
+    if (Status s = blocks_of(op, c, 1, in, scale, b); !s) return s;
+    const Value& zero = c.arg(3);
+    if (zero.is_tensor() && zero.tensor.numel() != b.total) return shape_error(op, "zero point has one entry per block");
+    return Status();
+}
+
 // quantize_affine(input, block_size, scale, zero_point, output_dtype, quant_min, quant_max)
 inline Status quantize_affine(const OpCall& c) {
     const char* op = "torchao::quantize_affine";
     const Tensor &in = c.t(0), &scale = c.t(2), &out = c.out();
-    if (Status s = writable(op, out); !s) return s;
-    if (Status s = same_numel(op, in, out); !s) return s;
+    Blocks b;
+    if (Status s = affine_operands(op, c, in, scale, out, b); !s) return s;
     int64_t qmin, qmax;
     if (Status s = affine_range(op, c, 5, qmin, qmax); !s) return s;
-    Blocks b;
-    if (Status s = blocks_of(op, c, 1, in, scale, b); !s) return s;
     const Value& zero = c.arg(3);
-    if (zero.is_tensor() && zero.tensor.numel() != b.total) return shape_error(op, "zero point has one entry per block");
     for (int64_t i = 0; i < in.numel(); ++i) {
         const int64_t blk = b.of(i);
         const float inv = 1.0f / float(load_element(scale, blk));
@@ -131,12 +139,9 @@ inline Status quantize_affine(const OpCall& c) {
 inline Status dequantize_affine(const OpCall& c) {
     const char* op = "torchao::dequantize_affine";
     const Tensor &in = c.t(0), &scale = c.t(2), &out = c.out();
-    if (Status s = writable(op, out); !s) return s;
-    if (Status s = same_numel(op, in, out); !s) return s;
     Blocks b;
-    if (Status s = blocks_of(op, c, 1, in, scale, b); !s) return s;
+    if (Status s = affine_operands(op, c, in, scale, out, b); !s) return s;
     const Value& zero = c.arg(3);
-    if (zero.is_tensor() && zero.tensor.numel() != b.total) return shape_error(op, "zero point has one entry per block");
     // Weights are [N,K] with blocks along K: walk rows and groups instead of per-element math.
     const bool rowwise = in.dim == 2 && b.block[0] == 1;
     for (int64_t i = 0; i < in.numel(); ++i) {
