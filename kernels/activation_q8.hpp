@@ -18,6 +18,7 @@ struct BlockQ8 {
     static constexpr int elems = 32;
     float d;    // scale: x ~= d * qs
     float sum;  // d * sum(qs)
+    int32_t code_sum;  // sum(qs), exact: offset-coded weights (4-bit codes + 8) subtract 8 * code_sum
     int8_t qs[elems];
 };
 
@@ -52,6 +53,7 @@ inline void quantize_row_q8(const float* x, BlockQ8* out, int n) {
         // Scales are rounded to fp16 as llama.cpp stores them, so dot products agree with it.
         out[b].d = fp16_to_f32(f32_to_fp16(d));
         out[b].sum = fp16_to_f32(f32_to_fp16(d * float(sum)));
+        out[b].code_sum = sum;
     }
 }
 
@@ -76,6 +78,7 @@ inline void quantize_row_q8k(const float* x, BlockQ8* out, int n) {
             }
             out[k].d = d;
             out[k].sum = d * float(sum);
+            out[k].code_sum = sum;
         }
     }
 }

@@ -8,6 +8,8 @@
 #include "groupwise_x86.hpp"
 #include "hvx/dot_hvx.hpp"
 #include "hvx/groupwise_hvx.hpp"
+#include "interleaved.hpp"
+#include "interleaved_x86.hpp"
 #include "weight_types.hpp"
 
 namespace tinyllm {
@@ -117,6 +119,21 @@ inline GroupwiseDotF32 best_groupwise_dot_f32() {
     return fn;
 #else
     return &groupwise_dot_f32;
+#endif
+}
+
+// Row-interleaved matrices (interleaved.hpp): one 8-row unit against T tokens, or null where
+// this CPU has no kernel for them (then matrices keep their plain layout).
+template <int T>
+using InterleavedUnitFn = void (*)(GgmlType, const uint8_t*, int64_t, int64_t, const BlockQ8* const*, float*, int64_t);
+
+template <int T>
+InterleavedUnitFn<T> best_interleaved_unit() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const InterleavedUnitFn<T> fn = x86::has_avx512_vnni() ? &x86::interleaved_unit_vnni<T> : nullptr;
+    return fn;
+#else
+    return nullptr;
 #endif
 }
 

@@ -7,6 +7,7 @@
 
 #include "gguf.hpp"
 #include "mapped_file.hpp"
+#include "tinyllm/interleave_weights.hpp"
 #include "tinyllm/model.hpp"
 
 namespace tinyllm {
@@ -27,17 +28,31 @@ struct GgufModelFile {
         return gguf::parse(bytes, index_arena, gguf);
     }
 
-    // Binds the weights (the layer table lives in the same index memory).
-    Status load(Model& model) {
-        // A model cannot have more layers than tensors, which bounds the layer table.
-        model_memory.assign(size_t(gguf.n_tensors + 1) * sizeof(LayerWeights) + 64, 0);
-        model_arena = Arena(model_memory.data(), model_memory.size());
-        return load_model(gguf, model_arena, model);
+    // Binds the weights (the layer table lives in the same index memory). With `repack`, the
+    // matrices this CPU has interleaved kernels for are repacked in the private mapping. The
+    // model is bound once; later calls return the same views.
+    Status load(Model& model, bool repack = true) {
+        if (!loaded_) {
+            // A model cannot have more layers than tensors, which bounds the layer table.
+            model_memory.assign(size_t(gguf.n_tensors + 1) * sizeof(LayerWeights) + 64, 0);
+            model_arena = Arena(model_memory.data(), model_memory.size());
+            Status st = load_model(gguf, model_arena, model_);
+            if (!st) return st;
+            if (repack) {
+                std::vector<uint8_t> scratch(interleave_scratch_bytes(model_, mapping.writable(), mapping.bytes().size));
+                interleave_weights(model_, mapping.writable(), mapping.bytes().size, scratch.data(), scratch.size());
+            }
+            loaded_ = true;
+        }
+        model = model_;
+        return Status{};
     }
 
 private:
     std::vector<uint8_t> model_memory;
     Arena model_arena;
+    Model model_;
+    bool loaded_ = false;
 };
 
 } // namespace tinyllm

@@ -1,5 +1,7 @@
-// Host-side file helper (edge of the engine): maps a file read-only so loaders can view it
-// without copying. Not for freestanding builds.
+// Host-side file helper (edge of the engine): maps a file so loaders can view it without
+// copying. The mapping is private and writable: pages are shared with the page cache until
+// written, and writes (load-time weight repacking) stay in this process. Not for freestanding
+// builds.
 #pragma once
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -34,22 +36,23 @@ public:
             ::close(fd);
             return Status{};
         }
-        void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
         ::close(fd);
         if (p == MAP_FAILED) return Status::fail(Error::io_error, "cannot map '", path, "'");
-        data_ = static_cast<const uint8_t*>(p);
+        data_ = static_cast<uint8_t*>(p);
         return Status{};
     }
 
     ByteSpan bytes() const { return ByteSpan{data_, size_}; }
+    uint8_t* writable() { return data_; }
 
 private:
     void close() {
-        if (data_) munmap(const_cast<uint8_t*>(data_), size_);
+        if (data_) munmap(data_, size_);
         data_ = nullptr;
         size_ = 0;
     }
-    const uint8_t* data_ = nullptr;
+    uint8_t* data_ = nullptr;
     size_t size_ = 0;
 };
 

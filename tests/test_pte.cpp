@@ -40,7 +40,7 @@ struct Loaded {
     }
 };
 
-std::string detail(const Status& s) { return std::string(error_name(s.code)) + ": " + s.detail; }
+std::string describe(const Status& s) { return std::string(error_name(s.code)) + ": " + s.detail; }
 
 // Logits of every `"logits": [...]` array in a reference JSON, in file order.
 std::vector<std::vector<float>> json_logit_rows(const std::string& json) {
@@ -66,7 +66,7 @@ std::vector<float> decode_step(pte::Method& m, int64_t token, int64_t pos) {
     REQUIRE(m.set_input(0, pte::ScalarType::Long, &token, tok_shape, 2).ok());
     REQUIRE(m.set_input(1, pte::ScalarType::Long, &pos, pos_shape, 1).ok());
     Status s = m.execute();
-    REQUIRE_MESSAGE(s.ok(), detail(s));
+    REQUIRE_MESSAGE(s.ok(), describe(s));
     const pte::Tensor& out = m.output(0).tensor;
     return std::vector<float>(out.as<float>(), out.as<float>() + out.numel());
 }
@@ -85,7 +85,7 @@ double nrmse(const std::vector<float>& a, const std::vector<float>& b) {
 TEST_CASE("add.pte adds its two inputs exactly") {
     if (!require_shared(std::string(pte_dir) + "add.pte")) return;
     Loaded l;
-    REQUIRE_MESSAGE(l.open(read_bytes(shared_path(std::string(pte_dir) + "add.pte")), "forward").ok(), detail(l.status));
+    REQUIRE_MESSAGE(l.open(read_bytes(shared_path(std::string(pte_dir) + "add.pte")), "forward").ok(), describe(l.status));
     CHECK(l.method.input_count() == 2);
     const float cases[3][3] = {{1, 1, 2}, {2, 3, 5}, {13.25f, 29.25f, 42.5f}};
     const int64_t shape[1] = {1};
@@ -107,7 +107,7 @@ TEST_CASE("constants: legacy constant_buffer and the constant segment") {
     // forward(x) = 3 * x + 2 with both constants stored in constant_buffer.
     Loaded linear;
     REQUIRE_MESSAGE(linear.open(read_bytes(shared_path(std::string(pte_dir) + "ModuleLinear-no-constant-segment.pte")), "forward").ok(),
-                    detail(linear.status));
+                    describe(linear.status));
     const float x[4] = {1, 2, 3, 4};
     const int64_t shape[2] = {2, 2};
     REQUIRE(linear.method.set_input(0, pte::ScalarType::Float, x, shape, 2).ok());
@@ -117,7 +117,7 @@ TEST_CASE("constants: legacy constant_buffer and the constant segment") {
 
     // arduino_add: forward(x) = x + 1 with the constant in segment 0.
     Loaded add;
-    REQUIRE_MESSAGE(add.open(read_bytes(shared_path(std::string(pte_dir) + "arduino_add.pte")), "forward").ok(), detail(add.status));
+    REQUIRE_MESSAGE(add.open(read_bytes(shared_path(std::string(pte_dir) + "arduino_add.pte")), "forward").ok(), describe(add.status));
     const float a[3] = {1, 2, -3.5f};
     const int64_t shape3[1] = {3};
     REQUIRE(add.method.set_input(0, pte::ScalarType::Float, a, shape3, 1).ok());
@@ -131,14 +131,14 @@ TEST_CASE("QNN program: metadata from constant methods, delegated methods refuse
     if (!require_shared(path)) return;
     std::vector<uint8_t> bytes = read_bytes(shared_path(path));
     Result<pte::Program> p = pte::open_program(ByteSpan{bytes.data(), bytes.size()});
-    REQUIRE_MESSAGE(p.ok(), detail(p.status));
+    REQUIRE_MESSAGE(p.ok(), describe(p.status));
     CHECK(p->find_plan("kv_forward").t.valid());
     CHECK(p->find_plan("prefill_forward").t.valid());
     const std::map<std::string, int64_t> expected = {{"get_vocab_size", 512}, {"get_n_layers", 5}, {"get_n_kv_heads", 4},
                                                      {"get_max_seq_len", 128}, {"get_dim", 64}, {"get_bos_id", 1}, {"get_eos_id", 2}};
     for (const auto& [name, value] : expected) {
         Loaded l;
-        REQUIRE_MESSAGE(l.open(bytes, name.c_str()).ok(), detail(l.status));
+        REQUIRE_MESSAGE(l.open(bytes, name.c_str()).ok(), describe(l.status));
         REQUIRE(l.method.execute().ok());
         REQUIRE(l.method.output_count() == 1);
         CHECK_MESSAGE(l.method.output(0).i == value, name);
@@ -189,7 +189,7 @@ TEST_CASE("stories260K fp32 decode program matches PyTorch step by step and gree
     REQUIRE(prompt.size() == 8);
     REQUIRE(steps.size() == prompt.size());
     Loaded l;
-    REQUIRE_MESSAGE(l.open(read_bytes(shared_path(path)), "forward").ok(), detail(l.status));
+    REQUIRE_MESSAGE(l.open(read_bytes(shared_path(path)), "forward").ok(), describe(l.status));
     std::vector<float> logits;
     for (size_t i = 0; i < prompt.size(); ++i) {
         logits = decode_step(l.method, prompt[i], int64_t(i));
@@ -219,14 +219,14 @@ TEST_CASE("stories260K prefill program gives the last prompt position's logits")
     const std::vector<int> prompt = json_int_array(ref, "prompt_tokens");
     const std::vector<std::vector<float>> steps = json_logit_rows(ref);
     Loaded l;
-    REQUIRE_MESSAGE(l.open(read_bytes(shared_path(path)), "forward").ok(), detail(l.status));
+    REQUIRE_MESSAGE(l.open(read_bytes(shared_path(path)), "forward").ok(), describe(l.status));
     std::vector<int64_t> tokens(prompt.begin(), prompt.end()), positions(8);
     for (int i = 0; i < 8; ++i) positions[size_t(i)] = i;
     const int64_t tok_shape[2] = {1, 8}, pos_shape[1] = {8};
     REQUIRE(l.method.set_input(0, pte::ScalarType::Long, tokens.data(), tok_shape, 2).ok());
     REQUIRE(l.method.set_input(1, pte::ScalarType::Long, positions.data(), pos_shape, 1).ok());
     Status s = l.method.execute();
-    REQUIRE_MESSAGE(s.ok(), detail(s));
+    REQUIRE_MESSAGE(s.ok(), describe(s));
     const pte::Tensor& out = l.method.output(0).tensor;
     std::vector<float> last(out.as<float>(), out.as<float>() + out.numel());
     CHECK(nrmse(last, steps.back()) < 1e-4);
@@ -260,14 +260,14 @@ TEST_CASE("xor.pte: training forward with externally supplied weights matches a 
         CHECK(std::string(s.detail).find("net.linear.weight") != std::string::npos);
     }
     Loaded l;
-    REQUIRE_MESSAGE(l.open(bytes, "forward", external).ok(), detail(l.status));
+    REQUIRE_MESSAGE(l.open(bytes, "forward", external).ok(), describe(l.status));
     const float x[2] = {1.0f, 0.0f};
     const int64_t label = 1;
     const int64_t xs[2] = {1, 2}, ls[1] = {1};
     REQUIRE(l.method.set_input(0, pte::ScalarType::Float, x, xs, 2).ok());
     REQUIRE(l.method.set_input(1, pte::ScalarType::Long, &label, ls, 1).ok());
     Status s = l.method.execute();
-    REQUIRE_MESSAGE(s.ok(), detail(s));
+    REQUIRE_MESSAGE(s.ok(), describe(s));
 
     // Reference: h = sigmoid(W1 x + b1), z = W2 h + b2, loss = cross-entropy(z, label), and
     // the gradients of the loss with respect to every parameter.
@@ -400,7 +400,7 @@ TEST_CASE("quantized programs (8da4w, int4 weights, int8) match their PyTorch re
         const std::vector<std::vector<float>> steps = json_logit_rows(ref);
         REQUIRE(steps.size() >= prompt.size());
         Loaded l;
-        REQUIRE_MESSAGE(l.open(read_bytes(shared_path(base + ".pte")), "forward").ok(), detail(l.status));
+        REQUIRE_MESSAGE(l.open(read_bytes(shared_path(base + ".pte")), "forward").ok(), describe(l.status));
         std::vector<float> logits;
         for (size_t i = 0; i < prompt.size(); ++i) {
             logits = decode_step(l.method, prompt[i], int64_t(i));
@@ -500,13 +500,13 @@ std::vector<uint8_t> control_flow_program(int32_t jump_target, const char* op_na
 
 float run_control_flow(const std::vector<uint8_t>& bytes, float x, bool cond) {
     Loaded l;
-    REQUIRE_MESSAGE(l.open(bytes, "forward").ok(), detail(l.status));
+    REQUIRE_MESSAGE(l.open(bytes, "forward").ok(), describe(l.status));
     const int64_t shape[1] = {1};
     const uint8_t c = cond;
     REQUIRE(l.method.set_input(0, pte::ScalarType::Float, &x, shape, 1).ok());
     REQUIRE(l.method.set_input(1, pte::ScalarType::Bool, &c, shape, 1).ok());
     Status s = l.method.execute();
-    REQUIRE_MESSAGE(s.ok(), detail(s));
+    REQUIRE_MESSAGE(s.ok(), describe(s));
     return l.method.output(0).tensor.as<float>()[0];
 }
 
@@ -582,7 +582,7 @@ TEST_CASE("mutable data segments: a planned tensor starts from its stored value,
     const float initial[2] = {10, 20};
     std::memcpy(data.data() + 16, initial, 8);
     Loaded l;
-    REQUIRE_MESSAGE(l.open(Writer().finish_pte(program, data), "forward").ok(), detail(l.status));
+    REQUIRE_MESSAGE(l.open(Writer().finish_pte(program, data), "forward").ok(), describe(l.status));
     const float x[2] = {1, 2};
     const int64_t shape[1] = {2};
     for (int call = 1; call <= 2; ++call) {
