@@ -122,6 +122,17 @@ inline GroupwiseDotF32 best_groupwise_dot_f32() {
 #endif
 }
 
+using AxpyF16 = void (*)(float, const uint16_t*, float*, int);
+
+inline AxpyF16 best_axpy_f16() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const AxpyF16 fn = x86::has_avx2() ? &x86::axpy_f16_avx2 : &axpy_f16;
+    return fn;
+#else
+    return &axpy_f16;
+#endif
+}
+
 // Row-interleaved matrices (interleaved.hpp): one 8-row unit against T tokens, or null where
 // this CPU has no kernel for them (then matrices keep their plain layout).
 template <int T>

@@ -238,5 +238,13 @@ inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) { retu
 inline float dot_f16_avx2(const TypeF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadF16>(&w->v, x, n); }
 inline float dot_bf16_avx2(const TypeBF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadBF16>(&w->v, x, n); }
 
+__attribute__((target("avx2,fma,f16c"))) inline void axpy_f16_avx2(float p, const uint16_t* v, float* out, int n) {
+    const __m256 scale = _mm256_set1_ps(p);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(scale, LoadF16::eight(v, i), _mm256_loadu_ps(out + i)));
+    for (; i < n; ++i) out[i] += p * LoadF16::one(v, i);
+}
+
 } // namespace tinyllm::x86
 #endif

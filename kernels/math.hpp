@@ -30,7 +30,31 @@ inline double exp(double x) {
     return sum * bit_cast<double>(b1) * bit_cast<double>(b2);
 }
 
-inline float expf(float x) { return float(exp(double(x))); }
+// Float exp within 2 ulp over the whole range, branch-free so loops over it vectorize
+// (SiLU over the feed-forward width runs per token): x = k ln2 + r with ln2 split in two
+// for an exact reduction, exp(r) by its degree-7 Taylor polynomial (|r| <= ln2/2, truncation
+// below 6e-9), and 2^k built from its exponent bits. Results below 2^-126 flush to 0, and
+// exp(-inf) = 0 exactly (masked attention scores, banned tokens).
+inline float expf(float input) {
+    const float low = -87.33655f, high = 88.72283f;
+    float x = input < low ? low : input;
+    x = x > high ? high : x;
+    const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+    const float kf = (x * 1.44269504f + shifter) - shifter;
+    const float r = (x - kf * 0.693145752f) - kf * 1.42860677e-6f;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    // k in -126..128; 2^k as two factors so k = 128 (x near the top of the range) stays finite.
+    const int32_t k = int32_t(kf), k1 = k / 2;
+    const float result = p * bit_cast<float>(uint32_t(k1 + 127) << 23) * bit_cast<float>(uint32_t(k - k1 + 127) << 23);
+    return input < low ? 0.0f : input > high ? 1.0f / 0.0f : result;
+}
 
 // Natural log for x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh((m-1)/(m+1)).
 inline double log(double x) {

@@ -48,6 +48,11 @@ struct TypeHalf {
 };
 
 using TypeF16 = TypeHalf<GgmlType::F16, ActFormat::f16, fp16_to_f32>;
+
+// out += p * v for an fp16 vector v (attention's weighted sum over the fp16 value cache).
+inline void axpy_f16(float p, const uint16_t* v, float* out, int n) {
+    for (int i = 0; i < n; ++i) out[i] += p * fp16_to_f32(v[i]);
+}
 using TypeBF16 = TypeHalf<GgmlType::BF16, ActFormat::bf16, bf16_to_f32>;
 
 } // namespace tinyllm

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dot_dispatch.hpp"
+#include "math.hpp"
 
 using namespace tinyllm;
 
@@ -20,6 +21,22 @@ TEST_CASE("fp16 and bf16 conversions round-trip exact values") {
     CHECK(f32_to_fp16(1.0f + std::ldexp(1.0f, -11)) == 0x3c00);  // tie rounds to even
     CHECK(bf16_to_f32(0x3f80) == 1.0f);
     CHECK(f32_to_bf16(1.00390625f) == 0x3f80);  // tie rounds to even
+}
+
+TEST_CASE("libm-free expf is within 2 ulp of exp, with exact limits") {
+    double worst = 0.0;
+    for (float x = -87.0f; x < 88.7f; x += 0.000731f * (1.0f + std::fabs(x))) {
+        const double ref = std::exp(double(x));
+        const float ref_f = float(ref);
+        const double ulp = std::nextafter(ref_f, INFINITY) - ref_f;
+        worst = std::max(worst, std::fabs(double(math::expf(x)) - ref) / ulp);
+    }
+    CHECK(worst <= 2.0);
+    CHECK(math::expf(0.0f) == 1.0f);
+    CHECK(math::expf(-INFINITY) == 0.0f);  // masked scores and banned tokens weigh nothing
+    CHECK(math::expf(-200.0f) == 0.0f);
+    CHECK(math::expf(100.0f) == INFINITY);
+    CHECK(std::isnan(math::expf(NAN)));
 }
 
 TEST_CASE("Q4_0 block dequantizes low nibbles first, then high nibbles") {

@@ -229,6 +229,9 @@ private:
     void attention(const uint16_t* layer_k, const uint16_t* layer_v, int n, int window) {
         const ModelConfig& c = model_->config;
         const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim, group = c.n_head / c.n_head_kv;
+        using Half = TypeF16::Block;
+        const auto dot = best_dot<TypeF16>();
+        const auto axpy = best_axpy_f16();
         TINYLLM_PARALLEL_FOR
         for (int h = 0; h < c.n_head; ++h) {
             float* scores = scores_ + int64_t(h) * n_ctx_;
@@ -242,20 +245,15 @@ private:
                 const int n_keys = pos + 1 - first;
                 for (int j = 0; j < n_keys; ++j) {
                     const uint16_t* k = layer_k + int64_t(first + j) * KV + kv_off;
-                    float dot = 0.0f;
-                    for (int d = 0; d < D; ++d) dot += fp16_to_f32(q16[d]) * fp16_to_f32(k[d]);
-                    dot *= c.kq_scale;
-                    if (c.attn_softcap > 0.0f) dot = c.attn_softcap * math::tanhf(dot / c.attn_softcap);
-                    scores[j] = dot;
+                    float score = dot(reinterpret_cast<const Half*>(k), q16, D) * c.kq_scale;
+                    if (c.attn_softcap > 0.0f) score = c.attn_softcap * math::tanhf(score / c.attn_softcap);
+                    scores[j] = score;
                 }
                 softmax(scores, n_keys);
                 float* out = att_ + t * Q + h * D;
                 for (int d = 0; d < D; ++d) out[d] = 0.0f;
-                for (int j = 0; j < n_keys; ++j) {
-                    const uint16_t* v = layer_v + int64_t(first + j) * KV + kv_off;
-                    const float p = fp16_to_f32(f32_to_fp16(scores[j]));
-                    for (int d = 0; d < D; ++d) out[d] += p * fp16_to_f32(v[d]);
-                }
+                for (int j = 0; j < n_keys; ++j)
+                    axpy(fp16_to_f32(f32_to_fp16(scores[j])), layer_v + int64_t(first + j) * KV + kv_off, out, D);
             }
         }
     }
