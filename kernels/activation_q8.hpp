@@ -18,8 +18,12 @@ struct BlockQ8 {
     static constexpr int elems = 32;
     float d;    // scale: x ~= d * qs
     float sum;  // d * sum(qs)
-    int32_t code_sum;  // sum(qs), exact: offset-coded weights (4-bit codes + 8) subtract 8 * code_sum
+    // sum(qs[0..15]) and sum(qs[16..31]), exact: offset-coded weights (codes + 8, + 32)
+    // subtract offset * sum(a) per block or per 16-value group.
+    int16_t half_sum[2];
     int8_t qs[elems];
+
+    int code_sum() const { return half_sum[0] + half_sum[1]; }
 };
 
 // Round to nearest, ties to even (what llama.cpp's nearest_int does), for |v| < 2^22.
@@ -44,16 +48,18 @@ inline void quantize_row_q8(const float* x, BlockQ8* out, int n) {
         // activations, and hence the dot products, agree with it exactly.
         float d = amax / 127.0f;
         float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        int sum = 0;
+        int half[2] = {0, 0};
         for (int i = 0; i < BlockQ8::elems; ++i) {
             int q = round_half_even(x[i] * id);
             out[b].qs[i] = int8_t(q);
-            sum += q;
+            half[i / 16] += q;
         }
+        const int sum = half[0] + half[1];
         // Scales are rounded to fp16 as llama.cpp stores them, so dot products agree with it.
         out[b].d = fp16_to_f32(f32_to_fp16(d));
         out[b].sum = fp16_to_f32(f32_to_fp16(d * float(sum)));
-        out[b].code_sum = sum;
+        out[b].half_sum[0] = int16_t(half[0]);
+        out[b].half_sum[1] = int16_t(half[1]);
     }
 }
 
@@ -69,16 +75,17 @@ inline void quantize_row_q8k(const float* x, BlockQ8* out, int n) {
         const float iscale = amax != 0.0f ? -127.0f / max : 0.0f;
         const float d = amax != 0.0f ? 1.0f / iscale : 0.0f;
         for (int k = 0; k < 8; ++k) {
-            int sum = 0;
+            int half[2] = {0, 0};
             for (int i = 0; i < 32; ++i) {
                 int q = round_half_even(iscale * x[32 * k + i]);
                 q = q > 127 ? 127 : q;
                 out[k].qs[i] = int8_t(q);
-                sum += q;
+                half[i / 16] += q;
             }
             out[k].d = d;
-            out[k].sum = d * float(sum);
-            out[k].code_sum = sum;
+            out[k].sum = d * float(half[0] + half[1]);
+            out[k].half_sum[0] = int16_t(half[0]);
+            out[k].half_sum[1] = int16_t(half[1]);
         }
     }
 }

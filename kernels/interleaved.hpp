@@ -16,6 +16,13 @@
 //   Q4_K  per 256-value super-block: fp16 d[8], fp16 dmin[8], the 12 scale bytes as three
 //         32-bit words, word k of row r at 32 + 32k + 4r, then for each 64-value chunk c = 0..3
 //         the qs: bytes 128 + 256c + 32j + 4r .. +3 = row r's qs[32c + 4j ..], j = 0..7. 1152 bytes
+//   Q6_K  per 256-value super-block: fp16 d[8]; the 16 int8 scales as four 32-bit words, word
+//         w of row r at 16 + 32w + 4r; then for each half h = 0..1 and j = 0..7, 96 bytes read
+//         together: lanes of ql[64h + 4j ..], of ql[64h + 32 + 4j ..] and of qh[32h + 4j ..], at
+//         144 + 768h + 96j + 32q + 4r (q = 0, 1, 2).                                        1680 bytes
+//   Every layout is read front to back: short interleaved streams would defeat the hardware
+//   prefetcher (an earlier Q6_K layout with separate ql and qh regions streamed at a quarter
+//   of the bandwidth).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -33,7 +40,8 @@ inline bool interleavable(GgmlType type, int64_t cols, int64_t rows, int64_t gro
     switch (type) {
         case GgmlType::Q4_0:
         case GgmlType::Q8_0: return cols % 32 == 0;
-        case GgmlType::Q4_K: return cols % 256 == 0;
+        case GgmlType::Q4_K:
+        case GgmlType::Q6_K: return cols % 256 == 0;
         case GgmlType::TINYLLM_INT4: return group % 32 == 0 && cols % group == 0;
         default: return false;
     }
@@ -87,6 +95,22 @@ inline void interleave_unit(GgmlType type, int64_t cols, int64_t group, const ui
                 for (int k = 0; k < 3; ++k) gather_lanes(src, row_bytes, block + 4 + 4 * k, dst + 32 + 32 * k);
                 for (int c = 0; c < 4; ++c)
                     for (int j = 0; j < 8; ++j) gather_lanes(src, row_bytes, block + 16 + 32 * c + 4 * j, dst + 128 + 256 * c + 32 * j);
+            }
+            return;
+        }
+        case GgmlType::Q6_K: {
+            // Source block: ql[128], qh[64], scales[16], d.
+            for (int64_t b = 0; b < cols / 256; ++b, dst += 8 * 210) {
+                const uint64_t block = uint64_t(b) * 210;
+                gather_fields(src, row_bytes, block + 208, 2, dst);
+                for (int w = 0; w < 4; ++w) gather_lanes(src, row_bytes, block + 192 + 4 * w, dst + 16 + 32 * w);
+                for (int h = 0; h < 2; ++h)
+                    for (int j = 0; j < 8; ++j) {
+                        uint8_t* lanes = dst + 144 + 768 * h + 96 * j;
+                        gather_lanes(src, row_bytes, block + 64 * h + 4 * j, lanes);
+                        gather_lanes(src, row_bytes, block + 64 * h + 32 + 4 * j, lanes + 32);
+                        gather_lanes(src, row_bytes, block + 128 + 32 * h + 4 * j, lanes + 64);
+                    }
             }
             return;
         }

@@ -54,7 +54,7 @@ TINYLLM_VNNI inline void nibbles8_vnni(const Nibbles8& u, const BlockQ8* const* 
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
         for (int t = 0; t < T; ++t) {
-            const __m256i dot = _mm256_sub_epi32(_mm256_add_epi32(low[t], high[t]), _mm256_set1_epi32(8 * a[t][b].code_sum));
+            const __m256i dot = _mm256_sub_epi32(_mm256_add_epi32(low[t], high[t]), _mm256_set1_epi32(8 * a[t][b].code_sum()));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, _mm256_set1_ps(a[t][b].d)), acc[t]);
         }
         if (--left == 0) {
@@ -114,7 +114,7 @@ TINYLLM_VNNI inline void q4_k_x8_vnni(const uint8_t* unit, int64_t n_super, cons
         for (int t = 0; t < T; ++t) sum[t] = min_sum[t] = _mm256_setzero_si256();
         for (int g = 0; g < 8; ++g) {
             const __m256i m = _mm256_and_si256(_mm256_srli_epi32(mins[g / 4], 8 * (g % 4)), byte);
-            for (int t = 0; t < T; ++t) min_sum[t] = _mm256_add_epi32(min_sum[t], _mm256_mullo_epi32(m, _mm256_set1_epi32(act[t][g].code_sum)));
+            for (int t = 0; t < T; ++t) min_sum[t] = _mm256_add_epi32(min_sum[t], _mm256_mullo_epi32(m, _mm256_set1_epi32(act[t][g].code_sum())));
         }
         for (int c = 0; c < 4; ++c) {
             const uint8_t* q = unit + 128 + 256 * c;
@@ -145,6 +145,64 @@ TINYLLM_VNNI inline void q4_k_x8_vnni(const uint8_t* unit, int64_t n_super, cons
     for (int t = 0; t < T; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// Q6_K against Q8_K-style activations. Codes are assembled unsigned (0..63) from ql and qh;
+// each 32-value quarter k of a half h has two 16-value scale groups (lanes j < 4 and j >= 4),
+// each with its own dot. The offset of 32 comes off as 32 x sum(scale x activation half-sum).
+template <int T>
+TINYLLM_VNNI inline void q6_k_x8_vnni(const uint8_t* unit, int64_t n_super, const BlockQ8* const* a, float* out, int64_t out_stride) {
+    const __m256i mask4 = _mm256_set1_epi8(0x0f), mask2 = _mm256_set1_epi8(0x03);
+    __m256 acc[T];
+    for (auto& v : acc) v = _mm256_setzero_ps();
+    for (int64_t s = 0; s < n_super; ++s, unit += 1680) {
+        __m256i scale[16];  // sign-extended int8 scale of group g, per row
+        for (int g = 0; g < 16; ++g) {
+            const __m256i word = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit + 16 + 32 * (g / 4)));
+            scale[g] = _mm256_srai_epi32(_mm256_slli_epi32(word, 24 - 8 * (g % 4)), 24);
+        }
+        const BlockQ8* act[T];
+        for (int t = 0; t < T; ++t) act[t] = a[t] + 8 * s;
+        __m256i sum[T], offset[T];
+        for (int t = 0; t < T; ++t) sum[t] = offset[t] = _mm256_setzero_si256();
+        for (int g = 0; g < 16; ++g)
+            for (int t = 0; t < T; ++t)
+                offset[t] = _mm256_add_epi32(offset[t], _mm256_mullo_epi32(scale[g], _mm256_set1_epi32(act[t][g / 2].half_sum[g % 2])));
+        // Lanes j = 4 * half .. 4 * half + 3 of half h hold 16-value group 8h + 2k + half of quarter k.
+        for (int h = 0; h < 2; ++h)
+            for (int half = 0; half < 2; ++half) {
+                __m256i dot[T][4];
+                for (int t = 0; t < T; ++t)
+                    for (auto& v : dot[t]) v = _mm256_setzero_si256();
+                for (int jj = 0; jj < 4; ++jj) {
+                    const int j = 4 * half + jj;
+                    const uint8_t* lanes = unit + 144 + 768 * h + 96 * j;
+                    const __m256i ql_a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes));
+                    const __m256i ql_b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes + 32));
+                    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes + 64));
+                    const __m256i codes[4] = {
+                        _mm256_or_si256(_mm256_and_si256(ql_a, mask4), _mm256_slli_epi16(_mm256_and_si256(qh, mask2), 4)),
+                        _mm256_or_si256(_mm256_and_si256(ql_b, mask4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), mask2), 4)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_a, 4), mask4),
+                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), mask2), 4)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_b, 4), mask4),
+                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), mask2), 4))};
+                    for (int k = 0; k < 4; ++k)
+                        for (int t = 0; t < T; ++t)
+                            dot[t][k] = _mm256_dpbusd_epi32(dot[t][k], codes[k], broadcast4(act[t][4 * h + k].qs + 4 * j));
+                }
+                for (int k = 0; k < 4; ++k) {
+                    const __m256i group_scale = scale[8 * h + 2 * k + half];
+                    for (int t = 0; t < T; ++t) sum[t] = _mm256_add_epi32(sum[t], _mm256_mullo_epi32(dot[t][k], group_scale));
+                }
+            }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(unit)));
+        for (int t = 0; t < T; ++t) {
+            const __m256i total = _mm256_sub_epi32(sum[t], _mm256_slli_epi32(offset[t], 5));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(act[t][0].d)), acc[t]);
+        }
+    }
+    for (int t = 0; t < T; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
 // One 8-row unit (unit_bytes = 8 rows' bytes, starting at `unit`) against T tokens' activation
 // blocks a[t]; out[t * out_stride + r] for rows r = 0..7.
 template <int T>
@@ -156,6 +214,7 @@ TINYLLM_VNNI inline void interleaved_unit_vnni(GgmlType type, const uint8_t* uni
         case GgmlType::TINYLLM_INT4: return nibbles8_vnni<T>({unit, group / 32, blocks}, a, out, out_stride);
         case GgmlType::Q8_0: return q8_0_x8_vnni<T>(unit, blocks, a, out, out_stride);
         case GgmlType::Q4_K: return q4_k_x8_vnni<T>(unit, cols / 256, a, out, out_stride);
+        case GgmlType::Q6_K: return q6_k_x8_vnni<T>(unit, cols / 256, a, out, out_stride);
         default: return;
     }
 }

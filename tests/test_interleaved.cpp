@@ -29,7 +29,7 @@ struct Case {
 };
 
 const Case cases[] = {{"Q4_0", GgmlType::Q4_0, 0},          {"Q8_0", GgmlType::Q8_0, 0},
-                      {"Q4_K", GgmlType::Q4_K, 0},          {"int4-g32", GgmlType::TINYLLM_INT4, 32},
+                      {"Q4_K", GgmlType::Q4_K, 0}, {"Q6_K", GgmlType::Q6_K, 0}, {"int4-g32", GgmlType::TINYLLM_INT4, 32},
                       {"int4-g64", GgmlType::TINYLLM_INT4, 64}, {"int4-g256", GgmlType::TINYLLM_INT4, 256}};
 
 // y = W x through matmul, for a plain view and an interleaved copy of the same matrix.

@@ -96,7 +96,7 @@ TINYLLM_PARALLEL_FOR
 // Interleaved matrices: one 8-row unit x 4 tokens at a time, then single tokens (the same
 // values either way).
 inline void matmul_interleaved(const WeightView& w, MatmulInput& in, float* y, int64_t y_stride) {
-    const BlockQ8* act = in.as_q8(w.type == GgmlType::Q4_K ? ActFormat::q8_k : ActFormat::q8_0);
+    const BlockQ8* act = in.as_q8(w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K ? ActFormat::q8_k : ActFormat::q8_0);
     const int64_t act_stride = w.cols / BlockQ8::elems, unit_bytes = interleave_rows_per_unit * int64_t(w.row_bytes);
     const auto four = best_interleaved_unit<4>();
     const auto one = best_interleaved_unit<1>();
