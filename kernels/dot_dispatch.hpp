@@ -122,6 +122,18 @@ inline GroupwiseDotF32 best_groupwise_dot_f32() {
 #endif
 }
 
+using QuantizeRowQ8 = void (*)(const float*, BlockQ8*, int);
+
+// Activations to q8_0 blocks (bit-identical to quantize_row_q8 on every path).
+inline QuantizeRowQ8 best_quantize_row_q8() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const QuantizeRowQ8 fn = x86::has_avx2() ? &x86::quantize_row_q8_avx2 : &quantize_row_q8;
+    return fn;
+#else
+    return &quantize_row_q8;
+#endif
+}
+
 using AxpyF16 = void (*)(float, const uint16_t*, float*, int);
 
 inline AxpyF16 best_axpy_f16() {

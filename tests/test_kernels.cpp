@@ -402,6 +402,31 @@ TEST_CASE("VNNI and AVX2 kernels give bit-identical results") {
 }
 #endif
 
+#if defined(__x86_64__)
+TEST_CASE("AVX2 activation quantization is bit-identical to the generic one") {
+    if (!x86::has_avx2()) {
+        MESSAGE("skipped: this CPU has no AVX2");
+        return;
+    }
+    std::mt19937 rng(21);
+    std::vector<float> x(32 * 40);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::normal_distribution<float>(0.0f, i % 97 == 0 ? 30.0f : 1.0f)(rng);
+    for (int i = 0; i < 32; ++i) x[32 * 7 + i] = 0.0f;     // an all-zero block
+    for (int i = 0; i < 32; ++i) x[32 * 9 + i] = 0.5f * float(i - 16) / 127.0f * 254.0f;  // exact halves: ties to even
+    std::vector<BlockQ8> generic(40), simd(40);
+    quantize_row_q8(x.data(), generic.data(), int(x.size()));
+    x86::quantize_row_q8_avx2(x.data(), simd.data(), int(x.size()));
+    for (int b = 0; b < 40; ++b) {
+        CAPTURE(b);
+        CHECK(simd[b].d == generic[b].d);
+        CHECK(simd[b].sum == generic[b].sum);
+        CHECK(simd[b].half_sum[0] == generic[b].half_sum[0]);
+        CHECK(simd[b].half_sum[1] == generic[b].half_sum[1]);
+        CHECK(std::equal(simd[b].qs, simd[b].qs + 32, generic[b].qs));
+    }
+}
+#endif
+
 #if defined(__aarch64__)
 TEST_CASE("NEON kernels are bit-identical to the generic kernels") {
     std::mt19937 rng(13);

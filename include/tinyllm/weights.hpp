@@ -51,12 +51,13 @@ struct MatmulInput {
     const BlockQ8* as_q8(ActFormat format) {
         if (q8_format != format) {
             const int blocks_per_row = cols / BlockQ8::elems;
+            const QuantizeRowQ8 quantize = best_quantize_row_q8();
             TINYLLM_PARALLEL_FOR
             for (int t = 0; t < n_tokens; ++t) {
                 if (format == ActFormat::q8_k)
                     quantize_row_q8k(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
                 else
-                    quantize_row_q8(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
+                    quantize(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
             }
             q8_format = format;
         }
