@@ -3,8 +3,10 @@
 // and one vpdpbusd; per block: one vector of 8 scales. Each (row, token) result takes the same
 // operations whatever T is, so prompts and single tokens give identical values.
 //
-// Numerics per row equal the reference dots' (integer block dots, then scale x activation
-// scale x dot accumulated in block order) up to fused multiply-adds.
+// Numerics per row: Q4_0, Q8_0 and int4 take the reference dots' steps (an integer dot per
+// 32-value block, then scale x activation scale x dot accumulated in block order, here with
+// fused multiply-adds); Q4_K and Q6_K scale their group dots in integers and convert once per
+// super-block, as llama.cpp's kernels do.
 #pragma once
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
