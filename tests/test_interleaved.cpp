@@ -12,6 +12,7 @@
 #include "gguf_model_file.hpp"
 #include "gguf_quantize.hpp"
 #include "model_support.hpp"
+#include "tinyllm/interleave_weights.hpp"
 #include "tinyllm/session.hpp"
 #include "tinyllm/weights.hpp"
 
@@ -124,4 +125,41 @@ TEST_CASE("models loaded repacked keep their logits") {
         CHECK(c.max_nrmse < 0.005);
         CHECK(c.argmax_equal == 7);
     }
+}
+
+TEST_CASE("a matrix shared by two views is repacked once; overlapping matrices stay plain") {
+    if (!best_interleaved_unit<1>()) {
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        return;
+    }
+    const char* path = "models/shakespeare5m-q4_0.gguf";
+    if (!test_support::require_shared(path)) return;
+    const std::vector<uint8_t> file = test_support::read_bytes(shared_path(path));
+    auto repack = [](test_support::InMemoryModel& im) {
+        std::vector<uint8_t> scratch(interleave_scratch_bytes(im.model, im.bytes.data(), im.bytes.size()));
+        return interleave_weights(im.model, im.bytes.data(), im.bytes.size(), scratch.data(), scratch.size());
+    };
+    test_support::InMemoryModel plain(file);
+    const WeightView wq = plain.model.layers[0].wq;
+    std::vector<float> x(size_t(wq.cols));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * float(i));
+    const std::vector<float> expected = product(wq, x, 1);
+
+    test_support::InMemoryModel shared(file);
+    LayerWeights& s0 = shared.model.layers[0];
+    s0.wk = s0.wq;  // two views of one matrix
+    CHECK(repack(shared) > 0);
+    CHECK(s0.wq.interleaved);
+    CHECK(s0.wk.interleaved);
+    const std::vector<float> via_second_view = product(s0.wk, x, 1);
+    for (size_t i = 0; i < expected.size(); ++i) CHECK(via_second_view[i] == doctest::Approx(expected[i]).epsilon(1e-5).scale(1.0));
+
+    test_support::InMemoryModel overlapping(file);
+    LayerWeights& o0 = overlapping.model.layers[0];
+    o0.wk = detail::row_range(o0.wq, 8, 16);  // rows 8..23 of wq
+    CHECK(repack(overlapping) > 0);
+    CHECK_FALSE(o0.wq.interleaved);
+    CHECK_FALSE(o0.wk.interleaved);
+    CHECK(overlapping.model.layers[1].wq.interleaved);
+    CHECK(product(o0.wq, x, 1) == expected);  // its bytes untouched, read in the plain layout
 }

@@ -18,11 +18,30 @@ void for_each_projection(Model& m, Visit&& visit) {
     visit(m.output);
 }
 
+inline uint64_t matrix_bytes(const WeightView& w) { return uint64_t(w.rows) * w.row_bytes; }
+
+inline bool same_matrix(const WeightView& a, const WeightView& b) {
+    return a.data == b.data && a.type == b.type && a.cols == b.cols && a.rows == b.rows && a.row_bytes == b.row_bytes &&
+           a.group == b.group;
+}
+
+// Whether w's bytes overlap another matrix's (or the embedding's) other than as the very same
+// matrix. A well-formed file never does this; a corrupt one must not have its weights
+// rewritten under a view that reads them in the plain layout.
+inline bool overlaps_another(Model& m, const WeightView& w) {
+    auto overlap = [&](const WeightView& o) {
+        return o.data && o.data < w.data + matrix_bytes(w) && w.data < o.data + matrix_bytes(o) && !same_matrix(o, w);
+    };
+    bool found = overlap(m.token_embd);
+    for_each_projection(m, [&](WeightView& o) { found = found || (&o != &w && overlap(o)); });
+    return found;
+}
+
 inline bool will_interleave(const WeightView& w, const Model& m, const uint8_t* begin, size_t size) {
     // A tied output head is the embedding table, which is read by row.
     return best_interleaved_unit<1>() && !w.interleaved && w.data != m.token_embd.data &&
            interleavable(w.type, w.cols, w.rows, w.group) && w.data >= begin &&
-           uint64_t(w.data - begin) + uint64_t(w.rows) * w.row_bytes <= size;
+           uint64_t(w.data - begin) + matrix_bytes(w) <= size;
 }
 
 } // namespace detail
@@ -40,12 +59,15 @@ inline size_t interleave_scratch_bytes(Model& m, const uint8_t* writable, size_t
 // Repacks every eligible matrix whose bytes lie in [writable, writable + size) (the model's
 // buffer, writable by the caller) and returns how many it repacked. Fused projections (phi3's
 // qkv) are row ranges of one tensor; each range is a whole number of 8-row units, or stays plain.
+// Views of one shared matrix are repacked once and all marked; overlapping matrices stay plain.
 inline int interleave_weights(Model& m, uint8_t* writable, size_t size, uint8_t* scratch, size_t scratch_bytes) {
     int count = 0;
     detail::for_each_projection(m, [&](WeightView& w) {
-        if (!detail::will_interleave(w, m, writable, size) || interleave_rows_per_unit * w.row_bytes > scratch_bytes) return;
+        if (!detail::will_interleave(w, m, writable, size) || interleave_rows_per_unit * w.row_bytes > scratch_bytes ||
+            detail::overlaps_another(m, w))
+            return;
         interleave_rows(w.type, w.cols, w.rows, w.group, writable + (w.data - writable), w.row_bytes, scratch);
-        w.interleaved = true;
+        detail::for_each_projection(m, [&](WeightView& o) { o.interleaved = o.interleaved || detail::same_matrix(o, w); });
         ++count;
     });
     return count;
