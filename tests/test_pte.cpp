@@ -1,6 +1,7 @@
 // ExecuTorch .pte programs: the verified reader, the interpreter on every fixture, refusal of
 // delegates and unknown operators by name, and mutated files that must never crash.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -591,5 +592,116 @@ TEST_CASE("mutable data segments: a planned tensor starts from its stored value,
         const float* y = l.method.output(0).tensor.as<float>();
         CHECK(y[0] == 10.0f + float(call));
         CHECK(y[1] == 20.0f + 2.0f * float(call));
+    }
+}
+
+namespace {
+
+struct Call {
+    const char* op;
+    const char* overload;
+    std::vector<int32_t> args;
+};
+
+// A straight-line method "forward" over one planned buffer of `buffer_bytes`.
+std::vector<uint8_t> straight_line_program(const std::vector<NodePtr>& values, const std::vector<Call>& calls, std::vector<int32_t> inputs,
+                                           std::vector<int32_t> outputs, int64_t buffer_bytes) {
+    std::vector<std::pair<std::string, std::string>> names;
+    std::vector<NodePtr> ops, instructions;
+    for (const Call& c : calls) {
+        auto key = std::make_pair(std::string(c.op), std::string(c.overload));
+        size_t index = std::find(names.begin(), names.end(), key) - names.begin();
+        if (index == names.size()) {
+            names.push_back(key);
+            NodePtr op = table();
+            child(op, 0, str(c.op));
+            child(op, 1, str(c.overload));
+            ops.push_back(op);
+        }
+        instructions.push_back(kernel_call(int32_t(index), c.args));
+    }
+    NodePtr chain = table();
+    child(chain, 0, scalars(inputs));
+    child(chain, 1, scalars(outputs));
+    child(chain, 2, nodes(instructions));
+    NodePtr plan = table();
+    child(plan, 0, str("forward"));
+    child(plan, 2, nodes(values));
+    child(plan, 3, scalars(inputs));
+    child(plan, 4, scalars(outputs));
+    child(plan, 5, nodes({chain}));
+    child(plan, 6, nodes(ops));
+    child(plan, 8, scalars(std::vector<int64_t>{0, buffer_bytes}));
+    NodePtr program = table();
+    child(program, 1, nodes({plan}));
+    return Writer().finish(program, "ET12");
+}
+
+NodePtr none_value() { return evalue(1, nullptr); }
+NodePtr bool_value(bool b) {
+    NodePtr t = table();
+    set<uint8_t>(t, 0, b);
+    return evalue(3, t);
+}
+
+// Runs forward(x float[4]) and returns its float[4] output.
+std::vector<float> run_straight_line(Loaded& l, const std::vector<uint8_t>& program, const float* x) {
+    REQUIRE_MESSAGE(l.open(program, "forward").ok(), describe(l.status));
+    const int64_t shape[1] = {4};
+    REQUIRE(l.method.set_input(0, pte::ScalarType::Float, x, shape, 1).ok());
+    Status s = l.method.execute();
+    REQUIRE_MESSAGE(s.ok(), describe(s));
+    const float* out = l.method.output(0).tensor.as<float>();
+    return std::vector<float>(out, out + 4);
+}
+
+} // namespace
+
+TEST_CASE("byte copies share memory with their input where the memory plan allows it, never changing results") {
+    using pte::ScalarType;
+    const float x[4] = {1, -2, 0.5f, 3};
+    auto f32 = [](int offset) { return tensor_value(ScalarType::Float, {4}, offset); };
+
+    SUBCASE("the copy reads its input's bytes while nothing overwrites them") {
+        // a = x + x; y = clone(a); out = y + a
+        std::vector<NodePtr> v = {f32(-1), f32(0), f32(16), f32(32), int_value(1), none_value()};
+        std::vector<uint8_t> program = straight_line_program(
+            v, {{"aten::add", "out", {0, 0, 4, 1, 1}}, {"aten::clone", "out", {1, 5, 2, 2}}, {"aten::add", "out", {2, 1, 4, 3, 3}}}, {0}, {3}, 48);
+        Loaded l;
+        std::vector<float> out = run_straight_line(l, program, x);
+        CHECK(l.method.skipped_instructions() == 1);
+        for (int k = 0; k < 4; ++k) CHECK(out[k] == 4 * x[k]);
+    }
+    SUBCASE("the input is written into the copy's bytes when its own are reused, even in place over an elementwise operand") {
+        // c = x * x (at y's future bytes); a = x + c; y = clone(a); b = x * x (over a); out = y + b
+        std::vector<NodePtr> v = {f32(-1), f32(16), f32(0), f32(16), f32(0), f32(32), int_value(1), none_value()};
+        std::vector<uint8_t> program = straight_line_program(v,
+                                                             {{"aten::mul", "out", {0, 0, 1, 1}},
+                                                              {"aten::add", "out", {0, 1, 6, 2, 2}},
+                                                              {"aten::clone", "out", {2, 7, 3, 3}},
+                                                              {"aten::mul", "out", {0, 0, 4, 4}},
+                                                              {"aten::add", "out", {3, 4, 6, 5, 5}}},
+                                                             {0}, {5}, 48);
+        Loaded l;
+        std::vector<float> out = run_straight_line(l, program, x);
+        CHECK(l.method.skipped_instructions() == 1);
+        for (int k = 0; k < 4; ++k) CHECK(out[k] == x[k] + 2 * x[k] * x[k]);
+    }
+    SUBCASE("the copy runs when neither tensor can hold both") {
+        // As above, but a = softmax(c): not elementwise, so it cannot write over c.
+        std::vector<NodePtr> v = {f32(-1), f32(16), f32(0), f32(16), f32(0), f32(32), int_value(1), none_value(), int_value(0), bool_value(false)};
+        std::vector<uint8_t> program = straight_line_program(v,
+                                                             {{"aten::mul", "out", {0, 0, 1, 1}},
+                                                              {"aten::_softmax", "out", {1, 8, 9, 2, 2}},
+                                                              {"aten::clone", "out", {2, 7, 3, 3}},
+                                                              {"aten::mul", "out", {0, 0, 4, 4}},
+                                                              {"aten::add", "out", {3, 4, 6, 5, 5}}},
+                                                             {0}, {5}, 48);
+        Loaded l;
+        std::vector<float> out = run_straight_line(l, program, x);
+        CHECK(l.method.skipped_instructions() == 0);
+        double sum = 0;
+        for (int k = 0; k < 4; ++k) sum += std::exp(double(x[k]) * x[k]);
+        for (int k = 0; k < 4; ++k) CHECK(out[k] == doctest::Approx(std::exp(double(x[k]) * x[k]) / sum + x[k] * x[k]).epsilon(1e-6));
     }
 }

@@ -31,7 +31,8 @@ public:
         PlanView plan = program.find_plan(name);
         if (!plan.t.valid()) return missing_method(program, name);
         uint64_t total = uint64_t(plan.value_count()) * sizeof(Value) + 64;
-        total += uint64_t(plan.operator_count()) * sizeof(OpFn) + 64;
+        total += uint64_t(plan.operator_count()) * sizeof(const OpEntry*) + 64;
+        total += uint64_t(plan.value_count()) * sizeof(Uses) + 64;
         if (plan.chain_count()) total += uint64_t(plan.instruction_count(0)) * sizeof(Step) + 64;
         fb::Vector<int64_t> buffers = plan.non_const_buffer_sizes();
         for (uint32_t k = 1; k < buffers.size(); ++k) total += uint64_t(buffers[k]) + 64;
@@ -52,9 +53,10 @@ public:
         if (Status s = check_calls(); !s) return s;
         n_values_ = plan_.value_count();
         values_ = arena.allocate_array<Value>(n_values_ ? n_values_ : 1);
-        ops_ = arena.allocate_array<OpFn>(plan_.operator_count() ? plan_.operator_count() : 1);
-        if (!values_ || !ops_) return out_of_memory(arena);
-        for (uint32_t o = 0; o < plan_.operator_count(); ++o) ops_[o] = find_op(plan_.op(o).name(), plan_.op(o).overload())->fn;
+        ops_ = arena.allocate_array<const OpEntry*>(plan_.operator_count() ? plan_.operator_count() : 1);
+        uses_ = arena.allocate_array<Uses>(n_values_ ? n_values_ : 1);
+        if (!values_ || !ops_ || !uses_) return out_of_memory(arena);
+        for (uint32_t o = 0; o < plan_.operator_count(); ++o) ops_[o] = find_op(plan_.op(o).name(), plan_.op(o).overload());
 
         fb::Vector<int64_t> sizes = plan_.non_const_buffer_sizes();
         n_buffers_ = sizes.size() > 0 ? sizes.size() - 1 : 0;
@@ -75,10 +77,19 @@ public:
         for (uint32_t i = 0; i < n_instr; ++i) steps_[i] = Step();
         alias_buffer_updates();
         plan_linear_layers();
+        alias_byte_copies();
         return Status();
     }
 
     StrView name() const { return plan_.name(); }
+
+    // How many instructions load-time planning removed: transposes folded into linear layers,
+    // copies whose tensors share memory with their inputs.
+    uint32_t skipped_instructions() const {
+        uint32_t skipped = 0;
+        for (uint32_t i = 0; plan_.chain_count() && i < plan_.instruction_count(0); ++i) skipped += steps_[i].kind == StepKind::skip;
+        return skipped;
+    }
     const PlanView& plan() const { return plan_; }
 
     uint32_t input_count() const { return plan_.inputs().size(); }
@@ -110,7 +121,7 @@ public:
                 const Step& step = steps_[pc - 1];
                 if (step.kind == StepKind::skip) break;
                 OpCall call{values_, in.call_args()};
-                Status s = step.kind == StepKind::linear ? linear(call.t(0), step, call.out()) : ops_[in.callee()](call);
+                Status s = step.kind == StepKind::linear ? linear(call.t(0), step, call.out()) : ops_[in.callee()]->fn(call);
                 if (!s) return with_context(s, pc - 1);
                 break;
             }
@@ -237,6 +248,231 @@ private:
         }
     }
 
+    // Reshapes (view, alias, squeeze, unsqueeze), clones, expands to the same shape and
+    // permutations that move only size-1 dimensions write exactly their input's bytes, and
+    // exported programs are full of them: a decode step copies each layer's KV cache several
+    // times. Each such copy is skipped where one tensor can hold both: the copy (and the views
+    // placed on it) bound to its input's memory, or else the input (and its views) written
+    // straight into the copy's memory. Only for straight-line methods, where instruction order
+    // is execution order. Results are unchanged.
+    void alias_byte_copies() {
+        const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        for (uint32_t j = 0; j < n; ++j) {
+            const InstructionKind kind = plan_.instruction(0, j).kind();
+            if (kind != InstructionKind::KernelCall && kind != InstructionKind::FreeCall) return;
+        }
+        mark_views();
+        find_uses();
+        for (uint32_t i = 0; i < n; ++i) {
+            if (plan_.instruction(0, i).kind() != InstructionKind::KernelCall || steps_[i].kind != StepKind::kernel || !copies_bytes(i))
+                continue;
+            fb::Vector<int32_t> args = plan_.instruction(0, i).call_args();
+            const int32_t in = args[0], out = args[args.size() - 1];
+            if (args[args.size() - 2] != out || is_io(out) || values_[out].tensor.constant) continue;
+            if (bind_copy_to_input(i, in, out) || bind_input_to_copy(i, in, out)) steps_[i].kind = StepKind::skip;
+        }
+    }
+
+    // The copy `out` of `in` (instruction i) reads in's bytes instead, if nothing overwrites
+    // them (and nothing writes the copy) until the copy and its views are read for the last time.
+    bool bind_copy_to_input(uint32_t i, int32_t in, int32_t out) {
+        Tensor &source = values_[in].tensor, &copy = values_[out].tensor;
+        int32_t views[max_views];
+        int n_views = 0;
+        uint32_t last = last_use(out);
+        if (!find_views(out, i, views, n_views, last)) return false;
+        for (uint32_t j = i + 1; j <= last; ++j)
+            if (writes(j, out) || writes_into(j, source)) return false;
+        for (int k = 0; k < n_views; ++k) rebind(values_[views[k]].tensor, copy, source);
+        rebind(copy, copy, source);
+        copy.view = true;
+        return true;
+    }
+
+    // The input `in` of copy `out` (instruction i) is written into the copy's bytes instead, if
+    // `in` has one producer that writes nothing else, holds no state kept across calls, and no
+    // other tensor in the copy's bytes is used from that producer on until the last use of
+    // either tensor or their views.
+    bool bind_input_to_copy(uint32_t i, int32_t in, int32_t out) {
+        Tensor &source = values_[in].tensor, &copy = values_[out].tensor;
+        if (source.view) {
+            // A view spanning all of its owner's bytes moves with the owner.
+            const int32_t owner = view_owner(in);
+            const bool whole = owner >= 0 && values_[owner].tensor.data == source.data && values_[owner].tensor.nbytes() == source.nbytes();
+            return whole && bind_input_to_copy(i, owner, out);
+        }
+        if (is_io(in) || source.constant || holds_state(source)) return false;
+        const uint32_t n = plan_.instruction_count(0);
+        uint32_t producer = n;
+        for (uint32_t j = 0; j < n; ++j) {
+            if (!writes(j, in)) continue;
+            if (producer != n || written_args(j, [in](int32_t w) { return w != in; })) return false;
+            producer = j;
+        }
+        if (producer >= i) return false;
+        int32_t views[max_views], copy_views[max_views];
+        int n_views = 0, n_copy_views = 0;
+        uint32_t last = last_use(in) > last_use(out) ? last_use(in) : last_use(out);
+        if (!find_views(in, producer, views, n_views, last) || !find_views(out, i, copy_views, n_copy_views, last)) return false;
+        for (uint32_t j = producer; j <= last; ++j) {
+            if (j != producer && j != i && writes_into(j, copy)) return false;
+            if (j >= i) continue;
+            // Before the copy, only `in` and its views may be used in the copy's bytes, except
+            // that an elementwise producer may read an input lying exactly there.
+            InstructionView instruction = plan_.instruction(0, j);
+            if (instruction.kind() != InstructionKind::KernelCall || steps_[j].kind == StepKind::skip) continue;
+            fb::Vector<int32_t> a = instruction.call_args();
+            for (uint32_t k = 0; k < a.size(); ++k) {
+                bool moved = a[k] == in;
+                for (int m = 0; m < n_views; ++m) moved = moved || a[k] == views[m];
+                if (moved || !overlaps(a[k], copy)) continue;
+                const Tensor& t = values_[a[k]].tensor;
+                const bool in_place = j == producer && ops_[instruction.callee()]->elementwise && values_[a[k]].kind == ValueKind::Tensor &&
+                                      t.data == copy.data && t.type == source.type && t.same_shape(source);
+                if (!in_place) return false;
+            }
+        }
+        for (int k = 0; k < n_views; ++k) rebind(values_[views[k]].tensor, source, copy);
+        rebind(source, source, copy);
+        copy.view = true;
+        return true;
+    }
+
+    // Moves t, which lies in `from`'s bytes, to the same place in `to`'s.
+    static void rebind(Tensor& t, const Tensor& from, const Tensor& to) {
+        t.data = to.data + (t.data - from.data);
+        t.constant = to.constant;
+    }
+
+    // Whether t's bytes hold state kept across calls: a tensor there (not a view) is read
+    // before any instruction writes it, such as a KV cache buffer.
+    bool holds_state(const Tensor& t) const {
+        for (uint32_t v = 0; v < n_values_; ++v) {
+            if (values_[v].kind != ValueKind::Tensor || values_[v].tensor.view || !overlaps(int32_t(v), t)) continue;
+            const uint32_t first = first_use(int32_t(v));
+            if (first < plan_.instruction_count(0) && !writes(first, int32_t(v))) return true;
+        }
+        return false;
+    }
+
+    static constexpr int max_views = 8;
+
+    // Collects the views placed on `copy` (written by instruction i) and extends `last` to
+    // their last use. False when a view overlapping `copy` cannot be attributed to one writer,
+    // is an input or output of the method, or there are too many.
+    bool find_views(int32_t copy, uint32_t i, int32_t* views, int& n_views, uint32_t& last) const {
+        const Tensor& c = values_[copy].tensor;
+        for (uint32_t w = 0; w < n_values_; ++w) {
+            const Tensor& t = values_[w].tensor;
+            if (int32_t(w) == copy || values_[w].kind != ValueKind::Tensor || !t.view || !overlaps(int32_t(w), c) ||
+                first_use(int32_t(w)) == plan_.instruction_count(0))
+                continue;
+            if (is_io(int32_t(w))) return false;
+            const int32_t owner = view_owner(int32_t(w));
+            if (owner < 0) return false;
+            if (owner != copy) continue;
+            if (n_views == max_views || first_use(int32_t(w)) <= i) return false;
+            views[n_views++] = int32_t(w);
+            const uint32_t l = last_use(int32_t(w));
+            if (l > last) last = l;
+        }
+        return true;
+    }
+
+    // The tensor whose bytes view v reads: the one written last before v's first use, which
+    // must contain v and whose bytes nothing else overwrites until v's last use; -1 otherwise.
+    int32_t view_owner(int32_t v) const {
+        const Tensor& t = values_[v].tensor;
+        const uint32_t first = first_use(v), last = last_use(v);
+        for (uint32_t k = first; k-- > 0;) {
+            int32_t owner = -1;
+            int writers = 0;
+            written_args(k, [&](int32_t w) {
+                if (w != owner && overlaps(w, t)) {
+                    ++writers;
+                    owner = w;
+                }
+                return false;
+            });
+            if (writers == 0) continue;
+            const Tensor& o = values_[owner].tensor;
+            if (writers != 1 || values_[owner].kind != ValueKind::Tensor || t.data < o.data || t.data + t.nbytes() > o.data + o.nbytes())
+                return -1;
+            for (uint32_t j = k + 1; j <= last; ++j)
+                if (writes_into(j, t)) return -1;
+            return owner;
+        }
+        return -1;
+    }
+
+    // Marks the tensors no instruction writes (see Tensor::view).
+    void mark_views() {
+        const uint32_t n = plan_.instruction_count(0);
+        for (uint32_t v = 0; v < n_values_; ++v)
+            if (values_[v].kind == ValueKind::Tensor) values_[v].tensor.view = !values_[v].tensor.constant && !is_io(int32_t(v));
+        for (uint32_t j = 0; j < n; ++j)
+            written_args(j, [&](int32_t w) {
+                if (values_[w].kind == ValueKind::Tensor) values_[w].tensor.view = false;
+                return false;
+            });
+    }
+
+    // Whether instruction i's output holds exactly the bytes of its first argument.
+    bool copies_bytes(uint32_t i) const {
+        fb::Vector<int32_t> args = plan_.instruction(0, i).call_args();
+        const Tensor &in = values_[args[0]].tensor, &out = values_[args[args.size() - 1]].tensor;
+        if (in.type != out.type || in.numel() != out.numel()) return false;
+        if (is_op(i, "aten::clone", "out") || is_op(i, "aten::view_copy", "out") || is_op(i, "aten::alias_copy", "out") ||
+            is_op(i, "aten::squeeze_copy", "dims_out") || is_op(i, "aten::unsqueeze_copy", "out"))
+            return true;
+        if (is_op(i, "aten::expand_copy", "out")) {
+            int64_t strides[max_runtime_dims];
+            return broadcast_strides(in, out.dim, out.sizes, strides);
+        }
+        if (is_op(i, "aten::permute_copy", "out")) {
+            const Value& dims = values_[args[1]];
+            if (dims.int_items.size() != uint32_t(in.dim) || out.dim != in.dim) return false;
+            bool used[max_runtime_dims] = {};
+            int64_t previous = -1;  // the last source dimension of size > 1
+            for (int d = 0; d < out.dim; ++d) {
+                int64_t source = values_[dims.int_items[uint32_t(d)]].i;
+                if (!wrap_dim(source, in.dim) || used[source] || out.sizes[d] != in.sizes[source]) return false;
+                used[source] = true;
+                if (in.sizes[source] == 1) continue;
+                if (source < previous) return false;
+                previous = source;
+            }
+            return true;
+        }
+        return false;
+    }
+
+    // For every value, the first and the last instruction that runs with it as an argument
+    // (directly or in a list); first is the instruction count when none does. A linear layer's
+    // transposed weight is named but never read.
+    void find_uses() {
+        const uint32_t n = plan_.instruction_count(0);
+        for (uint32_t v = 0; v < n_values_; ++v) uses_[v] = {n, 0};
+        auto use = [&](int32_t v, uint32_t j) {
+            if (uses_[v].first == n) uses_[v].first = j;
+            uses_[v].last = j;
+        };
+        for (uint32_t j = 0; j < n; ++j) {
+            InstructionView in = plan_.instruction(0, j);
+            if (in.kind() != InstructionKind::KernelCall || steps_[j].kind == StepKind::skip) continue;
+            fb::Vector<int32_t> a = in.call_args();
+            for (uint32_t k = 0; k < a.size(); ++k) {
+                if (steps_[j].kind == StepKind::linear && k == 1) continue;
+                use(a[k], j);
+                const Value& arg = values_[a[k]];
+                for (uint32_t m = 0; m < arg.list_items.size(); ++m)
+                    if (arg.list_items[m] >= 0) use(arg.list_items[m], j);
+            }
+        }
+    }
+    uint32_t first_use(int32_t v) const { return uses_[v].first; }
+    uint32_t last_use(int32_t v) const { return uses_[v].last; }
+
     // Whether another tensor shares v's planned bytes without being written by any instruction:
     // a view that the memory plan placed on v (ExecuTorch emits reshapes of planned tensors as
     // such aliases). Rebinding v's memory would leave that view behind, so callers then keep v.
@@ -252,19 +488,30 @@ private:
         return false;
     }
 
-    // Whether instruction j writes value v: copy_'s destination, or one of the trailing tensor
-    // arguments of an `.out` call (conservatively, every tensor after the last non-tensor).
+    // Whether instruction j writes value v: one of its kernel's written trailing arguments (or
+    // an item of such a list), or copy_'s destination.
     bool writes(uint32_t j, int32_t v) const {
+        return written_args(j, [v](int32_t w) { return w == v; });
+    }
+
+    // Whether instruction j writes any tensor sharing bytes with t.
+    bool writes_into(uint32_t j, const Tensor& t) const {
+        return written_args(j, [&](int32_t w) { return overlaps(w, t); });
+    }
+
+    // Whether `hit` holds for a value instruction j writes.
+    template <class Hit>
+    bool written_args(uint32_t j, Hit&& hit) const {
         InstructionView in = plan_.instruction(0, j);
         if (in.kind() != InstructionKind::KernelCall || steps_[j].kind == StepKind::skip) return false;
         fb::Vector<int32_t> a = in.call_args();
-        if (is_op(j, "aten::copy_", "") && a[0] == v) return true;
-        for (uint32_t k = a.size(); k-- > 0;) {
+        const OpEntry* op = ops_[in.callee()];
+        if (op->fn == ops::copy_into && hit(a[0])) return true;
+        for (uint32_t k = a.size() - uint32_t(op->written); k < a.size(); ++k) {
+            if (hit(a[k])) return true;
             const Value& arg = values_[a[k]];
-            if (arg.kind != ValueKind::Tensor && arg.kind != ValueKind::TensorList) break;
-            if (a[k] == v) return true;
             for (uint32_t m = 0; m < arg.list_items.size(); ++m)
-                if (arg.list_items[m] == v) return true;
+                if (arg.list_items[m] >= 0 && hit(arg.list_items[m])) return true;
         }
         return false;
     }
@@ -543,7 +790,11 @@ private:
     PlanView plan_;
     Value* values_ = nullptr;
     uint32_t n_values_ = 0;
-    OpFn* ops_ = nullptr;
+    const OpEntry** ops_ = nullptr;
+    struct Uses {
+        uint32_t first, last;
+    };
+    Uses* uses_ = nullptr;
     Step* steps_ = nullptr;
     uint8_t* buffers_[max_buffers] = {};
     uint64_t buffer_size_[max_buffers] = {};

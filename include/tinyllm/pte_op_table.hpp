@@ -13,23 +13,29 @@ struct OpEntry {
     const char* overload;
     const char* signature;
     OpFn fn;
+    // How many trailing arguments the kernel writes: an `.out` call's output and the alias it
+    // returns. copy_ also writes its first argument (Method knows).
+    int written = 2;
+    // Output element k reads only input elements at index k (or broadcast ones), so an input
+    // may occupy exactly the output's bytes.
+    bool elementwise = false;
 };
 
 inline const OpEntry* op_table(size_t& count) {
     static const OpEntry table[] = {
-        {"aten::add", "out", "TTSTT", ops::add},
-        {"aten::sub", "out", "TTSTT", ops::sub},
-        {"aten::mul", "out", "TTTT", ops::mul},
-        {"aten::div", "out", "TTTT", ops::div},
-        {"aten::mul", "Scalar_out", "TSTT", ops::mul_scalar},
+        {"aten::add", "out", "TTSTT", ops::add, 2, true},
+        {"aten::sub", "out", "TTSTT", ops::sub, 2, true},
+        {"aten::mul", "out", "TTTT", ops::mul, 2, true},
+        {"aten::div", "out", "TTTT", ops::div, 2, true},
+        {"aten::mul", "Scalar_out", "TSTT", ops::mul_scalar, 2, true},
         {"aten::eq", "Scalar_out", "TSTT", ops::eq_scalar},
         {"aten::ne", "Scalar_out", "TSTT", ops::ne_scalar},
-        {"aten::rsqrt", "out", "TTT", ops::rsqrt},
-        {"aten::sigmoid", "out", "TTT", ops::sigmoid},
-        {"aten::exp", "out", "TTT", ops::exp},
-        {"aten::neg", "out", "TTT", ops::neg},
+        {"aten::rsqrt", "out", "TTT", ops::rsqrt, 2, true},
+        {"aten::sigmoid", "out", "TTT", ops::sigmoid, 2, true},
+        {"aten::exp", "out", "TTT", ops::exp, 2, true},
+        {"aten::neg", "out", "TTT", ops::neg, 2, true},
         {"aten::logical_not", "out", "TTT", ops::logical_not},
-        {"aten::where", "self_out", "TTTTT", ops::where},
+        {"aten::where", "self_out", "TTTTT", ops::where, 2, true},
         {"aten::scalar_tensor", "out", "STT", ops::scalar_tensor},
         {"aten::full_like", "out", "TS?TT", ops::full_like},
         {"aten::view_copy", "out", "TLTT", ops::view_copy},
@@ -38,7 +44,7 @@ inline const OpEntry* op_table(size_t& count) {
         {"aten::squeeze_copy", "dims_out", "TLTT", ops::squeeze_copy},
         {"aten::unsqueeze_copy", "out", "TITT", ops::unsqueeze_copy},
         {"dim_order_ops::_to_dim_order_copy", "out", "TBlTT", ops::to_dim_order_copy},
-        {"aten::copy_", "", "TTBT", ops::copy_into},
+        {"aten::copy_", "", "TTBT", ops::copy_into, 1},
         {"aten::permute_copy", "out", "TLTT", ops::permute_copy},
         {"aten::expand_copy", "out", "TLBTT", ops::expand_copy},
         {"aten::slice_copy", "Tensor_out", "TI??ITT", ops::slice_copy},
@@ -59,7 +65,7 @@ inline const OpEntry* op_table(size_t& count) {
         {"aten::bmm", "out", "TTTT", ops::bmm},
         {"aten::addmm", "out", "TTTSSTT", ops::addmm},
         {"aten::_to_copy", "out", "TB?TT", ops::to_copy},
-        {"torchao::choose_qparams_affine", "out", "T?LIII???BTTV", ops::choose_qparams_affine},
+        {"torchao::choose_qparams_affine", "out", "T?LIII???BTTV", ops::choose_qparams_affine, 3},
         {"torchao::quantize_affine", "out", "TLTtIIITT", ops::quantize_affine},
         {"torchao::dequantize_affine", "out", "TLTtIIIITT", ops::dequantize_affine},
         {"quantized_decomposed::embedding_byte", "dtype_out", "TTtIIT?TT", ops::embedding_byte},

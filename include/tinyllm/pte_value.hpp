@@ -18,6 +18,9 @@ struct Tensor {
     int64_t sizes[max_runtime_dims] = {};
     uint8_t* data = nullptr;
     bool constant = false;  // points into the read-only program file
+    // No instruction writes it: the memory plan placed it on bytes another tensor is written
+    // into (ExecuTorch emits reshapes of planned tensors this way). Set by Method at load.
+    bool view = false;
 
     int64_t numel() const {
         int64_t n = 1;
