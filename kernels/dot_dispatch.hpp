@@ -10,6 +10,7 @@
 #include "hvx/groupwise_hvx.hpp"
 #include "interleaved.hpp"
 #include "interleaved_x86.hpp"
+#include "transpose.hpp"
 #include "weight_types.hpp"
 
 namespace tinyllm {
@@ -142,6 +143,15 @@ inline AxpyF16 best_axpy_f16() {
     return fn;
 #else
     return &axpy_f16;
+#endif
+}
+
+inline TransposeU32 best_transpose_u32() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const TransposeU32 fn = x86::has_avx2() ? &x86::transpose_u32_avx2 : &transpose_u32;
+    return fn;
+#else
+    return &transpose_u32;
 #endif
 }
 

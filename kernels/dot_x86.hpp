@@ -5,6 +5,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "transpose.hpp"
 #include "type_float.hpp"
 #include "type_k_quants.hpp"
 #include "type_q4_0.hpp"
@@ -244,6 +245,36 @@ __attribute__((target("avx2,fma,f16c"))) inline void axpy_f16_avx2(float p, cons
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(out + i, _mm256_fmadd_ps(scale, LoadF16::eight(v, i), _mm256_loadu_ps(out + i)));
     for (; i < n; ++i) out[i] += p * LoadF16::one(v, i);
+}
+
+// transpose_u32 with AVX2: whole 8 x 8 tiles transposed in registers, edges as the
+// portable code does them.
+__attribute__((target("avx2"))) inline void transpose_u32_avx2(uint32_t* dst, const uint32_t* src, int64_t src_stride, int64_t rows,
+                                                                 int64_t cols) {
+    const int64_t full_rows = rows / 8 * 8, full_cols = cols / 8 * 8;
+    for (int64_t r0 = 0; r0 < full_rows; r0 += 8)
+        for (int64_t c0 = 0; c0 < full_cols; c0 += 8) {
+            __m256 v[8], t[8];
+            for (int i = 0; i < 8; ++i) v[i] = _mm256_loadu_ps(reinterpret_cast<const float*>(src + (c0 + i) * src_stride + r0));
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+                t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                v[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+                v[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+                v[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+                v[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+            }
+            // v[j] now holds element j (low half) and element j + 4 (high half) of source rows
+            // 0-3, v[j + 4] the same of source rows 4-7.
+            for (int i = 0; i < 4; ++i) {
+                _mm256_storeu_ps(reinterpret_cast<float*>(dst + (r0 + i) * cols + c0), _mm256_permute2f128_ps(v[i], v[i + 4], 0x20));
+                _mm256_storeu_ps(reinterpret_cast<float*>(dst + (r0 + i + 4) * cols + c0), _mm256_permute2f128_ps(v[i], v[i + 4], 0x31));
+            }
+        }
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = r < full_rows ? full_cols : 0; c < cols; ++c) dst[r * cols + c] = src[c * src_stride + r];
 }
 
 // quantize_row_q8 with AVX2, bit-identical to it: the block maximum is exact in any order,

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dot_dispatch.hpp"
 #include "fp16.hpp"
 #include "pte_value.hpp"
 
@@ -138,7 +139,16 @@ inline void strided_copy(uint8_t* dst, const uint8_t* src, size_t elem, int dim,
             __builtin_memcpy(dst + size_t(i) * elem, src + size_t(start + w.offset[0]) * elem, size_t(run) * elem);
         return;
     }
-    // Otherwise the innermost dimension is walked in a tight strided loop (transposes).
+    // Swapped last two dimensions of 32-bit elements: a transpose per outer index.
+    if (elem == 4 && dim >= 2 && strides[dim - 2] == 1) {
+        const int64_t rows = shape[dim - 2], cols = shape[dim - 1];
+        const TransposeU32 transpose = best_transpose_u32();
+        w.dim = dim - 2;
+        for (int64_t i = 0; i < total; i += rows * cols, w.next())
+            transpose(reinterpret_cast<uint32_t*>(dst) + i, reinterpret_cast<const uint32_t*>(src) + start + w.offset[0], strides[dim - 1], rows, cols);
+        return;
+    }
+    // Otherwise the innermost dimension is walked in a tight strided loop.
     const int64_t inner = dim > 0 ? shape[dim - 1] : 1, stride = dim > 0 ? strides[dim - 1] : 0;
     w.dim = dim > 0 ? dim - 1 : 0;
     for (int64_t i = 0; i < total; i += inner, w.next()) {
