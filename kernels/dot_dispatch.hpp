@@ -146,6 +146,17 @@ inline AxpyF16 best_axpy_f16() {
 #endif
 }
 
+using AxpyF32 = void (*)(float, const float*, float*, int);
+
+inline AxpyF32 best_axpy_f32() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const AxpyF32 fn = x86::has_avx2() ? &x86::axpy_f32_avx2 : &axpy_f32;
+    return fn;
+#else
+    return &axpy_f32;
+#endif
+}
+
 inline TransposeU32 best_transpose_u32() {
 #if defined(__x86_64__) || defined(__i386__)
     static const TransposeU32 fn = x86::has_avx2() ? &x86::transpose_u32_avx2 : &transpose_u32;

@@ -55,4 +55,9 @@ inline void axpy_f16(float p, const uint16_t* v, float* out, int n) {
 }
 using TypeBF16 = TypeHalf<GgmlType::BF16, ActFormat::bf16, bf16_to_f32>;
 
+// out += p * v for float vectors (one row's share of a small matrix product).
+inline void axpy_f32(float p, const float* v, float* out, int n) {
+    for (int i = 0; i < n; ++i) out[i] += p * v[i];
+}
+
 } // namespace tinyllm

@@ -427,6 +427,31 @@ TEST_CASE("AVX2 activation quantization is bit-identical to the generic one") {
 }
 #endif
 
+#if defined(__x86_64__)
+TEST_CASE("AVX2 axpy_f32 is bit-identical to the portable loop") {
+    if (!x86::has_avx2()) {
+        MESSAGE("skipped: this CPU has no AVX2");
+        return;
+    }
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (int n : {1, 7, 8, 33, 256}) {
+        const size_t count = static_cast<size_t>(n);
+        std::vector<float> v(count), generic(count), simd;
+        for (int i = 0; i < n; ++i) {
+            v[size_t(i)] = normal(rng);
+            generic[size_t(i)] = normal(rng);
+        }
+        simd = generic;
+        const float p = normal(rng);
+        axpy_f32(p, v.data(), generic.data(), n);
+        x86::axpy_f32_avx2(p, v.data(), simd.data(), n);
+        CAPTURE(n);
+        CHECK(simd == generic);
+    }
+}
+#endif
+
 TEST_CASE("transpose_u32: every tile and edge lands where the definition says, on every kernel") {
     std::vector<TransposeU32> kernels = {&transpose_u32};
 #if defined(__x86_64__)

@@ -601,14 +601,11 @@ inline Status log_softmax(const OpCall& c) { return softmax_impl("aten::_log_sof
 
 // out[b] (+)= a[b] @ w[b] for row-major a [m,k], w [k,n]; rows of w stream contiguously.
 inline void matmul_f32(const float* a, const float* w, float* out, int64_t m, int64_t k, int64_t n) {
+    const AxpyF32 axpy = best_axpy_f32();
     for (int64_t r = 0; r < m; ++r) {
         float* o = out + r * n;
         for (int64_t j = 0; j < n; ++j) o[j] = 0;
-        for (int64_t p = 0; p < k; ++p) {
-            const float x = a[r * k + p];
-            const float* wr = w + p * n;
-            for (int64_t j = 0; j < n; ++j) o[j] += x * wr[j];
-        }
+        for (int64_t p = 0; p < k; ++p) axpy(a[r * k + p], w + p * n, o, int(n));
     }
 }
 
