@@ -244,6 +244,38 @@ TEST_CASE("layout ops: permute, expand, slice, select, cat, reshape copies, dtyp
     CHECK(c.read(wide) == std::vector<double>{-128, 0, 127});
 }
 
+TEST_CASE("permute and expand over merged runs, size-1 dimensions and 8x8 transpose tiles match the index definition") {
+    Call c;
+    // A KV-cache-shaped expand: [1,2,1,3,4] -> [1,2,2,3,4] (dims 3 and 4 merge into runs of 12).
+    std::vector<double> kv(24);
+    for (int i = 0; i < 24; ++i) kv[size_t(i)] = i;
+    int cache = c.f32({1, 2, 1, 3, 4}, kv), expanded = c.f32({1, 2, 2, 3, 4});
+    REQUIRE(c.run_out("aten::expand_copy", "out", {cache, c.int_list({1, 2, 2, 3, 4}), c.boolean(false)}, expanded).ok());
+    std::vector<double> want;
+    for (int h = 0; h < 2; ++h)
+        for (int r = 0; r < 2; ++r)
+            for (int k = 0; k < 12; ++k) want.push_back(h * 12 + k);
+    CHECK(c.read(expanded) == want);
+    // K -> K^T per head, [1,2,20,9] -> [1,2,9,20]: full 8x8 tiles plus ragged edges.
+    std::vector<double> keys(360);
+    for (int i = 0; i < 360; ++i) keys[size_t(i)] = i;
+    int k = c.f32({1, 2, 20, 9}, keys), kt = c.f32({1, 2, 9, 20});
+    REQUIRE(c.run_out("aten::permute_copy", "out", {k, c.int_list({0, 1, 3, 2})}, kt).ok());
+    want.clear();
+    for (int h = 0; h < 2; ++h)
+        for (int d = 0; d < 9; ++d)
+            for (int t = 0; t < 20; ++t) want.push_back(h * 180 + t * 9 + d);
+    CHECK(c.read(kt) == want);
+    // Heads and positions swapped around a size-1 dimension: [2,1,3,4] -> [3,1,2,4].
+    int q = c.f32({2, 1, 3, 4}, kv), qs = c.f32({3, 1, 2, 4});
+    REQUIRE(c.run_out("aten::permute_copy", "out", {q, c.int_list({2, 1, 0, 3})}, qs).ok());
+    want.clear();
+    for (int t = 0; t < 3; ++t)
+        for (int h = 0; h < 2; ++h)
+            for (int d = 0; d < 4; ++d) want.push_back(h * 12 + t * 4 + d);
+    CHECK(c.read(qs) == want);
+}
+
 TEST_CASE("indexing: index, index_put, embedding, gather, scatter") {
     Call c;
     int table = c.f32({4, 2}, {0, 1, 10, 11, 20, 21, 30, 31});

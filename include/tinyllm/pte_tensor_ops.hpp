@@ -121,8 +121,28 @@ Status broadcast_each(const char* op, const Tensor& out, const Tensor* const* in
 }
 
 // Copies the elements of `src` seen through (shape, strides, start) into contiguous `dst`.
-inline void strided_copy(uint8_t* dst, const uint8_t* src, size_t elem, int dim, const int64_t* shape,
-                         const int64_t* strides, int64_t start) {
+inline void strided_copy(uint8_t* dst, const uint8_t* src, size_t elem, int dim_in, const int64_t* shape_in,
+                         const int64_t* strides_in, int64_t start) {
+    // Dimensions of size 1 are dropped, and a dimension that continues the one after it in
+    // the source (stride = next stride x next size) is merged with it, so runs are as long
+    // as the layout allows: an expanded KV cache copies whole heads, not 32-element rows.
+    int64_t shape[max_runtime_dims], strides[max_runtime_dims];
+    int dim = 0;
+    for (int d = 0; d < dim_in; ++d) {
+        if (shape_in[d] == 1) continue;
+        shape[dim] = shape_in[d];
+        strides[dim++] = strides_in[d];
+    }
+    for (int d = dim - 1; d > 0; --d)
+        if (strides[d - 1] == strides[d] * shape[d]) {
+            shape[d - 1] *= shape[d];
+            strides[d - 1] = strides[d];
+            for (int k = d; k + 1 < dim; ++k) {
+                shape[k] = shape[k + 1];
+                strides[k] = strides[k + 1];
+            }
+            --dim;
+        }
     StridedWalk w;
     w.dim = dim;
     int64_t total = 1;
