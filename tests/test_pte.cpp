@@ -655,6 +655,20 @@ std::vector<float> run_straight_line(Loaded& l, const std::vector<uint8_t>& prog
     return std::vector<float>(out, out + 4);
 }
 
+// c = x * x (at y's future bytes); a = producer(x, c); y = clone(a); b = x * x (over a's
+// bytes); out = y + b. Values 6-9: int 1, none, int 0, bool false.
+std::vector<uint8_t> reused_input_program(const Call& producer) {
+    auto f32 = [](int offset) { return tensor_value(pte::ScalarType::Float, {4}, offset); };
+    std::vector<NodePtr> v = {f32(-1), f32(16), f32(0), f32(16), f32(0), f32(32), int_value(1), none_value(), int_value(0), bool_value(false)};
+    return straight_line_program(v,
+                                 {{"aten::mul", "out", {0, 0, 1, 1}},
+                                  producer,
+                                  {"aten::clone", "out", {2, 7, 3, 3}},
+                                  {"aten::mul", "out", {0, 0, 4, 4}},
+                                  {"aten::add", "out", {3, 4, 6, 5, 5}}},
+                                 {0}, {5}, 48);
+}
+
 } // namespace
 
 TEST_CASE("byte copies share memory with their input where the memory plan allows it, never changing results") {
@@ -673,30 +687,15 @@ TEST_CASE("byte copies share memory with their input where the memory plan allow
         for (int k = 0; k < 4; ++k) CHECK(out[k] == 4 * x[k]);
     }
     SUBCASE("the input is written into the copy's bytes when its own are reused, even in place over an elementwise operand") {
-        // c = x * x (at y's future bytes); a = x + c; y = clone(a); b = x * x (over a); out = y + b
-        std::vector<NodePtr> v = {f32(-1), f32(16), f32(0), f32(16), f32(0), f32(32), int_value(1), none_value()};
-        std::vector<uint8_t> program = straight_line_program(v,
-                                                             {{"aten::mul", "out", {0, 0, 1, 1}},
-                                                              {"aten::add", "out", {0, 1, 6, 2, 2}},
-                                                              {"aten::clone", "out", {2, 7, 3, 3}},
-                                                              {"aten::mul", "out", {0, 0, 4, 4}},
-                                                              {"aten::add", "out", {3, 4, 6, 5, 5}}},
-                                                             {0}, {5}, 48);
+        std::vector<uint8_t> program = reused_input_program({"aten::add", "out", {0, 1, 6, 2, 2}});
         Loaded l;
         std::vector<float> out = run_straight_line(l, program, x);
         CHECK(l.method.skipped_instructions() == 1);
         for (int k = 0; k < 4; ++k) CHECK(out[k] == x[k] + 2 * x[k] * x[k]);
     }
     SUBCASE("the copy runs when neither tensor can hold both") {
-        // As above, but a = softmax(c): not elementwise, so it cannot write over c.
-        std::vector<NodePtr> v = {f32(-1), f32(16), f32(0), f32(16), f32(0), f32(32), int_value(1), none_value(), int_value(0), bool_value(false)};
-        std::vector<uint8_t> program = straight_line_program(v,
-                                                             {{"aten::mul", "out", {0, 0, 1, 1}},
-                                                              {"aten::_softmax", "out", {1, 8, 9, 2, 2}},
-                                                              {"aten::clone", "out", {2, 7, 3, 3}},
-                                                              {"aten::mul", "out", {0, 0, 4, 4}},
-                                                              {"aten::add", "out", {3, 4, 6, 5, 5}}},
-                                                             {0}, {5}, 48);
+        // a = softmax(c): not elementwise, so it cannot write over c.
+        std::vector<uint8_t> program = reused_input_program({"aten::_softmax", "out", {1, 8, 9, 2, 2}});
         Loaded l;
         std::vector<float> out = run_straight_line(l, program, x);
         CHECK(l.method.skipped_instructions() == 0);
