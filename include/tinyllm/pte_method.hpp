@@ -581,9 +581,9 @@ private:
         if (w.type == ScalarType::Float) {
             const auto dot = best_dot<TypeF32>();
             const auto* rows = reinterpret_cast<const TypeF32::Block*>(w.data);
-            TINYLLM_PARALLEL_FOR
-            for (int64_t j = 0; j < n; ++j)
+            parallel_for(n, [&](int64_t j) {
                 for (int64_t r = 0; r < m; ++r) ys[r * n + j] = dot(rows + j * k, xs + r * k, int(k));
+            });
             return Status();
         }
         // int8 codes (ExecuTorch keeps int4 values one per byte too) with f32 group scales.
@@ -600,9 +600,9 @@ private:
         gw.zeros = step.zero >= 0 ? values_[step.zero].tensor.as<int8_t>() : nullptr;
         gw.zero_stride = gw.layout.groups();
         const GroupwiseDotF32 dot = best_groupwise_dot_f32();
-        TINYLLM_PARALLEL_FOR
-        for (int64_t j = 0; j < n; ++j)
+        parallel_for(n, [&](int64_t j) {
             for (int64_t r = 0; r < m; ++r) ys[r * n + j] = dot(gw.layout, gw.row(j), xs + r * k);
+        });
         return Status();
     }
 

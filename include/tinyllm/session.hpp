@@ -9,6 +9,7 @@
 #include "rope.hpp"
 #include "tinyllm/arena.hpp"
 #include "tinyllm/model.hpp"
+#include "tinyllm/parallel.hpp"
 
 namespace tinyllm {
 
@@ -232,8 +233,7 @@ private:
         using Half = TypeF16::Block;
         const auto dot = best_dot<TypeF16>();
         const auto axpy = best_axpy_f16();
-        TINYLLM_PARALLEL_FOR
-        for (int h = 0; h < c.n_head; ++h) {
+        parallel_for(c.n_head, [&](int64_t h) {
             float* scores = scores_ + int64_t(h) * n_ctx_;
             uint16_t* q16 = q16_ + int64_t(h) * D;
             const int kv_off = (h / group) * D;
@@ -255,7 +255,7 @@ private:
                 for (int j = 0; j < n_keys; ++j)
                     axpy(fp16_to_f32(f32_to_fp16(scores[j])), layer_v + int64_t(first + j) * KV + kv_off, out, D);
             }
-        }
+        });
     }
 
     const Model* model_ = nullptr;

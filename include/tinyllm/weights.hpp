@@ -52,13 +52,12 @@ struct MatmulInput {
         if (q8_format != format) {
             const int blocks_per_row = cols / BlockQ8::elems;
             const QuantizeRowQ8 quantize = best_quantize_row_q8();
-            TINYLLM_PARALLEL_FOR
-            for (int t = 0; t < n_tokens; ++t) {
+            parallel_for(n_tokens, [&](int64_t t) {
                 if (format == ActFormat::q8_k)
-                    quantize_row_q8k(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
+                    quantize_row_q8k(x + t * cols, q8 + t * blocks_per_row, cols);
                 else
-                    quantize(x + int64_t(t) * cols, q8 + int64_t(t) * blocks_per_row, cols);
-            }
+                    quantize(x + t * cols, q8 + t * blocks_per_row, cols);
+            });
             q8_format = format;
         }
         return q8;
@@ -82,16 +81,16 @@ inline void matmul_groupwise(const WeightView& w, MatmulInput& in, float* y, int
         const BlockQ8* act = in.as_q8(ActFormat::q8_0);
         const int64_t act_stride = w.cols / BlockQ8::elems;
         const GroupwiseDotQ8 dot = best_groupwise_dot_q8();
-TINYLLM_PARALLEL_FOR
-        for (int64_t r = 0; r < w.rows; ++r)
+        parallel_for(w.rows, [&](int64_t r) {
             for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(layout, w.groupwise_row(r), act + t * act_stride);
+        });
         return;
     }
     // Rows with a tail group (or groups that are not whole 32-value blocks): float activations.
     const GroupwiseDotF32 dot = best_groupwise_dot_f32();
-TINYLLM_PARALLEL_FOR
-    for (int64_t r = 0; r < w.rows; ++r)
+    parallel_for(w.rows, [&](int64_t r) {
         for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(layout, w.groupwise_row(r), in.x + int64_t(t) * w.cols);
+    });
 }
 
 // Interleaved matrices: one 8-row unit x 4 tokens at a time, then single tokens (the same
@@ -102,8 +101,7 @@ inline void matmul_interleaved(const WeightView& w, MatmulInput& in, float* y, i
     const auto four = best_interleaved_unit<4>();
     const auto one = best_interleaved_unit<1>();
     const int64_t units = w.rows / interleave_rows_per_unit;
-TINYLLM_PARALLEL_FOR
-    for (int64_t u = 0; u < units; ++u) {
+    parallel_for(units, [&](int64_t u) {
         const uint8_t* unit = w.data + u * unit_bytes;
         float* out = y + u * interleave_rows_per_unit;
         int t = 0;
@@ -115,7 +113,7 @@ TINYLLM_PARALLEL_FOR
             const BlockQ8* acts[1] = {act + t * act_stride};
             one(w.type, unit, w.cols, w.group, acts, out + t * y_stride, y_stride);
         }
-    }
+    });
 }
 
 inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_stride) {
@@ -138,8 +136,7 @@ inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_str
             if (tile && in.n_tokens >= 4) {
                 const int64_t row_pairs = w.rows / 2;
                 const int token_quads = in.n_tokens / 4;
-TINYLLM_PARALLEL_FOR
-                for (int64_t p = 0; p < row_pairs; ++p) {
+                parallel_for(row_pairs, [&](int64_t p) {
                     const int64_t r = 2 * p;
                     for (int q = 0; q < token_quads; ++q) {
                         const BlockQ8* acts[4];
@@ -153,15 +150,15 @@ TINYLLM_PARALLEL_FOR
                     }
                     for (int t = 4 * token_quads; t < in.n_tokens; ++t)
                         for (int64_t rr = r; rr < r + 2; ++rr) y[t * y_stride + rr] = dot(block_row(rr), act + t * act_stride, int(n_blocks));
-                }
+                });
                 for (int64_t r = 2 * row_pairs; r < w.rows; ++r)
                     for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(block_row(r), act + t * act_stride, int(n_blocks));
                 return;
             }
         }
-TINYLLM_PARALLEL_FOR
-        for (int64_t r = 0; r < w.rows; ++r)
+        parallel_for(w.rows, [&](int64_t r) {
             for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(block_row(r), act + t * act_stride, int(n_blocks));
+        });
     });
 }
 
