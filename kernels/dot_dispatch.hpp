@@ -146,14 +146,14 @@ inline AxpyF16 best_axpy_f16() {
 #endif
 }
 
-using AxpyF32 = void (*)(float, const float*, float*, int);
+using VecmatF32 = void (*)(const float*, const float*, float*, int, int);
 
-inline AxpyF32 best_axpy_f32() {
+inline VecmatF32 best_vecmat_f32() {
 #if defined(__x86_64__) || defined(__i386__)
-    static const AxpyF32 fn = x86::has_avx2() ? &x86::axpy_f32_avx2 : &axpy_f32;
+    static const VecmatF32 fn = x86::has_avx2() ? &x86::vecmat_f32_avx2 : &vecmat_f32;
     return fn;
 #else
-    return &axpy_f32;
+    return &vecmat_f32;
 #endif
 }
 

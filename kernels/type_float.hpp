@@ -55,9 +55,13 @@ inline void axpy_f16(float p, const uint16_t* v, float* out, int n) {
 }
 using TypeBF16 = TypeHalf<GgmlType::BF16, ActFormat::bf16, bf16_to_f32>;
 
-// out += p * v for float vectors (one row's share of a small matrix product).
-inline void axpy_f32(float p, const float* v, float* out, int n) {
-    for (int i = 0; i < n; ++i) out[i] += p * v[i];
+// out[j] = sum over p of a[p] * w[p * n + j] for a row-major w [k, n] (one row of a small
+// matrix product, w streamed row by row). Each sum runs from p = 0 up, a multiply then an add:
+// the order every SIMD version keeps, so they all give these bits.
+inline void vecmat_f32(const float* a, const float* w, float* out, int k, int n) {
+    for (int j = 0; j < n; ++j) out[j] = 0.0f;
+    for (int p = 0; p < k; ++p)
+        for (int j = 0; j < n; ++j) out[j] += a[p] * w[int64_t(p) * n + j];
 }
 
 } // namespace tinyllm

@@ -428,27 +428,30 @@ TEST_CASE("AVX2 activation quantization is bit-identical to the generic one") {
 #endif
 
 #if defined(__x86_64__)
-TEST_CASE("AVX2 axpy_f32 is bit-identical to the portable loop") {
+TEST_CASE("AVX2 vecmat_f32 is bit-identical to the portable loop") {
     if (!x86::has_avx2()) {
         MESSAGE("skipped: this CPU has no AVX2");
         return;
     }
     std::mt19937 rng(5);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (int n : {1, 7, 8, 33, 256}) {
-        const size_t count = static_cast<size_t>(n);
-        std::vector<float> v(count), generic(count), simd;
-        for (int i = 0; i < n; ++i) {
-            v[size_t(i)] = normal(rng);
-            generic[size_t(i)] = normal(rng);
+    // Widths cover the 32-wide blocks, the 8-wide blocks and the single-column tail.
+    for (int k : {1, 5, 256})
+        for (int n : {1, 7, 8, 33, 32, 75, 256}) {
+            const size_t rows = static_cast<size_t>(k), cols = static_cast<size_t>(n);
+            std::vector<float> a(rows), w(rows * cols), generic(cols, -1.0f), simd(cols, -2.0f);
+            for (float& v : a) v = normal(rng);
+            for (float& v : w) v = normal(rng);
+            vecmat_f32(a.data(), w.data(), generic.data(), k, n);
+            x86::vecmat_f32_avx2(a.data(), w.data(), simd.data(), k, n);
+            CAPTURE(k);
+            CAPTURE(n);
+            CHECK(simd == generic);
+            // And the sums are what they claim to be.
+            double expect = 0;
+            for (int p = 0; p < k; ++p) expect += double(a[size_t(p)]) * w[size_t(p) * cols + cols - 1];
+            CHECK(generic[cols - 1] == doctest::Approx(expect).epsilon(1e-4));
         }
-        simd = generic;
-        const float p = normal(rng);
-        axpy_f32(p, v.data(), generic.data(), n);
-        x86::axpy_f32_avx2(p, v.data(), simd.data(), n);
-        CAPTURE(n);
-        CHECK(simd == generic);
-    }
 }
 #endif
 

@@ -569,6 +569,24 @@ inline Status argmax(const OpCall& c) {
     return Status();
 }
 
+// One softmax (or log-softmax) over n values `stride` apart. The exponentials are taken once,
+// in a loop of their own that vectorizes for a contiguous row (stride 1); the sum runs in
+// order, because the dynamically quantized programs amplify its last bit.
+inline void softmax_row(const float* x, float* y, int64_t n, int64_t stride, bool log) {
+    float mx = x[0];
+    for (int64_t k = 1; k < n; ++k) mx = x[k * stride] > mx ? x[k * stride] : mx;
+    float total = 0;
+    if (log) {
+        for (int64_t k = 0; k < n; ++k) total += math::expf(x[k * stride] - mx);
+        const float log_total = float(math::log(double(total)));
+        for (int64_t k = 0; k < n; ++k) y[k * stride] = x[k * stride] - mx - log_total;
+        return;
+    }
+    for (int64_t k = 0; k < n; ++k) y[k * stride] = math::expf(x[k * stride] - mx);
+    for (int64_t k = 0; k < n; ++k) total += y[k * stride];
+    for (int64_t k = 0; k < n; ++k) y[k * stride] /= total;
+}
+
 inline Status softmax_impl(const char* op, const OpCall& c, bool log) {
     const Tensor &in = c.t(0), &out = c.out();
     if (Status s = writable(op, out); !s) return s;
@@ -577,20 +595,16 @@ inline Status softmax_impl(const char* op, const OpCall& c, bool log) {
     int64_t dim = c.i(1);
     if (!wrap_dim(dim, in.dim)) return shape_error(op, "dimension out of range");
     AxisSplit a = split_at(in, int(dim));
+    if (a.size == 0) return Status();
     const float* x = in.as<float>();
     float* y = out.as<float>();
     for (int64_t o = 0; o < a.outer; ++o)
         for (int64_t i = 0; i < a.inner; ++i) {
             const int64_t base = o * a.size * a.inner + i;
-            float mx = x[base];
-            for (int64_t k = 1; k < a.size; ++k) mx = x[base + k * a.inner] > mx ? x[base + k * a.inner] : mx;
-            float total = 0;
-            for (int64_t k = 0; k < a.size; ++k) total += math::expf(x[base + k * a.inner] - mx);
-            const float log_total = float(math::log(double(total)));
-            for (int64_t k = 0; k < a.size; ++k) {
-                float v = x[base + k * a.inner] - mx;
-                y[base + k * a.inner] = log ? v - log_total : math::expf(v) / total;
-            }
+            if (a.inner == 1)
+                softmax_row(x + base, y + base, a.size, 1, log);
+            else
+                softmax_row(x + base, y + base, a.size, a.inner, log);
         }
     return Status();
 }
@@ -601,12 +615,8 @@ inline Status log_softmax(const OpCall& c) { return softmax_impl("aten::_log_sof
 
 // out[b] (+)= a[b] @ w[b] for row-major a [m,k], w [k,n]; rows of w stream contiguously.
 inline void matmul_f32(const float* a, const float* w, float* out, int64_t m, int64_t k, int64_t n) {
-    const AxpyF32 axpy = best_axpy_f32();
-    for (int64_t r = 0; r < m; ++r) {
-        float* o = out + r * n;
-        for (int64_t j = 0; j < n; ++j) o[j] = 0;
-        for (int64_t p = 0; p < k; ++p) axpy(a[r * k + p], w + p * n, o, int(n));
-    }
+    const VecmatF32 vecmat = best_vecmat_f32();
+    for (int64_t r = 0; r < m; ++r) vecmat(a + r * k, w, out + r * n, int(k), int(n));
 }
 
 // Float32 operands and a writable output, as every matrix product here needs.
