@@ -148,6 +148,14 @@ TEST_CASE("elementwise: broadcasting add/sub with alpha, mul, div, where, compar
     int zero = c.f32({}, {0});
     REQUIRE(c.run_out("aten::where", "self_out", {mask, a, zero}, o).ok());  // scalar broadcast
     check_close(c.read(o), {1, 2, 3, 0, 5, 6});
+    // A per-row condition [2,1] picks whole rows (attention's fully-masked-row guard).
+    int rows = c.tensor(ScalarType::Bool, {2, 1}, {0, 1});
+    REQUIRE(c.run_out("aten::where", "self_out", {rows, a, b}, o).ok());
+    check_close(c.read(o), {10, 20, 30, 4, 5, 6});
+    // Broadcasting in an outer and the innermost dimension at once: [2,1,3] + [2,3] -> [2,2,3].
+    int p = c.f32({2, 1, 3}, {1, 2, 3, 4, 5, 6}), q = c.f32({2, 3}, {10, 20, 30, 40, 50, 60}), pq = c.f32({2, 2, 3});
+    REQUIRE(c.run_out("aten::add", "out", {p, q, c.integer(1)}, pq).ok());
+    check_close(c.read(pq), {11, 22, 33, 41, 52, 63, 14, 25, 36, 44, 55, 66});
     // Integer tensors stay exact.
     int li = c.tensor(ScalarType::Long, {3}, {1, 2, 3}), lo = c.tensor(ScalarType::Long, {3});
     REQUIRE(c.run_out("aten::add", "out", {li, li, c.integer(1)}, lo).ok());
@@ -180,6 +188,13 @@ TEST_CASE("unary math, scalar_tensor, full_like, copy_ and constant outputs") {
     CHECK(c.read(s) == std::vector<double>{-7.5});
     REQUIRE(c.run_out("aten::full_like", "out", {x, c.integer(3), c.none()}, o).ok());
     CHECK(c.read(o) == std::vector<double>{3, 3, 3, 3});
+    int five = c.f32({5}), flags = c.tensor(ScalarType::Bool, {2, 3}), longs = c.tensor(ScalarType::Long, {3});
+    REQUIRE(c.run_out("aten::full_like", "out", {five, c.real(-0.5), c.none()}, five).ok());
+    CHECK(c.read(five) == std::vector<double>{-0.5, -0.5, -0.5, -0.5, -0.5});
+    REQUIRE(c.run_out("aten::full_like", "out", {flags, c.boolean(true), c.none()}, flags).ok());
+    CHECK(c.read(flags) == std::vector<double>{1, 1, 1, 1, 1, 1});
+    REQUIRE(c.run_out("aten::full_like", "out", {longs, c.integer(-9000000000), c.none()}, longs).ok());
+    CHECK(c.read(longs) == std::vector<double>{-9e9, -9e9, -9e9});
     // copy_(self [2,2], src [2]) broadcasts src over self's rows; the result aliases self.
     int self = c.f32({2, 2}, {0, 0, 0, 0}), src = c.f32({2}, {5, 6});
     REQUIRE(c.run("aten::copy_", "", {self, src, c.boolean(false), self}).ok());
@@ -291,6 +306,15 @@ TEST_CASE("indexing: index, index_put, embedding, gather, scatter") {
     CHECK(c.read(out) == std::vector<double>{0, 5, 0, 5, 0, 7, 0, 7});
     REQUIRE(c.run_out("aten::index_put", "out", {out, c.tensor_list({-1, idx2}, true), vals, c.boolean(true)}, out).ok());
     CHECK(c.read(out) == std::vector<double>{0, 10, 0, 10, 0, 14, 0, 14});
+    // Values shaped as the indexed region (a KV-cache update): cache [2,3,2], rows 2 and 0 of
+    // dimension 1 from values [2,2,2]; the other rows keep their contents.
+    int cache = c.f32({2, 3, 2}, {1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6}), at = c.tensor(ScalarType::Long, {2}, {2, 0});
+    int rows = c.f32({2, 2, 2}, {-1, -2, -3, -4, -5, -6, -7, -8});
+    REQUIRE(c.run_out("aten::index_put", "out", {cache, c.tensor_list({-1, at}, true), rows, c.boolean(false)}, cache).ok());
+    CHECK(c.read(cache) == std::vector<double>{-3, -4, 2, 2, -1, -2, -7, -8, 5, 5, -5, -6});
+    int past = c.tensor(ScalarType::Long, {2}, {3, 0});
+    CHECK(c.run_out("aten::index_put", "out", {cache, c.tensor_list({-1, past}, true), rows, c.boolean(false)}, cache).code ==
+          Error::invalid_argument);
     int far = c.tensor(ScalarType::Long, {1}, {9});
     CHECK(c.run_out("aten::index", "Tensor_out", {table, c.tensor_list({far}, true)}, c.f32({1, 2})).code == Error::invalid_argument);
 

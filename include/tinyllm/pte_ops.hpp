@@ -84,25 +84,30 @@ Status binary(const char* op, const Tensor& a, const Tensor& b, const Tensor& ou
     });
 }
 
+// f takes a float (float tensors, so the loops vectorize) or a double (every other type).
 template <class F>
 Status unary(const char* op, const Tensor& a, const Tensor& out, F f) {
     if (Status s = writable(op, out); !s) return s;
     if (Status s = same_numel(op, a, out); !s) return s;
+    const int64_t n = out.numel();
     if (a.type == ScalarType::Float && out.type == ScalarType::Float) {
         const float* x = a.as<float>(); float* z = out.as<float>();
-        for (int64_t k = 0; k < out.numel(); ++k) z[k] = float(f(double(x[k])));
+        for (int64_t k = 0; k < n; ++k) z[k] = float(f(x[k]));
         return Status();
     }
     // Masks: float or bool in, bool out (eq/ne against a scalar, logical_not).
     if ((a.type == ScalarType::Float || a.type == ScalarType::Bool) && out.type == ScalarType::Bool) {
         uint8_t* z = out.as<uint8_t>();
-        if (a.type == ScalarType::Float)
-            for (int64_t k = 0; k < out.numel(); ++k) z[k] = f(double(a.as<float>()[k])) != 0;
-        else
-            for (int64_t k = 0; k < out.numel(); ++k) z[k] = f(a.as<uint8_t>()[k] ? 1.0 : 0.0) != 0;
+        if (a.type == ScalarType::Float) {
+            const float* x = a.as<float>();
+            for (int64_t k = 0; k < n; ++k) z[k] = f(x[k]) != 0;
+        } else {
+            const uint8_t* x = a.as<uint8_t>();
+            for (int64_t k = 0; k < n; ++k) z[k] = f(x[k] ? 1.0f : 0.0f) != 0;
+        }
         return Status();
     }
-    for (int64_t k = 0; k < out.numel(); ++k) store_element(out, k, f(load_element(a, k)));
+    for (int64_t k = 0; k < n; ++k) store_element(out, k, double(f(load_element(a, k))));
     return Status();
 }
 
@@ -139,30 +144,30 @@ inline Status mul_scalar(const OpCall& c) {
         }
         return Status();
     }
-    return unary("aten::mul.Scalar", in, out, [k](double x) { return double(float(x) * k); });
+    return unary("aten::mul.Scalar", in, out, [k](auto x) { return float(x) * k; });
 }
 inline Status eq_scalar(const OpCall& c) {
     double k = c.s(1);
-    return unary("aten::eq.Scalar", c.t(0), c.out(), [k](double x) { return x == k ? 1.0 : 0.0; });
+    return unary("aten::eq.Scalar", c.t(0), c.out(), [k](auto x) { return double(x) == k ? 1.0f : 0.0f; });
 }
 inline Status ne_scalar(const OpCall& c) {
     double k = c.s(1);
-    return unary("aten::ne.Scalar", c.t(0), c.out(), [k](double x) { return x != k ? 1.0 : 0.0; });
+    return unary("aten::ne.Scalar", c.t(0), c.out(), [k](auto x) { return double(x) != k ? 1.0f : 0.0f; });
 }
 inline Status rsqrt(const OpCall& c) {
-    return unary("aten::rsqrt", c.t(0), c.out(), [](double x) { return double(1.0f / math::sqrtf(float(x))); });
+    return unary("aten::rsqrt", c.t(0), c.out(), [](auto x) { return 1.0f / math::sqrtf(float(x)); });
 }
 inline Status sigmoid(const OpCall& c) {
-    return unary("aten::sigmoid", c.t(0), c.out(), [](double x) { return double(1.0f / (1.0f + math::expf(-float(x)))); });
+    return unary("aten::sigmoid", c.t(0), c.out(), [](auto x) { return 1.0f / (1.0f + math::expf(-float(x))); });
 }
 inline Status exp(const OpCall& c) {
-    return unary("aten::exp", c.t(0), c.out(), [](double x) { return double(math::expf(float(x))); });
+    return unary("aten::exp", c.t(0), c.out(), [](auto x) { return math::expf(float(x)); });
 }
 inline Status neg(const OpCall& c) {
-    return unary("aten::neg", c.t(0), c.out(), [](double x) { return -x; });
+    return unary("aten::neg", c.t(0), c.out(), [](auto x) { return -x; });
 }
 inline Status logical_not(const OpCall& c) {
-    return unary("aten::logical_not", c.t(0), c.out(), [](double x) { return x == 0 ? 1.0 : 0.0; });
+    return unary("aten::logical_not", c.t(0), c.out(), [](auto x) { return x == 0 ? 1.0f : 0.0f; });
 }
 
 inline Status where(const OpCall& c) {
@@ -192,8 +197,12 @@ inline Status full_like(const OpCall& c) {
     const Tensor& out = c.out();
     if (Status s = writable("aten::full_like", out); !s) return s;
     if (!c.t(0).same_shape(out)) return shape_error("aten::full_like", "output shape differs from the input");
-    double v = c.s(1);
-    for (int64_t k = 0; k < out.numel(); ++k) store_element(out, k, v);
+    // One element, then the filled bytes doubled until the tensor is full.
+    const size_t bytes = out.nbytes();
+    if (bytes == 0) return Status();
+    store_element(out, 0, c.s(1));
+    for (size_t have = out.element_size(); have < bytes; have *= 2)
+        __builtin_memcpy(out.data + have, out.data, have < bytes - have ? have : bytes - have);
     return Status();
 }
 
@@ -400,6 +409,17 @@ inline Status index_put(const OpCall& c) {
     region.sizes[spec.dim] = n;
     int64_t vstrides[max_runtime_dims];
     if (!broadcast_strides(vals, region.dim, region.sizes, vstrides)) return shape_error("aten::index_put", "values do not broadcast to the indexed region");
+    if (!accumulate && vals.type == out.type && vals.numel() == region.numel()) {
+        // Values laid out as the region (a KV-cache update): whole rows are copied.
+        const size_t row = size_t(a.inner) * out.element_size();
+        for (int64_t o = 0; o < a.outer; ++o)
+            for (int64_t k = 0; k < n; ++k) {
+                int64_t pos;
+                if (Status s = index_value("aten::index_put", *spec.index, k, a.size, pos); !s) return s;
+                __builtin_memcpy(out.data + size_t(o * a.size + pos) * row, vals.data + size_t(o * n + k) * row, row);
+            }
+        return Status();
+    }
     StridedWalk w;
     w.dim = region.dim;
     for (int d = 0; d < region.dim; ++d) {

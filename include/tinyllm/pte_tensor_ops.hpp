@@ -115,8 +115,21 @@ Status broadcast_each(const char* op, const Tensor& out, const Tensor* const* in
         int64_t in_numel = ins[k]->numel();
         if (in_numel > out.numel() && out.numel() > 0) return shape_error(op, "output smaller than an input");
     }
+    // The walk carries the outer dimensions; the innermost one runs as a tight loop.
     const int64_t total = out.numel();
-    for (int64_t i = 0; i < total; ++i, w.next()) fn(i, w.offset);
+    if (total == 0) return Status();
+    const int last = out.dim - 1;
+    const int64_t inner = out.dim > 0 ? out.sizes[last] : 1;
+    int64_t step[3] = {};
+    for (int k = 0; k < n && out.dim > 0; ++k) step[k] = w.strides[k][last];
+    w.dim = out.dim > 0 ? last : 0;
+    for (int64_t i = 0; i < total; i += inner, w.next()) {
+        int64_t off[3] = {w.offset[0], w.offset[1], w.offset[2]};
+        for (int64_t j = 0; j < inner; ++j) {
+            fn(i + j, off);
+            for (int k = 0; k < 3; ++k) off[k] += step[k];
+        }
+    }
     return Status();
 }
 
