@@ -37,8 +37,13 @@ inline double exp(double x) {
 // exp(-inf) = 0 exactly (masked attention scores, banned tokens).
 inline float expf(float input) {
     const float low = -87.33655f, high = 88.72283f;
-    float x = input < low ? low : input;
-    x = x > high ? high : x;
+    // Out of range: computed at the clamped end, then replaced by 0 below and infinity above.
+    // Clamp and replacement are bit masks, not conditional moves: under the default
+    // -ftrapping-math the compiler turns those into branches around the polynomial, and a
+    // loop with branches does not vectorize.
+    const uint32_t under = 0u - uint32_t(input < low), over = 0u - uint32_t(input > high);
+    const float x = bit_cast<float>((bit_cast<uint32_t>(input) & ~(under | over)) | (bit_cast<uint32_t>(low) & under) |
+                                    (bit_cast<uint32_t>(high) & over));
     const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
     const float kf = (x * 1.44269504f + shifter) - shifter;
     const float r = (x - kf * 0.693145752f) - kf * 1.42860677e-6f;
@@ -53,7 +58,7 @@ inline float expf(float input) {
     // k in -126..128; 2^k as two factors so k = 128 (x near the top of the range) stays finite.
     const int32_t k = int32_t(kf), k1 = k / 2;
     const float result = p * bit_cast<float>(uint32_t(k1 + 127) << 23) * bit_cast<float>(uint32_t(k - k1 + 127) << 23);
-    return input < low ? 0.0f : input > high ? 1.0f / 0.0f : result;
+    return bit_cast<float>((bit_cast<uint32_t>(result) & ~(under | over)) | (0x7f800000u & over));
 }
 
 // Natural log for x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh((m-1)/(m+1)).

@@ -13,6 +13,7 @@
 
 #include <initializer_list>
 
+#include "map_f32.hpp"
 #include "math.hpp"
 #include "pte_tensor_ops.hpp"
 
@@ -91,8 +92,7 @@ Status unary(const char* op, const Tensor& a, const Tensor& out, F f) {
     if (Status s = same_numel(op, a, out); !s) return s;
     const int64_t n = out.numel();
     if (a.type == ScalarType::Float && out.type == ScalarType::Float) {
-        const float* x = a.as<float>(); float* z = out.as<float>();
-        for (int64_t k = 0; k < n; ++k) z[k] = float(f(x[k]));
+        map_f32(a.as<float>(), out.as<float>(), n, [&f](float x) { return float(f(x)); });
         return Status();
     }
     // Masks: float or bool in, bool out (eq/ne against a scalar, logical_not).
@@ -590,8 +590,8 @@ inline Status argmax(const OpCall& c) {
 }
 
 // One softmax (or log-softmax) over n values `stride` apart. The exponentials are taken once,
-// in a loop of their own that vectorizes for a contiguous row (stride 1); the sum runs in
-// order, because the dynamically quantized programs amplify its last bit.
+// in a vectorized map for a contiguous row (stride 1); the sum runs in order, because the
+// dynamically quantized programs amplify its last bit.
 inline void softmax_row(const float* x, float* y, int64_t n, int64_t stride, bool log) {
     float mx = x[0];
     for (int64_t k = 1; k < n; ++k) mx = x[k * stride] > mx ? x[k * stride] : mx;
@@ -602,7 +602,10 @@ inline void softmax_row(const float* x, float* y, int64_t n, int64_t stride, boo
         for (int64_t k = 0; k < n; ++k) y[k * stride] = x[k * stride] - mx - log_total;
         return;
     }
-    for (int64_t k = 0; k < n; ++k) y[k * stride] = math::expf(x[k * stride] - mx);
+    if (stride == 1)
+        map_f32(x, y, n, [mx](float v) { return math::expf(v - mx); });
+    else
+        for (int64_t k = 0; k < n; ++k) y[k * stride] = math::expf(x[k * stride] - mx);
     for (int64_t k = 0; k < n; ++k) total += y[k * stride];
     for (int64_t k = 0; k < n; ++k) y[k * stride] /= total;
 }
@@ -621,10 +624,7 @@ inline Status softmax_impl(const char* op, const OpCall& c, bool log) {
     for (int64_t o = 0; o < a.outer; ++o)
         for (int64_t i = 0; i < a.inner; ++i) {
             const int64_t base = o * a.size * a.inner + i;
-            if (a.inner == 1)
-                softmax_row(x + base, y + base, a.size, 1, log);
-            else
-                softmax_row(x + base, y + base, a.size, a.inner, log);
+            softmax_row(x + base, y + base, a.size, a.inner, log);
         }
     return Status();
 }
