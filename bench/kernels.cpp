@@ -17,33 +17,24 @@
 #include <string>
 #include <vector>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 #include "gguf_quantize.hpp"
+#include "word_sum.hpp"
 #include "tinyllm/weights.hpp"
 
 using namespace tinyllm;
 
 namespace {
 
-// Read bandwidth (bytes/s) of `threads` threads summing `bytes` of memory, best of 3. Each
+// Read bandwidth (bytes/s) of the pool's threads summing `bytes` of memory, best of 3. Each
 // benchmark measures it over its own matrices just before its products, so the fraction it
 // reports compares the two on the same memory at the same moment (machines here drift).
-double read_bandwidth(const std::vector<const uint8_t*>& buffers, size_t bytes, int threads) {
+double read_bandwidth(const std::vector<const uint8_t*>& buffers, size_t bytes) {
     double best = 0.0;
     for (int rep = 0; rep < 3; ++rep) {
         auto t0 = std::chrono::steady_clock::now();
         uint64_t total = 0;
-        for (const uint8_t* b : buffers) {
-            const uint64_t* words = reinterpret_cast<const uint64_t*>(b);
-            const int64_t n = int64_t(bytes / 8) & ~int64_t(3);
-#if defined(_OPENMP)
-#pragma omp parallel for reduction(+ : total) schedule(static) num_threads(threads)
-#endif
-            for (int64_t i = 0; i < n; i += 4) total += words[i] + words[i + 1] + words[i + 2] + words[i + 3];
-        }
+        for (const uint8_t* b : buffers) total += bench::parallel_word_sum(reinterpret_cast<const uint64_t*>(b), int64_t(bytes / 8));
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         benchmark::DoNotOptimize(total);
         best = std::max(best, double(bytes) * double(buffers.size()) / dt);
@@ -93,14 +84,12 @@ Matrix make_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t group) {
 
 void run(benchmark::State& state, GgmlType type, int64_t group, int64_t rows, int64_t cols, int tokens) {
     const int threads = int(state.range(0));
-#if defined(_OPENMP)
-    omp_set_num_threads(threads);
-#endif
+    tinyllm::set_thread_count(threads);
     std::vector<Matrix> copies(1, make_matrix(type, rows, cols, group));
     while (copies.size() * copies[0].bytes.size() < streaming_bytes()) copies.push_back(copies[0]);
     std::vector<const uint8_t*> buffers;
     for (Matrix& c : copies) buffers.push_back(c.view.data = c.bytes.data());
-    const double bandwidth = tokens == 1 ? read_bandwidth(buffers, copies[0].bytes.size(), threads) : 0.0;
+    const double bandwidth = tokens == 1 ? read_bandwidth(buffers, copies[0].bytes.size()) : 0.0;
     std::vector<float> x(size_t(cols) * tokens), y(size_t(rows) * tokens);
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
     std::vector<BlockQ8> q8(x.size() / 32 + 1);

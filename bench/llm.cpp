@@ -5,7 +5,8 @@
 // For each model and thread count: pp<N> = prompt processing of N tokens in one batch, tg<N> =
 // generating N tokens one at a time after a 1-token prompt. Reports the median, min and max
 // tokens/s over the repetitions, and for tg the fraction of this machine's measured read
-// bandwidth it reaches (bytes of weights read per token x tokens/s / bandwidth).
+// bandwidth it reaches (bytes of weights read per token x tokens/s / bandwidth), each run
+// against the bandwidth measured just before it (median over the runs).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,12 +15,10 @@
 #include <string>
 #include <vector>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 #include "gguf_model_file.hpp"
 #include "tinyllm/session.hpp"
+#include "word_sum.hpp"
 
 using namespace tinyllm;
 
@@ -39,17 +38,13 @@ Stats stats(std::vector<double> v) {
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // Read bandwidth in bytes/s: sum a buffer far larger than the caches with all threads.
-double measure_read_bandwidth(int threads) {
+double measure_read_bandwidth() {
     const size_t n = size_t(1) << 27;  // 1 GiB of uint64
     std::vector<uint64_t> buf(n, 1);
     std::vector<double> rates;
-    for (int rep = 0; rep < 5; ++rep) {
+    for (int rep = 0; rep < 3; ++rep) {
         double t0 = now();
-        uint64_t total = 0;
-#if defined(_OPENMP)
-#pragma omp parallel for reduction(+ : total) schedule(static) num_threads(threads)
-#endif
-        for (size_t i = 0; i < n; i += 4) total += buf[i] + buf[i + 1] + buf[i + 2] + buf[i + 3];
+        const uint64_t total = bench::parallel_word_sum(buf.data(), int64_t(n));
         double dt = now() - t0;
         if (total != n) std::fprintf(stderr, "bandwidth check mismatch\n");
         rates.push_back(double(n * sizeof(uint64_t)) / dt);
@@ -129,18 +124,22 @@ int main(int argc, char** argv) {
         std::string name = path.substr(path.find_last_of('/') + 1);
 
         for (int threads : thread_counts) {
-#if defined(_OPENMP)
-            omp_set_num_threads(threads);
-#endif
-            const double bandwidth = measure_read_bandwidth(threads);
-            auto report = [&](const std::string& test, const std::vector<double>& rates, bool roofline) {
+            set_thread_count(threads);
+            // bandwidths: for tg, the read bandwidth measured just before each timed run, whose
+            // roofline fraction is taken against it (these machines drift within seconds).
+            auto report = [&](const std::string& test, const std::vector<double>& rates, const std::vector<double>& bandwidths) {
                 Stats s = stats(rates);
-                double fraction = roofline ? s.median * bytes_per_token / bandwidth : 0.0;
+                const bool roofline = !bandwidths.empty();
+                std::vector<double> fractions;
+                for (size_t r = 0; r < bandwidths.size(); ++r) fractions.push_back(rates[r] * bytes_per_token / bandwidths[r]);
+                const double fraction = roofline ? stats(fractions).median : 0.0, bandwidth = roofline ? stats(bandwidths).median : 0.0;
                 if (json) {
                     std::printf("{\"model\":\"%s\",\"test\":\"%s\",\"threads\":%d,\"tokens_per_s\":%.3f,\"min\":%.3f,"
-                                "\"max\":%.3f,\"bandwidth_gbs\":%.2f%s}\n",
-                                name.c_str(), test.c_str(), threads, s.median, s.min, s.max, bandwidth / 1e9,
-                                roofline ? (",\"roofline_fraction\":" + std::to_string(fraction)).c_str() : "");
+                                "\"max\":%.3f%s}\n",
+                                name.c_str(), test.c_str(), threads, s.median, s.min, s.max,
+                                roofline ? (",\"bandwidth_gbs\":" + std::to_string(bandwidth / 1e9) +
+                                            ",\"roofline_fraction\":" + std::to_string(fraction)).c_str()
+                                         : "");
                 } else {
                     std::printf("%-36s %-6s t=%d  %9.2f tok/s  (min %.2f, max %.2f)", name.c_str(), test.c_str(), threads,
                                 s.median, s.min, s.max);
@@ -159,11 +158,12 @@ int main(int argc, char** argv) {
                     session.eval(tokens.data(), n_prompt, logits.data(), false);
                     rates.push_back(n_prompt / (now() - t0));
                 }
-                report("pp" + std::to_string(n_prompt), rates, false);
+                report("pp" + std::to_string(n_prompt), rates, {});
             }
             if (n_gen > 0) {
-                std::vector<double> rates;
+                std::vector<double> rates, bandwidths;
                 for (int r = 0; r <= reps; ++r) {  // the first run warms up
+                    if (r > 0) bandwidths.push_back(measure_read_bandwidth());
                     session.reset();
                     int32_t tok = tokens[0];
                     double t0 = now();
@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
                     }
                     if (r > 0) rates.push_back(n_gen / (now() - t0));
                 }
-                report("tg" + std::to_string(n_gen), rates, true);
+                report("tg" + std::to_string(n_gen), rates, bandwidths);
             }
         }
     }

@@ -26,9 +26,6 @@
 #include <string>
 #include <vector>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 #include "gguf_model_file.hpp"
 #include "pte_program.hpp"
@@ -347,9 +344,7 @@ int run_chat(const Options& opt, const gguf::File& vocab_file, Backend& session,
 
 int main(int argc, char** argv) {
     Options opt = parse_args(argc, argv);
-#if defined(_OPENMP)
-    if (opt.threads) omp_set_num_threads(opt.threads);
-#endif
+    if (opt.threads) set_thread_count(opt.threads);
 
     GgufModelFile file;  // the GGUF model, or the GGUF that supplies a .pte's vocabulary
     MappedFile pte_file;

@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <algorithm>
-#include <omp.h>
 
 #include "../examples/random_model.hpp"
 #include "gguf_model_file.hpp"
@@ -322,7 +321,7 @@ TEST_CASE("logits do not depend on the thread count or the batch size") {
     std::vector<int> prompt = {1, 870, 983, 13, 1002, 322, 379, 977, 962, 975, 452, 372, 361};
     std::vector<std::vector<float>> results;
     for (auto [threads, batch] : {std::pair{1, 64}, std::pair{2, 64}, std::pair{2, 5}, std::pair{1, 1}}) {
-        omp_set_num_threads(threads);
+        set_thread_count(threads);
         GgufModelFile file;
         REQUIRE(file.open(shared_path("models/shakespeare5m-q8_0.gguf")).ok());
         Model m;
@@ -335,7 +334,7 @@ TEST_CASE("logits do not depend on the thread count or the batch size") {
         REQUIRE(s.eval(prompt.data(), int(prompt.size()), logits.data(), true).ok());
         results.push_back(logits);
     }
-    omp_set_num_threads(2);
+    set_thread_count(2);
     CHECK(results[0] == results[1]);  // bit-identical across threads
     CHECK(compare(results[2], results[0], 1024).max_nrmse < 1e-5);  // batching changes only summation order
     CHECK(compare(results[3], results[0], 1024).max_nrmse < 1e-5);

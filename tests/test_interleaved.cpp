@@ -3,7 +3,6 @@
 // their logits when loaded repacked.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
-#include <omp.h>
 
 #include <cmath>
 #include <random>
@@ -75,9 +74,9 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
         packed_view.interleaved = true;
 
         const std::vector<float> expected = product(plain_view, x, 6);
-        omp_set_num_threads(1);
+        set_thread_count(1);
         const std::vector<float> one_thread = product(packed_view, x, 6);
-        omp_set_num_threads(2);
+        set_thread_count(2);
         const std::vector<float> two_threads = product(packed_view, x, 6);
         CHECK(one_thread == two_threads);
         for (size_t i = 0; i < expected.size(); ++i)

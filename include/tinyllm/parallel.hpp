@@ -1,26 +1,194 @@
-// Loop-level threading. With OpenMP (host builds) the loop is split statically across threads;
-// without it (firmware, DSP) it is an ordinary loop. Bodies must compute each output in one
-// iteration so results are the same for every thread count.
+// Loop-level threading. Host builds (TINYLLM_THREADS, set by the CMake target) run loops on a
+// small pool of workers; firmware and DSP builds run them as ordinary loops. Bodies must compute
+// each output in one iteration, so results are the same for every thread count and whichever
+// thread runs an iteration.
+//
+// Why a pool and not OpenMP: a decoded token runs ~8 parallel loops per layer, and a libgomp
+// region costs ~3 us even when idle (futex calls at its start and end, on every region), 5-10%
+// of a 2-thread decode. Here the workers spin between loops and take iterations in chunks from
+// a shared counter, so a core the hypervisor slows down takes fewer chunks instead of holding
+// the other one at a barrier. Workers idle for ~1 ms go to sleep.
 #pragma once
 #include <stdint.h>
-#if defined(_OPENMP)
-#include <omp.h>
+
+#if defined(TINYLLM_THREADS)
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 #endif
 
 namespace tinyllm {
 
-// Runs body(i) for i in [0, n). With one thread no OpenMP region is opened: libgomp makes a
-// futex call for every region even then, which costs a small model ~5% of its decode time.
+#if defined(TINYLLM_THREADS)
+
+class ThreadPool {
+public:
+    // The process-wide pool, with one thread per CPU until set_thread_count() says otherwise.
+    static ThreadPool& shared() {
+        static ThreadPool pool;
+        return pool;
+    }
+
+    ThreadPool() { resize(int(std::thread::hardware_concurrency())); }
+    ~ThreadPool() {
+        std::lock_guard<std::mutex> running(run_mutex_);
+        stop_workers();
+    }
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    int threads() const { return threads_.load(std::memory_order_relaxed); }
+
+    // Threads that run a loop, the calling thread included (at least 1). Workers start with
+    // the first loop that needs them.
+    void resize(int n) {
+        std::lock_guard<std::mutex> running(run_mutex_);
+        stop_workers();
+        threads_.store(n > 1 ? n : 1, std::memory_order_relaxed);
+    }
+
+    // body(i) for i in [0, n). A loop started while another runs (from a second user thread,
+    // or from inside a body) runs on the calling thread alone.
+    template <class Body>
+    void run(int64_t n, const Body& body) {
+        std::unique_lock<std::mutex> running;
+        if (n > 1 && threads() > 1 && !in_loop()) running = std::unique_lock<std::mutex>(run_mutex_, std::try_to_lock);
+        if (!running.owns_lock()) {
+            for (int64_t i = 0; i < n; ++i) body(i);
+            return;
+        }
+        if (workers_.empty()) start_workers();
+        in_loop() = true;
+        // A few chunks per thread: contiguous runs of rows for the prefetcher, and enough
+        // of them to even out a thread that falls behind.
+        const int64_t per_thread_chunks = 4;
+        int64_t chunk = n / (int64_t(threads()) * per_thread_chunks);
+        job_ = Job{&body, &run_range<Body>, n, chunk > 0 ? chunk : 1};
+        next_.store(0, std::memory_order_relaxed);
+        busy_workers_.store(int(workers_.size()), std::memory_order_relaxed);
+        generation_.fetch_add(1, std::memory_order_seq_cst);
+        if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+            std::lock_guard<std::mutex> lock(sleep_mutex_);
+            wake_.notify_all();
+        }
+        take_chunks();
+        while (busy_workers_.load(std::memory_order_acquire) != 0) pause();
+        in_loop() = false;
+    }
+
+private:
+    struct Job {
+        const void* body = nullptr;
+        void (*run)(const void*, int64_t, int64_t) = nullptr;
+        int64_t n = 0, chunk = 1;
+    };
+
+    template <class Body>
+    static void run_range(const void* body, int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) (*static_cast<const Body*>(body))(i);
+    }
+
+    // Whether this thread is running a loop's body (one flag per thread, for every Body type).
+    static bool& in_loop() {
+        static thread_local bool flag = false;
+        return flag;
+    }
+
+    static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+        _mm_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+    }
+
+    void take_chunks() {
+        for (;;) {
+            const int64_t begin = next_.fetch_add(job_.chunk, std::memory_order_relaxed);
+            if (begin >= job_.n) return;
+            job_.run(job_.body, begin, begin + job_.chunk < job_.n ? begin + job_.chunk : job_.n);
+        }
+    }
+
+    void worker_loop(uint64_t seen) {
+        for (;;) {
+            uint64_t now = generation_.load(std::memory_order_acquire);
+            for (int spins = 0; now == seen && spins < spins_before_sleep; ++spins) {
+                pause();
+                now = generation_.load(std::memory_order_acquire);
+            }
+            if (now == seen) {
+                std::unique_lock<std::mutex> lock(sleep_mutex_);
+                sleepers_.fetch_add(1, std::memory_order_seq_cst);
+                wake_.wait(lock, [&] { return generation_.load(std::memory_order_seq_cst) != seen; });
+                sleepers_.fetch_sub(1, std::memory_order_relaxed);
+                now = generation_.load(std::memory_order_acquire);
+            }
+            seen = now;
+            if (stop_) return;
+            take_chunks();
+            busy_workers_.fetch_sub(1, std::memory_order_release);
+        }
+    }
+
+    // These two are called with run_mutex_ held.
+    void start_workers() {
+        stop_ = false;
+        // Workers wait for the generation after this one, even if they start after it is published.
+        const uint64_t current = generation_.load(std::memory_order_relaxed);
+        for (int i = 1; i < threads(); ++i) workers_.emplace_back([this, current] { worker_loop(current); });
+    }
+    void stop_workers() {
+        if (workers_.empty()) return;
+        stop_ = true;
+        generation_.fetch_add(1, std::memory_order_seq_cst);
+        {
+            std::lock_guard<std::mutex> lock(sleep_mutex_);
+            wake_.notify_all();
+        }
+        for (std::thread& t : workers_) t.join();
+        workers_.clear();
+    }
+
+    // ~1 ms of pause instructions: long enough to bridge the gaps between a token's loops.
+    static constexpr int spins_before_sleep = 1 << 15;
+
+    std::mutex run_mutex_;  // one loop at a time; held while resizing
+    std::vector<std::thread> workers_;
+    std::atomic<int> threads_{1};
+    Job job_;
+    bool stop_ = false;  // read by workers after a generation change (acquire)
+    alignas(64) std::atomic<uint64_t> generation_{0};  // bumped to start a loop
+    alignas(64) std::atomic<int64_t> next_{0};         // first iteration not yet taken
+    alignas(64) std::atomic<int> busy_workers_{0};     // workers still in the current loop
+    alignas(64) std::atomic<int> sleepers_{0};
+    std::mutex sleep_mutex_;
+    std::condition_variable wake_;
+};
+
+inline void set_thread_count(int n) { ThreadPool::shared().resize(n); }
+inline int thread_count() { return ThreadPool::shared().threads(); }
+
 template <class Body>
 inline void parallel_for(int64_t n, const Body& body) {
-#if defined(_OPENMP)
-    if (omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; ++i) body(i);
-        return;
-    }
-#endif
+    ThreadPool::shared().run(n, body);
+}
+
+#else
+
+inline void set_thread_count(int) {}
+inline int thread_count() { return 1; }
+
+template <class Body>
+inline void parallel_for(int64_t n, const Body& body) {
     for (int64_t i = 0; i < n; ++i) body(i);
 }
+
+#endif
 
 } // namespace tinyllm

@@ -1,0 +1,83 @@
+// The loop pool (tinyllm/parallel.hpp): every iteration runs exactly once whatever the thread
+// count, loops started from inside a loop or from a second thread still complete, and sleeping
+// workers wake for the next loop.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "tinyllm/parallel.hpp"
+
+using namespace tinyllm;
+
+namespace {
+
+// How many times parallel_for ran each index of [0, n).
+std::vector<int> visits(int64_t n) {
+    std::vector<std::atomic<int>> counts(size_t(n > 0 ? n : 0));
+    parallel_for(n, [&](int64_t i) { counts[size_t(i)].fetch_add(1, std::memory_order_relaxed); });
+    std::vector<int> out;
+    for (auto& c : counts) out.push_back(c.load());
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("every iteration runs exactly once, for every thread count and loop length") {
+    for (int threads : {1, 2, 3, 4}) {
+        set_thread_count(threads);
+        CHECK(thread_count() == threads);
+        for (int64_t n : {0, 1, 2, 7, 8, 9, 1000, 4097}) {
+            CAPTURE(threads);
+            CAPTURE(n);
+            CHECK(visits(n) == std::vector<int>(size_t(n), 1));
+        }
+    }
+    set_thread_count(0);
+    CHECK(thread_count() == 1);
+    set_thread_count(2);
+}
+
+TEST_CASE("more than one thread does the work") {
+    set_thread_count(2);
+    std::atomic<int> done{0};
+    std::vector<std::thread::id> who(64);
+    // Each iteration waits until half of them have started, so one thread alone cannot finish.
+    parallel_for(64, [&](int64_t i) {
+        who[size_t(i)] = std::this_thread::get_id();
+        done.fetch_add(1);
+        const auto start = std::chrono::steady_clock::now();
+        while (done.load() < 2 && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) std::this_thread::yield();
+    });
+    bool two = false;
+    for (const auto& id : who) two = two || id != who[0];
+    CHECK(two);
+}
+
+TEST_CASE("loops inside loops and loops from two threads complete") {
+    set_thread_count(2);
+    std::atomic<int64_t> inner_total{0};
+    parallel_for(8, [&](int64_t i) {
+        parallel_for(10, [&](int64_t j) { inner_total.fetch_add(i * 10 + j); });
+    });
+    CHECK(inner_total.load() == 79 * 80 / 2);
+
+    std::vector<int> a, b;
+    std::thread other([&] { a = visits(5000); });
+    b = visits(5000);
+    other.join();
+    CHECK(a == std::vector<int>(5000, 1));
+    CHECK(b == std::vector<int>(5000, 1));
+}
+
+TEST_CASE("workers that went to sleep wake for the next loop") {
+    set_thread_count(2);
+    CHECK(visits(100) == std::vector<int>(100, 1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // far beyond the spinning time
+    CHECK(visits(100) == std::vector<int>(100, 1));
+    set_thread_count(3);  // restarting the workers, then using them at once
+    CHECK(visits(100) == std::vector<int>(100, 1));
+}
