@@ -74,7 +74,19 @@ public:
         const uint32_t n_instr = plan_.chain_count() ? plan_.instruction_count(0) : 0;
         steps_ = arena.allocate_array<Step>(n_instr ? n_instr : 1);
         if (!steps_) return out_of_memory(arena);
-        for (uint32_t i = 0; i < n_instr; ++i) steps_[i] = Step();
+        for (uint32_t i = 0; i < n_instr; ++i) {
+            InstructionView in = plan_.instruction(0, i);
+            steps_[i] = Step();
+            Step& step = steps_[i];
+            step.instruction = in.kind();
+            if (in.kind() == InstructionKind::KernelCall) {
+                step.first = in.callee();
+                step.args = in.call_args();
+            } else if (in.kind() == InstructionKind::MoveCall || in.kind() == InstructionKind::JumpFalseCall) {
+                step.first = in.first();
+                step.second = in.second();
+            }
+        }
         alias_buffer_updates();
         plan_linear_layers();
         alias_byte_copies();
@@ -114,22 +126,21 @@ public:
         if (plan_.chain_count() == 0) return Status();
         const uint32_t n = plan_.instruction_count(0);
         for (uint32_t pc = 0; pc < n;) {
-            InstructionView in = plan_.instruction(0, pc);
+            const Step& step = steps_[pc];
             ++pc;
-            switch (in.kind()) {
+            switch (step.instruction) {
             case InstructionKind::KernelCall: {
-                const Step& step = steps_[pc - 1];
                 if (step.kind == StepKind::skip) break;
-                OpCall call{values_, in.call_args()};
-                Status s = step.kind == StepKind::linear ? linear(call.t(0), step, call.out()) : ops_[in.callee()]->fn(call);
+                OpCall call{values_, step.args};
+                Status s = step.kind == StepKind::linear ? linear(call.t(0), step, call.out()) : ops_[step.first]->fn(call);
                 if (!s) return with_context(s, pc - 1);
                 break;
             }
-            case InstructionKind::MoveCall: values_[in.second()] = values_[in.first()]; break;
+            case InstructionKind::MoveCall: values_[step.second] = values_[step.first]; break;
             case InstructionKind::JumpFalseCall: {
-                const Value& cond = values_[in.first()];
+                const Value& cond = values_[step.first];
                 bool truth = cond.kind == ValueKind::Bool ? cond.b : cond.is_tensor() && cond.tensor.numel() == 1 && load_element(cond.tensor, 0) != 0;
-                if (!truth) pc = uint32_t(in.second());
+                if (!truth) pc = uint32_t(step.second);
                 break;
             }
             case InstructionKind::FreeCall: break;  // planned memory is never returned mid-run
@@ -142,10 +153,14 @@ public:
 private:
     static constexpr uint32_t max_buffers = 4;
 
-    // How an instruction runs: as its kernel, not at all, or as a linear layer.
+    // How an instruction runs: as its kernel, not at all, or as a linear layer; with the
+    // instruction's fields decoded once at load rather than from the flatbuffer on every call.
     enum class StepKind : uint8_t { kernel, skip, linear };
     struct Step {
         StepKind kind = StepKind::kernel;
+        InstructionKind instruction = InstructionKind::None;
+        int32_t first = 0, second = 0;  // KernelCall: callee; MoveCall: from, to; JumpFalseCall: cond, target
+        fb::Vector<int32_t> args;       // KernelCall arguments
         // linear: the constant weight [N,K] (float32, or int8 codes with optional per-group
         // scale and zero point [N, K/group]).
         int32_t weight = -1, scale = -1, zero = -1;
@@ -192,7 +207,7 @@ private:
             const int32_t mm = sole_reader(pargs[pargs.size() - 1], i);
             if (mm < 0 || !is_op(uint32_t(mm), "aten::mm", "out") || plan_.instruction(0, uint32_t(mm)).call_args()[1] != pargs[pargs.size() - 1])
                 continue;
-            Step linear;
+            Step linear = steps_[mm];
             linear.kind = StepKind::linear;
             int32_t source = -1;  // the dequantizing instruction, if any
             const Tensor& w = values_[pargs[0]].tensor;
