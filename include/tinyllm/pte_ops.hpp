@@ -129,22 +129,7 @@ inline Status div(const OpCall& c) {
 inline Status mul_scalar(const OpCall& c) {
     // PyTorch multiplies a float tensor by a double scalar in float.
     const float k = float(c.s(1));
-    const Tensor &in = c.t(0), &out = c.out();
-    if (in.type == ScalarType::Float && out.type == ScalarType::Float && in.numel() == out.numel() && !out.constant) {
-        const float* x = in.as<float>();
-        float* y = out.as<float>();
-        const int64_t n = out.numel();
-        if (x == y) {
-            for (int64_t i = 0; i < n; ++i) y[i] *= k;
-        } else {
-            // Distinct buffers (the usual case): tell the compiler, so the loop vectorizes.
-            const float* __restrict xr = x;
-            float* __restrict yr = y;
-            for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * k;
-        }
-        return Status();
-    }
-    return unary("aten::mul.Scalar", in, out, [k](auto x) { return float(x) * k; });
+    return unary("aten::mul.Scalar", c.t(0), c.out(), [k](auto x) { return float(x) * k; });
 }
 inline Status eq_scalar(const OpCall& c) {
     double k = c.s(1);
