@@ -73,7 +73,7 @@ Matrix make_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t group) {
         m.bytes = detail::encode(type, w, cols, rows, group);
     }
     m.view = WeightView{type, m.bytes.data(), cols, rows, m.bytes.size() / size_t(rows), group ? group : cols};
-    // The layout the engine runs: 8-row interleaved where this CPU has kernels for it.
+    // The layout the engine runs: row-interleaved where this CPU has kernels for it.
     if (best_interleaved_unit<1>() && interleavable(type, cols, rows, m.view.group)) {
         std::vector<uint8_t> scratch(interleave_rows_per_unit * m.view.row_bytes);
         interleave_rows(type, cols, rows, m.view.group, m.bytes.data(), m.view.row_bytes, scratch.data());

@@ -166,10 +166,11 @@ inline TransposeU32 best_transpose_u32() {
 #endif
 }
 
-// Row-interleaved matrices (interleaved.hpp): one 8-row unit against T tokens, or null where
-// this CPU has no kernel for them (then matrices keep their plain layout).
+// Row-interleaved matrices (interleaved.hpp): one unit (16 or 8 rows) against T tokens, or null
+// where this CPU has no kernel for them (then matrices keep their plain layout).
 template <int T>
-using InterleavedUnitFn = void (*)(GgmlType, const uint8_t*, int64_t, int64_t, const BlockQ8* const*, float*, int64_t);
+using InterleavedUnitFn = void (*)(GgmlType, const uint8_t* unit, int unit_rows, int64_t cols, int64_t group, const BlockQ8* const*,
+                                   float*, int64_t);
 
 template <int T>
 InterleavedUnitFn<T> best_interleaved_unit() {

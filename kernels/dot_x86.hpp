@@ -19,9 +19,11 @@ inline bool has_avx2() {
     return yes;
 }
 
-// AVX-512 VNNI on 256-bit vectors (vpdpbusd): one instruction per 4-way int8 dot per lane.
+// AVX-512 VNNI (vpdpbusd): one instruction per 4-way int8 dot per lane. Every CPU with it also
+// has AVX-512 F, BW and VL, which the interleaved kernels' 512-bit shapes use.
 inline bool has_avx512_vnni() {
-    static const bool yes = has_avx2() && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    static const bool yes = has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
     return yes;
 }
 

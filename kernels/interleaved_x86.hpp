@@ -1,7 +1,12 @@
-// AVX-512 VNNI kernels (on 256-bit vectors) for the row-interleaved layouts (interleaved.hpp):
-// one call computes 8 rows x T tokens. Per 32 codes and token: one 4-byte activation broadcast
-// and one vpdpbusd; per block: one vector of 8 scales. Each (row, token) result takes the same
-// operations whatever T is, so prompts and single tokens give identical values.
+// AVX-512 VNNI kernels for the row-interleaved layouts (interleaved.hpp). Each kernel is written
+// once over the unit's width: a 16-row unit in 512-bit vectors, an 8-row unit in 256-bit ones.
+// One vpdpbusd feeds 16 rows from a single activation broadcast, which halves the instructions
+// per weight byte where 512-bit operations run at the 256-bit rate (Zen 5, Intel server cores).
+// Per 32 codes and token: one 4-byte activation broadcast and one vpdpbusd; per block: one
+// vector of scales.
+//
+// Each (row, token) result takes the same operations whatever T is and whichever unit width
+// holds its row, so prompts and single tokens give identical values.
 //
 // Numerics per row: Q4_0, Q8_0 and int4 take the reference dots' steps (an integer dot per
 // 32-value block, then scale x activation scale x dot accumulated in block order, here with
@@ -16,213 +21,292 @@
 #include "dot_x86.hpp"
 #include "ggml_types.hpp"
 
+// GCC 12 reports its own 512-bit intrinsics' placeholder operands as maybe uninitialized
+// (GCC bug 105593, fixed in 13).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace tinyllm::x86 {
 
-#define TINYLLM_VNNI __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni")))
-#define TINYLLM_VNNI_INLINE __attribute__((target("avx2,fma,f16c,avx512vl,avx512vnni"), always_inline))
+#define TINYLLM_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define TINYLLM_VNNI_INLINE __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"), always_inline))
 
-TINYLLM_VNNI_INLINE inline __m256i broadcast4(const int8_t* p) {
+// Unit widths. load() reads a lane group (4 bytes per row), halves() converts a field group
+// (one fp16 per row), store() writes one output per row.
+struct Rows8 {
+    static constexpr int rows = 8;
+    using I = __m256i;
+    using F = __m256;
+    TINYLLM_VNNI_INLINE static I load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    TINYLLM_VNNI_INLINE static F halves(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    TINYLLM_VNNI_INLINE static I splat(int32_t v) { return _mm256_set1_epi32(v); }
+    TINYLLM_VNNI_INLINE static I splat_bytes(char v) { return _mm256_set1_epi8(v); }
+    TINYLLM_VNNI_INLINE static F splat(float v) { return _mm256_set1_ps(v); }
+    TINYLLM_VNNI_INLINE static void store(float* out, F v) { _mm256_storeu_ps(out, v); }
+};
+
+struct Rows16 {
+    static constexpr int rows = 16;
+    using I = __m512i;
+    using F = __m512;
+    TINYLLM_VNNI_INLINE static I load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+    TINYLLM_VNNI_INLINE static F halves(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+    TINYLLM_VNNI_INLINE static I splat(int32_t v) { return _mm512_set1_epi32(v); }
+    TINYLLM_VNNI_INLINE static I splat_bytes(char v) { return _mm512_set1_epi8(v); }
+    TINYLLM_VNNI_INLINE static F splat(float v) { return _mm512_set1_ps(v); }
+    TINYLLM_VNNI_INLINE static void store(float* out, F v) { _mm512_storeu_ps(out, v); }
+};
+
+// The lane operations the kernels use, for both shapes.
+namespace lanes {
+using I8 = __m256i;
+using I16 = __m512i;
+using F8 = __m256;
+using F16 = __m512;
+TINYLLM_VNNI_INLINE inline I8 add32(I8 a, I8 b) { return _mm256_add_epi32(a, b); }
+TINYLLM_VNNI_INLINE inline I16 add32(I16 a, I16 b) { return _mm512_add_epi32(a, b); }
+TINYLLM_VNNI_INLINE inline I8 sub32(I8 a, I8 b) { return _mm256_sub_epi32(a, b); }
+TINYLLM_VNNI_INLINE inline I16 sub32(I16 a, I16 b) { return _mm512_sub_epi32(a, b); }
+TINYLLM_VNNI_INLINE inline I8 mul32(I8 a, I8 b) { return _mm256_mullo_epi32(a, b); }
+TINYLLM_VNNI_INLINE inline I16 mul32(I16 a, I16 b) { return _mm512_mullo_epi32(a, b); }
+TINYLLM_VNNI_INLINE inline I8 srli16(I8 a, int n) { return _mm256_srli_epi16(a, n); }
+TINYLLM_VNNI_INLINE inline I16 srli16(I16 a, int n) { return _mm512_srli_epi16(a, unsigned(n)); }
+TINYLLM_VNNI_INLINE inline I8 slli16(I8 a, int n) { return _mm256_slli_epi16(a, n); }
+TINYLLM_VNNI_INLINE inline I16 slli16(I16 a, int n) { return _mm512_slli_epi16(a, unsigned(n)); }
+TINYLLM_VNNI_INLINE inline I8 srli32(I8 a, int n) { return _mm256_srli_epi32(a, n); }
+TINYLLM_VNNI_INLINE inline I16 srli32(I16 a, int n) { return _mm512_srli_epi32(a, unsigned(n)); }
+TINYLLM_VNNI_INLINE inline I8 slli32(I8 a, int n) { return _mm256_slli_epi32(a, n); }
+TINYLLM_VNNI_INLINE inline I16 slli32(I16 a, int n) { return _mm512_slli_epi32(a, unsigned(n)); }
+TINYLLM_VNNI_INLINE inline I8 srai32(I8 a, int n) { return _mm256_srai_epi32(a, n); }
+TINYLLM_VNNI_INLINE inline I16 srai32(I16 a, int n) { return _mm512_srai_epi32(a, unsigned(n)); }
+// acc + per lane the sum of 4 products unsigned u x signed s (vpdpbusd).
+TINYLLM_VNNI_INLINE inline I8 dpbusd(I8 acc, I8 u, I8 s) { return _mm256_dpbusd_epi32(acc, u, s); }
+TINYLLM_VNNI_INLINE inline I16 dpbusd(I16 acc, I16 u, I16 s) { return _mm512_dpbusd_epi32(acc, u, s); }
+// |w| and a with w's sign moved onto it, so that dpbusd(|w|, a') = sum(w x a) for signed w.
+TINYLLM_VNNI_INLINE inline I8 magnitude8(I8 w) { return _mm256_abs_epi8(w); }
+TINYLLM_VNNI_INLINE inline I16 magnitude8(I16 w) { return _mm512_abs_epi8(w); }
+TINYLLM_VNNI_INLINE inline I8 sign_of8(I8 a, I8 w) { return _mm256_mask_sub_epi8(a, _mm256_movepi8_mask(w), _mm256_setzero_si256(), a); }
+TINYLLM_VNNI_INLINE inline I16 sign_of8(I16 a, I16 w) { return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a); }
+TINYLLM_VNNI_INLINE inline F8 to_float(I8 a) { return _mm256_cvtepi32_ps(a); }
+TINYLLM_VNNI_INLINE inline F16 to_float(I16 a) { return _mm512_cvtepi32_ps(a); }
+TINYLLM_VNNI_INLINE inline F8 fmadd(F8 a, F8 b, F8 c) { return _mm256_fmadd_ps(a, b, c); }
+TINYLLM_VNNI_INLINE inline F16 fmadd(F16 a, F16 b, F16 c) { return _mm512_fmadd_ps(a, b, c); }
+TINYLLM_VNNI_INLINE inline F8 fnmadd(F8 a, F8 b, F8 c) { return _mm256_fnmadd_ps(a, b, c); }
+TINYLLM_VNNI_INLINE inline F16 fnmadd(F16 a, F16 b, F16 c) { return _mm512_fnmadd_ps(a, b, c); }
+} // namespace lanes
+
+TINYLLM_VNNI_INLINE inline int32_t word_at(const int8_t* p) {
     int32_t v;
     __builtin_memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
+    return v;
 }
 
 // 4-bit codes stored + 8 (Q4_0, int4 groupwise), in groups of `blocks_per_scale` 32-value
-// blocks: the group's 8 fp16 scales (16 bytes), then 128 code bytes per block.
-struct Nibbles8 {
+// blocks: the group's field group of scales, then 4 lane groups of codes per block.
+struct Nibbles {
     const uint8_t* unit;
     int64_t blocks_per_scale;
     int64_t n_blocks;
 };
 
-template <int T>
-TINYLLM_VNNI inline void nibbles8_vnni(const Nibbles8& u, const BlockQ8* const* a, float* out, int64_t out_stride) {
-    const __m256i mask = _mm256_set1_epi8(0x0f);
-    __m256 acc[T];
-    for (auto& v : acc) v = _mm256_setzero_ps();
+template <int T, class V>
+TINYLLM_VNNI inline void nibbles_unit_vnni(const Nibbles& u, const BlockQ8* const* a, float* out, int64_t out_stride) {
+    using namespace lanes;
+    using I = typename V::I;
+    using F = typename V::F;
+    const I mask = V::splat_bytes(0x0f);
+    F acc[T];
+    for (auto& x : acc) x = F{};
+    constexpr int64_t R = V::rows;
     const uint8_t* scales = u.unit;
-    const uint8_t* q = u.unit + 16;
+    const uint8_t* q = u.unit + 2 * R;
     int64_t left = u.blocks_per_scale;
-    for (int64_t b = 0; b < u.n_blocks; ++b, q += 128) {
-        __m256i low[T], high[T];
-        for (int t = 0; t < T; ++t) low[t] = high[t] = _mm256_setzero_si256();
+    for (int64_t b = 0; b < u.n_blocks; ++b, q += 16 * R) {
+        I low[T], high[T];
+        for (int t = 0; t < T; ++t) low[t] = high[t] = I{};
         for (int j = 0; j < 4; ++j) {
-            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * j));
-            const __m256i lo = _mm256_and_si256(v, mask), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+            const I codes = V::load(q + 4 * R * j);
+            const I lo = codes & mask, hi = srli16(codes, 4) & mask;
             for (int t = 0; t < T; ++t) {
-                low[t] = _mm256_dpbusd_epi32(low[t], lo, broadcast4(a[t][b].qs + 4 * j));
-                high[t] = _mm256_dpbusd_epi32(high[t], hi, broadcast4(a[t][b].qs + 16 + 4 * j));
+                low[t] = dpbusd(low[t], lo, V::splat(word_at(a[t][b].qs + 4 * j)));
+                high[t] = dpbusd(high[t], hi, V::splat(word_at(a[t][b].qs + 16 + 4 * j)));
             }
         }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
+        const F d = V::halves(scales);
         for (int t = 0; t < T; ++t) {
-            const __m256i dot = _mm256_sub_epi32(_mm256_add_epi32(low[t], high[t]), _mm256_set1_epi32(8 * a[t][b].code_sum()));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, _mm256_set1_ps(a[t][b].d)), acc[t]);
+            const I dot = sub32(add32(low[t], high[t]), V::splat(8 * a[t][b].code_sum()));
+            acc[t] = fmadd(to_float(dot), d * V::splat(a[t][b].d), acc[t]);
         }
         if (--left == 0) {
-            scales = q + 128;
-            q += 16;
+            scales = q + 16 * R;
+            q += 2 * R;
             left = u.blocks_per_scale;
         }
     }
-    for (int t = 0; t < T; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+    for (int t = 0; t < T; ++t) V::store(out + t * out_stride, acc[t]);
 }
 
 // Q8_0: signed codes, so vpdpbusd takes |w| and the activations carrying w's sign.
-template <int T>
-TINYLLM_VNNI inline void q8_0_x8_vnni(const uint8_t* unit, int64_t n_blocks, const BlockQ8* const* a, float* out, int64_t out_stride) {
-    __m256 acc[T];
-    for (auto& v : acc) v = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n_blocks; ++b, unit += 272) {
-        __m256i dot[T];
-        for (int t = 0; t < T; ++t) dot[t] = _mm256_setzero_si256();
+template <int T, class V>
+TINYLLM_VNNI inline void q8_0_unit_vnni(const uint8_t* unit, int64_t n_blocks, const BlockQ8* const* a, float* out, int64_t out_stride) {
+    using namespace lanes;
+    using I = typename V::I;
+    using F = typename V::F;
+    F acc[T];
+    for (auto& x : acc) x = F{};
+    constexpr int64_t R = V::rows;
+    for (int64_t b = 0; b < n_blocks; ++b, unit += 34 * R) {
+        I dot[T];
+        for (int t = 0; t < T; ++t) dot[t] = I{};
         for (int j = 0; j < 8; ++j) {
-            const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit + 16 + 32 * j));
-            const __m256i magnitude = _mm256_sign_epi8(w, w);
-            for (int t = 0; t < T; ++t)
-                dot[t] = _mm256_dpbusd_epi32(dot[t], magnitude, _mm256_sign_epi8(broadcast4(a[t][b].qs + 4 * j), w));
+            const I w = V::load(unit + 2 * R + 4 * R * j);
+            const I w_abs = magnitude8(w);
+            for (int t = 0; t < T; ++t) dot[t] = dpbusd(dot[t], w_abs, sign_of8(V::splat(word_at(a[t][b].qs + 4 * j)), w));
         }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(unit)));
-        for (int t = 0; t < T; ++t)
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_mul_ps(d, _mm256_set1_ps(a[t][b].d)), acc[t]);
+        const F d = V::halves(unit);
+        for (int t = 0; t < T; ++t) acc[t] = fmadd(to_float(dot[t]), d * V::splat(a[t][b].d), acc[t]);
     }
-    for (int t = 0; t < T; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+    for (int t = 0; t < T; ++t) V::store(out + t * out_stride, acc[t]);
 }
 
 // Q4_K against Q8_K-style activations (8 blocks of 32 sharing one scale per 256). The 6-bit
-// group scales and mins of 8 rows are decoded together from the three 32-bit words each row's
+// group scales and mins of all rows are decoded together from the three 32-bit words each row's
 // 12 scale bytes form; group dots are scaled in integers, then one multiply-add per super-block
 // applies d and one applies dmin x sum(min x activation sum).
-template <int T>
-TINYLLM_VNNI inline void q4_k_x8_vnni(const uint8_t* unit, int64_t n_super, const BlockQ8* const* a, float* out, int64_t out_stride) {
-    const __m256i mask4 = _mm256_set1_epi8(0x0f), mask6 = _mm256_set1_epi8(0x3f), mask2 = _mm256_set1_epi8(0x03);
-    const __m256i byte = _mm256_set1_epi32(0xff);
-    __m256 acc[T];
-    for (auto& v : acc) v = _mm256_setzero_ps();
-    for (int64_t s = 0; s < n_super; ++s, unit += 1152) {
-        const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit + 32));
-        const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit + 64));
-        const __m256i w2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit + 96));
+template <int T, class V>
+TINYLLM_VNNI inline void q4_k_unit_vnni(const uint8_t* unit, int64_t n_super, const BlockQ8* const* a, float* out, int64_t out_stride) {
+    using namespace lanes;
+    using I = typename V::I;
+    using F = typename V::F;
+    const I mask4 = V::splat_bytes(0x0f), mask6 = V::splat_bytes(0x3f), mask2 = V::splat_bytes(0x03);
+    const I byte = V::splat(0xff);
+    F acc[T];
+    for (auto& x : acc) x = F{};
+    constexpr int64_t R = V::rows;
+    for (int64_t s = 0; s < n_super; ++s, unit += 144 * R) {
+        const I w0 = V::load(unit + 4 * R), w1 = V::load(unit + 8 * R), w2 = V::load(unit + 12 * R);
         // Byte g % 4 of each lane: group g's scale (or min), groups 0-3 and 4-7.
-        const __m256i scales[2] = {
-            _mm256_and_si256(w0, mask6),
-            _mm256_or_si256(_mm256_and_si256(w2, mask4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(w0, 6), mask2), 4))};
-        const __m256i mins[2] = {
-            _mm256_and_si256(w1, mask6),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(w2, 4), mask4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(w1, 6), mask2), 4))};
+        const I scales[2] = {w0 & mask6, (w2 & mask4) | slli32(srli32(w0, 6) & mask2, 4)};
+        const I mins[2] = {w1 & mask6, (srli32(w2, 4) & mask4) | slli32(srli32(w1, 6) & mask2, 4)};
         const BlockQ8* act[T];
         for (int t = 0; t < T; ++t) act[t] = a[t] + 8 * s;
-        __m256i sum[T], min_sum[T];
-        for (int t = 0; t < T; ++t) sum[t] = min_sum[t] = _mm256_setzero_si256();
+        I sum[T], min_sum[T];
+        for (int t = 0; t < T; ++t) sum[t] = min_sum[t] = I{};
         for (int g = 0; g < 8; ++g) {
-            const __m256i m = _mm256_and_si256(_mm256_srli_epi32(mins[g / 4], 8 * (g % 4)), byte);
-            for (int t = 0; t < T; ++t) min_sum[t] = _mm256_add_epi32(min_sum[t], _mm256_mullo_epi32(m, _mm256_set1_epi32(act[t][g].code_sum())));
+            const I m = srli32(mins[g / 4], 8 * (g % 4)) & byte;
+            for (int t = 0; t < T; ++t) min_sum[t] = add32(min_sum[t], mul32(m, V::splat(act[t][g].code_sum())));
         }
         for (int c = 0; c < 4; ++c) {
-            const uint8_t* q = unit + 128 + 256 * c;
-            __m256i low[T], high[T];
-            for (int t = 0; t < T; ++t) low[t] = high[t] = _mm256_setzero_si256();
+            const uint8_t* q = unit + 16 * R + 32 * R * c;
+            I low[T], high[T];
+            for (int t = 0; t < T; ++t) low[t] = high[t] = I{};
             for (int j = 0; j < 8; ++j) {
-                const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * j));
-                const __m256i lo = _mm256_and_si256(v, mask4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask4);
+                const I codes = V::load(q + 4 * R * j);
+                const I lo = codes & mask4, hi = srli16(codes, 4) & mask4;
                 for (int t = 0; t < T; ++t) {
-                    low[t] = _mm256_dpbusd_epi32(low[t], lo, broadcast4(act[t][2 * c].qs + 4 * j));
-                    high[t] = _mm256_dpbusd_epi32(high[t], hi, broadcast4(act[t][2 * c + 1].qs + 4 * j));
+                    low[t] = dpbusd(low[t], lo, V::splat(word_at(act[t][2 * c].qs + 4 * j)));
+                    high[t] = dpbusd(high[t], hi, V::splat(word_at(act[t][2 * c + 1].qs + 4 * j)));
                 }
             }
             const int g = 2 * c;  // groups g and g + 1 share a scale word
-            const __m256i s_lo = _mm256_and_si256(_mm256_srli_epi32(scales[g / 4], 8 * (g % 4)), byte);
-            const __m256i s_hi = _mm256_and_si256(_mm256_srli_epi32(scales[g / 4], 8 * (g % 4 + 1)), byte);
-            for (int t = 0; t < T; ++t)
-                sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(_mm256_mullo_epi32(low[t], s_lo), _mm256_mullo_epi32(high[t], s_hi)));
+            const I s_lo = srli32(scales[g / 4], 8 * (g % 4)) & byte;
+            const I s_hi = srli32(scales[g / 4], 8 * (g % 4 + 1)) & byte;
+            for (int t = 0; t < T; ++t) sum[t] = add32(sum[t], add32(mul32(low[t], s_lo), mul32(high[t], s_hi)));
         }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(unit)));
-        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(unit + 16)));
+        const F d = V::halves(unit), dmin = V::halves(unit + 2 * R);
         for (int t = 0; t < T; ++t) {
-            const __m256 ad = _mm256_set1_ps(act[t][0].d);
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(d, ad), acc[t]);
-            acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(min_sum[t]), _mm256_mul_ps(dmin, ad), acc[t]);
+            const F ad = V::splat(act[t][0].d);
+            acc[t] = fmadd(to_float(sum[t]), d * ad, acc[t]);
+            acc[t] = fnmadd(to_float(min_sum[t]), dmin * ad, acc[t]);
         }
     }
-    for (int t = 0; t < T; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+    for (int t = 0; t < T; ++t) V::store(out + t * out_stride, acc[t]);
 }
 
 // Q6_K against Q8_K-style activations. Codes are assembled unsigned (0..63) from ql and qh;
 // each 32-value quarter k of a half h has two 16-value scale groups (lanes j < 4 and j >= 4),
 // each with its own dot. The offset of 32 comes off as 32 x sum(scale x activation half-sum).
-template <int T>
-TINYLLM_VNNI inline void q6_k_x8_vnni(const uint8_t* unit, int64_t n_super, const BlockQ8* const* a, float* out, int64_t out_stride) {
-    const __m256i mask4 = _mm256_set1_epi8(0x0f), mask2 = _mm256_set1_epi8(0x03);
-    __m256 acc[T];
-    for (auto& v : acc) v = _mm256_setzero_ps();
-    for (int64_t s = 0; s < n_super; ++s, unit += 1680) {
-        __m256i scale[16];  // sign-extended int8 scale of group g, per row
-        for (int g = 0; g < 16; ++g) {
-            const __m256i word = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit + 16 + 32 * (g / 4)));
-            scale[g] = _mm256_srai_epi32(_mm256_slli_epi32(word, 24 - 8 * (g % 4)), 24);
-        }
+template <int T, class V>
+TINYLLM_VNNI inline void q6_k_unit_vnni(const uint8_t* unit, int64_t n_super, const BlockQ8* const* a, float* out, int64_t out_stride) {
+    using namespace lanes;
+    using I = typename V::I;
+    using F = typename V::F;
+    const I mask4 = V::splat_bytes(0x0f), mask2 = V::splat_bytes(0x03);
+    F acc[T];
+    for (auto& x : acc) x = F{};
+    constexpr int64_t R = V::rows;
+    for (int64_t s = 0; s < n_super; ++s, unit += 210 * R) {
+        I scale[16];  // sign-extended int8 scale of group g, per row
+        for (int g = 0; g < 16; ++g) scale[g] = srai32(slli32(V::load(unit + 2 * R + 4 * R * (g / 4)), 24 - 8 * (g % 4)), 24);
         const BlockQ8* act[T];
         for (int t = 0; t < T; ++t) act[t] = a[t] + 8 * s;
-        __m256i sum[T], offset[T];
-        for (int t = 0; t < T; ++t) sum[t] = offset[t] = _mm256_setzero_si256();
+        I sum[T], offset[T];
+        for (int t = 0; t < T; ++t) sum[t] = offset[t] = I{};
         for (int g = 0; g < 16; ++g)
-            for (int t = 0; t < T; ++t)
-                offset[t] = _mm256_add_epi32(offset[t], _mm256_mullo_epi32(scale[g], _mm256_set1_epi32(act[t][g / 2].half_sum[g % 2])));
+            for (int t = 0; t < T; ++t) offset[t] = add32(offset[t], mul32(scale[g], V::splat(act[t][g / 2].half_sum[g % 2])));
         // Lanes j = 4 * half .. 4 * half + 3 of half h hold 16-value group 8h + 2k + half of quarter k.
         for (int h = 0; h < 2; ++h)
             for (int half = 0; half < 2; ++half) {
-                __m256i dot[T][4];
+                I dot[T][4];
                 for (int t = 0; t < T; ++t)
-                    for (auto& v : dot[t]) v = _mm256_setzero_si256();
+                    for (auto& x : dot[t]) x = I{};
                 for (int jj = 0; jj < 4; ++jj) {
                     const int j = 4 * half + jj;
-                    const uint8_t* lanes = unit + 144 + 768 * h + 96 * j;
-                    const __m256i ql_a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes));
-                    const __m256i ql_b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes + 32));
-                    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes + 64));
-                    const __m256i codes[4] = {
-                        _mm256_or_si256(_mm256_and_si256(ql_a, mask4), _mm256_slli_epi16(_mm256_and_si256(qh, mask2), 4)),
-                        _mm256_or_si256(_mm256_and_si256(ql_b, mask4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), mask2), 4)),
-                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_a, 4), mask4),
-                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), mask2), 4)),
-                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql_b, 4), mask4),
-                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), mask2), 4))};
+                    const uint8_t* row_lanes = unit + 18 * R + 96 * R * h + 12 * R * j;
+                    const I ql_a = V::load(row_lanes), ql_b = V::load(row_lanes + 4 * R), qh = V::load(row_lanes + 8 * R);
+                    const I codes[4] = {(ql_a & mask4) | slli16(qh & mask2, 4),
+                                        (ql_b & mask4) | slli16(srli16(qh, 2) & mask2, 4),
+                                        (srli16(ql_a, 4) & mask4) | slli16(srli16(qh, 4) & mask2, 4),
+                                        (srli16(ql_b, 4) & mask4) | slli16(srli16(qh, 6) & mask2, 4)};
                     for (int k = 0; k < 4; ++k)
                         for (int t = 0; t < T; ++t)
-                            dot[t][k] = _mm256_dpbusd_epi32(dot[t][k], codes[k], broadcast4(act[t][4 * h + k].qs + 4 * j));
+                            dot[t][k] = dpbusd(dot[t][k], codes[k], V::splat(word_at(act[t][4 * h + k].qs + 4 * j)));
                 }
                 for (int k = 0; k < 4; ++k) {
-                    const __m256i group_scale = scale[8 * h + 2 * k + half];
-                    for (int t = 0; t < T; ++t) sum[t] = _mm256_add_epi32(sum[t], _mm256_mullo_epi32(dot[t][k], group_scale));
+                    const I group_scale = scale[8 * h + 2 * k + half];
+                    for (int t = 0; t < T; ++t) sum[t] = add32(sum[t], mul32(dot[t][k], group_scale));
                 }
             }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(unit)));
+        const F d = V::halves(unit);
         for (int t = 0; t < T; ++t) {
-            const __m256i total = _mm256_sub_epi32(sum[t], _mm256_slli_epi32(offset[t], 5));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total), _mm256_mul_ps(d, _mm256_set1_ps(act[t][0].d)), acc[t]);
+            const I total = sub32(sum[t], slli32(offset[t], 5));
+            acc[t] = fmadd(to_float(total), d * V::splat(act[t][0].d), acc[t]);
         }
     }
-    for (int t = 0; t < T; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+    for (int t = 0; t < T; ++t) V::store(out + t * out_stride, acc[t]);
 }
 
-// One 8-row unit (unit_bytes = 8 rows' bytes, starting at `unit`) against T tokens' activation
-// blocks a[t]; out[t * out_stride + r] for rows r = 0..7.
-template <int T>
-TINYLLM_VNNI inline void interleaved_unit_vnni(GgmlType type, const uint8_t* unit, int64_t cols, int64_t group,
-                                               const BlockQ8* const* a, float* out, int64_t out_stride) {
+template <int T, class V>
+TINYLLM_VNNI inline void interleaved_vnni(GgmlType type, const uint8_t* unit, int64_t cols, int64_t group,
+                                          const BlockQ8* const* a, float* out, int64_t out_stride) {
     const int64_t blocks = cols / 32;
     switch (type) {
-        case GgmlType::Q4_0: return nibbles8_vnni<T>({unit, 1, blocks}, a, out, out_stride);
-        case GgmlType::TINYLLM_INT4: return nibbles8_vnni<T>({unit, group / 32, blocks}, a, out, out_stride);
-        case GgmlType::Q8_0: return q8_0_x8_vnni<T>(unit, blocks, a, out, out_stride);
-        case GgmlType::Q4_K: return q4_k_x8_vnni<T>(unit, cols / 256, a, out, out_stride);
-        case GgmlType::Q6_K: return q6_k_x8_vnni<T>(unit, cols / 256, a, out, out_stride);
+        case GgmlType::Q4_0: return nibbles_unit_vnni<T, V>({unit, 1, blocks}, a, out, out_stride);
+        case GgmlType::TINYLLM_INT4: return nibbles_unit_vnni<T, V>({unit, group / 32, blocks}, a, out, out_stride);
+        case GgmlType::Q8_0: return q8_0_unit_vnni<T, V>(unit, blocks, a, out, out_stride);
+        case GgmlType::Q4_K: return q4_k_unit_vnni<T, V>(unit, cols / 256, a, out, out_stride);
+        case GgmlType::Q6_K: return q6_k_unit_vnni<T, V>(unit, cols / 256, a, out, out_stride);
         default: return;
     }
+}
+
+// One unit of `unit_rows` rows (16 or 8) against T tokens' activation blocks a[t];
+// out[t * out_stride + r] for its rows r.
+template <int T>
+TINYLLM_VNNI inline void interleaved_unit_vnni(GgmlType type, const uint8_t* unit, int unit_rows, int64_t cols, int64_t group,
+                                               const BlockQ8* const* a, float* out, int64_t out_stride) {
+    if (unit_rows == Rows16::rows) return interleaved_vnni<T, Rows16>(type, unit, cols, group, a, out, out_stride);
+    return interleaved_vnni<T, Rows8>(type, unit, cols, group, a, out, out_stride);
 }
 
 #undef TINYLLM_VNNI_INLINE
 #undef TINYLLM_VNNI
 
 } // namespace tinyllm::x86
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif

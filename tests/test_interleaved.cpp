@@ -66,7 +66,7 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
         const uint64_t row_bytes = plain.size() / size_t(rows);
         const WeightView plain_view{c.type, plain.data(), cols, rows, row_bytes, c.group ? c.group : cols};
         REQUIRE(interleavable(c.type, cols, rows, plain_view.group));
-        std::vector<uint8_t> packed = plain, scratch(8 * row_bytes);
+        std::vector<uint8_t> packed = plain, scratch(interleave_rows_per_unit * row_bytes);
         interleave_rows(c.type, cols, rows, plain_view.group, packed.data(), row_bytes, scratch.data());
         CHECK(packed != plain);
         WeightView packed_view = plain_view;
@@ -87,6 +87,38 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
             const std::vector<float> alone = product(packed_view, xt, 1);
             CHECK(std::equal(alone.begin(), alone.end(), one_thread.begin() + t * rows));
         }
+    }
+}
+
+TEST_CASE("a row gives the same values in a 16-row unit and in a last 8-row unit") {
+    if (!best_interleaved_unit<1>()) {
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        return;
+    }
+    // Rows 8..23 of a 24-row matrix: in its first (16-row) and last (8-row) units there, and
+    // alone as one 16-row unit. Each row must come out bit-identical both ways.
+    const int64_t rows = 24, cols = 512;
+    std::mt19937 rng(9);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> w(size_t(rows * cols)), x(size_t(cols) * 5);
+    for (float& v : w) v = normal(rng);
+    for (float& v : x) v = normal(rng);
+    for (const Case& c : cases) {
+        CAPTURE(c.name);
+        const int64_t group = c.group ? c.group : cols;
+        auto packed_product = [&](int64_t first_row, int64_t n_rows) {
+            const std::vector<float> part(w.begin() + first_row * cols, w.begin() + (first_row + n_rows) * cols);
+            std::vector<uint8_t> bytes = detail::encode(c.type, part, cols, n_rows, c.group);
+            const uint64_t row_bytes = bytes.size() / size_t(n_rows);
+            std::vector<uint8_t> scratch(interleave_rows_per_unit * row_bytes);
+            interleave_rows(c.type, cols, n_rows, group, bytes.data(), row_bytes, scratch.data());
+            WeightView view{c.type, bytes.data(), cols, n_rows, row_bytes, group};
+            view.interleaved = true;
+            return product(view, x, 5);
+        };
+        const std::vector<float> all = packed_product(0, rows), tail = packed_product(8, 16);
+        for (int t = 0; t < 5; ++t)
+            CHECK(std::equal(tail.begin() + t * 16, tail.begin() + (t + 1) * 16, all.begin() + t * rows + 8));
     }
 }
 

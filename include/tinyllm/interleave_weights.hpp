@@ -1,4 +1,4 @@
-// Load-time repacking: rewrites a model's projection matrices in place into the 8-row
+// Load-time repacking: rewrites a model's projection matrices in place into the row-
 // interleaved layout (kernels/interleaved.hpp) where this CPU has kernels for it. The bytes
 // keep their size and place, so a copy-on-write mapping of the file is repacked without a
 // second copy of the weights; the views are then marked `interleaved`.
@@ -58,7 +58,7 @@ inline size_t interleave_scratch_bytes(Model& m, const uint8_t* writable, size_t
 
 // Repacks every eligible matrix whose bytes lie in [writable, writable + size) (the model's
 // buffer, writable by the caller) and returns how many it repacked. Fused projections (phi3's
-// qkv) are row ranges of one tensor; each range is a whole number of 8-row units, or stays plain.
+// qkv) are row ranges of one tensor; each range is repacked as its own matrix, or stays plain.
 // Views of one shared matrix are repacked once and all marked; overlapping matrices stay plain.
 inline int interleave_weights(Model& m, uint8_t* writable, size_t size, uint8_t* scratch, size_t scratch_bytes) {
     int count = 0;

@@ -17,7 +17,7 @@ struct WeightView {
     int64_t rows = 0;
     uint64_t row_bytes = 0;
     int64_t group = 0;  // groupwise types (TINYLLM_INT4/INT8): values per group
-    bool interleaved = false;  // rows stored in 8-row units (interleaved.hpp); row() is then meaningless
+    bool interleaved = false;  // rows stored in interleaved units (interleaved.hpp); row() is then meaningless
 
     bool empty() const { return data == nullptr; }
     const uint8_t* row(int64_t r) const { return data + uint64_t(r) * row_bytes; }
@@ -93,25 +93,27 @@ inline void matmul_groupwise(const WeightView& w, MatmulInput& in, float* y, int
     });
 }
 
-// Interleaved matrices: one 8-row unit x 4 tokens at a time, then single tokens (the same
-// values either way).
+// Interleaved matrices: one unit (16 rows, or a last 8) x 4 tokens at a time, then single
+// tokens (the same values either way).
 inline void matmul_interleaved(const WeightView& w, MatmulInput& in, float* y, int64_t y_stride) {
     const BlockQ8* act = in.as_q8(w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K ? ActFormat::q8_k : ActFormat::q8_0);
-    const int64_t act_stride = w.cols / BlockQ8::elems, unit_bytes = interleave_rows_per_unit * int64_t(w.row_bytes);
+    const int64_t act_stride = w.cols / BlockQ8::elems;
     const auto four = best_interleaved_unit<4>();
     const auto one = best_interleaved_unit<1>();
-    const int64_t units = w.rows / interleave_rows_per_unit;
+    const int64_t units = (w.rows + interleave_rows_per_unit - 1) / interleave_rows_per_unit;
     parallel_for(units, [&](int64_t u) {
-        const uint8_t* unit = w.data + u * unit_bytes;
-        float* out = y + u * interleave_rows_per_unit;
+        const int64_t first_row = u * interleave_rows_per_unit;
+        const int unit_rows = interleave_unit_rows(w.rows, first_row);
+        const uint8_t* unit = w.data + first_row * int64_t(w.row_bytes);
+        float* out = y + first_row;
         int t = 0;
         for (; t + 4 <= in.n_tokens; t += 4) {
             const BlockQ8* acts[4] = {act + t * act_stride, act + (t + 1) * act_stride, act + (t + 2) * act_stride, act + (t + 3) * act_stride};
-            four(w.type, unit, w.cols, w.group, acts, out + t * y_stride, y_stride);
+            four(w.type, unit, unit_rows, w.cols, w.group, acts, out + t * y_stride, y_stride);
         }
         for (; t < in.n_tokens; ++t) {
             const BlockQ8* acts[1] = {act + t * act_stride};
-            one(w.type, unit, w.cols, w.group, acts, out + t * y_stride, y_stride);
+            one(w.type, unit, unit_rows, w.cols, w.group, acts, out + t * y_stride, y_stride);
         }
     });
 }
