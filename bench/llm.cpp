@@ -37,14 +37,23 @@ Stats stats(std::vector<double> v) {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-// Read bandwidth in bytes/s: sum a buffer far larger than the caches with all threads.
+[[noreturn]] void die(const std::string& msg) {
+    std::fprintf(stderr, "llm: %s\n", msg.c_str());
+    std::exit(1);
+}
+
+// Read bandwidth in bytes/s: sum a buffer far larger than the caches with all threads, in the
+// kind of memory the repacked weights live in (PrivateMemory).
 double measure_read_bandwidth() {
     const size_t n = size_t(1) << 27;  // 1 GiB of uint64
-    std::vector<uint64_t> buf(n, 1);
+    PrivateMemory memory;
+    if (!memory.allocate(n * sizeof(uint64_t))) die("cannot reserve memory for the bandwidth measurement");
+    uint64_t* words = reinterpret_cast<uint64_t*>(memory.data());
+    for (size_t i = 0; i < n; ++i) words[i] = 1;
     std::vector<double> rates;
     for (int rep = 0; rep < 3; ++rep) {
         double t0 = now();
-        const uint64_t total = bench::parallel_word_sum(buf.data(), int64_t(n));
+        const uint64_t total = bench::parallel_word_sum(words, int64_t(n));
         double dt = now() - t0;
         if (total != n) std::fprintf(stderr, "bandwidth check mismatch\n");
         rates.push_back(double(n * sizeof(uint64_t)) / dt);
@@ -75,10 +84,6 @@ std::vector<int> parse_list(const char* s) {
     return out;
 }
 
-[[noreturn]] void die(const std::string& msg) {
-    std::fprintf(stderr, "llm: %s\n", msg.c_str());
-    std::exit(1);
-}
 
 } // namespace
 

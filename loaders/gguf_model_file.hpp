@@ -21,24 +21,19 @@ struct GgufModelFile {
     // Maps and validates the file (metadata and tensor table only).
     Status open(const std::string& path) {
         Status st = mapping.open(path);
-        if (!st) return st;
-        ByteSpan bytes = mapping.bytes();
-        index_memory.assign(gguf::index_bytes(bytes) + 4096, 0);
-        index_arena = Arena(index_memory.data(), index_memory.size());
-        return gguf::parse(bytes, index_arena, gguf);
+        return st ? parse() : st;
     }
 
     // Binds the weights (the layer table lives in the same index memory). With `repack`, the
-    // matrices this CPU has interleaved kernels for are repacked in the private mapping. The
-    // model is bound once; later calls return the same views.
+    // matrices this CPU has interleaved kernels for are repacked, in a private copy of the file
+    // (see MappedFile::copy_to_private_memory; if it cannot be made, in the mapping). The model
+    // is bound once; later calls return the same views.
     Status load(Model& model, bool repack = true) {
         if (!loaded_) {
-            // A model cannot have more layers than tensors, which bounds the layer table.
-            model_memory.assign(size_t(gguf.n_tensors + 1) * sizeof(LayerWeights) + 64, 0);
-            model_arena = Arena(model_memory.data(), model_memory.size());
-            Status st = load_model(gguf, model_arena, model_);
+            Status st = bind();
             if (!st) return st;
-            if (repack) {
+            if (repack && interleave_scratch_bytes(model_, mapping.writable(), mapping.bytes().size) > 0) {
+                if (mapping.copy_to_private_memory() && !((st = parse()) && (st = bind()))) return st;
                 std::vector<uint8_t> scratch(interleave_scratch_bytes(model_, mapping.writable(), mapping.bytes().size));
                 interleave_weights(model_, mapping.writable(), mapping.bytes().size, scratch.data(), scratch.size());
             }
@@ -49,6 +44,24 @@ struct GgufModelFile {
     }
 
 private:
+    // Parses the current bytes into fresh index memory. An earlier index is kept: what a caller
+    // read from `gguf` before load() stays valid.
+    Status parse() {
+        if (!index_memory.empty()) retired_index_memory_.push_back(std::move(index_memory));
+        ByteSpan bytes = mapping.bytes();
+        index_memory.assign(gguf::index_bytes(bytes) + 4096, 0);
+        index_arena = Arena(index_memory.data(), index_memory.size());
+        return gguf::parse(bytes, index_arena, gguf);
+    }
+
+    Status bind() {
+        // A model cannot have more layers than tensors, which bounds the layer table.
+        model_memory.assign(size_t(gguf.n_tensors + 1) * sizeof(LayerWeights) + 64, 0);
+        model_arena = Arena(model_memory.data(), model_memory.size());
+        return load_model(gguf, model_arena, model_);
+    }
+
+    std::vector<std::vector<uint8_t>> retired_index_memory_;
     std::vector<uint8_t> model_memory;
     Arena model_arena;
     Model model_;

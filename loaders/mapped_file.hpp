@@ -1,7 +1,8 @@
 // Host-side file helper (edge of the engine): maps a file so loaders can view it without
 // copying. The mapping is private and writable: pages are shared with the page cache until
-// written, and writes (load-time weight repacking) stay in this process. Not for freestanding
-// builds.
+// written, and writes stay in this process. A caller about to rewrite most of the file
+// (load-time weight repacking) asks for a private copy instead (copy_to_private_memory).
+// Not for freestanding builds.
 #pragma once
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,6 +11,7 @@
 
 #include <string>
 
+#include "private_memory.hpp"
 #include "tinyllm/span.hpp"
 #include "tinyllm/status.hpp"
 
@@ -37,9 +39,30 @@ public:
             return Status{};
         }
         void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-        ::close(fd);
-        if (p == MAP_FAILED) return Status::fail(Error::io_error, "cannot map '", path, "'");
-        data_ = static_cast<uint8_t*>(p);
+        if (p == MAP_FAILED) {
+            ::close(fd);
+            return Status::fail(Error::io_error, "cannot map '", path, "'");
+        }
+        fd_ = fd;
+        mapped_ = data_ = static_cast<uint8_t*>(p);
+        path_ = path;
+        return Status{};
+    }
+
+    // From now on bytes() and writable() are a private copy of the file in PrivateMemory
+    // (2 MiB pages where the kernel grants them), read from the file rather than through the
+    // mapping, so the process holds one copy. Rewriting most of a copy-on-write mapping would
+    // copy it too, 4 KiB at a time. The mapping stays, so pointers taken before stay valid.
+    Status copy_to_private_memory() {
+        if (!mapped_ || data_ != mapped_) return Status{};
+        Status st = copy_.allocate(size_);
+        if (!st) return st;
+        for (size_t done = 0; done < size_;) {
+            const ssize_t got = pread(fd_, copy_.data() + done, size_ - done, off_t(done));
+            if (got <= 0) return Status::fail(Error::io_error, "cannot read '", path_, "'");
+            done += size_t(got);
+        }
+        data_ = copy_.data();
         return Status{};
     }
 
@@ -48,12 +71,19 @@ public:
 
 private:
     void close() {
-        if (data_) munmap(data_, size_);
-        data_ = nullptr;
+        if (mapped_) munmap(mapped_, size_);
+        if (fd_ >= 0) ::close(fd_);
+        copy_.release();
+        fd_ = -1;
+        mapped_ = data_ = nullptr;
         size_ = 0;
     }
+    int fd_ = -1;  // kept open for copy_to_private_memory
+    std::string path_;
+    uint8_t* mapped_ = nullptr;
     uint8_t* data_ = nullptr;
     size_t size_ = 0;
+    PrivateMemory copy_;
 };
 
 } // namespace tinyllm

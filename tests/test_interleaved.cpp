@@ -194,3 +194,44 @@ TEST_CASE("a matrix shared by two views is repacked once; overlapping matrices s
     CHECK(overlapping.model.layers[1].wq.interleaved);
     CHECK(product(o0.wq, x, 1) == expected);  // its bytes untouched, read in the plain layout
 }
+
+TEST_CASE("a repacking load works on a private copy of the file; nothing read before it moves") {
+    if (!best_interleaved_unit<1>()) {
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        return;
+    }
+    const char* path = "models/shakespeare5m-q4_0.gguf";
+    if (!test_support::require_shared(path)) return;
+    const std::vector<uint8_t> on_disk = test_support::read_bytes(shared_path(path));
+
+    GgufModelFile plain;
+    REQUIRE(plain.open(shared_path(path)).ok());
+    const uint8_t* mapped = plain.mapping.bytes().data;
+    Model unpacked;
+    REQUIRE(plain.load(unpacked, false).ok());
+    CHECK(plain.mapping.bytes().data == mapped);  // no repacking, no copy
+
+    GgufModelFile file;
+    REQUIRE(file.open(shared_path(path)).ok());
+    const ByteSpan before = file.mapping.bytes();
+    const Result<StrView> arch = file.gguf.get_string("general.architecture");
+    REQUIRE(arch.ok());
+    Model m;
+    REQUIRE(file.load(m).ok());
+    const ByteSpan after = file.mapping.bytes();
+    CHECK(after.data != before.data);
+    CHECK(after.size == before.size);
+    CHECK(m.layers[0].wq.interleaved);
+    CHECK(m.layers[0].wq.data >= after.data);
+    CHECK(m.layers[0].wq.data < after.data + after.size);
+    // The metadata view taken before load still reads the mapping; the copy holds the file's
+    // header and tensor table, and its embedding table (never repacked) as in the file.
+    CHECK(std::string(arch.value.ptr, arch.value.len) == "llama");
+    const uint8_t* first_data = after.data + after.size;
+    for (uint64_t i = 0; i < file.gguf.n_tensors; ++i) first_data = std::min(first_data, file.gguf.tensors[i].data);
+    CHECK(first_data > after.data + 1000);
+    CHECK(std::equal(after.data, first_data, on_disk.begin()));
+    const size_t embd_at = size_t(m.token_embd.data - after.data), embd_bytes = size_t(m.token_embd.rows) * m.token_embd.row_bytes;
+    CHECK(std::equal(after.data + embd_at, after.data + embd_at + embd_bytes, on_disk.begin() + long(embd_at)));
+    CHECK(std::equal(before.data, before.data + before.size, on_disk.begin()));  // the mapping is unchanged
+}
