@@ -10,7 +10,9 @@
 // in row order (bytes 4r .. 4r+3 are row r's); a "field group" is 2R bytes: one fp16 per row.
 //   Q4_0  per 32-value block: a field group of d, then lane groups j = 0..3 of qs[4j ..]
 //         (low nibbles are values 4j.., high nibbles values 16 + 4j..).                 18R bytes
-//   Q8_0  per block: a field group of d, then lane groups j = 0..7 of qs[4j ..].          34R bytes
+//   Q8_0  per block: a field group of d, then lane groups j = 0..7 of qs[4j ..], each code
+//         stored + 128 (its sign bit flipped), so that vpdpbusd takes it as an unsigned
+//         operand as it is; the offset comes off as 128 x sum(activations).             34R bytes
 //   int4 groupwise (fp16 scales, whole 32-value groups): per group: a field group of scales,
 //         then its G / 32 chunks' codes, each as Q4_0's qs above (16R bytes). Q4_0 is the case
 //         G = 32. (Scales next to their codes keep one sequential stream; a separate scale
@@ -62,10 +64,10 @@ struct PlainRows {
     uint64_t row_bytes;
     int rows;
 
-    // The lane group of the 4 bytes at `offset` of each row.
-    uint8_t* lanes(uint64_t offset, uint8_t* dst) const {
+    // The lane group of the 4 bytes at `offset` of each row, each XOR `flip`.
+    uint8_t* lanes(uint64_t offset, uint8_t* dst, uint8_t flip = 0) const {
         for (int r = 0; r < rows; ++r)
-            for (int k = 0; k < 4; ++k) dst[4 * r + k] = src[r * row_bytes + offset + k];
+            for (int k = 0; k < 4; ++k) dst[4 * r + k] = src[r * row_bytes + offset + k] ^ flip;
         return dst + 4 * rows;
     }
     // The field group of the fp16 at `offset` of each row.
@@ -86,10 +88,11 @@ inline void interleave_unit(GgmlType type, int64_t cols, int64_t group, int unit
     switch (type) {
         case GgmlType::Q4_0:
         case GgmlType::Q8_0: {
-            const int code_bytes = type == GgmlType::Q4_0 ? 16 : 32, block_bytes = 2 + code_bytes;
+            const bool q8 = type == GgmlType::Q8_0;
+            const int code_bytes = q8 ? 32 : 16, block_bytes = 2 + code_bytes;
             for (int64_t b = 0; b < cols / 32; ++b) {
                 dst = in.fields(b * block_bytes, dst);
-                for (int j = 0; j < code_bytes / 4; ++j) dst = in.lanes(b * block_bytes + 2 + 4 * j, dst);
+                for (int j = 0; j < code_bytes / 4; ++j) dst = in.lanes(b * block_bytes + 2 + 4 * j, dst, q8 ? 0x80 : 0);
             }
             return;
         }

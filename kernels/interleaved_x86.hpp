@@ -84,11 +84,6 @@ TINYLLM_VNNI_INLINE inline I16 srai32(I16 a, int n) { return _mm512_srai_epi32(a
 // acc + per lane the sum of 4 products unsigned u x signed s (vpdpbusd).
 TINYLLM_VNNI_INLINE inline I8 dpbusd(I8 acc, I8 u, I8 s) { return _mm256_dpbusd_epi32(acc, u, s); }
 TINYLLM_VNNI_INLINE inline I16 dpbusd(I16 acc, I16 u, I16 s) { return _mm512_dpbusd_epi32(acc, u, s); }
-// |w| and a with w's sign moved onto it, so that dpbusd(|w|, a') = sum(w x a) for signed w.
-TINYLLM_VNNI_INLINE inline I8 magnitude8(I8 w) { return _mm256_abs_epi8(w); }
-TINYLLM_VNNI_INLINE inline I16 magnitude8(I16 w) { return _mm512_abs_epi8(w); }
-TINYLLM_VNNI_INLINE inline I8 sign_of8(I8 a, I8 w) { return _mm256_mask_sub_epi8(a, _mm256_movepi8_mask(w), _mm256_setzero_si256(), a); }
-TINYLLM_VNNI_INLINE inline I16 sign_of8(I16 a, I16 w) { return _mm512_mask_sub_epi8(a, _mm512_movepi8_mask(w), _mm512_setzero_si512(), a); }
 TINYLLM_VNNI_INLINE inline F8 to_float(I8 a) { return _mm256_cvtepi32_ps(a); }
 TINYLLM_VNNI_INLINE inline F16 to_float(I16 a) { return _mm512_cvtepi32_ps(a); }
 TINYLLM_VNNI_INLINE inline F8 fmadd(F8 a, F8 b, F8 c) { return _mm256_fmadd_ps(a, b, c); }
@@ -148,7 +143,7 @@ TINYLLM_VNNI inline void nibbles_unit_vnni(const Nibbles& u, const BlockQ8* cons
     for (int t = 0; t < T; ++t) V::store(out + t * out_stride, acc[t]);
 }
 
-// Q8_0: signed codes, so vpdpbusd takes |w| and the activations carrying w's sign.
+// Q8_0: codes stored + 128, so vpdpbusd takes them as they are; the offset comes off per block.
 template <int T, class V>
 TINYLLM_VNNI inline void q8_0_unit_vnni(const uint8_t* unit, int64_t n_blocks, const BlockQ8* const* a, float* out, int64_t out_stride) {
     using namespace lanes;
@@ -162,11 +157,13 @@ TINYLLM_VNNI inline void q8_0_unit_vnni(const uint8_t* unit, int64_t n_blocks, c
         for (int t = 0; t < T; ++t) dot[t] = I{};
         for (int j = 0; j < 8; ++j) {
             const I w = V::load(unit + 2 * R + 4 * R * j);
-            const I w_abs = magnitude8(w);
-            for (int t = 0; t < T; ++t) dot[t] = dpbusd(dot[t], w_abs, sign_of8(V::splat(word_at(a[t][b].qs + 4 * j)), w));
+            for (int t = 0; t < T; ++t) dot[t] = dpbusd(dot[t], w, V::splat(word_at(a[t][b].qs + 4 * j)));
         }
         const F d = V::halves(unit);
-        for (int t = 0; t < T; ++t) acc[t] = fmadd(to_float(dot[t]), d * V::splat(a[t][b].d), acc[t]);
+        for (int t = 0; t < T; ++t) {
+            const I signed_dot = sub32(dot[t], V::splat(128 * a[t][b].code_sum()));
+            acc[t] = fmadd(to_float(signed_dot), d * V::splat(a[t][b].d), acc[t]);
+        }
     }
     for (int t = 0; t < T; ++t) V::store(out + t * out_stride, acc[t]);
 }
