@@ -33,7 +33,10 @@ struct GgufModelFile {
             Status st = bind();
             if (!st) return st;
             if (repack && interleave_scratch_bytes(model_, mapping.writable(), mapping.bytes().size) > 0) {
-                if (mapping.copy_to_private_memory() && !((st = parse()) && (st = bind()))) return st;
+                // Without the copy (no memory for it), the mapping is repacked copy-on-write.
+                if (mapping.copy_to_private_memory()) {
+                    if (!(st = parse()) || !(st = bind())) return st;
+                }
                 std::vector<uint8_t> scratch(interleave_scratch_bytes(model_, mapping.writable(), mapping.bytes().size));
                 interleave_weights(model_, mapping.writable(), mapping.bytes().size, scratch.data(), scratch.size());
             }
