@@ -90,6 +90,65 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
     }
 }
 
+TEST_CASE("a group of products over one input gives each product's own values") {
+    if (!best_interleaved_unit<1>()) {
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        return;
+    }
+    // Three matrices of different types and row counts: Q4_K and Q6_K share one loop (both take
+    // Q8_K-style activations); adding a plain Q8_0 matrix makes the group run one by one.
+    const int64_t cols = 512, tokens = 5;
+    const struct { GgmlType type; int64_t rows; bool interleave; } specs[] = {
+        {GgmlType::Q4_K, 40, true}, {GgmlType::Q6_K, 24, true}, {GgmlType::Q8_0, 16, false}};
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(size_t(cols * tokens));
+    for (float& v : x) v = normal(rng);
+    std::vector<std::vector<uint8_t>> storage;
+    std::vector<WeightView> views;
+    for (const auto& spec : specs) {
+        std::vector<float> w(size_t(spec.rows * cols));
+        for (float& v : w) v = normal(rng);
+        storage.push_back(detail::encode(spec.type, w, cols, spec.rows, 0));
+        const uint64_t row_bytes = storage.back().size() / size_t(spec.rows);
+        WeightView view{spec.type, storage.back().data(), cols, spec.rows, row_bytes, cols};
+        if (spec.interleave) {
+            std::vector<uint8_t> scratch(interleave_rows_per_unit * row_bytes);
+            interleave_rows(spec.type, cols, spec.rows, cols, storage.back().data(), row_bytes, scratch.data());
+            view.interleaved = true;
+        }
+        views.push_back(view);
+    }
+    std::vector<BlockQ8> q8(x.size() / 32);
+    std::vector<uint16_t> half(x.size());
+    auto input = [&] {
+        MatmulInput in;
+        in.x = x.data();
+        in.n_tokens = int(tokens);
+        in.cols = int(cols);
+        in.q8 = q8.data();
+        in.half = half.data();
+        return in;
+    };
+    // Outputs with a row stride wider than the matrix, as q, k and v write into their buffers.
+    const int64_t stride = 48;
+    std::vector<std::vector<float>> grouped(3, std::vector<float>(size_t(stride * tokens), -1.0f));
+    for (int threads : {1, 2}) {
+        set_thread_count(threads);
+        MatmulInput in = input();
+        matmul_group<2>({{&views[0], grouped[0].data(), stride}, {&views[1], grouped[1].data(), stride}}, in);
+        MatmulInput mixed_in = input();
+        matmul_group<2>({{&views[1], grouped[1].data(), stride}, {&views[2], grouped[2].data(), stride}}, mixed_in);
+        for (int i = 0; i < 3; ++i) {
+            CAPTURE(i);
+            std::vector<float> alone(size_t(stride * tokens), -1.0f);
+            MatmulInput single_in = input();
+            matmul(views[size_t(i)], single_in, alone.data(), stride);
+            CHECK(grouped[size_t(i)] == alone);
+        }
+    }
+}
+
 TEST_CASE("a row gives the same values in a 16-row unit and in a last 8-row unit") {
     if (!best_interleaved_unit<1>()) {
         MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");

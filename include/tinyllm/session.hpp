@@ -182,9 +182,7 @@ private:
             const LayerWeights& L = m.layers[l];
             for (int t = 0; t < n; ++t) rms_norm(x_ + t * E, L.attn_norm, xn_ + t * E, E, c.rms_eps);
             MatmulInput in = input(xn_, n, E);
-            matmul(L.wq, in, q_, Q);
-            matmul(L.wk, in, k_, KV);
-            matmul(L.wv, in, v_, KV);
+            matmul_group<3>({{&L.wq, q_, Q}, {&L.wk, k_, KV}, {&L.wv, v_, KV}}, in);
             add_bias(q_, L.bq, n, Q);
             add_bias(k_, L.bk, n, KV);
             add_bias(v_, L.bv, n, KV);
@@ -202,8 +200,7 @@ private:
 
             for (int t = 0; t < n; ++t) rms_norm(x_ + t * E, L.ffn_norm, xn_ + t * E, E, c.rms_eps);
             MatmulInput ffn_in = input(xn_, n, E);
-            matmul(L.w_gate, ffn_in, gate_, F);
-            matmul(L.w_up, ffn_in, up_, F);
+            matmul_group<2>({{&L.w_gate, gate_, F}, {&L.w_up, up_, F}}, ffn_in);
             gated_activation(c.activation, gate_, up_, int64_t(n) * F);
             MatmulInput down_in = input(gate_, n, F);
             matmul(L.w_down, down_in, xn_, E);
