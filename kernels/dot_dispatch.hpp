@@ -135,6 +135,16 @@ inline QuantizeRowQ8 best_quantize_row_q8() {
 #endif
 }
 
+// Activations to Q8_K-style blocks (bit-identical to quantize_row_q8k on every path).
+inline QuantizeRowQ8 best_quantize_row_q8k() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const QuantizeRowQ8 fn = x86::has_avx2() ? &x86::quantize_row_q8k_avx2 : &quantize_row_q8k;
+    return fn;
+#else
+    return &quantize_row_q8k;
+#endif
+}
+
 using AxpyF16 = void (*)(float, const uint16_t*, float*, int);
 
 inline AxpyF16 best_axpy_f16() {

@@ -428,6 +428,36 @@ TEST_CASE("AVX2 activation quantization is bit-identical to the generic one") {
 #endif
 
 #if defined(__x86_64__)
+TEST_CASE("AVX2 Q8_K activation quantization is bit-identical to the generic one") {
+    if (!x86::has_avx2()) {
+        MESSAGE("skipped: this CPU has no AVX2");
+        return;
+    }
+    std::mt19937 rng(23);
+    std::vector<float> x(256 * 6);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::normal_distribution<float>(0.0f, i % 89 == 0 ? 20.0f : 1.0f)(rng);
+    for (int i = 0; i < 256; ++i) x[256 + i] = 0.0f;  // an all-zero super-block
+    // Largest magnitude twice, negative first: the first one sets the scale's sign.
+    x[512 + 3] = -40.0f;
+    x[512 + 200] = 40.0f;
+    // Exact halves after scaling (max 127 maps to -127): ties round to even.
+    for (int i = 0; i < 256; ++i) x[768 + i] = i == 0 ? 127.0f : float(i % 64) - 31.5f;
+    std::vector<BlockQ8> generic(48), simd(48);
+    quantize_row_q8k(x.data(), generic.data(), int(x.size()));
+    x86::quantize_row_q8k_avx2(x.data(), simd.data(), int(x.size()));
+    for (int b = 0; b < 48; ++b) {
+        CAPTURE(b);
+        CHECK(simd[b].d == generic[b].d);
+        CHECK(simd[b].sum == generic[b].sum);
+        CHECK(simd[b].half_sum[0] == generic[b].half_sum[0]);
+        CHECK(simd[b].half_sum[1] == generic[b].half_sum[1]);
+        CHECK(std::equal(simd[b].qs, simd[b].qs + 32, generic[b].qs));
+    }
+    CHECK(generic[16].d > 0.0f);  // -40 came first: iscale = -127 / -40 > 0
+}
+#endif
+
+#if defined(__x86_64__)
 TEST_CASE("AVX2 vecmat_f32 is bit-identical to the portable loop") {
     if (!x86::has_avx2()) {
         MESSAGE("skipped: this CPU has no AVX2");

@@ -51,13 +51,8 @@ struct MatmulInput {
     const BlockQ8* as_q8(ActFormat format) {
         if (q8_format != format) {
             const int blocks_per_row = cols / BlockQ8::elems;
-            const QuantizeRowQ8 quantize = best_quantize_row_q8();
-            parallel_for(n_tokens, [&](int64_t t) {
-                if (format == ActFormat::q8_k)
-                    quantize_row_q8k(x + t * cols, q8 + t * blocks_per_row, cols);
-                else
-                    quantize(x + t * cols, q8 + t * blocks_per_row, cols);
-            });
+            const QuantizeRowQ8 quantize = format == ActFormat::q8_k ? best_quantize_row_q8k() : best_quantize_row_q8();
+            parallel_for(n_tokens, [&](int64_t t) { quantize(x + t * cols, q8 + t * blocks_per_row, cols); });
             q8_format = format;
         }
         return q8;
