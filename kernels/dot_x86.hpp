@@ -305,6 +305,29 @@ __attribute__((target("avx2"))) inline void transpose_u32_avx2(uint32_t* dst, co
         for (int64_t c = r < full_rows ? full_cols : 0; c < cols; ++c) dst[r * cols + c] = src[c * src_stride + r];
 }
 
+// The two activation quantizers' shared steps.
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline float max_lane(__m256 m) {
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    return _mm_cvtss_f32(m4);
+}
+
+// Stores 32 codes (4 x 8 int32, each in int8 range) in order and returns the sums of the
+// first and last 16 in half[0], half[1].
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void store_codes(const __m256i (&q)[4], int8_t* qs, int (&half)[2]) {
+    // packs interleave 128-bit lanes; the permute restores element order.
+    const __m256i q16 = _mm256_packs_epi32(q[0], q[1]), q16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16, q16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), q8);
+    for (int h = 0; h < 2; ++h) {
+        const __m256i pair = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
+        __m128i four = _mm_add_epi32(_mm256_castsi256_si128(pair), _mm256_extracti128_si256(pair, 1));
+        four = _mm_add_epi32(four, _mm_shuffle_epi32(four, 0x4e));
+        half[h] = _mm_cvtsi128_si32(four) + _mm_extract_epi32(four, 1);
+    }
+}
+
 // quantize_row_q8 with AVX2, bit-identical to it: the block maximum is exact in any order,
 // x * (127 / amax) is the same single multiply, and _mm256_round_ps rounds half to even as
 // round_half_even does.
@@ -316,29 +339,18 @@ __attribute__((target("avx2,fma,f16c"))) inline void quantize_row_q8_avx2(const 
             v[k] = _mm256_loadu_ps(x + 8 * k);
             m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
         }
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        const float amax = _mm_cvtss_f32(m4);
+        const float amax = max_lane(m);
         const float d = amax / 127.0f;
         const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
         __m256i q[4];
         for (int k = 0; k < 4; ++k)
             q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        // packs interleave 128-bit lanes; the permute restores element order.
-        const __m256i q16 = _mm256_packs_epi32(q[0], q[1]), q16b = _mm256_packs_epi32(q[2], q[3]);
-        const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16, q16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), q8);
-        const __m256i halves = _mm256_add_epi32(_mm256_permute2x128_si256(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]), 0x20),
-                                                _mm256_permute2x128_si256(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]), 0x31));
-        __m128i lo = _mm256_castsi256_si128(halves), hi = _mm256_extracti128_si256(halves, 1);
-        lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4e));
-        hi = _mm_add_epi32(hi, _mm_shuffle_epi32(hi, 0x4e));
-        const int half0 = _mm_cvtsi128_si32(lo) + _mm_extract_epi32(lo, 1), half1 = _mm_cvtsi128_si32(hi) + _mm_extract_epi32(hi, 1);
+        int half[2];
+        store_codes(q, out[b].qs, half);
         out[b].d = fp16_to_f32(f32_to_fp16(d));
-        out[b].sum = fp16_to_f32(f32_to_fp16(d * float(half0 + half1)));
-        out[b].half_sum[0] = int16_t(half0);
-        out[b].half_sum[1] = int16_t(half1);
+        out[b].sum = fp16_to_f32(f32_to_fp16(d * float(half[0] + half[1])));
+        out[b].half_sum[0] = int16_t(half[0]);
+        out[b].half_sum[1] = int16_t(half[1]);
     }
 }
 
@@ -351,10 +363,7 @@ __attribute__((target("avx2,fma,f16c"))) inline void quantize_row_q8k_avx2(const
     for (int b = 0; b < n / 256; ++b, x += 256, out += 8) {
         __m256 m = _mm256_setzero_ps();
         for (int i = 0; i < 256; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        const float amax = _mm_cvtss_f32(m4);
+        const float amax = max_lane(m);
         float max = 0.0f;
         for (int i = 0; i < 256; ++i)
             if ((x[i] < 0 ? -x[i] : x[i]) == amax) {
@@ -371,16 +380,8 @@ __attribute__((target("avx2,fma,f16c"))) inline void quantize_row_q8k_avx2(const
                 const __m256 scaled = _mm256_mul_ps(vscale, _mm256_loadu_ps(x + 32 * k + 8 * j));
                 q[j] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_round_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)), cap);
             }
-            const __m256i q16 = _mm256_packs_epi32(q[0], q[1]), q16b = _mm256_packs_epi32(q[2], q[3]);
-            const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16, q16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[k].qs), q8);
             int half[2];
-            for (int h = 0; h < 2; ++h) {
-                const __m256i pair = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
-                __m128i four = _mm_add_epi32(_mm256_castsi256_si128(pair), _mm256_extracti128_si256(pair, 1));
-                four = _mm_add_epi32(four, _mm_shuffle_epi32(four, 0x4e));
-                half[h] = _mm_cvtsi128_si32(four) + _mm_extract_epi32(four, 1);
-            }
+            store_codes(q, out[k].qs, half);
             out[k].d = d;
             out[k].sum = d * float(half[0] + half[1]);
             out[k].half_sum[0] = int16_t(half[0]);

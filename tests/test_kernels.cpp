@@ -403,6 +403,19 @@ TEST_CASE("VNNI and AVX2 kernels give bit-identical results") {
 #endif
 
 #if defined(__x86_64__)
+// Every field of every block equal, bit for bit.
+static void check_same_blocks(const std::vector<BlockQ8>& simd, const std::vector<BlockQ8>& generic) {
+    REQUIRE(simd.size() == generic.size());
+    for (size_t b = 0; b < simd.size(); ++b) {
+        CAPTURE(b);
+        CHECK(simd[b].d == generic[b].d);
+        CHECK(simd[b].sum == generic[b].sum);
+        CHECK(simd[b].half_sum[0] == generic[b].half_sum[0]);
+        CHECK(simd[b].half_sum[1] == generic[b].half_sum[1]);
+        CHECK(std::equal(simd[b].qs, simd[b].qs + 32, generic[b].qs));
+    }
+}
+
 TEST_CASE("AVX2 activation quantization is bit-identical to the generic one") {
     if (!x86::has_avx2()) {
         MESSAGE("skipped: this CPU has no AVX2");
@@ -416,14 +429,7 @@ TEST_CASE("AVX2 activation quantization is bit-identical to the generic one") {
     std::vector<BlockQ8> generic(40), simd(40);
     quantize_row_q8(x.data(), generic.data(), int(x.size()));
     x86::quantize_row_q8_avx2(x.data(), simd.data(), int(x.size()));
-    for (int b = 0; b < 40; ++b) {
-        CAPTURE(b);
-        CHECK(simd[b].d == generic[b].d);
-        CHECK(simd[b].sum == generic[b].sum);
-        CHECK(simd[b].half_sum[0] == generic[b].half_sum[0]);
-        CHECK(simd[b].half_sum[1] == generic[b].half_sum[1]);
-        CHECK(std::equal(simd[b].qs, simd[b].qs + 32, generic[b].qs));
-    }
+    check_same_blocks(simd, generic);
 }
 #endif
 
@@ -445,14 +451,7 @@ TEST_CASE("AVX2 Q8_K activation quantization is bit-identical to the generic one
     std::vector<BlockQ8> generic(48), simd(48);
     quantize_row_q8k(x.data(), generic.data(), int(x.size()));
     x86::quantize_row_q8k_avx2(x.data(), simd.data(), int(x.size()));
-    for (int b = 0; b < 48; ++b) {
-        CAPTURE(b);
-        CHECK(simd[b].d == generic[b].d);
-        CHECK(simd[b].sum == generic[b].sum);
-        CHECK(simd[b].half_sum[0] == generic[b].half_sum[0]);
-        CHECK(simd[b].half_sum[1] == generic[b].half_sum[1]);
-        CHECK(std::equal(simd[b].qs, simd[b].qs + 32, generic[b].qs));
-    }
+    check_same_blocks(simd, generic);
     CHECK(generic[16].d > 0.0f);  // -40 came first: iscale = -127 / -40 > 0
 }
 #endif
