@@ -145,14 +145,25 @@ inline QuantizeRowQ8 best_quantize_row_q8k() {
 #endif
 }
 
-using AxpyF16 = void (*)(float, const uint16_t*, float*, int);
+// Attention over the fp16 KV cache (type_float.hpp).
+using DotRowsF16 = void (*)(const uint16_t*, int64_t, int, const uint16_t*, int, float*);
+using WeightedSumF16 = void (*)(const float*, const uint16_t*, int64_t, int, float*, int);
 
-inline AxpyF16 best_axpy_f16() {
+inline DotRowsF16 best_dot_rows_f16() {
 #if defined(__x86_64__) || defined(__i386__)
-    static const AxpyF16 fn = x86::has_avx2() ? &x86::axpy_f16_avx2 : &axpy_f16;
+    static const DotRowsF16 fn = x86::has_avx2() ? &x86::dot_rows_f16_avx2 : &dot_rows_f16;
     return fn;
 #else
-    return &axpy_f16;
+    return &dot_rows_f16;
+#endif
+}
+
+inline WeightedSumF16 best_weighted_sum_f16() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const WeightedSumF16 fn = x86::has_avx2() ? &x86::weighted_sum_f16_avx2 : &weighted_sum_f16;
+    return fn;
+#else
+    return &weighted_sum_f16;
 #endif
 }
 

@@ -241,12 +241,33 @@ inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) { retu
 inline float dot_f16_avx2(const TypeF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadF16>(&w->v, x, n); }
 inline float dot_bf16_avx2(const TypeBF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadBF16>(&w->v, x, n); }
 
-__attribute__((target("avx2,fma,f16c"))) inline void axpy_f16_avx2(float p, const uint16_t* v, float* out, int n) {
-    const __m256 scale = _mm256_set1_ps(p);
+// dot_rows_f16 and weighted_sum_f16 (type_float.hpp) with AVX2. Each score is dot_f16_avx2's
+// value; each output takes one multiply-add per row, in row order, with up to 64 outputs
+// kept in registers across all rows.
+__attribute__((target("avx2,fma,f16c"))) inline void dot_rows_f16_avx2(const uint16_t* rows, int64_t stride, int n_rows,
+                                                                        const uint16_t* q, int n, float* scores) {
+    for (int j = 0; j < n_rows; ++j) scores[j] = dot_float_avx2<LoadF16>(rows + j * stride, q, n);
+}
+
+template <int Vectors>
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void weighted_sum_f16_columns(const float* p, const uint16_t* rows,
+                                                                                            int64_t stride, int n_rows, float* out) {
+    __m256 acc[Vectors];
+    for (int k = 0; k < Vectors; ++k) acc[k] = _mm256_loadu_ps(out + 8 * k);
+    for (int j = 0; j < n_rows; ++j) {
+        const __m256 scale = _mm256_set1_ps(p[j]);
+        for (int k = 0; k < Vectors; ++k) acc[k] = _mm256_fmadd_ps(scale, LoadF16::eight(rows + j * stride, 8 * k), acc[k]);
+    }
+    for (int k = 0; k < Vectors; ++k) _mm256_storeu_ps(out + 8 * k, acc[k]);
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline void weighted_sum_f16_avx2(const float* p, const uint16_t* rows, int64_t stride,
+                                                                            int n_rows, float* out, int n) {
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(scale, LoadF16::eight(v, i), _mm256_loadu_ps(out + i)));
-    for (; i < n; ++i) out[i] += p * LoadF16::one(v, i);
+    for (; i + 64 <= n; i += 64) weighted_sum_f16_columns<8>(p, rows + i, stride, n_rows, out + i);
+    for (; i + 8 <= n; i += 8) weighted_sum_f16_columns<1>(p, rows + i, stride, n_rows, out + i);
+    for (; i < n; ++i)
+        for (int j = 0; j < n_rows; ++j) out[i] = __builtin_fmaf(p[j], LoadF16::one(rows + j * stride, i), out[i]);
 }
 
 // vecmat_f32 with AVX2: 32 outputs at a time stay in registers for the whole sum (then 8,

@@ -49,9 +49,17 @@ struct TypeHalf {
 
 using TypeF16 = TypeHalf<GgmlType::F16, ActFormat::f16, fp16_to_f32>;
 
-// out += p * v for an fp16 vector v (attention's weighted sum over the fp16 value cache).
-inline void axpy_f16(float p, const uint16_t* v, float* out, int n) {
-    for (int i = 0; i < n; ++i) out[i] += p * fp16_to_f32(v[i]);
+// Attention over the fp16 KV cache, whose rows lie `stride` values apart. A head's keys or
+// values go to one call (not one call per row): at short contexts the per-row call cost was
+// most of a decoded token's attention time.
+// scores[j] = dot(row j, q) over n values, for j < n_rows.
+inline void dot_rows_f16(const uint16_t* rows, int64_t stride, int n_rows, const uint16_t* q, int n, float* scores) {
+    for (int j = 0; j < n_rows; ++j) scores[j] = TypeF16::dot(reinterpret_cast<const TypeF16::Block*>(rows + j * stride), q, n);
+}
+// out[i] += p[j] * row j [i], rows added in order j = 0, 1, ...
+inline void weighted_sum_f16(const float* p, const uint16_t* rows, int64_t stride, int n_rows, float* out, int n) {
+    for (int j = 0; j < n_rows; ++j)
+        for (int i = 0; i < n; ++i) out[i] += p[j] * fp16_to_f32(rows[j * stride + i]);
 }
 using TypeBF16 = TypeHalf<GgmlType::BF16, ActFormat::bf16, bf16_to_f32>;
 

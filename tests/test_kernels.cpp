@@ -456,6 +456,47 @@ TEST_CASE("AVX2 Q8_K activation quantization is bit-identical to the generic one
 }
 #endif
 
+TEST_CASE("attention over fp16 rows: scores and weighted sums, every width including tails") {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (int n : {1, 7, 8, 64, 72, 80})
+        for (int n_rows : {0, 1, 5, 33}) {
+            const int64_t stride = n + 5;  // rows padded: the stride is honoured
+            std::vector<uint16_t> rows(static_cast<size_t>(stride * n_rows + n)), q(static_cast<size_t>(n));
+            std::vector<float> p(static_cast<size_t>(n_rows)), out(static_cast<size_t>(n));
+            for (uint16_t& v : rows) v = f32_to_fp16(normal(rng));
+            for (uint16_t& v : q) v = f32_to_fp16(normal(rng));
+            for (float& v : p) v = normal(rng);
+            for (float& v : out) v = normal(rng);
+            std::vector<float> scores(size_t(n_rows) + 1, -1.0f), sums = out;
+            best_dot_rows_f16()(rows.data(), stride, n_rows, q.data(), n, scores.data());
+            best_weighted_sum_f16()(p.data(), rows.data(), stride, n_rows, sums.data(), n);
+            CAPTURE(n);
+            CAPTURE(n_rows);
+            CHECK(scores[size_t(n_rows)] == -1.0f);  // nothing written past the last row
+            for (int j = 0; j < n_rows; ++j) {
+                double expect = 0;
+                for (int i = 0; i < n; ++i) expect += double(fp16_to_f32(rows[size_t(j * stride + i)])) * fp16_to_f32(q[size_t(i)]);
+                CHECK(scores[size_t(j)] == doctest::Approx(expect).epsilon(1e-5).scale(1.0));
+            }
+            for (int i = 0; i < n; ++i) {
+                double expect = out[size_t(i)];
+                for (int j = 0; j < n_rows; ++j) expect += double(p[size_t(j)]) * fp16_to_f32(rows[size_t(j * stride + i)]);
+                CHECK(sums[size_t(i)] == doctest::Approx(expect).epsilon(1e-5).scale(1.0));
+            }
+#if defined(__x86_64__)
+            if (!x86::has_avx2()) continue;
+            // AVX2: each score is dot_f16_avx2's; each sum one fused multiply-add per row, in row order.
+            for (int j = 0; j < n_rows; ++j)
+                CHECK(scores[size_t(j)] == x86::dot_f16_avx2(reinterpret_cast<const TypeF16::Block*>(rows.data() + j * stride), q.data(), n));
+            std::vector<float> fused = out;
+            for (int j = 0; j < n_rows; ++j)
+                for (int i = 0; i < n; ++i) fused[size_t(i)] = std::fma(p[size_t(j)], fp16_to_f32(rows[size_t(j * stride + i)]), fused[size_t(i)]);
+            CHECK(sums == fused);
+#endif
+        }
+}
+
 #if defined(__x86_64__)
 TEST_CASE("AVX2 vecmat_f32 is bit-identical to the portable loop") {
     if (!x86::has_avx2()) {

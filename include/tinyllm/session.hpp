@@ -145,7 +145,8 @@ private:
     // gate <- act(gate) * up. GELU follows llama.cpp: its input and output pass through fp16.
     static void gated_activation(FfnActivation act, float* gate, const float* up, int64_t n) {
         if (act == FfnActivation::silu) {
-            for (int64_t i = 0; i < n; ++i) gate[i] = silu(gate[i]) * up[i];
+            map_f32(gate, gate, n, [](float x) { return silu(x); });  // 8 wide where the CPU has AVX2
+            for (int64_t i = 0; i < n; ++i) gate[i] *= up[i];
             return;
         }
         for (int64_t i = 0; i < n; ++i) {
@@ -227,9 +228,8 @@ private:
     void attention(const uint16_t* layer_k, const uint16_t* layer_v, int n, int window) {
         const ModelConfig& c = model_->config;
         const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim, group = c.n_head / c.n_head_kv;
-        using Half = TypeF16::Block;
-        const auto dot = best_dot<TypeF16>();
-        const auto axpy = best_axpy_f16();
+        const auto dot_rows = best_dot_rows_f16();
+        const auto weighted_sum = best_weighted_sum_f16();
         parallel_for(c.n_head, [&](int64_t h) {
             float* scores = scores_ + int64_t(h) * n_ctx_;
             uint16_t* q16 = q16_ + int64_t(h) * D;
@@ -240,17 +240,17 @@ private:
                 const int pos = n_past_ + t;
                 const int first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
                 const int n_keys = pos + 1 - first;
+                dot_rows(layer_k + int64_t(first) * KV + kv_off, KV, n_keys, q16, D, scores);
                 for (int j = 0; j < n_keys; ++j) {
-                    const uint16_t* k = layer_k + int64_t(first + j) * KV + kv_off;
-                    float score = dot(reinterpret_cast<const Half*>(k), q16, D) * c.kq_scale;
+                    float score = scores[j] * c.kq_scale;
                     if (c.attn_softcap > 0.0f) score = c.attn_softcap * math::tanhf(score / c.attn_softcap);
                     scores[j] = score;
                 }
                 softmax(scores, n_keys);
+                for (int j = 0; j < n_keys; ++j) scores[j] = fp16_to_f32(f32_to_fp16(scores[j]));
                 float* out = att_ + t * Q + h * D;
                 for (int d = 0; d < D; ++d) out[d] = 0.0f;
-                for (int j = 0; j < n_keys; ++j)
-                    axpy(fp16_to_f32(f32_to_fp16(scores[j])), layer_v + int64_t(first + j) * KV + kv_off, out, D);
+                weighted_sum(scores, layer_v + int64_t(first) * KV + kv_off, KV, n_keys, out, D);
             }
         });
     }
