@@ -124,7 +124,8 @@ TINYLLM_VNNI_INLINE inline typename V::I times_code_sum(const BlockQ8& block, ty
 }
 
 // 4-bit codes stored + 8 (Q4_0, int4 groupwise), in groups of `blocks_per_scale` 32-value
-// blocks: the group's field group of scales, then 4 lane groups of codes per block.
+// blocks, two groups at a time: their two field groups of scales, then 4 lane groups of codes
+// per block (a last unpaired group: one field group).
 // The high nibbles are taken in place (code x 16, one andnot instead of a shift and a mask);
 // their dot is divided by 16 once per block, exactly, as every product is a multiple of 16.
 // The dot starts at -8 x sum(activations) to take off the codes' offset.
@@ -144,10 +145,15 @@ TINYLLM_VNNI inline void nibbles_unit_vnni(const Nibbles& u, const BlockQ8* cons
     for (auto& x : acc) x = F{};
     constexpr int64_t R = V::rows;
     const uint8_t* q = u.unit;
-    for (int64_t b = 0; b < u.n_blocks;) {
-        const F d = V::halves(q);
-        q += 2 * R;
-        for (int64_t end = b + u.blocks_per_scale; b < end; ++b, q += 16 * R) {
+    const uint8_t* scales = q;
+    const int64_t n_groups = u.n_blocks / u.blocks_per_scale;
+    for (int64_t g = 0; g < n_groups; ++g) {
+        if (g % 2 == 0) {  // a pair's scales (or a last group's) come before its codes
+            scales = q;
+            q += 2 * R * (g + 1 < n_groups ? 2 : 1);
+        }
+        const F d = V::halves(scales + 2 * R * (g % 2));
+        for (int64_t b = g * u.blocks_per_scale, end = b + u.blocks_per_scale; b < end; ++b, q += 16 * R) {
             I dot[T], dot16[T];
             for (int t = 0; t < T; ++t) {
                 dot[t] = times_code_sum<V>(a[t][b], minus_8);

@@ -34,7 +34,7 @@ struct GgufModelFile {
             if (!st) return st;
             if (repack && interleave_scratch_bytes(model_, mapping.writable(), mapping.bytes().size) > 0) {
                 // Without the copy (no memory for it), the mapping is repacked copy-on-write.
-                if (mapping.copy_to_private_memory()) {
+                if (mapping.copy_to_private_memory(gguf.data_offset)) {
                     if (!(st = parse()) || !(st = bind())) return st;
                 }
                 std::vector<uint8_t> scratch(interleave_scratch_bytes(model_, mapping.writable(), mapping.bytes().size));

@@ -53,16 +53,20 @@ public:
     // (2 MiB pages where the kernel grants them), read from the file rather than through the
     // mapping, so the process holds one copy. Rewriting most of a copy-on-write mapping would
     // copy it too, 4 KiB at a time. The mapping stays, so pointers taken before stay valid.
-    Status copy_to_private_memory() {
+    // File offset `line_aligned` lands on a 64-byte boundary in the copy: a GGUF's tensor data
+    // section need only be 32-aligned, and repacked weights are read in 64-byte vectors.
+    Status copy_to_private_memory(uint64_t line_aligned = 0) {
         if (!mapped_ || data_ != mapped_) return Status{};
-        Status st = copy_.allocate(size_);
+        const size_t shift = size_t((64 - line_aligned % 64) % 64);
+        Status st = copy_.allocate(size_ + shift);
         if (!st) return st;
+        uint8_t* copy = copy_.data() + shift;
         for (size_t done = 0; done < size_;) {
-            const ssize_t got = pread(fd_, copy_.data() + done, size_ - done, off_t(done));
+            const ssize_t got = pread(fd_, copy + done, size_ - done, off_t(done));
             if (got <= 0) return Status::fail(Error::io_error, "cannot read '", path_, "'");
             done += size_t(got);
         }
-        data_ = copy_.data();
+        data_ = copy;
         return Status{};
     }
 

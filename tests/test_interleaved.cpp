@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <random>
 #include <vector>
 
@@ -54,38 +56,43 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
         MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
         return;
     }
-    const int64_t rows = 24, cols = 512;
+    const int64_t rows = 24;
     std::mt19937 rng(5);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> w(size_t(rows * cols)), x(size_t(cols) * 6);
-    for (float& v : w) v = normal(rng);
-    for (float& v : x) v = normal(rng);
-    for (const Case& c : cases) {
-        CAPTURE(c.name);
-        std::vector<uint8_t> plain = detail::encode(c.type, w, cols, rows, c.group);
-        const uint64_t row_bytes = plain.size() / size_t(rows);
-        const WeightView plain_view{c.type, plain.data(), cols, rows, row_bytes, c.group ? c.group : cols};
-        REQUIRE(interleavable(c.type, cols, rows, plain_view.group));
-        std::vector<uint8_t> packed = plain, scratch(interleave_rows_per_unit * row_bytes);
-        interleave_rows(c.type, cols, rows, plain_view.group, packed.data(), row_bytes, scratch.data());
-        CHECK(packed != plain);
-        WeightView packed_view = plain_view;
-        packed_view.data = packed.data();
-        packed_view.interleaved = true;
+    // 512 columns: an even number of scale groups for every type; 416 (13 blocks) leaves Q4_0
+    // and int4-g32 a last unpaired group.
+    for (const int64_t cols : {512, 416}) {
+        for (const Case& c : cases) {
+            if (!interleavable(c.type, cols, rows, c.group ? c.group : cols)) continue;
+            CAPTURE(c.name);
+            CAPTURE(cols);
+            std::vector<float> w(size_t(rows * cols)), x(size_t(cols) * 6);
+            for (float& v : w) v = normal(rng);
+            for (float& v : x) v = normal(rng);
+            std::vector<uint8_t> plain = detail::encode(c.type, w, cols, rows, c.group);
+            const uint64_t row_bytes = plain.size() / size_t(rows);
+            const WeightView plain_view{c.type, plain.data(), cols, rows, row_bytes, c.group ? c.group : cols};
+            std::vector<uint8_t> packed = plain, scratch(interleave_rows_per_unit * row_bytes);
+            interleave_rows(c.type, cols, rows, plain_view.group, packed.data(), row_bytes, scratch.data());
+            CHECK(packed != plain);
+            WeightView packed_view = plain_view;
+            packed_view.data = packed.data();
+            packed_view.interleaved = true;
 
-        const std::vector<float> expected = product(plain_view, x, 6);
-        set_thread_count(1);
-        const std::vector<float> one_thread = product(packed_view, x, 6);
-        set_thread_count(2);
-        const std::vector<float> two_threads = product(packed_view, x, 6);
-        CHECK(one_thread == two_threads);
-        for (size_t i = 0; i < expected.size(); ++i)
-            CHECK(one_thread[i] == doctest::Approx(expected[i]).epsilon(1e-5).scale(std::sqrt(float(cols))));
-        // Token t alone gives the same values as inside a batch (4-token tiles, then singles).
-        for (int t = 0; t < 6; ++t) {
-            const std::vector<float> xt(x.begin() + t * cols, x.begin() + (t + 1) * cols);
-            const std::vector<float> alone = product(packed_view, xt, 1);
-            CHECK(std::equal(alone.begin(), alone.end(), one_thread.begin() + t * rows));
+            const std::vector<float> expected = product(plain_view, x, 6);
+            set_thread_count(1);
+            const std::vector<float> one_thread = product(packed_view, x, 6);
+            set_thread_count(2);
+            const std::vector<float> two_threads = product(packed_view, x, 6);
+            CHECK(one_thread == two_threads);
+            for (size_t i = 0; i < expected.size(); ++i)
+                CHECK(one_thread[i] == doctest::Approx(expected[i]).epsilon(1e-5).scale(std::sqrt(float(cols))));
+            // Token t alone gives the same values as inside a batch (4-token tiles, then singles).
+            for (int t = 0; t < 6; ++t) {
+                const std::vector<float> xt(x.begin() + t * cols, x.begin() + (t + 1) * cols);
+                const std::vector<float> alone = product(packed_view, xt, 1);
+                CHECK(std::equal(alone.begin(), alone.end(), one_thread.begin() + t * rows));
+            }
         }
     }
 }
@@ -293,4 +300,27 @@ TEST_CASE("a repacking load works on a private copy of the file; nothing read be
     const size_t embd_at = size_t(m.token_embd.data - after.data), embd_bytes = size_t(m.token_embd.rows) * m.token_embd.row_bytes;
     CHECK(std::equal(after.data + embd_at, after.data + embd_at + embd_bytes, on_disk.begin() + long(embd_at)));
     CHECK(std::equal(before.data, before.data + before.size, on_disk.begin()));  // the mapping is unchanged
+    CHECK(uintptr_t(after.data + file.gguf.data_offset) % 64 == 0);
+}
+
+TEST_CASE("a private copy puts the asked-for file offset on a 64-byte boundary") {
+    const std::string path = "interleaved_copy_test.bin";
+    std::vector<uint8_t> bytes(5000);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i * 31 + 7);
+    {
+        std::ofstream out(path, std::ios::binary);
+        out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    }
+    for (uint64_t offset : {0, 32, 96, 4001}) {
+        MappedFile file;
+        REQUIRE(file.open(path).ok());
+        const uint8_t* mapped = file.bytes().data;
+        REQUIRE(file.copy_to_private_memory(offset).ok());
+        CAPTURE(offset);
+        CHECK(file.bytes().data != mapped);
+        CHECK(uintptr_t(file.bytes().data + offset) % 64 == 0);
+        REQUIRE(file.bytes().size == bytes.size());
+        CHECK(std::equal(bytes.begin(), bytes.end(), file.bytes().data));
+    }
+    std::remove(path.c_str());
 }
