@@ -145,6 +145,27 @@ inline QuantizeRowQ8 best_quantize_row_q8k() {
 #endif
 }
 
+using F32ToFp16Row = void (*)(const float*, uint16_t*, int64_t);
+using RoundToFp16Row = void (*)(float*, int64_t);
+
+inline F32ToFp16Row best_f32_to_fp16_row() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const F32ToFp16Row fn = x86::has_avx2() ? &x86::f32_to_fp16_row_f16c : &f32_to_fp16_row;
+    return fn;
+#else
+    return &f32_to_fp16_row;
+#endif
+}
+
+inline RoundToFp16Row best_round_to_fp16_row() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const RoundToFp16Row fn = x86::has_avx2() ? &x86::round_to_fp16_row_f16c : &round_to_fp16_row;
+    return fn;
+#else
+    return &round_to_fp16_row;
+#endif
+}
+
 // Attention over the fp16 KV cache (type_float.hpp).
 using DotRowsF16 = void (*)(const uint16_t*, int64_t, int, const uint16_t*, int, float*);
 using WeightedSumF16 = void (*)(const float*, const uint16_t*, int64_t, int, float*, int);

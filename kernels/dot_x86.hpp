@@ -241,6 +241,21 @@ inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) { retu
 inline float dot_f16_avx2(const TypeF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadF16>(&w->v, x, n); }
 inline float dot_bf16_avx2(const TypeBF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadBF16>(&w->v, x, n); }
 
+// f32_to_fp16_row and round_to_fp16_row (fp16.hpp) with F16C, which rounds to nearest even as
+// they do: the same bits for every value but NaN payloads.
+__attribute__((target("avx2,f16c"))) inline void f32_to_fp16_row_f16c(const float* x, uint16_t* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; ++i) y[i] = f32_to_fp16(x[i]);
+}
+__attribute__((target("avx2,f16c"))) inline void round_to_fp16_row_f16c(float* x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; ++i) x[i] = fp16_to_f32(f32_to_fp16(x[i]));
+}
+
 // dot_rows_f16 and weighted_sum_f16 (type_float.hpp) with AVX2. Each score is dot_f16_avx2's
 // value; each output takes one multiply-add per row, in row order, with up to 64 outputs
 // kept in registers across all rows.

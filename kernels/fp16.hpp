@@ -41,6 +41,15 @@ inline uint16_t f32_to_fp16(float f) {
     return uint16_t(sign | ((mant_round - (112u << 23)) >> 13));
 }
 
+// Whole rows: y[i] = f32_to_fp16(x[i]), and x[i] rounded to its nearest fp16 value in place
+// (dot_dispatch.hpp picks F16C versions of both where the CPU has it).
+inline void f32_to_fp16_row(const float* x, uint16_t* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = f32_to_fp16(x[i]);
+}
+inline void round_to_fp16_row(float* x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_f32(f32_to_fp16(x[i]));
+}
+
 inline float bf16_to_f32(uint16_t b) { return bits_to_f32(uint32_t(b) << 16); }
 
 inline uint16_t f32_to_bf16(float f) {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -498,6 +499,32 @@ TEST_CASE("attention over fp16 rows: scores and weighted sums, every width inclu
 }
 
 #if defined(__x86_64__)
+TEST_CASE("F16C row conversions give the portable conversions' bits") {
+    if (!x86::has_avx2()) {
+        MESSAGE("skipped: this CPU has no F16C");
+        return;
+    }
+    // Ties at every scale, subnormal results, the overflow threshold, infinities, then random
+    // bit patterns (NaNs left out: only their payloads may differ).
+    std::vector<float> x = {0.0f, -0.0f, 1.0f, 65504.0f, 65519.99f, 65520.0f, -65520.0f, 1e-8f, -3e-8f, 6.1e-5f, 5.96e-8f,
+                            2.98e-8f, 8.94e-8f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, INFINITY, -INFINITY};
+    std::mt19937 rng(3);
+    while (x.size() < 4099) {
+        const float v = bits_to_f32(uint32_t(rng()));
+        if (!std::isnan(v)) x.push_back(v);
+    }
+    for (const int64_t n : {int64_t(x.size()), int64_t(7)}) {  // vector body and tail, or a tail alone
+        std::vector<uint16_t> generic(static_cast<size_t>(n)), f16c(static_cast<size_t>(n));
+        f32_to_fp16_row(x.data(), generic.data(), n);
+        x86::f32_to_fp16_row_f16c(x.data(), f16c.data(), n);
+        CHECK(f16c == generic);
+        std::vector<float> rounded(x.begin(), x.begin() + n), rounded_f16c = rounded;
+        round_to_fp16_row(rounded.data(), n);
+        x86::round_to_fp16_row_f16c(rounded_f16c.data(), n);
+        CHECK(std::memcmp(rounded.data(), rounded_f16c.data(), size_t(n) * sizeof(float)) == 0);
+    }
+}
+
 TEST_CASE("AVX2 vecmat_f32 is bit-identical to the portable loop") {
     if (!x86::has_avx2()) {
         MESSAGE("skipped: this CPU has no AVX2");

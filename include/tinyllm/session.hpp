@@ -190,10 +190,9 @@ private:
             prepare_qk(L, l, n);
             uint16_t* layer_k = k_cache_ + int64_t(l) * n_ctx_ * KV;
             uint16_t* layer_v = v_cache_ + int64_t(l) * n_ctx_ * KV;
-            for (int64_t i = 0; i < int64_t(n) * KV; ++i) {
-                layer_k[int64_t(n_past_) * KV + i] = f32_to_fp16(k_[i]);
-                layer_v[int64_t(n_past_) * KV + i] = f32_to_fp16(v_[i]);
-            }
+            const auto to_fp16 = best_f32_to_fp16_row();
+            to_fp16(k_, layer_k + int64_t(n_past_) * KV, int64_t(n) * KV);
+            to_fp16(v_, layer_v + int64_t(n_past_) * KV, int64_t(n) * KV);
             attention(layer_k, layer_v, n, c.is_swa_layer(l) ? c.sliding_window : 0);
             MatmulInput att_in = input(att_, n, Q);
             matmul(L.wo, att_in, xn_, E);
@@ -230,13 +229,15 @@ private:
         const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim, group = c.n_head / c.n_head_kv;
         const auto dot_rows = best_dot_rows_f16();
         const auto weighted_sum = best_weighted_sum_f16();
+        const auto to_fp16 = best_f32_to_fp16_row();
+        const auto round_to_fp16 = best_round_to_fp16_row();
         parallel_for(c.n_head, [&](int64_t h) {
             float* scores = scores_ + int64_t(h) * n_ctx_;
             uint16_t* q16 = q16_ + int64_t(h) * D;
             const int kv_off = (h / group) * D;
             for (int t = 0; t < n; ++t) {
                 const float* q = q_ + t * Q + h * D;
-                for (int d = 0; d < D; ++d) q16[d] = f32_to_fp16(q[d]);
+                to_fp16(q, q16, D);
                 const int pos = n_past_ + t;
                 const int first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
                 const int n_keys = pos + 1 - first;
@@ -247,7 +248,7 @@ private:
                     scores[j] = score;
                 }
                 softmax(scores, n_keys);
-                for (int j = 0; j < n_keys; ++j) scores[j] = fp16_to_f32(f32_to_fp16(scores[j]));
+                round_to_fp16(scores, n_keys);
                 float* out = att_ + t * Q + h * D;
                 for (int d = 0; d < D; ++d) out[d] = 0.0f;
                 weighted_sum(scores, layer_v + int64_t(first) * KV + kv_off, KV, n_keys, out, D);

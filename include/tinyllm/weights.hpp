@@ -60,7 +60,9 @@ struct MatmulInput {
     const uint16_t* as_half(ActFormat format) {
         if (half_format != format) {
             const int64_t n = int64_t(n_tokens) * cols;
-            for (int64_t i = 0; i < n; ++i) half[i] = format == ActFormat::f16 ? f32_to_fp16(x[i]) : f32_to_bf16(x[i]);
+            if (format == ActFormat::f16) best_f32_to_fp16_row()(x, half, n);
+            else
+                for (int64_t i = 0; i < n; ++i) half[i] = f32_to_bf16(x[i]);
             half_format = format;
         }
         return half;
