@@ -8,19 +8,19 @@
 //
 // Layouts of one R-row unit, row r = 0..R-1. A "lane group" is 4R bytes: 4 bytes of each row
 // in row order (bytes 4r .. 4r+3 are row r's); a "field group" is 2R bytes: one fp16 per row.
-//   int4 groupwise (fp16 scales, whole 32-value groups) and Q4_0 (the case G = 32): groups in
-//         pairs: the two groups' field groups of scales, then the first group's codes, then
-//         the second's; a last unpaired group has its one field group, then its codes. A
-//         group's codes are its G / 32 blocks' lane groups j = 0..3 of qs[4j ..] (low nibbles
-//         are values 4j.., high nibbles values 16 + 4j..), 16R bytes per block.    18R per block
+//   int4 groupwise (fp16 scales, whole 32-value groups), Q4_0 and Q8_0 (the case G = 32):
+//         groups in pairs: the two groups' field groups of scales, then the first group's
+//         codes, then the second's; a last unpaired group has its one field group, then its
+//         codes. A group's codes are its G / 32 blocks' lane groups of qs[4j ..]:
+//           int4, Q4_0  j = 0..3 (low nibbles are values 4j.., high nibbles 16 + 4j..)  18R per block
+//           Q8_0        j = 0..7, each code stored + 128 (its sign bit flipped), so that
+//                       vpdpbusd takes it as an unsigned operand as it is; the offset comes
+//                       off as 128 x sum(activations).                                 34R per block
 //         Paired scales fill whole vectors (64 bytes for R = 16), so every code load is
 //         vector-aligned where the unit is: with one scale field group before each block,
-//         half of them straddled two cache lines, and the kernel ran ~25% slower from L2.
+//         half of them straddled two cache lines, and the Q4_0 kernel ran ~25% slower from L2.
 //         (Scales next to their codes keep one sequential stream; a separate scale array
 //         costs a memory-latency stall per cache line of scales.)
-//   Q8_0  per block: a field group of d, then lane groups j = 0..7 of qs[4j ..], each code
-//         stored + 128 (its sign bit flipped), so that vpdpbusd takes it as an unsigned
-//         operand as it is; the offset comes off as 128 x sum(activations).             34R bytes
 //   Q4_K  per 256-value super-block: field groups of d and dmin, the 12 scale bytes as three
 //         lane groups (words k = 0..2), then for each 64-value chunk c = 0..3 lane groups
 //         j = 0..7 of qs[32c + 4j ..].                                                  144R bytes
@@ -90,25 +90,21 @@ inline void interleave_unit(GgmlType type, int64_t cols, int64_t group, int unit
                             uint8_t* dst) {
     const detail::PlainRows in{src, row_bytes, unit_rows};
     switch (type) {
-        case GgmlType::Q8_0:
-            for (int64_t b = 0; b < cols / 32; ++b) {
-                dst = in.fields(b * 34, dst);
-                for (int j = 0; j < 8; ++j) dst = in.lanes(b * 34 + 2 + 4 * j, dst, 0x80);
-            }
-            return;
         case GgmlType::Q4_0:
+        case GgmlType::Q8_0:
         case GgmlType::TINYLLM_INT4: {
-            // Source offsets of block b's codes and group g's scale: Q4_0 rows are 18-byte
-            // blocks (d, qs); int4 rows hold all codes, then all scales.
-            const bool q4_0 = type == GgmlType::Q4_0;
-            const int64_t blocks = cols / 32, per_group = q4_0 ? 1 : group / 32, groups = blocks / per_group;
-            auto codes_at = [&](int64_t b) { return q4_0 ? 18 * b + 2 : 16 * b; };
-            auto scale_at = [&](int64_t g) { return q4_0 ? 18 * g : 16 * blocks + 2 * g; };
+            // Source offsets of block b's codes and group g's scale: Q4_0 and Q8_0 rows are
+            // blocks of (d, qs); int4 rows hold all codes, then all scales.
+            const bool q8 = type == GgmlType::Q8_0, int4 = type == GgmlType::TINYLLM_INT4;
+            const int64_t block_bytes = q8 ? 34 : 18, code_lanes = q8 ? 8 : 4;
+            const int64_t blocks = cols / 32, per_group = int4 ? group / 32 : 1, groups = blocks / per_group;
+            auto codes_at = [&](int64_t b) { return int4 ? 16 * b : block_bytes * b + 2; };
+            auto scale_at = [&](int64_t g) { return int4 ? 16 * blocks + 2 * g : block_bytes * g; };
             for (int64_t g = 0; g < groups; g += 2) {
                 const int64_t end = g + 2 < groups ? g + 2 : groups;
                 for (int64_t k = g; k < end; ++k) dst = in.fields(scale_at(k), dst);
                 for (int64_t b = g * per_group; b < end * per_group; ++b)
-                    for (int j = 0; j < 4; ++j) dst = in.lanes(codes_at(b) + 4 * j, dst);
+                    for (int j = 0; j < code_lanes; ++j) dst = in.lanes(codes_at(b) + 4 * j, dst, q8 ? 0x80 : 0);
             }
             return;
         }

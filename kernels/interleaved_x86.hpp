@@ -177,7 +177,8 @@ TINYLLM_VNNI inline void nibbles_unit_vnni(const Nibbles& u, const BlockQ8* cons
 }
 
 // Q8_0: codes stored + 128, so vpdpbusd takes them as they are; the dot starts at
-// -128 x sum(activations) to take the offset off.
+// -128 x sum(activations) to take the offset off. Blocks in pairs as in Nibbles: two field
+// groups of scales, then the two blocks' codes (a last unpaired block: one field group).
 template <int T, class V>
 TINYLLM_VNNI inline void q8_0_unit_vnni(const uint8_t* unit, int64_t n_blocks, const BlockQ8* const* a, float* out, int64_t out_stride) {
     using namespace lanes;
@@ -187,14 +188,20 @@ TINYLLM_VNNI inline void q8_0_unit_vnni(const uint8_t* unit, int64_t n_blocks, c
     F acc[T];
     for (auto& x : acc) x = F{};
     constexpr int64_t R = V::rows;
-    for (int64_t b = 0; b < n_blocks; ++b, unit += 34 * R) {
+    const uint8_t* q = unit;
+    const uint8_t* scales = q;
+    for (int64_t b = 0; b < n_blocks; ++b, q += 32 * R) {
+        if (b % 2 == 0) {
+            scales = q;
+            q += 2 * R * (b + 1 < n_blocks ? 2 : 1);
+        }
         I dot[T];
         for (int t = 0; t < T; ++t) dot[t] = times_code_sum<V>(a[t][b], minus_128);
         for (int j = 0; j < 8; ++j) {
-            const I w = V::load(unit + 2 * R + 4 * R * j);
+            const I w = V::load(q + 4 * R * j);
             for (int t = 0; t < T; ++t) dot[t] = dpbusd(dot[t], w, V::splat(word_at(a[t][b].qs + 4 * j)));
         }
-        const F d = V::halves(unit);
+        const F d = V::halves(scales + 2 * R * (b % 2));
         for (int t = 0; t < T; ++t) acc[t] = fmadd(to_float(dot[t]), d * V::splat(a[t][b].d), acc[t]);
     }
     for (int t = 0; t < T; ++t) V::store(out + t * out_stride, acc[t]);

@@ -59,8 +59,8 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
     const int64_t rows = 24;
     std::mt19937 rng(5);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    // 512 columns: an even number of scale groups for every type; 416 (13 blocks) leaves Q4_0
-    // and int4-g32 a last unpaired group.
+    // 512 columns: an even number of scale groups for every type; 416 (13 blocks) leaves Q4_0,
+    // Q8_0 and int4-g32 a last unpaired group.
     for (const int64_t cols : {512, 416}) {
         for (const Case& c : cases) {
             if (!interleavable(c.type, cols, rows, c.group ? c.group : cols)) continue;
