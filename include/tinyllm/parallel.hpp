@@ -64,7 +64,7 @@ public:
         }
         if (workers_.empty()) start_workers();
         in_loop() = true;
-        job_ = Job{&body, &run_range<Body>, n, 2 * int64_t(threads())};
+        job_ = Job{&body, &run_range<Body>, n, int64_t(threads())};
         next_.store(0, std::memory_order_relaxed);
         busy_workers_.store(int(workers_.size()), std::memory_order_relaxed);
         generation_.fetch_add(1, std::memory_order_seq_cst);
@@ -106,7 +106,10 @@ private:
     // Chunks shrink with the iterations left (guided scheduling): long contiguous runs of rows
     // for the prefetcher first, then single iterations at the end, so neither thread waits
     // long for the other when a loop ends. With fixed chunks of n / (4 x threads), that wait
-    // took ~6% of a 2-thread TinyLlama decode's samples; now ~2%.
+    // took ~6% of a 2-thread TinyLlama decode's samples; now ~2%. A chunk takes 1 / threads
+    // of what is left (the first thread half a loop at 2 threads): each chunk restarts the
+    // hardware prefetcher's stream, and taking 1 / (2 x threads) instead, decode-shaped Q4_0
+    // products streamed 4-10% slower.
     void take_chunks() {
         int64_t begin = next_.load(std::memory_order_relaxed);
         for (;;) {
