@@ -105,8 +105,9 @@ TINYLLM_VNNI_INLINE inline int32_t word_at(const int8_t* p) {
 // Q4_K and Q6_K run ~3x the instructions per weight byte of Q4_0, so the out-of-order window
 // covers too few cache lines ahead for the hardware prefetcher to keep up: streaming from
 // memory, one core read 0.48 (Q4_K) and 0.71 (Q6_K) of a plain read loop's rate. Prefetching
-// each line 8 KiB ahead brings both to ~1.0. Q4_0 and Q8_0 stream at ~0.95 without it and
-// lose 1-10% with it, so they do not prefetch.
+// each line 8 KiB ahead brings both to ~1.0. Q4_0 and Q8_0 do without: running one decoded
+// TinyLlama token's products at 2 threads, the same prefetch 2-8 KiB ahead made Q4_0 ~10%
+// slower.
 constexpr int64_t prefetch_distance = 8192;
 TINYLLM_VNNI_INLINE inline void prefetch_ahead(const uint8_t* p) {
     _mm_prefetch(reinterpret_cast<const char*>(p + prefetch_distance), _MM_HINT_T0);
