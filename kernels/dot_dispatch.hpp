@@ -15,6 +15,18 @@
 
 namespace tinyllm {
 
+// The AVX2 kernel x86::avx2 (AVX2, FMA and F16C) where the CPU has it, else the portable one;
+// the choice is made once per kernel per process.
+#if defined(__x86_64__) || defined(__i386__)
+#define TINYLLM_AVX2_OR(Fn, avx2, portable)                                          \
+    ([] {                                                                            \
+        static const Fn fn = x86::has_avx2() ? &x86::avx2 : &portable;               \
+        return fn;                                                                   \
+    }())
+#else
+#define TINYLLM_AVX2_OR(Fn, avx2, portable) (&portable)
+#endif
+
 // The reference dot product of a type and its function-pointer type: quantized types share
 // one templated implementation (block_codes.hpp), float types each have their own.
 template <class T, bool Quantized = T::quantized>
@@ -114,99 +126,36 @@ inline GroupwiseDotQ8 best_groupwise_dot_q8() {
     return fn;
 }
 
-inline GroupwiseDotF32 best_groupwise_dot_f32() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const GroupwiseDotF32 fn = x86::has_avx2() ? &x86::groupwise_dot_f32_avx2 : &groupwise_dot_f32;
-    return fn;
-#else
-    return &groupwise_dot_f32;
-#endif
-}
+inline GroupwiseDotF32 best_groupwise_dot_f32() { return TINYLLM_AVX2_OR(GroupwiseDotF32, groupwise_dot_f32_avx2, groupwise_dot_f32); }
 
 using QuantizeRowQ8 = void (*)(const float*, BlockQ8*, int);
 
 // Activations to q8_0 blocks (bit-identical to quantize_row_q8 on every path).
-inline QuantizeRowQ8 best_quantize_row_q8() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const QuantizeRowQ8 fn = x86::has_avx2() ? &x86::quantize_row_q8_avx2 : &quantize_row_q8;
-    return fn;
-#else
-    return &quantize_row_q8;
-#endif
-}
+inline QuantizeRowQ8 best_quantize_row_q8() { return TINYLLM_AVX2_OR(QuantizeRowQ8, quantize_row_q8_avx2, quantize_row_q8); }
 
 // Activations to Q8_K-style blocks (bit-identical to quantize_row_q8k on every path).
-inline QuantizeRowQ8 best_quantize_row_q8k() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const QuantizeRowQ8 fn = x86::has_avx2() ? &x86::quantize_row_q8k_avx2 : &quantize_row_q8k;
-    return fn;
-#else
-    return &quantize_row_q8k;
-#endif
-}
+inline QuantizeRowQ8 best_quantize_row_q8k() { return TINYLLM_AVX2_OR(QuantizeRowQ8, quantize_row_q8k_avx2, quantize_row_q8k); }
 
 using F32ToFp16Row = void (*)(const float*, uint16_t*, int64_t);
 using RoundToFp16Row = void (*)(float*, int64_t);
 
-inline F32ToFp16Row best_f32_to_fp16_row() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const F32ToFp16Row fn = x86::has_avx2() ? &x86::f32_to_fp16_row_f16c : &f32_to_fp16_row;
-    return fn;
-#else
-    return &f32_to_fp16_row;
-#endif
-}
+inline F32ToFp16Row best_f32_to_fp16_row() { return TINYLLM_AVX2_OR(F32ToFp16Row, f32_to_fp16_row_f16c, f32_to_fp16_row); }
 
-inline RoundToFp16Row best_round_to_fp16_row() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const RoundToFp16Row fn = x86::has_avx2() ? &x86::round_to_fp16_row_f16c : &round_to_fp16_row;
-    return fn;
-#else
-    return &round_to_fp16_row;
-#endif
-}
+inline RoundToFp16Row best_round_to_fp16_row() { return TINYLLM_AVX2_OR(RoundToFp16Row, round_to_fp16_row_f16c, round_to_fp16_row); }
 
 // Attention over the fp16 KV cache (type_float.hpp).
 using DotRowsF16 = void (*)(const uint16_t*, int64_t, int, const uint16_t*, int, float*);
 using WeightedSumF16 = void (*)(const float*, const uint16_t*, int64_t, int, float*, int);
 
-inline DotRowsF16 best_dot_rows_f16() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const DotRowsF16 fn = x86::has_avx2() ? &x86::dot_rows_f16_avx2 : &dot_rows_f16;
-    return fn;
-#else
-    return &dot_rows_f16;
-#endif
-}
+inline DotRowsF16 best_dot_rows_f16() { return TINYLLM_AVX2_OR(DotRowsF16, dot_rows_f16_avx2, dot_rows_f16); }
 
-inline WeightedSumF16 best_weighted_sum_f16() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const WeightedSumF16 fn = x86::has_avx2() ? &x86::weighted_sum_f16_avx2 : &weighted_sum_f16;
-    return fn;
-#else
-    return &weighted_sum_f16;
-#endif
-}
+inline WeightedSumF16 best_weighted_sum_f16() { return TINYLLM_AVX2_OR(WeightedSumF16, weighted_sum_f16_avx2, weighted_sum_f16); }
 
 using VecmatF32 = void (*)(const float*, const float*, float*, int, int);
 
-inline VecmatF32 best_vecmat_f32() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const VecmatF32 fn = x86::has_avx2() ? &x86::vecmat_f32_avx2 : &vecmat_f32;
-    return fn;
-#else
-    return &vecmat_f32;
-#endif
-}
+inline VecmatF32 best_vecmat_f32() { return TINYLLM_AVX2_OR(VecmatF32, vecmat_f32_avx2, vecmat_f32); }
 
-inline TransposeU32 best_transpose_u32() {
-#if defined(__x86_64__) || defined(__i386__)
-    static const TransposeU32 fn = x86::has_avx2() ? &x86::transpose_u32_avx2 : &transpose_u32;
-    return fn;
-#else
-    return &transpose_u32;
-#endif
-}
+inline TransposeU32 best_transpose_u32() { return TINYLLM_AVX2_OR(TransposeU32, transpose_u32_avx2, transpose_u32); }
 
 // Row-interleaved matrices (interleaved.hpp): one unit (16 or 8 rows) against T tokens, or null
 // where this CPU has no kernel for them (then matrices keep their plain layout).
@@ -223,5 +172,7 @@ InterleavedUnitFn<T> best_interleaved_unit() {
     return nullptr;
 #endif
 }
+
+#undef TINYLLM_AVX2_OR
 
 } // namespace tinyllm
