@@ -9,6 +9,7 @@
 #include "hvx/dot_hvx.hpp"
 #include "hvx/groupwise_hvx.hpp"
 #include "interleaved.hpp"
+#include "interleaved_avx2.hpp"
 #include "interleaved_x86.hpp"
 #include "transpose.hpp"
 #include "weight_types.hpp"
@@ -166,7 +167,9 @@ using InterleavedUnitFn = void (*)(GgmlType, const uint8_t* unit, int unit_rows,
 template <int T>
 InterleavedUnitFn<T> best_interleaved_unit() {
 #if defined(__x86_64__) || defined(__i386__)
-    static const InterleavedUnitFn<T> fn = x86::has_avx512_vnni() ? &x86::interleaved_unit_vnni<T> : nullptr;
+    static const InterleavedUnitFn<T> fn = x86::has_avx512_vnni() ? &x86::interleaved_unit_vnni<T>
+                                           : x86::has_avx2()       ? &x86::interleaved_unit_avx2<T>
+                                                                   : nullptr;
     return fn;
 #else
     return nullptr;

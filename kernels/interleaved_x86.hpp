@@ -96,7 +96,8 @@ TINYLLM_VNNI_INLINE inline F8 fnmadd(F8 a, F8 b, F8 c) { return _mm256_fnmadd_ps
 TINYLLM_VNNI_INLINE inline F16 fnmadd(F16 a, F16 b, F16 c) { return _mm512_fnmadd_ps(a, b, c); }
 } // namespace lanes
 
-TINYLLM_VNNI_INLINE inline int32_t word_at(const int8_t* p) {
+// Plain x86-64 (no target attribute), so the AVX2 kernels inline them too.
+__attribute__((always_inline)) inline int32_t word_at(const int8_t* p) {
     int32_t v;
     __builtin_memcpy(&v, p, 4);
     return v;
@@ -109,7 +110,7 @@ TINYLLM_VNNI_INLINE inline int32_t word_at(const int8_t* p) {
 // TinyLlama token's products at 2 threads, the same prefetch 2-8 KiB ahead made Q4_0 ~10%
 // slower.
 constexpr int64_t prefetch_distance = 8192;
-TINYLLM_VNNI_INLINE inline void prefetch_ahead(const uint8_t* p) {
+__attribute__((always_inline)) inline void prefetch_ahead(const uint8_t* p) {
     _mm_prefetch(reinterpret_cast<const char*>(p + prefetch_distance), _MM_HINT_T0);
 }
 

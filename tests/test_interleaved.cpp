@@ -53,7 +53,7 @@ std::vector<float> product(const WeightView& w, const std::vector<float>& x, int
 
 TEST_CASE("interleaved products equal the plain layout's, for any token and thread count") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
         return;
     }
     const int64_t rows = 24;
@@ -99,7 +99,7 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
 
 TEST_CASE("a group of products over one input gives each product's own values") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
         return;
     }
     // Three matrices of different types and row counts: Q4_K and Q6_K share one loop (both take
@@ -158,7 +158,7 @@ TEST_CASE("a group of products over one input gives each product's own values") 
 
 TEST_CASE("a row gives the same values in a 16-row unit and in a last 8-row unit") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
         return;
     }
     // Rows 8..23 of a 24-row matrix: in its first (16-row) and last (8-row) units there, and
@@ -188,6 +188,80 @@ TEST_CASE("a row gives the same values in a 16-row unit and in a last 8-row unit
     }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+// y = W x over an interleaved matrix with the given unit kernels (4 tokens at a time, then
+// single tokens, as matmul_interleaved runs them).
+std::vector<float> unit_product(InterleavedUnitFn<4> four, InterleavedUnitFn<1> one, const WeightView& w, std::vector<float> x,
+                                int tokens) {
+    std::vector<BlockQ8> q8(x.size() / 32);
+    MatmulInput in;
+    in.x = x.data();
+    in.n_tokens = tokens;
+    in.cols = int(w.cols);
+    in.q8 = q8.data();
+    const BlockQ8* act = in.as_q8(interleaved_act_format(w.type));
+    const int64_t act_stride = w.cols / 32;
+    std::vector<float> y(size_t(w.rows) * tokens, -1.0f);
+    for (int64_t first = 0; first < w.rows; first += interleave_rows_per_unit) {
+        const int unit_rows = interleave_unit_rows(w.rows, first);
+        const uint8_t* unit = w.data + first * int64_t(w.row_bytes);
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) {
+            const BlockQ8* acts[4] = {act + t * act_stride, act + (t + 1) * act_stride, act + (t + 2) * act_stride, act + (t + 3) * act_stride};
+            four(w.type, unit, unit_rows, w.cols, w.group, acts, y.data() + t * w.rows + first, w.rows);
+        }
+        for (; t < tokens; ++t) {
+            const BlockQ8* acts[1] = {act + t * act_stride};
+            one(w.type, unit, unit_rows, w.cols, w.group, acts, y.data() + t * w.rows + first, w.rows);
+        }
+    }
+    return y;
+}
+
+TEST_CASE("the AVX2 kernels give the plain layout's values, and the VNNI kernels' bit for bit") {
+    if (!x86::has_avx2()) {
+        MESSAGE("skipped: this CPU has no AVX2");
+        return;
+    }
+    // 24 rows: a 16-row unit, then an 8-row one. 416 columns leave Q4_0, Q8_0 and int4-g32 a
+    // last unpaired group. The extreme case tests the int16 sums' headroom: every block's first
+    // value sets its scale, the rest quantize to the largest code, and every activation code is
+    // 127 (a saturating sum comes out far off).
+    const int64_t rows = 24, tokens = 6;
+    std::mt19937 rng(13);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (const bool extreme : {false, true})
+    for (const int64_t cols : {512, 416}) {
+        for (const Case& c : cases) {
+            if (!interleavable(c.type, cols, rows, c.group ? c.group : cols)) continue;
+            CAPTURE(c.name);
+            CAPTURE(cols);
+            CAPTURE(extreme);
+            std::vector<float> w(size_t(rows * cols)), x(size_t(cols) * tokens);
+            for (size_t i = 0; i < w.size(); ++i) w[i] = extreme ? (i % 16 == 0 ? -1.0f : 0.99f) : normal(rng);
+            for (float& v : x) v = extreme ? 1.0f : normal(rng);
+            std::vector<uint8_t> plain = detail::encode(c.type, w, cols, rows, c.group);
+            const uint64_t row_bytes = plain.size() / size_t(rows);
+            const WeightView plain_view{c.type, plain.data(), cols, rows, row_bytes, c.group ? c.group : cols};
+            std::vector<uint8_t> packed = plain, scratch(interleave_rows_per_unit * row_bytes);
+            interleave_rows(c.type, cols, rows, plain_view.group, packed.data(), row_bytes, scratch.data());
+            WeightView packed_view = plain_view;
+            packed_view.data = packed.data();
+            packed_view.interleaved = true;
+
+            const std::vector<float> avx2 = unit_product(&x86::interleaved_unit_avx2<4>, &x86::interleaved_unit_avx2<1>, packed_view, x, tokens);
+            const std::vector<float> expected = product(plain_view, x, tokens);
+            for (size_t i = 0; i < expected.size(); ++i)
+                CHECK(avx2[i] == doctest::Approx(expected[i]).epsilon(1e-5).scale(std::sqrt(float(cols))));
+            if (x86::has_avx512_vnni())
+                CHECK(avx2 == unit_product(&x86::interleaved_unit_vnni<4>, &x86::interleaved_unit_vnni<1>, packed_view, x, tokens));
+            else
+                MESSAGE("no AVX-512 VNNI here: AVX2 results checked against the plain layout only");
+        }
+    }
+}
+#endif
+
 TEST_CASE("shapes without an interleaved layout stay plain") {
     CHECK_FALSE(interleavable(GgmlType::Q4_0, 512, 12, 0));           // rows not a multiple of 8
     CHECK_FALSE(interleavable(GgmlType::Q4_K, 320, 16, 0));           // not whole super-blocks
@@ -198,7 +272,7 @@ TEST_CASE("shapes without an interleaved layout stay plain") {
 
 TEST_CASE("models loaded repacked keep their logits") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
         return;
     }
     for (const char* path : {"models/shakespeare5m-q4_0.gguf", "models/shakespeare5m-q8_0.gguf",
@@ -226,7 +300,7 @@ TEST_CASE("models loaded repacked keep their logits") {
 
 TEST_CASE("a matrix shared by two views is repacked once; overlapping matrices stay plain") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
         return;
     }
     const char* path = "models/shakespeare5m-q4_0.gguf";
@@ -263,7 +337,7 @@ TEST_CASE("a matrix shared by two views is repacked once; overlapping matrices s
 
 TEST_CASE("a repacking load works on a private copy of the file; nothing read before it moves") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
         return;
     }
     const char* path = "models/shakespeare5m-q4_0.gguf";
