@@ -8,6 +8,10 @@
 // per block (or per super-block), then the same float operations in the same order. So the
 // choice of kernel never changes a model's answers, and the VNNI kernels' tests hold here.
 //
+// Every kernel here prefetches each cache line 8 KiB ahead (prefetch_ahead), Q4_0 and Q8_0
+// included: on a Zen 3 host, TinyLlama decode ran +15-38% (Q4_0, 2 threads) and +20-25% (Q8_0,
+// 1 thread) faster with it, in alternating runs, where on Zen 5 the VNNI Q4_0 kernel lost ~10%.
+//
 // int16 sums must not saturate: a 4-bit code (0..15) times an activation (|a| <= 128) gives
 // pairs of at most 3840, so a block's 8 pairs per lane sum to at most 30720 and add up in int16
 // before one vpmaddwd. 6-bit (Q6_K) and 8-bit (Q8_0) codes are widened after each vpmaddubsw.
@@ -105,6 +109,7 @@ TINYLLM_AVX2_KERNEL inline void nibbles_pass_avx2(const Nibbles& u, HalfPass<R, 
                 for (auto& x : row) x = _mm256_setzero_si256();
             for (int j = 0; j < 4; ++j) {
                 __m256i low[H], high[H];
+                prefetch_ahead(q + 4 * R * j);
                 for (int h = 0; h < H; ++h) {
                     const __m256i codes = pass.lanes(q + 4 * R * j, h);
                     low[h] = _mm256_and_si256(codes, mask);
@@ -152,6 +157,7 @@ TINYLLM_AVX2_KERNEL inline void q8_0_pass_avx2(const uint8_t* unit, int64_t n_bl
             for (auto& x : row) x = _mm256_setzero_si256();
         for (int j = 0; j < 8; ++j) {
             __m256i w[H], magnitude[H];
+            prefetch_ahead(q + 4 * R * j);
             for (int h = 0; h < H; ++h) {
                 w[h] = _mm256_xor_si256(pass.lanes(q + 4 * R * j, h), flip);
                 magnitude[h] = _mm256_abs_epi8(w[h]);
