@@ -60,6 +60,17 @@ inline bool interleavable(GgmlType type, int64_t cols, int64_t rows, int64_t gro
     }
 }
 
+// Reading a paired-scales layout (int4, Q4_0, Q8_0) front to back, group g = 0, 1, ... in order
+// with q at group g's place in the stream: returns the field group of g's scales. At an even g
+// the pair's field groups (one for a last unpaired group) lie at q, and q moves past them.
+inline const uint8_t* paired_scales(const uint8_t*& q, const uint8_t*& pair, int64_t g, int64_t n_groups, int64_t rows) {
+    if (g % 2 == 0) {
+        pair = q;
+        q += 2 * rows * (g + 1 < n_groups ? 2 : 1);
+    }
+    return pair + 2 * rows * (g % 2);
+}
+
 namespace detail {
 
 // Plain rows to gather from: `rows` rows, row r at src + r * row_bytes.

@@ -93,16 +93,12 @@ TINYLLM_AVX2_KERNEL inline void nibbles_pass_avx2(const Nibbles& u, HalfPass<R, 
     __m256 acc[T][H];
     for (auto& row : acc)
         for (auto& x : row) x = _mm256_setzero_ps();
-    const uint8_t* q = u.unit;
-    const uint8_t* scales = q;
+    const uint8_t *q = u.unit, *pair = q;
     const int64_t n_groups = u.n_blocks / u.blocks_per_scale;
     for (int64_t g = 0; g < n_groups; ++g) {
-        if (g % 2 == 0) {
-            scales = q;
-            q += 2 * R * (g + 1 < n_groups ? 2 : 1);
-        }
+        const uint8_t* scales = paired_scales(q, pair, g, n_groups, R);
         __m256 d[H];
-        for (int h = 0; h < H; ++h) d[h] = pass.fields(scales + 2 * R * (g % 2), h);
+        for (int h = 0; h < H; ++h) d[h] = pass.fields(scales, h);
         for (int64_t b = g * u.blocks_per_scale, end = b + u.blocks_per_scale; b < end; ++b, q += 16 * R) {
             __m256i sum16[T][H];
             for (auto& row : sum16)
@@ -145,13 +141,9 @@ TINYLLM_AVX2_KERNEL inline void q8_0_pass_avx2(const uint8_t* unit, int64_t n_bl
     __m256 acc[T][H];
     for (auto& row : acc)
         for (auto& x : row) x = _mm256_setzero_ps();
-    const uint8_t* q = unit;
-    const uint8_t* scales = q;
+    const uint8_t *q = unit, *pair = q;
     for (int64_t b = 0; b < n_blocks; ++b, q += 32 * R) {
-        if (b % 2 == 0) {
-            scales = q;
-            q += 2 * R * (b + 1 < n_blocks ? 2 : 1);
-        }
+        const uint8_t* scales = paired_scales(q, pair, b, n_blocks, R);
         __m256i dot[T][H];
         for (auto& row : dot)
             for (auto& x : row) x = _mm256_setzero_si256();
@@ -171,7 +163,7 @@ TINYLLM_AVX2_KERNEL inline void q8_0_pass_avx2(const uint8_t* unit, int64_t n_bl
             }
         }
         for (int h = 0; h < H; ++h) {
-            const __m256 d = pass.fields(scales + 2 * R * (b % 2), h);
+            const __m256 d = pass.fields(scales, h);
             for (int t = 0; t < T; ++t)
                 acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t][h]), _mm256_mul_ps(d, _mm256_set1_ps(a[t][b].d)), acc[t][h]);
         }

@@ -20,6 +20,7 @@
 #include "activation_q8.hpp"
 #include "dot_x86.hpp"
 #include "ggml_types.hpp"
+#include "interleaved.hpp"
 
 // GCC 12 reports its own 512-bit intrinsics' placeholder operands as maybe uninitialized
 // (GCC bug 105593, fixed in 13).
@@ -146,15 +147,10 @@ TINYLLM_VNNI inline void nibbles_unit_vnni(const Nibbles& u, const BlockQ8* cons
     F acc[T];
     for (auto& x : acc) x = F{};
     constexpr int64_t R = V::rows;
-    const uint8_t* q = u.unit;
-    const uint8_t* scales = q;
+    const uint8_t *q = u.unit, *pair = q;
     const int64_t n_groups = u.n_blocks / u.blocks_per_scale;
     for (int64_t g = 0; g < n_groups; ++g) {
-        if (g % 2 == 0) {  // a pair's scales (or a last group's) come before its codes
-            scales = q;
-            q += 2 * R * (g + 1 < n_groups ? 2 : 1);
-        }
-        const F d = V::halves(scales + 2 * R * (g % 2));
+        const F d = V::halves(paired_scales(q, pair, g, n_groups, R));
         for (int64_t b = g * u.blocks_per_scale, end = b + u.blocks_per_scale; b < end; ++b, q += 16 * R) {
             I dot[T], dot16[T];
             for (int t = 0; t < T; ++t) {
@@ -190,20 +186,16 @@ TINYLLM_VNNI inline void q8_0_unit_vnni(const uint8_t* unit, int64_t n_blocks, c
     F acc[T];
     for (auto& x : acc) x = F{};
     constexpr int64_t R = V::rows;
-    const uint8_t* q = unit;
-    const uint8_t* scales = q;
+    const uint8_t *q = unit, *pair = q;
     for (int64_t b = 0; b < n_blocks; ++b, q += 32 * R) {
-        if (b % 2 == 0) {
-            scales = q;
-            q += 2 * R * (b + 1 < n_blocks ? 2 : 1);
-        }
+        const uint8_t* scales = paired_scales(q, pair, b, n_blocks, R);
         I dot[T];
         for (int t = 0; t < T; ++t) dot[t] = times_code_sum<V>(a[t][b], minus_128);
         for (int j = 0; j < 8; ++j) {
             const I w = V::load(q + 4 * R * j);
             for (int t = 0; t < T; ++t) dot[t] = dpbusd(dot[t], w, V::splat(word_at(a[t][b].qs + 4 * j)));
         }
-        const F d = V::halves(scales + 2 * R * (b % 2));
+        const F d = V::halves(scales);
         for (int t = 0; t < T; ++t) acc[t] = fmadd(to_float(dot[t]), d * V::splat(a[t][b].d), acc[t]);
     }
     for (int t = 0; t < T; ++t) V::store(out + t * out_stride, acc[t]);
