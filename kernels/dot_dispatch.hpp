@@ -152,6 +152,13 @@ inline DotRowsF16 best_dot_rows_f16() { return TINYLLM_AVX2_OR(DotRowsF16, dot_r
 
 inline WeightedSumF16 best_weighted_sum_f16() { return TINYLLM_AVX2_OR(WeightedSumF16, weighted_sum_f16_avx2, weighted_sum_f16); }
 
+// Float activations against 16-bit rows holding exact copies of f32 weights (type_float.hpp).
+using DotHalfF32 = float (*)(const uint16_t*, const float*, int);
+
+inline DotHalfF32 best_dot_f16_f32() { return TINYLLM_AVX2_OR(DotHalfF32, dot_f16_f32_avx2, dot_f16_f32); }
+
+inline DotHalfF32 best_dot_bf16_f32() { return TINYLLM_AVX2_OR(DotHalfF32, dot_bf16_f32_avx2, dot_bf16_f32); }
+
 using VecmatF32 = void (*)(const float*, const float*, float*, int, int);
 
 inline VecmatF32 best_vecmat_f32() { return TINYLLM_AVX2_OR(VecmatF32, vecmat_f32_avx2, vecmat_f32); }

@@ -223,23 +223,27 @@ struct LoadBF16 {
     static float one(const uint16_t* p, int i) { return bf16_to_f32(p[i]); }
 };
 
-// Float-weight dots: four independent accumulators hide FMA latency.
-template <class Load>
-__attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const typename Load::T* w, const typename Load::T* x, int n) {
+// Float-weight dots: four independent accumulators hide FMA latency. Weights and activations
+// may differ in format; since every format widens exactly, the sums depend only on the values.
+template <class WLoad, class XLoad = WLoad>
+__attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const typename WLoad::T* w, const typename XLoad::T* x, int n) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int i = 0;
     for (; i + 32 <= n; i += 32)
         for (int k = 0; k < 4; ++k)
-            acc[k] = _mm256_fmadd_ps(Load::eight(w, i + 8 * k), Load::eight(x, i + 8 * k), acc[k]);
-    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load::eight(w, i), Load::eight(x, i), acc[0]);
+            acc[k] = _mm256_fmadd_ps(WLoad::eight(w, i + 8 * k), XLoad::eight(x, i + 8 * k), acc[k]);
+    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(WLoad::eight(w, i), XLoad::eight(x, i), acc[0]);
     float tail = 0.0f;
-    for (; i < n; ++i) tail += Load::one(w, i) * Load::one(x, i);
+    for (; i < n; ++i) tail += WLoad::one(w, i) * XLoad::one(x, i);
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
 inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) { return dot_float_avx2<LoadF32>(&w->v, x, n); }
 inline float dot_f16_avx2(const TypeF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadF16>(&w->v, x, n); }
 inline float dot_bf16_avx2(const TypeBF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadBF16>(&w->v, x, n); }
+// dot_f16_f32 / dot_bf16_f32 (type_float.hpp): float activations, 16-bit weights.
+inline float dot_f16_f32_avx2(const uint16_t* w, const float* x, int n) { return dot_float_avx2<LoadF16, LoadF32>(w, x, n); }
+inline float dot_bf16_f32_avx2(const uint16_t* w, const float* x, int n) { return dot_float_avx2<LoadBF16, LoadF32>(w, x, n); }
 
 // f32_to_fp16_row and round_to_fp16_row (fp16.hpp) with F16C, which rounds to nearest even as
 // they do: the same bits for every value but NaN payloads.

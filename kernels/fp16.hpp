@@ -58,4 +58,38 @@ inline uint16_t f32_to_bf16(float f) {
     return uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
 }
 
+// The f16 bits of f when f16 holds f exactly, or 0xffff (a NaN, which never fits) when it
+// does not: f is zero, or a multiple of 2^-24 with 11 significant bits at most and below 2^16.
+// Bit tests only, so loops over it vectorize.
+inline uint16_t exact_fp16_bits(float f) {
+    const uint32_t u = f32_to_bits(f), abs = u & 0x7fffffffu, e = abs >> 23, sign = (u >> 16) & 0x8000u;
+    if (abs == 0) return uint16_t(sign);
+    if (e < 103 || e > 142) return 0xffff;
+    const uint32_t dropped = e >= 113 ? 13 : 126 - e;  // mantissa bits f16 cannot hold
+    if (abs & ((1u << dropped) - 1)) return 0xffff;
+    if (e >= 113) return uint16_t(sign | ((e - 112) << 10) | ((abs & 0x7fffffu) >> 13));
+    return uint16_t(sign | (((abs & 0x7fffffu) | 0x800000u) >> dropped));  // subnormal
+}
+
+// The 16-bit format that holds each of n floats exactly, with the values written there: bf16
+// when every value's low 16 bits are zero (it widens with a shift), else f16, else none (out
+// then holds nothing useful). Weights exported to f32 from a bf16 or f16 checkpoint pass, and
+// then cost half the bytes to read.
+enum class ExactHalf : uint8_t { none, bf16, f16 };
+
+inline ExactHalf narrow_exactly(const float* x, uint16_t* out, int64_t n) {
+    uint32_t low_bits = 0;
+    for (int64_t i = 0; i < n; ++i) low_bits |= f32_to_bits(x[i]) & 0xffffu;
+    if (low_bits == 0) {
+        for (int64_t i = 0; i < n; ++i) out[i] = uint16_t(f32_to_bits(x[i]) >> 16);
+        return ExactHalf::bf16;
+    }
+    bool exact = true;
+    for (int64_t i = 0; i < n; ++i) {
+        out[i] = exact_fp16_bits(x[i]);
+        exact &= out[i] != 0xffff;
+    }
+    return exact ? ExactHalf::f16 : ExactHalf::none;
+}
+
 } // namespace tinyllm

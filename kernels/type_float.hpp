@@ -17,15 +17,25 @@ struct TypeF32 {
     static constexpr int block_elems = 1;
     struct Block { float v; };
     static void dequantize(const Block* b, float* out) { *out = b->v; }
-    static float dot(const Block* w, const float* x, int n) {
-        float acc[8] = {};
-        int i = 0;
-        for (; i + 8 <= n; i += 8)
-            for (int k = 0; k < 8; ++k) acc[k] += w[i + k].v * x[i + k];
-        for (; i < n; ++i) acc[0] += w[i].v * x[i];
-        return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    }
+    static float dot(const Block* w, const float* x, int n);
 };
+
+// Float activations against weights kept in any float format: each weight widens exactly, so
+// a row stored as f16 or bf16 whose values are exact copies of f32 ones gives the f32 row's
+// bits (see narrow_exactly in fp16.hpp).
+template <class W, float (*Widen)(W)>
+inline float dot_widened(const W* w, const float* x, int n) {
+    float acc[8] = {};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) acc[k] += Widen(w[i + k]) * x[i + k];
+    for (; i < n; ++i) acc[0] += Widen(w[i]) * x[i];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+inline float as_float(float f) { return f; }
+inline float TypeF32::dot(const Block* w, const float* x, int n) { return dot_widened<float, as_float>(&w->v, x, n); }
+inline float dot_f16_f32(const uint16_t* w, const float* x, int n) { return dot_widened<uint16_t, fp16_to_f32>(w, x, n); }
+inline float dot_bf16_f32(const uint16_t* w, const float* x, int n) { return dot_widened<uint16_t, bf16_to_f32>(w, x, n); }
 
 // F16 and BF16 differ only in how a 16-bit value widens to float.
 template <GgmlType Id, ActFormat Act, float (*Widen)(uint16_t)>

@@ -98,6 +98,64 @@ TEST_CASE("float-weight dot products, every length including tails") {
     }
 }
 
+TEST_CASE("exact_fp16_bits: f16's bits exactly for the floats f16 holds, a NaN for every other") {
+    // Every f16 value but NaN and infinity, widened, then its float neighbours one ulp away,
+    // and random bit patterns: the answer is decided by the round trip through f32_to_fp16.
+    std::vector<float> x;
+    for (uint32_t h = 0; h < 0x10000; ++h) {
+        if ((h & 0x7c00) == 0x7c00) continue;
+        const uint32_t u = f32_to_bits(fp16_to_f32(uint16_t(h)));
+        for (uint32_t v : {u, u + 1, u - 1}) x.push_back(bits_to_f32(v));
+    }
+    const size_t structured = x.size();
+    std::mt19937 rng(11);
+    for (int i = 0; i < 100000; ++i) x.push_back(bits_to_f32(uint32_t(rng())));
+    x.push_back(INFINITY);  // f16 has it, but a weight row holding it stays f32
+    size_t exact = 0, wrong = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const float f = x[i];
+        if (std::isnan(f)) continue;
+        const uint16_t h = f32_to_fp16(f);
+        const bool holds = f32_to_bits(fp16_to_f32(h)) == f32_to_bits(f) && !std::isinf(f);
+        exact += holds && i < structured;
+        wrong += exact_fp16_bits(f) != (holds ? h : uint16_t(0xffff));
+    }
+    CHECK(exact == 2 * 0x7c00);  // every finite f16 of either sign, and none of their neighbours
+    CHECK(wrong == 0);
+}
+
+TEST_CASE("narrow_exactly keeps f32 weights in bf16 or f16 only when every value fits, and the dots keep their bits") {
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (int n : {1, 7, 33, 256, 1000}) {
+        std::vector<float> as_bf16(static_cast<size_t>(n)), as_f16(static_cast<size_t>(n)), x(static_cast<size_t>(n));
+        for (int i = 0; i < n; ++i) {
+            as_bf16[size_t(i)] = bf16_to_f32(f32_to_bf16(u(rng)));
+            as_f16[size_t(i)] = fp16_to_f32(f32_to_fp16(u(rng) * 0.001f));  // subnormal f16s too
+            x[size_t(i)] = u(rng);
+        }
+        as_f16[0] = 3.0f / 1024;  // bf16 holds it too, but not the rest of the row
+        std::vector<uint16_t> half(static_cast<size_t>(n));
+        const auto f32_dot = best_dot<TypeF32>();
+        const auto* bf16_rows = reinterpret_cast<const TypeF32::Block*>(as_bf16.data());
+        const auto* f16_rows = reinterpret_cast<const TypeF32::Block*>(as_f16.data());
+        REQUIRE(narrow_exactly(as_bf16.data(), half.data(), n) == ExactHalf::bf16);
+        for (int i = 0; i < n; ++i) CHECK(bf16_to_f32(half[size_t(i)]) == as_bf16[size_t(i)]);
+        CHECK(f32_to_bits(best_dot_bf16_f32()(half.data(), x.data(), n)) == f32_to_bits(f32_dot(bf16_rows, x.data(), n)));
+        CHECK(f32_to_bits(dot_bf16_f32(half.data(), x.data(), n)) == f32_to_bits(TypeF32::dot(bf16_rows, x.data(), n)));
+        if (n > 1) {  // (a row of that one value alone is bf16)
+            REQUIRE(narrow_exactly(as_f16.data(), half.data(), n) == ExactHalf::f16);
+            for (int i = 0; i < n; ++i) CHECK(f32_to_bits(fp16_to_f32(half[size_t(i)])) == f32_to_bits(as_f16[size_t(i)]));
+            CHECK(f32_to_bits(best_dot_f16_f32()(half.data(), x.data(), n)) == f32_to_bits(f32_dot(f16_rows, x.data(), n)));
+            CHECK(f32_to_bits(dot_f16_f32(half.data(), x.data(), n)) == f32_to_bits(TypeF32::dot(f16_rows, x.data(), n)));
+        }
+        // One value neither holds keeps the row f32.
+        std::vector<float> mixed = as_f16;
+        mixed[size_t(n - 1)] = 1.0f + std::ldexp(1.0f, -20);
+        CHECK(narrow_exactly(mixed.data(), half.data(), n) == ExactHalf::none);
+    }
+}
+
 
 // ---- Quantized block layouts -------------------------------------------------------------
 // Each packer below writes codes and scales into a block the way the GGUF layout documents

@@ -28,16 +28,17 @@ struct Loaded {
     pte::Method method;
     Status status;
 
-    Status open(std::vector<uint8_t> bytes, const char* method_name, const pte::ExternalData& external = {}) {
+    Status open(std::vector<uint8_t> bytes, const char* method_name, const pte::ExternalData& external = {},
+                const pte::MethodOptions& options = {}) {
         file = std::move(bytes);
         Result<pte::Program> p = pte::open_program(ByteSpan{file.data(), file.size()});
         if (!p) return status = p.status;
         program = *p;
-        Result<size_t> need = pte::Method::required_bytes(program, cstr(method_name));
+        Result<size_t> need = pte::Method::required_bytes(program, cstr(method_name), options);
         if (!need) return status = need.status;
         memory.assign(*need, 0);
         arena = Arena(memory.data(), memory.size());
-        return status = method.init(program, cstr(method_name), arena, external);
+        return status = method.init(program, cstr(method_name), arena, external, options);
     }
 };
 
@@ -211,6 +212,37 @@ TEST_CASE("stories260K fp32 decode program matches PyTorch step by step and gree
     REQUIRE(l.method.set_input(0, pte::ScalarType::Long, &bad, tok_shape, 2).ok());
     REQUIRE(l.method.set_input(1, pte::ScalarType::Long, &pos, pos_shape, 1).ok());
     CHECK(l.method.execute().code == Error::token_out_of_range);
+}
+
+TEST_CASE("narrowed weights: 16-bit copies where f16 holds every f32 weight exactly, the same logits bit for bit") {
+    pte::MethodOptions narrow;
+    narrow.narrow_exact_weights = true;
+    SUBCASE("shakespeare5m was trained in f16: all 43 linear layers narrow") {
+        const std::string path = "models/shakespeare5m_fp32_kv.pte";
+        if (!require_shared(path)) return;
+        const std::vector<uint8_t> bytes = read_bytes(shared_path(path));
+        Loaded plain, narrowed;
+        REQUIRE_MESSAGE(plain.open(bytes, "forward").ok(), describe(plain.status));
+        REQUIRE_MESSAGE(narrowed.open(bytes, "forward", {}, narrow).ok(), describe(narrowed.status));
+        CHECK(plain.method.narrowed_linear_layers() == 0);
+        CHECK(narrowed.method.narrowed_linear_layers() == 43);
+        CHECK(narrowed.memory.size() - plain.memory.size() >= plain.file.size() / 2 - 1100000);  // all but the embedding table's f32 bytes
+        int64_t token = 1;
+        for (int64_t pos = 0; pos < 24; ++pos) {
+            const std::vector<float> a = decode_step(plain.method, token, pos), b = decode_step(narrowed.method, token, pos);
+            REQUIRE(a.size() == b.size());
+            CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+            token = argmax(a.data(), int(a.size()));
+        }
+    }
+    SUBCASE("stories260K was trained in f32: nothing narrows, and it still runs") {
+        const std::string path = std::string(pte_dir) + "stories260K_fp32_kv.pte";
+        if (!require_shared(path)) return;
+        Loaded l;
+        REQUIRE_MESSAGE(l.open(read_bytes(shared_path(path)), "forward", {}, narrow).ok(), describe(l.status));
+        CHECK(l.method.narrowed_linear_layers() == 0);
+        CHECK(decode_step(l.method, 1, 0).size() == 512);
+    }
 }
 
 TEST_CASE("stories260K prefill program gives the last prompt position's logits") {

@@ -12,10 +12,12 @@ namespace tinyllm::pte {
 
 class LlmProgram {
 public:
-    static Result<size_t> required_bytes(const Program& program) { return Method::required_bytes(program, "forward"); }
+    static Result<size_t> required_bytes(const Program& program, const MethodOptions& options = {}) {
+        return Method::required_bytes(program, "forward", options);
+    }
 
-    Status init(const Program& program, Arena& arena) {
-        if (Status s = method_.init(program, "forward", arena); !s) return s;
+    Status init(const Program& program, Arena& arena, const MethodOptions& options = {}) {
+        if (Status s = method_.init(program, "forward", arena, {}, options); !s) return s;
         if (method_.input_count() != 2 || method_.output_count() < 1)
             return Status::fail(Error::unsupported_architecture, "pte: forward must take (tokens, input_pos) and return logits");
         const Value &tokens = method_.input(0), &pos = method_.input(1), &logits = method_.output(0);

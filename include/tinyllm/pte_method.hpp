@@ -24,16 +24,27 @@ struct ExternalData {
     void* context = nullptr;
 };
 
+struct MethodOptions {
+    // Linear layers whose f32 weights a 16-bit format holds exactly (exports of f16 or bf16
+    // checkpoints) read an arena copy in that format: half the bytes per token, the same
+    // results bit for bit. Costs arena memory of half those weights; off, weights stay
+    // zero-copy views into the program.
+    bool narrow_exact_weights = false;
+};
+
 class Method {
 public:
     // Arena bytes init() needs for method `name` (an upper bound that includes alignment).
-    static Result<size_t> required_bytes(const Program& program, StrView name) {
+    static Result<size_t> required_bytes(const Program& program, StrView name, const MethodOptions& options = {}) {
         PlanView plan = program.find_plan(name);
         if (!plan.t.valid()) return missing_method(program, name);
-        uint64_t total = uint64_t(plan.value_count()) * sizeof(Value) + 64;
-        total += uint64_t(plan.operator_count()) * sizeof(const OpEntry*) + 64;
-        total += uint64_t(plan.value_count()) * sizeof(Uses) + 64;
-        if (plan.chain_count()) total += uint64_t(plan.instruction_count(0)) * sizeof(Step) + 64;
+        // init allocates each table with at least one entry.
+        const uint64_t n_values = plan.value_count() ? plan.value_count() : 1, n_ops = plan.operator_count() ? plan.operator_count() : 1;
+        uint64_t total = n_values * sizeof(Value) + 64;
+        total += n_ops * sizeof(const OpEntry*) + 64;
+        total += n_values * sizeof(Uses) + 64;
+        const uint32_t n_instr = plan.chain_count() ? plan.instruction_count(0) : 0;
+        total += uint64_t(n_instr ? n_instr : 1) * sizeof(Step) + 64;
         fb::Vector<int64_t> buffers = plan.non_const_buffer_sizes();
         for (uint32_t k = 1; k < buffers.size(); ++k) total += uint64_t(buffers[k]) + 64;
         for (uint32_t v = 0; v < plan.value_count(); ++v) {
@@ -41,12 +52,15 @@ public:
             if (ev.kind() != ValueKind::Tensor) continue;
             TensorView t = ev.as_tensor();
             if (!t.planned() && t.data_buffer_idx() == 0 && !t.external()) total += t.nbytes() + 64;
+            const bool constant = !t.planned() && (t.data_buffer_idx() != 0 || t.external());
+            if (options.narrow_exact_weights && constant && t.scalar_type() == ScalarType::Float && t.sizes().size() == 2)
+                total += t.nbytes() / 2 + 64;
         }
         if (total > SIZE_MAX) return Status::fail(Error::out_of_memory, "pte: method needs more memory than this machine addresses");
         return size_t(total);
     }
 
-    Status init(const Program& program, StrView name, Arena& arena, const ExternalData& external = {}) {
+    Status init(const Program& program, StrView name, Arena& arena, const ExternalData& external = {}, const MethodOptions& options = {}) {
         program_ = &program;
         plan_ = program.find_plan(name);
         if (!plan_.t.valid()) return missing_method(program, name);
@@ -89,11 +103,20 @@ public:
         }
         alias_buffer_updates();
         plan_linear_layers();
+        if (options.narrow_exact_weights)
+            if (Status s = narrow_linear_weights(arena); !s) return s;
         alias_byte_copies();
         return Status();
     }
 
     StrView name() const { return plan_.name(); }
+
+    // How many linear layers read 16-bit copies of their weights (MethodOptions).
+    uint32_t narrowed_linear_layers() const {
+        uint32_t narrowed = 0;
+        for (uint32_t i = 0; plan_.chain_count() && i < plan_.instruction_count(0); ++i) narrowed += steps_[i].half_rows != nullptr;
+        return narrowed;
+    }
 
     // How many instructions load-time planning removed: transposes folded into linear layers,
     // copies whose tensors share memory with their inputs.
@@ -165,6 +188,9 @@ private:
         // scale and zero point [N, K/group]).
         int32_t weight = -1, scale = -1, zero = -1;
         int64_t group = 0;
+        // A float weight's exact 16-bit copy, and the dot that reads it (narrow_linear_weights).
+        const uint16_t* half_rows = nullptr;
+        DotHalfF32 half_dot = nullptr;
     };
 
     // The one instruction that reads value v, or -1 (several readers, or a method output).
@@ -226,6 +252,34 @@ private:
             steps_[i].kind = StepKind::skip;
             steps_[mm] = linear;
         }
+    }
+
+    // Gives each float linear weight that bf16 or f16 holds exactly a copy in that format
+    // (shared by the layers reading the same weight); the others keep reading f32.
+    Status narrow_linear_weights(Arena& arena) {
+        const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            Step& step = steps_[i];
+            if (step.kind != StepKind::linear || values_[step.weight].tensor.type != ScalarType::Float) continue;
+            for (uint32_t j = 0; j < i && !step.half_rows; ++j)
+                if (steps_[j].half_rows && steps_[j].weight == step.weight) {
+                    step.half_rows = steps_[j].half_rows;
+                    step.half_dot = steps_[j].half_dot;
+                }
+            if (step.half_rows) continue;
+            const Tensor& w = values_[step.weight].tensor;
+            const size_t mark = arena.used();
+            uint16_t* rows = arena.allocate_array<uint16_t>(size_t(w.numel()));
+            if (!rows) return out_of_memory(arena);
+            const ExactHalf format = narrow_exactly(w.as<float>(), rows, w.numel());
+            if (format == ExactHalf::none) {
+                arena.reset_to(mark);
+                continue;
+            }
+            step.half_rows = rows;
+            step.half_dot = format == ExactHalf::bf16 ? best_dot_bf16_f32() : best_dot_f16_f32();
+        }
+        return Status();
     }
 
     // A mutable buffer (e.g. a KV cache) is updated functionally: out = index_put(buffer, ...)
@@ -593,6 +647,12 @@ private:
         const int64_t m = x.sizes[0], k = x.sizes[1], n = w.sizes[0];
         const float* xs = x.as<float>();
         float* ys = out.as<float>();
+        if (step.half_rows) {
+            parallel_for(n, [&](int64_t j) {
+                for (int64_t r = 0; r < m; ++r) ys[r * n + j] = step.half_dot(step.half_rows + j * k, xs + r * k, int(k));
+            });
+            return Status();
+        }
         if (w.type == ScalarType::Float) {
             const auto dot = best_dot<TypeF32>();
             const auto* rows = reinterpret_cast<const TypeF32::Block*>(w.data);
