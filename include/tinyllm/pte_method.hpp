@@ -290,6 +290,9 @@ private:
     // (the kernels skip copying a tensor onto itself). Results are unchanged.
     void alias_buffer_updates() {
         const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        const bool straight = straight_line();
+        mark_views();
+        if (straight) find_uses();
         for (uint32_t i = 0; i < n; ++i) {
             if (!is_op(i, "aten::index_put", "out")) continue;
             fb::Vector<int32_t> args = plan_.instruction(0, i).call_args();
@@ -306,13 +309,14 @@ private:
                 for (uint32_t k = 0; k < a.size(); ++k) reads = reads || a[k] == buffer;
                 if (reads) only_write_back = is_op(j, "aten::copy_", "") && a[0] == buffer && a[1] == out;
             }
-            if (!only_write_back || has_views(out)) continue;
+            if (!only_write_back || has_views(out, straight)) continue;
             o.data = b.data;
             for (uint32_t j = 0; j < n; ++j)
                 if (is_op(j, "aten::copy_", "") && plan_.instruction(0, j).call_args()[0] == buffer) {
                     const int32_t r = plan_.instruction(0, j).call_args()[3];
                     Tensor& result = values_[r].tensor;
-                    if (result.same_shape(b) && result.type == b.type && !result.constant && !is_io(r) && !has_views(r)) result.data = b.data;
+                    if (result.same_shape(b) && result.type == b.type && !result.constant && !is_io(r) && !has_views(r, straight))
+                        result.data = b.data;
                 }
         }
     }
@@ -325,11 +329,8 @@ private:
     // straight into the copy's memory. Only for straight-line methods, where instruction order
     // is execution order. Results are unchanged.
     void alias_byte_copies() {
+        if (!straight_line()) return;
         const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
-        for (uint32_t j = 0; j < n; ++j) {
-            const InstructionKind kind = plan_.instruction(0, j).kind();
-            if (kind != InstructionKind::KernelCall && kind != InstructionKind::FreeCall) return;
-        }
         mark_views();
         find_uses();
         for (uint32_t i = 0; i < n; ++i) {
@@ -542,17 +543,18 @@ private:
     uint32_t first_use(int32_t v) const { return uses_[v].first; }
     uint32_t last_use(int32_t v) const { return uses_[v].last; }
 
-    // Whether another tensor shares v's planned bytes without being written by any instruction:
-    // a view that the memory plan placed on v (ExecuTorch emits reshapes of planned tensors as
-    // such aliases). Rebinding v's memory would leave that view behind, so callers then keep v.
-    bool has_views(int32_t v) const {
+    // Whether a view (mark_views) shares v's planned bytes: ExecuTorch emits reshapes of
+    // planned tensors as such aliases, and rebinding v's memory would leave them behind, so
+    // callers then keep v. Where uses are known (straight-line methods, after find_uses), views
+    // never used or reading another tensor's bytes (the memory plan reuses bytes) do not count.
+    bool has_views(int32_t v, bool uses_known) const {
         const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
         for (uint32_t k = 0; k < n_values_; ++k) {
-            if (int32_t(k) == v || values_[k].kind != ValueKind::Tensor || values_[k].tensor.constant || !overlaps(int32_t(k), values_[v].tensor))
+            if (int32_t(k) == v || values_[k].kind != ValueKind::Tensor || !values_[k].tensor.view || !overlaps(int32_t(k), values_[v].tensor))
                 continue;
-            bool written = is_io(int32_t(k));
-            for (uint32_t j = 0; j < n && !written; ++j) written = writes(j, int32_t(k));
-            if (!written) return true;
+            if (uses_known && first_use(int32_t(k)) == n) continue;
+            const int32_t owner = uses_known ? view_owner(int32_t(k)) : -1;
+            if (owner < 0 || owner == v) return true;
         }
         return false;
     }
@@ -598,6 +600,16 @@ private:
         for (uint32_t k = 0; k < plan_.outputs().size(); ++k)
             if (plan_.outputs()[k] == v) return true;
         return false;
+    }
+
+    // Whether the method has only kernel calls (and frees): instruction order is execution order.
+    bool straight_line() const {
+        const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        for (uint32_t j = 0; j < n; ++j) {
+            const InstructionKind kind = plan_.instruction(0, j).kind();
+            if (kind != InstructionKind::KernelCall && kind != InstructionKind::FreeCall) return false;
+        }
+        return true;
     }
 
     // Whether no other tensor value's bytes overlap value v's.
