@@ -380,7 +380,7 @@ int main(int argc, char** argv) {
     if (prompt.empty() && !opt.chat) die("the prompt is empty (give -p TEXT or --prompt-ids)");
 
     // Memory: the session's (or the program's memory plan), then the sampler's.
-    std::vector<uint8_t> memory;
+    PrivateMemory memory;
     Arena arena;
     Session session;
     pte::LlmProgram llm;
@@ -393,7 +393,7 @@ int main(int argc, char** argv) {
         options.narrow_exact_weights = true;  // the memory is RAM here, and reading half the bytes is faster
         Result<size_t> need = pte::LlmProgram::required_bytes(program, options);
         if (!need) die(need.status, "cannot load '" + opt.model + "'");
-        memory.resize(*need);
+        if (!(st = memory.allocate(*need))) die(st, "cannot run '" + opt.model + "'");
         arena = Arena(memory.data(), memory.size());
         if (!(st = llm.init(program, arena, options))) die(st, "cannot run '" + opt.model + "'");
         n_vocab = llm.n_vocab();
@@ -412,7 +412,7 @@ int main(int argc, char** argv) {
         n_ctx = opt.n_ctx ? opt.n_ctx : n_ctx_train;
         if (n_ctx > n_ctx_train) die("context " + std::to_string(n_ctx) + " exceeds the model's " + std::to_string(n_ctx_train));
         summary = model_summary(model, file.mapping.bytes().size);
-        memory.resize(Session::required_bytes(model, n_ctx, n_batch));
+        if (!(st = memory.allocate(Session::required_bytes(model, n_ctx, n_batch)))) die(st, "cannot create session");
         arena = Arena(memory.data(), memory.size());
         if (!(st = session.init(model, n_ctx, n_batch, arena))) die(st, "cannot create session");
         backend = std::make_unique<SessionBackend>(session);

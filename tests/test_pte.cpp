@@ -736,3 +736,40 @@ TEST_CASE("byte copies share memory with their input where the memory plan allow
         for (int k = 0; k < 4; ++k) CHECK(out[k] == doctest::Approx(std::exp(double(x[k]) * x[k]) / sum + x[k] * x[k]).epsilon(1e-6));
     }
 }
+
+NodePtr int_list_value(std::vector<int64_t> items) {  // items: indices of Int values
+    NodePtr t = table();
+    child(t, 0, scalars(items));
+    return evalue(7, t);
+}
+
+TEST_CASE("a copy of a copy reads the first copy's input directly, as GQA's expanded-then-transposed KV cache does") {
+    // e = expand(x [1,2,3] -> [2,2,3]); ev = e viewed as [4,3]; y = permute(ev, (1,0)) [3,4].
+    // Values 4-8 ints, 9-10 their lists, 11 false; 12 a second reader of e when `shared`.
+    using pte::ScalarType;
+    auto program = [](bool shared) {
+        std::vector<NodePtr> v = {tensor_value(ScalarType::Float, {1, 2, 3}, -1), tensor_value(ScalarType::Float, {2, 2, 3}, 0),
+                                  tensor_value(ScalarType::Float, {4, 3}, 0),     tensor_value(ScalarType::Float, {3, 4}, 64),
+                                  int_value(2), int_value(2), int_value(3), int_value(1), int_value(0), int_list_value({4, 5, 6}),
+                                  int_list_value({7, 8}), bool_value(false), tensor_value(ScalarType::Float, {2, 2, 3}, 128)};
+        std::vector<Call> calls = {{"aten::expand_copy", "out", {0, 9, 11, 1, 1}}, {"aten::permute_copy", "out", {2, 10, 3, 3}}};
+        if (shared) calls.push_back({"aten::add", "out", {1, 1, 7, 12, 12}});
+        return straight_line_program(v, calls, {0}, {3}, 192);
+    };
+    const float x[6] = {1, 2, 3, 4, 5, 6};
+    for (bool shared : {false, true}) {
+        CAPTURE(shared);
+        Loaded l;
+        REQUIRE_MESSAGE(l.open(program(shared), "forward").ok(), describe(l.status));
+        CHECK(l.method.skipped_instructions() == (shared ? 0u : 1u));  // the expansion, when only the permute reads it
+        const int64_t shape[3] = {1, 2, 3};
+        REQUIRE(l.method.set_input(0, ScalarType::Float, x, shape, 3).ok());
+        for (int run = 0; run < 2; ++run) {
+            Status s = l.method.execute();
+            REQUIRE_MESSAGE(s.ok(), describe(s));
+            const float* y = l.method.output(0).tensor.as<float>();
+            for (int k = 0; k < 3; ++k)
+                for (int r = 0; r < 4; ++r) CHECK(y[k * 4 + r] == x[(r % 2) * 3 + k]);  // y[k][r] = ev[r][k] = x[r % 2][k]
+        }
+    }
+}

@@ -45,6 +45,13 @@ public:
         total += n_values * sizeof(Uses) + 64;
         const uint32_t n_instr = plan.chain_count() ? plan.instruction_count(0) : 0;
         total += uint64_t(n_instr ? n_instr : 1) * sizeof(Step) + 64;
+        // fold_copy_chains: one FoldedCopy per strided copy at most.
+        for (uint32_t i = 0; i < n_instr; ++i) {
+            InstructionView in = plan.instruction(0, i);
+            if (in.kind() != InstructionKind::KernelCall) continue;
+            OperatorView op = plan.op(uint32_t(in.callee()));
+            if (op.name() == cstr("aten::expand_copy") || op.name() == cstr("aten::permute_copy")) total += sizeof(FoldedCopy) + 64;
+        }
         fb::Vector<int64_t> buffers = plan.non_const_buffer_sizes();
         for (uint32_t k = 1; k < buffers.size(); ++k) total += uint64_t(buffers[k]) + 64;
         for (uint32_t v = 0; v < plan.value_count(); ++v) {
@@ -106,7 +113,7 @@ public:
         if (options.narrow_exact_weights)
             if (Status s = narrow_linear_weights(arena); !s) return s;
         alias_byte_copies();
-        return Status();
+        return fold_copy_chains(arena);
     }
 
     StrView name() const { return plan_.name(); }
@@ -155,7 +162,9 @@ public:
             case InstructionKind::KernelCall: {
                 if (step.kind == StepKind::skip) break;
                 OpCall call{values_, step.args};
-                Status s = step.kind == StepKind::linear ? linear(call.t(0), step, call.out()) : ops_[step.first]->fn(call);
+                Status s = step.kind == StepKind::linear        ? linear(call.t(0), step, call.out())
+                           : step.kind == StepKind::folded_copy ? folded_copy(step, call.out())
+                                                                : ops_[step.first]->fn(call);
                 if (!s) return with_context(s, pc - 1);
                 break;
             }
@@ -178,7 +187,13 @@ private:
 
     // How an instruction runs: as its kernel, not at all, or as a linear layer; with the
     // instruction's fields decoded once at load rather than from the flatbuffer on every call.
-    enum class StepKind : uint8_t { kernel, skip, linear };
+    enum class StepKind : uint8_t { kernel, skip, linear, folded_copy };
+    // A copy reading another copy's input directly (fold_copy_chains): the output, in
+    // row-major order over `sizes`, takes the element at sum(index * strides) of the source.
+    struct FoldedCopy {
+        int dim = 0;
+        int64_t sizes[max_runtime_dims] = {}, strides[max_runtime_dims] = {};
+    };
     struct Step {
         StepKind kind = StepKind::kernel;
         InstructionKind instruction = InstructionKind::None;
@@ -191,6 +206,9 @@ private:
         // A float weight's exact 16-bit copy, and the dot that reads it (narrow_linear_weights).
         const uint16_t* half_rows = nullptr;
         DotHalfF32 half_dot = nullptr;
+        // folded_copy: the tensor read and how.
+        int32_t source = -1;
+        const FoldedCopy* fold = nullptr;
     };
 
     // The one instruction that reads value v, or -1 (several readers, or a method output).
@@ -406,6 +424,148 @@ private:
         rebind(source, source, copy);
         copy.view = true;
         return true;
+    }
+
+    // Exports expand the KV cache for grouped-query attention and then copy the expansion
+    // again (the keys transposed, the values once more where the memory plan needs it), so
+    // each layer writes the cache out twice per token. Where a copy (expand_copy or
+    // permute_copy) reads all of another copy's output and nothing else reads it, the second
+    // reads the first's input directly, in one strided pass, and the first is skipped. Only
+    // for straight-line methods, and only where the first's input keeps its bytes in between.
+    Status fold_copy_chains(Arena& arena) {
+        if (!straight_line()) return Status();
+        const uint32_t n = plan_.chain_count() ? plan_.instruction_count(0) : 0;
+        find_uses();
+        for (uint32_t i = 0; i < n; ++i) {
+            if (steps_[i].kind != StepKind::kernel || !strided_copy_op(i)) continue;
+            fb::Vector<int32_t> args = plan_.instruction(0, i).call_args();
+            const int32_t in = args[0];
+            const int32_t first = values_[in].tensor.view ? view_owner(in) : in;
+            if (first < 0) continue;
+            const Tensor &input = values_[in].tensor, &middle = values_[first].tensor;
+            if (input.data != middle.data || input.nbytes() != middle.nbytes() || input.type != middle.type) continue;
+            int32_t producer = -1;
+            for (uint32_t j = i; j-- > 0 && producer < 0;)
+                if (writes_into(j, middle)) producer = writes(j, first) ? int32_t(j) : int32_t(n);
+            if (producer < 0 || producer == int32_t(n) || steps_[producer].kind != StepKind::kernel || !strided_copy_op(uint32_t(producer)))
+                continue;
+            fb::Vector<int32_t> pargs = plan_.instruction(0, uint32_t(producer)).call_args();
+            if (pargs[pargs.size() - 1] != first || pargs[0] == first) continue;
+            FoldedCopy fold;
+            if (!only_read_by(first, uint32_t(producer), i) || !compose(uint32_t(producer), i, fold)) continue;
+            const Tensor& source = values_[pargs[0]].tensor;
+            bool kept = !overlaps(args[args.size() - 1], source);
+            for (uint32_t j = uint32_t(producer) + 1; j < i && kept; ++j) kept = !writes_into(j, source);
+            if (!kept) continue;
+            FoldedCopy* stored = arena.allocate_array<FoldedCopy>(1);
+            if (!stored) return out_of_memory(arena);
+            *stored = fold;
+            steps_[producer].kind = StepKind::skip;
+            steps_[i].kind = StepKind::folded_copy;
+            steps_[i].source = pargs[0];
+            steps_[i].fold = stored;
+            find_uses();
+        }
+        return Status();
+    }
+
+    bool strided_copy_op(uint32_t i) const { return is_op(i, "aten::expand_copy", "out") || is_op(i, "aten::permute_copy", "out"); }
+
+    // For each output dimension of copy i, the input dimension it reads, or -1 where it
+    // broadcasts (a new or size-1 input dimension). False if the copy's shapes do not fit.
+    bool copy_dims(uint32_t i, int* from) const {
+        fb::Vector<int32_t> args = plan_.instruction(0, i).call_args();
+        const Tensor &in = values_[args[0]].tensor, &out = values_[args[args.size() - 1]].tensor;
+        if (in.type != out.type) return false;
+        if (is_op(i, "aten::expand_copy", "out")) {
+            if (in.dim > out.dim) return false;
+            for (int d = 0; d < out.dim; ++d) {
+                const int j = d - (out.dim - in.dim);
+                from[d] = j < 0 || (in.sizes[j] == 1 && out.sizes[d] != 1) ? -1 : j;
+                if (from[d] >= 0 && in.sizes[j] != out.sizes[d]) return false;
+            }
+            return true;
+        }
+        const Value& dims = values_[args[1]];
+        if (dims.int_items.size() != uint32_t(in.dim) || out.dim != in.dim) return false;
+        bool used[max_runtime_dims] = {};
+        for (int d = 0; d < out.dim; ++d) {
+            int64_t source = values_[dims.int_items[uint32_t(d)]].i;
+            if (!wrap_dim(source, in.dim) || used[source] || out.sizes[d] != in.sizes[source]) return false;
+            used[source] = true;
+            from[d] = int(source);
+        }
+        return true;
+    }
+
+    // The strides of copy `second` read straight from copy `first`'s input, where second's
+    // input is first's output reshaped by merging neighbouring dimensions (as GQA's view of an
+    // expanded [.., kv_heads, group, ..] cache as [.., heads, ..] does).
+    bool compose(uint32_t first, uint32_t second, FoldedCopy& fold) const {
+        int from1[max_runtime_dims], from2[max_runtime_dims];
+        if (!copy_dims(first, from1) || !copy_dims(second, from2)) return false;
+        fb::Vector<int32_t> a1 = plan_.instruction(0, first).call_args(), a2 = plan_.instruction(0, second).call_args();
+        const Tensor &source = values_[a1[0]].tensor, &mid = values_[a1[a1.size() - 1]].tensor;
+        const Tensor &in2 = values_[a2[0]].tensor, &out2 = values_[a2[a2.size() - 1]].tensor;
+        // Each dimension of in2 is the product of consecutive dimensions of mid (size 1 skipped).
+        int group_begin[max_runtime_dims], group_end[max_runtime_dims];
+        int b = 0;
+        for (int a = 0; a < in2.dim; ++a) {
+            while (b < mid.dim && mid.sizes[b] == 1) ++b;
+            group_begin[a] = group_end[a] = b;
+            if (in2.sizes[a] == 1) continue;
+            int64_t product = 1;
+            while (b < mid.dim && product < in2.sizes[a]) product *= mid.sizes[b++];
+            if (product != in2.sizes[a]) return false;
+            group_end[a] = b;
+        }
+        fold.dim = 0;
+        for (int d = 0; d < out2.dim; ++d) {
+            if (out2.sizes[d] == 1) continue;
+            const int a = from2[d];
+            if (a < 0) {
+                if (fold.dim == max_runtime_dims) return false;
+                fold.sizes[fold.dim] = out2.sizes[d];
+                fold.strides[fold.dim++] = 0;
+                continue;
+            }
+            for (int k = group_begin[a]; k < group_end[a]; ++k) {
+                if (mid.sizes[k] == 1) continue;
+                if (fold.dim == max_runtime_dims) return false;
+                fold.sizes[fold.dim] = mid.sizes[k];
+                fold.strides[fold.dim++] = from1[k] < 0 ? 0 : source.inner(from1[k]);
+            }
+        }
+        return true;
+    }
+
+    // Whether value v (written by instruction `writer`) and the views on its bytes are read
+    // by instruction `reader` alone.
+    bool only_read_by(int32_t v, uint32_t writer, uint32_t reader) const {
+        int32_t views[max_views + 1];
+        int n_views = 0;
+        uint32_t last = last_use(v);
+        if (!find_views(v, writer, views, n_views, last)) return false;
+        views[n_views++] = v;
+        for (uint32_t j = 0; j < plan_.instruction_count(0); ++j) {
+            if (j == writer || j == reader || plan_.instruction(0, j).kind() != InstructionKind::KernelCall || steps_[j].kind == StepKind::skip)
+                continue;
+            fb::Vector<int32_t> a = plan_.instruction(0, j).call_args();
+            for (uint32_t k = 0; k < a.size(); ++k)
+                for (int m = 0; m < n_views; ++m) {
+                    if (a[k] == views[m]) return false;
+                    const Value& arg = values_[a[k]];
+                    for (uint32_t e = 0; e < arg.list_items.size(); ++e)
+                        if (arg.list_items[e] == views[m]) return false;
+                }
+        }
+        return true;
+    }
+
+    Status folded_copy(const Step& step, const Tensor& out) const {
+        const Tensor& source = values_[step.source].tensor;
+        strided_copy(out.data, source.data, source.element_size(), step.fold->dim, step.fold->sizes, step.fold->strides, 0);
+        return Status();
     }
 
     // Moves t, which lies in `from`'s bytes, to the same place in `to`'s.
