@@ -679,7 +679,8 @@ private:
 
     // For every value, the first and the last instruction that runs with it as an argument
     // (directly or in a list); first is the instruction count when none does. A linear layer's
-    // transposed weight is named but never read.
+    // transposed weight is named but never read, nor is a folded copy's input (it reads the
+    // source instead).
     void find_uses() {
         const uint32_t n = plan_.instruction_count(0);
         for (uint32_t v = 0; v < n_values_; ++v) uses_[v] = {n, 0};
@@ -691,8 +692,9 @@ private:
             InstructionView in = plan_.instruction(0, j);
             if (in.kind() != InstructionKind::KernelCall || steps_[j].kind == StepKind::skip) continue;
             fb::Vector<int32_t> a = in.call_args();
+            if (steps_[j].kind == StepKind::folded_copy) use(steps_[j].source, j);
             for (uint32_t k = 0; k < a.size(); ++k) {
-                if (steps_[j].kind == StepKind::linear && k == 1) continue;
+                if ((steps_[j].kind == StepKind::linear && k == 1) || (steps_[j].kind == StepKind::folded_copy && k == 0)) continue;
                 use(a[k], j);
                 const Value& arg = values_[a[k]];
                 for (uint32_t m = 0; m < arg.list_items.size(); ++m)
