@@ -126,7 +126,7 @@ public:
     }
 
     // How many instructions load-time planning removed: transposes folded into linear layers,
-    // copies whose tensors share memory with their inputs.
+    // copies whose tensors share memory with their inputs, copies folded into the next copy.
     uint32_t skipped_instructions() const {
         uint32_t skipped = 0;
         for (uint32_t i = 0; plan_.chain_count() && i < plan_.instruction_count(0); ++i) skipped += steps_[i].kind == StepKind::skip;
@@ -185,8 +185,9 @@ public:
 private:
     static constexpr uint32_t max_buffers = 4;
 
-    // How an instruction runs: as its kernel, not at all, or as a linear layer; with the
-    // instruction's fields decoded once at load rather than from the flatbuffer on every call.
+    // How an instruction runs: as its kernel, not at all, as a linear layer, or as a copy read
+    // from an earlier copy's input; with the instruction's fields decoded once at load rather
+    // than from the flatbuffer on every call.
     enum class StepKind : uint8_t { kernel, skip, linear, folded_copy };
     // A copy reading another copy's input directly (fold_copy_chains): the output, in
     // row-major order over `sizes`, takes the element at sum(index * strides) of the source.
