@@ -390,7 +390,7 @@ int main(int argc, char** argv) {
     std::string summary;
     if (pte_model) {
         pte::MethodOptions options;
-        options.narrow_exact_weights = true;  // the memory is RAM here, and reading half the bytes is faster
+        options.narrow_exact_weights = half_dots_vectorized();  // the memory is RAM here: half the bytes to read
         Result<size_t> need = pte::LlmProgram::required_bytes(program, options);
         if (!need) die(need.status, "cannot load '" + opt.model + "'");
         if (!(st = memory.allocate(*need))) die(st, "cannot run '" + opt.model + "'");

@@ -159,6 +159,18 @@ inline DotHalfF32 best_dot_f16_f32() { return TINYLLM_AVX2_OR(DotHalfF32, dot_f1
 
 inline DotHalfF32 best_dot_bf16_f32() { return TINYLLM_AVX2_OR(DotHalfF32, dot_bf16_f32_avx2, dot_bf16_f32); }
 
+// Whether those dots widen in vector instructions (F16C, AArch64's fcvtl), so that reading half
+// the bytes is a gain; elsewhere each value widens by bit manipulation in scalar code.
+inline bool half_dots_vectorized() {
+#if defined(__x86_64__) || defined(__i386__)
+    return x86::has_avx2();
+#elif defined(__aarch64__)
+    return true;
+#else
+    return false;
+#endif
+}
+
 using VecmatF32 = void (*)(const float*, const float*, float*, int, int);
 
 inline VecmatF32 best_vecmat_f32() { return TINYLLM_AVX2_OR(VecmatF32, vecmat_f32_avx2, vecmat_f32); }

@@ -1,5 +1,6 @@
 // Half-precision conversions by bit manipulation (no F16C or libm needed, so they work on
-// every target). Round-to-nearest-even on the way down, like the hardware instructions.
+// every target; AArch64 widens with its own exact instruction). Round-to-nearest-even on the
+// way down, like the hardware instructions.
 #pragma once
 #include <stdint.h>
 #include "bits.hpp"
@@ -10,6 +11,9 @@ inline float bits_to_f32(uint32_t u) { return bit_cast<float>(u); }
 inline uint32_t f32_to_bits(float f) { return bit_cast<uint32_t>(f); }
 
 inline float fp16_to_f32(uint16_t h) {
+#if defined(__aarch64__)
+    return float(bit_cast<__fp16>(h));  // one exact fcvt, and loops over it vectorize
+#else
     uint32_t sign = uint32_t(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
     uint32_t mant = h & 0x3ff;
@@ -21,6 +25,7 @@ inline float fp16_to_f32(uint16_t h) {
         return sign ? -v : v;
     }
     return bits_to_f32(sign | ((exp + 112) << 23) | (mant << 13));
+#endif
 }
 
 inline uint16_t f32_to_fp16(float f) {
