@@ -656,26 +656,17 @@ private:
         if (is_op(i, "aten::clone", "out") || is_op(i, "aten::view_copy", "out") || is_op(i, "aten::alias_copy", "out") ||
             is_op(i, "aten::squeeze_copy", "dims_out") || is_op(i, "aten::unsqueeze_copy", "out"))
             return true;
-        if (is_op(i, "aten::expand_copy", "out")) {
-            int64_t strides[max_runtime_dims];
-            return broadcast_strides(in, out.dim, out.sizes, strides);
+        // An expansion keeping the element count, or a permutation keeping the order of the
+        // dimensions larger than 1.
+        int from[max_runtime_dims];
+        if (!strided_copy_op(i) || !copy_dims(i, from)) return false;
+        int previous = -1;  // the last source dimension of size > 1
+        for (int d = 0; d < out.dim; ++d) {
+            if (from[d] < 0 || in.sizes[from[d]] == 1) continue;
+            if (from[d] < previous) return false;
+            previous = from[d];
         }
-        if (is_op(i, "aten::permute_copy", "out")) {
-            const Value& dims = values_[args[1]];
-            if (dims.int_items.size() != uint32_t(in.dim) || out.dim != in.dim) return false;
-            bool used[max_runtime_dims] = {};
-            int64_t previous = -1;  // the last source dimension of size > 1
-            for (int d = 0; d < out.dim; ++d) {
-                int64_t source = values_[dims.int_items[uint32_t(d)]].i;
-                if (!wrap_dim(source, in.dim) || used[source] || out.sizes[d] != in.sizes[source]) return false;
-                used[source] = true;
-                if (in.sizes[source] == 1) continue;
-                if (source < previous) return false;
-                previous = source;
-            }
-            return true;
-        }
-        return false;
+        return true;
     }
 
     // For every value, the first and the last instruction that runs with it as an argument
