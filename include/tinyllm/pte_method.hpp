@@ -445,10 +445,11 @@ private:
             if (first < 0) continue;
             const Tensor &input = values_[in].tensor, &middle = values_[first].tensor;
             if (input.data != middle.data || input.nbytes() != middle.nbytes() || input.type != middle.type) continue;
-            int32_t producer = -1;
+            int32_t producer = -1;  // the last instruction before i to write into middle's bytes
             for (uint32_t j = i; j-- > 0 && producer < 0;)
-                if (writes_into(j, middle)) producer = writes(j, first) ? int32_t(j) : int32_t(n);
-            if (producer < 0 || producer == int32_t(n) || steps_[producer].kind != StepKind::kernel || !strided_copy_op(uint32_t(producer)))
+                if (writes_into(j, middle)) producer = int32_t(j);
+            if (producer < 0 || !writes(uint32_t(producer), first) || steps_[producer].kind != StepKind::kernel ||
+                !strided_copy_op(uint32_t(producer)))
                 continue;
             fb::Vector<int32_t> pargs = plan_.instruction(0, uint32_t(producer)).call_args();
             if (pargs[pargs.size() - 1] != first || pargs[0] == first) continue;
