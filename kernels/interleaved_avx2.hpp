@@ -8,9 +8,15 @@
 // per block (or per super-block), then the same float operations in the same order. So the
 // choice of kernel never changes a model's answers, and the VNNI kernels' tests hold here.
 //
-// Every kernel here prefetches each cache line 8 KiB ahead (prefetch_ahead), Q4_0 and Q8_0
-// included: on a Zen 3 host, TinyLlama decode ran +15-38% (Q4_0, 2 threads) and +20-25% (Q8_0,
-// 1 thread) faster with it, in alternating runs, where on Zen 5 the VNNI Q4_0 kernel lost ~10%.
+// Every kernel here prefetches each cache line ahead (prefetch_ahead), Q4_0 and Q8_0 included:
+// on a Zen 3 host, TinyLlama decode ran +15-38% (Q4_0, 2 threads) and +20-25% (Q8_0, 1 thread)
+// faster with it, in alternating runs, where on Zen 5 the VNNI Q4_0 kernel lost ~10%.
+// Q4_0 and int4 prefetch 2 KiB ahead, the others 8 KiB. On that Zen 3 host, in alternating
+// runs, decode-shaped Q4_0 products streamed at a median 0.95-0.97 of the read loop with 2 KiB
+// and 0.86-0.89 with 8 KiB (1 and 2 threads); 1.75-2.25 KiB did about as well as 2, while 1,
+// 1.5, 2.5 and 3 KiB, and 4-16 KiB, did little or no better than 8. Q4_0 and int4 GEMVs gained
+// alike, and TinyLlama Q4_0 decode ran 10-21% faster. Q8_0 streamed no faster at any distance
+// from 1 to 16 KiB, and Q4_K and Q6_K GEMVs stayed within noise of 8 KiB at 2 and 4 KiB.
 //
 // int16 sums must not saturate: a 4-bit code (0..15) times an activation (|a| <= 128) gives
 // pairs of at most 3840, so a block's 8 pairs per lane sum to at most 30720 and add up in int16
@@ -86,6 +92,7 @@ TINYLLM_AVX2_INLINE inline __m256i times_code_sum_avx2(const BlockQ8& block, __m
 }
 
 // Q4_0 and int4 groupwise (codes stored + 8; Nibbles as in the VNNI kernel).
+constexpr int64_t nibbles_prefetch_distance = 2048;
 template <int T, int R, int H>
 TINYLLM_AVX2_KERNEL inline void nibbles_pass_avx2(const Nibbles& u, HalfPass<R, H> pass, const BlockQ8* const* a, float* out,
                                                   int64_t out_stride) {
@@ -112,7 +119,7 @@ TINYLLM_AVX2_KERNEL inline void nibbles_pass_avx2(const Nibbles& u, HalfPass<R, 
 #pragma GCC unroll 1
             for (int j = 0; j < 4; ++j) {
                 __m256i low[H], high[H];
-                prefetch_ahead(q + 4 * R * j);
+                prefetch_ahead<nibbles_prefetch_distance>(q + 4 * R * j);
                 for (int h = 0; h < H; ++h) {
                     const __m256i codes = pass.lanes(q + 4 * R * j, h);
                     low[h] = _mm256_and_si256(codes, mask);
