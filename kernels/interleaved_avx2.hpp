@@ -11,12 +11,14 @@
 // Every kernel here prefetches each cache line ahead (prefetch_ahead), Q4_0 and Q8_0 included:
 // on a Zen 3 host, TinyLlama decode ran +15-38% (Q4_0, 2 threads) and +20-25% (Q8_0, 1 thread)
 // faster with it, in alternating runs, where on Zen 5 the VNNI Q4_0 kernel lost ~10%.
-// Q4_0 and int4 prefetch 2 KiB ahead, the others 8 KiB. On that Zen 3 host, in alternating
-// runs, decode-shaped Q4_0 products streamed at a median 0.95-0.97 of the read loop with 2 KiB
-// and 0.86-0.89 with 8 KiB (1 and 2 threads); 1.75-2.25 KiB did about as well as 2, while 1,
-// 1.5, 2.5 and 3 KiB, and 4-16 KiB, did little or no better than 8. Q4_0 and int4 GEMVs gained
-// alike, and TinyLlama Q4_0 decode ran 10-21% faster. Q8_0 streamed no faster at any distance
-// from 1 to 16 KiB, and Q4_K and Q6_K GEMVs stayed within noise of 8 KiB at 2 and 4 KiB.
+// Q4_0, int4 and Q8_0 prefetch 2 KiB ahead, Q4_K and Q6_K 8 KiB. On that Zen 3 host, in
+// alternating runs, decode-shaped Q4_0 products streamed at a median 0.95-0.97 of the read loop
+// with 2 KiB and 0.86-0.89 with 8 KiB (1 and 2 threads); 1.75-2.25 KiB did about as well as 2,
+// while 1, 1.5, 2.5 and 3 KiB, and 4-16 KiB, did little or no better than 8. TinyLlama Q4_0
+// decode ran 10-21% faster. Q8_0 gained only with its block loop unrolled twice instead of
+// fully: products 0.92-0.93 (2 threads) and 0.88-0.91 (1 thread) against 0.83-0.87 before,
+// decode +4-10%; 1 and 3 KiB, or unrolled by 1 or 4, streamed slower. Q4_K and Q6_K GEMVs
+// stayed within noise of 8 KiB at 2 and 4 KiB.
 //
 // int16 sums must not saturate: a 4-bit code (0..15) times an activation (|a| <= 128) gives
 // pairs of at most 3840, so a block's 8 pairs per lane sum to at most 30720 and add up in int16
@@ -52,6 +54,9 @@ struct HalfPass {
     }
     TINYLLM_AVX2_INLINE void store(float* out, int h, __m256 v) const { _mm256_storeu_ps(out + 8 * (first + h), v); }
 };
+
+// Where the Q4_0, int4 and Q8_0 kernels prefetch (the note at the top of this file).
+constexpr int64_t near_prefetch_distance = 2048;
 
 TINYLLM_AVX2_INLINE inline __m256i splat_word(const int8_t* p) { return _mm256_set1_epi32(word_at(p)); }
 
@@ -92,7 +97,6 @@ TINYLLM_AVX2_INLINE inline __m256i times_code_sum_avx2(const BlockQ8& block, __m
 }
 
 // Q4_0 and int4 groupwise (codes stored + 8; Nibbles as in the VNNI kernel).
-constexpr int64_t nibbles_prefetch_distance = 2048;
 template <int T, int R, int H>
 TINYLLM_AVX2_KERNEL inline void nibbles_pass_avx2(const Nibbles& u, HalfPass<R, H> pass, const BlockQ8* const* a, float* out,
                                                   int64_t out_stride) {
@@ -114,12 +118,12 @@ TINYLLM_AVX2_KERNEL inline void nibbles_pass_avx2(const Nibbles& u, HalfPass<R, 
             // accumulators and scales on the stack, reloading the same code vectors as memory
             // operands. Rolled, one unit from L1 runs 34 GB/s instead of 25 (Zen 3, one token;
             // four tokens 10.5 instead of 8.7), and a decode-shaped product streamed from memory
-            // ~5% faster at 1 thread (median of 10 alternating pairs). The Q8_0 and Q4_K loops
-            // gained nothing from this and stay unrolled.
+            // ~5% faster at 1 thread (median of 10 alternating pairs). Q4_K gained nothing from
+            // this and stays unrolled; Q8_0 streams fastest unrolled twice.
 #pragma GCC unroll 1
             for (int j = 0; j < 4; ++j) {
                 __m256i low[H], high[H];
-                prefetch_ahead<nibbles_prefetch_distance>(q + 4 * R * j);
+                prefetch_ahead<near_prefetch_distance>(q + 4 * R * j);
                 for (int h = 0; h < H; ++h) {
                     const __m256i codes = pass.lanes(q + 4 * R * j, h);
                     low[h] = _mm256_and_si256(codes, mask);
@@ -161,9 +165,11 @@ TINYLLM_AVX2_KERNEL inline void q8_0_pass_avx2(const uint8_t* unit, int64_t n_bl
         __m256i dot[T][H];
         for (auto& row : dot)
             for (auto& x : row) x = _mm256_setzero_si256();
+        // Unrolled twice, not fully (see the prefetch note at the top).
+#pragma GCC unroll 2
         for (int j = 0; j < 8; ++j) {
             __m256i w[H], magnitude[H];
-            prefetch_ahead(q + 4 * R * j);
+            prefetch_ahead<near_prefetch_distance>(q + 4 * R * j);
             for (int h = 0; h < H; ++h) {
                 w[h] = _mm256_xor_si256(pass.lanes(q + 4 * R * j, h), flip);
                 magnitude[h] = _mm256_abs_epi8(w[h]);
