@@ -8,17 +8,18 @@
 // per block (or per super-block), then the same float operations in the same order. So the
 // choice of kernel never changes a model's answers, and the VNNI kernels' tests hold here.
 //
-// Every kernel here prefetches each cache line ahead (prefetch_ahead), Q4_0 and Q8_0 included:
+// Every kernel here prefetches each cache line ahead (prefetch_near), Q4_0 and Q8_0 included:
 // on a Zen 3 host, TinyLlama decode ran +15-38% (Q4_0, 2 threads) and +20-25% (Q8_0, 1 thread)
 // faster with it, in alternating runs, where on Zen 5 the VNNI Q4_0 kernel lost ~10%.
-// Q4_0, int4 and Q8_0 prefetch 2 KiB ahead, Q4_K and Q6_K 8 KiB. On that Zen 3 host, in
-// alternating runs, decode-shaped Q4_0 products streamed at a median 0.95-0.97 of the read loop
-// with 2 KiB and 0.86-0.89 with 8 KiB (1 and 2 threads); 1.75-2.25 KiB did about as well as 2,
-// while 1, 1.5, 2.5 and 3 KiB, and 4-16 KiB, did little or no better than 8. TinyLlama Q4_0
-// decode ran 10-21% faster. Q8_0 gained only with its block loop unrolled twice instead of
-// fully: products 0.92-0.93 (2 threads) and 0.88-0.91 (1 thread) against 0.83-0.87 before,
-// decode +4-10%; 1 and 3 KiB, or unrolled by 1 or 4, streamed slower. Q4_K and Q6_K GEMVs
-// stayed within noise of 8 KiB at 2 and 4 KiB.
+// They prefetch 2 KiB ahead, where the VNNI kernels' Q4_K and Q6_K take 8 KiB. On that Zen 3
+// host, in alternating runs, decode-shaped Q4_0 products streamed at a median 0.95-0.97 of the
+// read loop with 2 KiB and 0.86-0.89 with 8 KiB (1 and 2 threads); 1.75-2.25 KiB did about as
+// well as 2, while 1, 1.5, 2.5 and 3 KiB, and 4-16 KiB, did little or no better than 8.
+// TinyLlama Q4_0 decode ran 10-21% faster. Q8_0 gained only with its block loop unrolled twice
+// instead of fully: products 0.92-0.93 (2 threads) and 0.88-0.91 (1 thread) against 0.83-0.87,
+// decode +4-10%; 1 and 3 KiB, or unrolled by 1 or 4, streamed slower. Q4_K and Q6_K also
+// prefetch their super-blocks' scale lines: at 2 threads, products 0.88 against 0.83 (Q4_K) and
+// 0.93 against 0.87 (Q6_K), medians of 10 alternating runs.
 //
 // int16 sums must not saturate: a 4-bit code (0..15) times an activation (|a| <= 128) gives
 // pairs of at most 3840, so a block's 8 pairs per lane sum to at most 30720 and add up in int16
@@ -55,8 +56,14 @@ struct HalfPass {
     TINYLLM_AVX2_INLINE void store(float* out, int h, __m256 v) const { _mm256_storeu_ps(out + 8 * (first + h), v); }
 };
 
-// Where the Q4_0, int4 and Q8_0 kernels prefetch (the note at the top of this file).
+// How far ahead these kernels prefetch (the note at the top of this file).
 constexpr int64_t near_prefetch_distance = 2048;
+TINYLLM_AVX2_INLINE inline void prefetch_near(const uint8_t* p) { prefetch_ahead<near_prefetch_distance>(p); }
+// Every cache line of [p, p + bytes): a super-block's scales, which no code load's prefetch covers.
+TINYLLM_AVX2_INLINE inline void prefetch_near_lines(const uint8_t* p, int64_t bytes) {
+    const uint8_t* line = p - (reinterpret_cast<uintptr_t>(p) & 63);
+    for (; line < p + bytes; line += 64) prefetch_near(line);
+}
 
 TINYLLM_AVX2_INLINE inline __m256i splat_word(const int8_t* p) { return _mm256_set1_epi32(word_at(p)); }
 
@@ -123,7 +130,7 @@ TINYLLM_AVX2_KERNEL inline void nibbles_pass_avx2(const Nibbles& u, HalfPass<R, 
 #pragma GCC unroll 1
             for (int j = 0; j < 4; ++j) {
                 __m256i low[H], high[H];
-                prefetch_ahead<near_prefetch_distance>(q + 4 * R * j);
+                prefetch_near(q + 4 * R * j);
                 for (int h = 0; h < H; ++h) {
                     const __m256i codes = pass.lanes(q + 4 * R * j, h);
                     low[h] = _mm256_and_si256(codes, mask);
@@ -169,7 +176,7 @@ TINYLLM_AVX2_KERNEL inline void q8_0_pass_avx2(const uint8_t* unit, int64_t n_bl
 #pragma GCC unroll 2
         for (int j = 0; j < 8; ++j) {
             __m256i w[H], magnitude[H];
-            prefetch_ahead<near_prefetch_distance>(q + 4 * R * j);
+            prefetch_near(q + 4 * R * j);
             for (int h = 0; h < H; ++h) {
                 w[h] = _mm256_xor_si256(pass.lanes(q + 4 * R * j, h), flip);
                 magnitude[h] = _mm256_abs_epi8(w[h]);
@@ -205,6 +212,7 @@ TINYLLM_AVX2_KERNEL inline void q4_k_pass_avx2(const uint8_t* unit, int64_t n_su
     for (int64_t s = 0; s < n_super; ++s, unit += 144 * R) {
         const BlockQ8* act[T];
         for (int t = 0; t < T; ++t) act[t] = a[t] + 8 * s;
+        prefetch_near_lines(unit, 16 * R);
         __m256i scales[H][2], sum[T][H], min_sum[T][H];
         for (int h = 0; h < H; ++h) {
             const __m256i w0 = pass.lanes(unit + 4 * R, h), w1 = pass.lanes(unit + 8 * R, h), w2 = pass.lanes(unit + 12 * R, h);
@@ -227,7 +235,7 @@ TINYLLM_AVX2_KERNEL inline void q4_k_pass_avx2(const uint8_t* unit, int64_t n_su
             for (int t = 0; t < T; ++t)
                 for (int h = 0; h < H; ++h) low16[t][h] = high16[t][h] = _mm256_setzero_si256();
             for (int j = 0; j < 8; ++j) {
-                prefetch_ahead(q + 4 * R * j);
+                prefetch_near(q + 4 * R * j);
                 __m256i low[H], high[H];
                 for (int h = 0; h < H; ++h) {
                     const __m256i codes = pass.lanes(q + 4 * R * j, h);
@@ -276,6 +284,7 @@ TINYLLM_AVX2_KERNEL inline void q6_k_pass_avx2(const uint8_t* unit, int64_t n_su
     for (int64_t s = 0; s < n_super; ++s, unit += 210 * R) {
         const BlockQ8* act[T];
         for (int t = 0; t < T; ++t) act[t] = a[t] + 8 * s;
+        prefetch_near_lines(unit, 18 * R);
         __m256i sum[T][H], offset[T][H];
         for (int h = 0; h < H; ++h)
             for (int t = 0; t < T; ++t) {
@@ -297,7 +306,7 @@ TINYLLM_AVX2_KERNEL inline void q6_k_pass_avx2(const uint8_t* unit, int64_t n_su
                 for (int jj = 0; jj < 4; ++jj) {
                     const int j = 4 * part + jj;
                     const uint8_t* row_lanes = unit + 18 * R + 96 * R * half + 12 * R * j;
-                    for (int k = 0; k < 3; ++k) prefetch_ahead(row_lanes + 4 * R * k);
+                    for (int k = 0; k < 3; ++k) prefetch_near(row_lanes + 4 * R * k);
                     for (int h = 0; h < H; ++h) {
                         const __m256i ql_a = pass.lanes(row_lanes, h), ql_b = pass.lanes(row_lanes + 4 * R, h);
                         const __m256i qh = pass.lanes(row_lanes + 8 * R, h);

@@ -109,7 +109,7 @@ __attribute__((always_inline)) inline int32_t word_at(const int8_t* p) {
 // memory, one core read 0.48 (Q4_K) and 0.71 (Q6_K) of a plain read loop's rate. Prefetching
 // each line 8 KiB ahead brings both to ~1.0. Q4_0 and Q8_0 do without: running one decoded
 // TinyLlama token's products at 2 threads, the same prefetch 2-8 KiB ahead made Q4_0 ~10%
-// slower. The AVX2 Q4_0, int4 and Q8_0 kernels prefetch nearer (see interleaved_avx2.hpp).
+// slower. The AVX2 kernels prefetch nearer (see interleaved_avx2.hpp).
 constexpr int64_t prefetch_distance = 8192;
 template <int64_t Distance = prefetch_distance>
 __attribute__((always_inline)) inline void prefetch_ahead(const uint8_t* p) {
