@@ -6,12 +6,14 @@
 // generating N tokens one at a time after a 1-token prompt. Reports the median, min and max
 // tokens/s over the repetitions, and for tg the fraction of this machine's measured read
 // bandwidth it reaches (bytes of weights read per token x tokens/s / bandwidth), each run
-// against the bandwidth measured just before it (median over the runs).
+// against the mean of the bandwidths measured just before and just after it (median over the
+// runs).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,19 +46,21 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 
 // Read bandwidth in bytes/s: sum a buffer far larger than the caches with all threads, in the
 // kind of memory the repacked weights live in (PrivateMemory). The buffer is reserved and
-// written once and kept for the whole run: reserving and freeing 1 GiB before every timed run
+// written once, before any model loads, and kept for the whole run: reserving and freeing 1 GiB
+// before every timed run
 // slowed the runs themselves. On a Zen 3 VM with free page reporting on (the guest hands freed
 // memory back to the host a few seconds later; the likely cause), TinyLlama Q4_0 decoded at
 // 2 threads at a median 45.4 tok/s that way against 51.5 with one buffer, at the same measured
 // bandwidth (10 alternating runs).
 class ReadBandwidth {
 public:
+    ReadBandwidth() {
+        if (!memory_.allocate(words * sizeof(uint64_t))) die("cannot reserve memory for the bandwidth measurement");
+        words_ = reinterpret_cast<uint64_t*>(memory_.data());
+        for (size_t i = 0; i < words; ++i) words_[i] = 1;
+    }
+
     double measure() {
-        if (!words_) {
-            if (!memory_.allocate(words * sizeof(uint64_t))) die("cannot reserve memory for the bandwidth measurement");
-            words_ = reinterpret_cast<uint64_t*>(memory_.data());
-            for (size_t i = 0; i < words; ++i) words_[i] = 1;
-        }
         std::vector<double> rates;
         for (int rep = 0; rep < 3; ++rep) {
             double t0 = now();
@@ -122,7 +126,8 @@ int main(int argc, char** argv) {
     if (models.empty()) die("give at least one -m FILE");
     if (n_prompt < 0 || n_gen < 0 || reps < 1) die("bad -p/-n/-r");
 
-    ReadBandwidth read_bandwidth;
+    std::unique_ptr<ReadBandwidth> read_bandwidth;
+    if (n_gen > 0) read_bandwidth = std::make_unique<ReadBandwidth>();
     for (const std::string& path : models) {
         GgufModelFile file;
         Status st = file.open(path);
@@ -144,14 +149,18 @@ int main(int argc, char** argv) {
 
         for (int threads : thread_counts) {
             set_thread_count(threads);
-            // bandwidths: for tg, the read bandwidth measured just before each timed run, whose
-            // roofline fraction is taken against it (these machines drift within seconds).
+            // bandwidths: for tg, the read bandwidth measured before the first timed run and after
+            // each; run r's roofline fraction is taken against the mean of bandwidths r and r + 1
+            // (these machines drift within seconds).
             auto report = [&](const std::string& test, const std::vector<double>& rates, const std::vector<double>& bandwidths) {
                 Stats s = stats(rates);
                 const bool roofline = !bandwidths.empty();
-                std::vector<double> fractions;
-                for (size_t r = 0; r < bandwidths.size(); ++r) fractions.push_back(rates[r] * bytes_per_token / bandwidths[r]);
-                const double fraction = roofline ? stats(fractions).median : 0.0, bandwidth = roofline ? stats(bandwidths).median : 0.0;
+                std::vector<double> fractions, around;
+                for (size_t r = 0; r < rates.size() && roofline; ++r) {
+                    around.push_back(0.5 * (bandwidths[r] + bandwidths[r + 1]));
+                    fractions.push_back(rates[r] * bytes_per_token / around.back());
+                }
+                const double fraction = roofline ? stats(fractions).median : 0.0, bandwidth = roofline ? stats(around).median : 0.0;
                 if (json) {
                     std::printf("{\"model\":\"%s\",\"test\":\"%s\",\"threads\":%d,\"tokens_per_s\":%.3f,\"min\":%.3f,"
                                 "\"max\":%.3f%s}\n",
@@ -182,7 +191,7 @@ int main(int argc, char** argv) {
             if (n_gen > 0) {
                 std::vector<double> rates, bandwidths;
                 for (int r = 0; r <= reps; ++r) {  // the first run warms up
-                    if (r > 0) bandwidths.push_back(read_bandwidth.measure());
+                    if (r > 0) bandwidths.push_back(read_bandwidth->measure());
                     session.reset();
                     int32_t tok = tokens[0];
                     double t0 = now();
@@ -192,6 +201,7 @@ int main(int argc, char** argv) {
                     }
                     if (r > 0) rates.push_back(n_gen / (now() - t0));
                 }
+                bandwidths.push_back(read_bandwidth->measure());
                 report("tg" + std::to_string(n_gen), rates, bandwidths);
             }
         }
