@@ -47,35 +47,33 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 // Read bandwidth in bytes/s: sum a buffer far larger than the caches with all threads, in the
 // kind of memory the repacked weights live in (PrivateMemory). The buffer is reserved and
 // written once, before any model loads, and kept for the whole run: reserving and freeing 1 GiB
-// before every timed run
-// slowed the runs themselves. On a Zen 3 VM with free page reporting on (the guest hands freed
+// before every timed run slowed the runs themselves. On a Zen 3 VM with free page reporting on (the guest hands freed
 // memory back to the host a few seconds later; the likely cause), TinyLlama Q4_0 decoded at
 // 2 threads at a median 45.4 tok/s that way against 51.5 with one buffer, at the same measured
 // bandwidth (10 alternating runs).
 class ReadBandwidth {
 public:
     ReadBandwidth() {
-        if (!memory_.allocate(words * sizeof(uint64_t))) die("cannot reserve memory for the bandwidth measurement");
-        words_ = reinterpret_cast<uint64_t*>(memory_.data());
-        for (size_t i = 0; i < words; ++i) words_[i] = 1;
+        if (!memory_.allocate(word_count * sizeof(uint64_t))) die("cannot reserve memory for the bandwidth measurement");
+        for (size_t i = 0; i < word_count; ++i) words()[i] = 1;
     }
 
     double measure() {
         std::vector<double> rates;
         for (int rep = 0; rep < 3; ++rep) {
             double t0 = now();
-            const uint64_t total = bench::parallel_word_sum(words_, int64_t(words));
+            const uint64_t total = bench::parallel_word_sum(words(), int64_t(word_count));
             double dt = now() - t0;
-            if (total != words) std::fprintf(stderr, "bandwidth check mismatch\n");
-            rates.push_back(double(words * sizeof(uint64_t)) / dt);
+            if (total != word_count) std::fprintf(stderr, "bandwidth check mismatch\n");
+            rates.push_back(double(word_count * sizeof(uint64_t)) / dt);
         }
         return stats(rates).median;
     }
 
 private:
-    static constexpr size_t words = size_t(1) << 27;  // 1 GiB
+    static constexpr size_t word_count = size_t(1) << 27;  // 1 GiB
+    uint64_t* words() const { return reinterpret_cast<uint64_t*>(memory_.data()); }
     PrivateMemory memory_;
-    uint64_t* words_ = nullptr;
 };
 
 // Bytes of weights one decoded token reads: every matrix once, plus one embedding row.
@@ -156,10 +154,11 @@ int main(int argc, char** argv) {
                 Stats s = stats(rates);
                 const bool roofline = !bandwidths.empty();
                 std::vector<double> fractions, around;
-                for (size_t r = 0; r < rates.size() && roofline; ++r) {
-                    around.push_back(0.5 * (bandwidths[r] + bandwidths[r + 1]));
-                    fractions.push_back(rates[r] * bytes_per_token / around.back());
-                }
+                if (roofline)
+                    for (size_t r = 0; r < rates.size(); ++r) {
+                        around.push_back(0.5 * (bandwidths[r] + bandwidths[r + 1]));
+                        fractions.push_back(rates[r] * bytes_per_token / around.back());
+                    }
                 const double fraction = roofline ? stats(fractions).median : 0.0, bandwidth = roofline ? stats(around).median : 0.0;
                 if (json) {
                     std::printf("{\"model\":\"%s\",\"test\":\"%s\",\"threads\":%d,\"tokens_per_s\":%.3f,\"min\":%.3f,"
