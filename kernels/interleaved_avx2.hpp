@@ -170,15 +170,16 @@ TINYLLM_AVX2_KERNEL inline void q8_0_pass_avx2(const uint8_t* unit, int64_t n_bl
     __m256 acc[T][H];
     for (auto& row : acc)
         for (auto& x : row) x = _mm256_setzero_ps();
-    const uint8_t* q = unit;
-    for (int64_t pair = 0; pair < n_blocks; pair += 2) {
-        const int blocks = pair + 1 < n_blocks ? 2 : 1;
+    const uint8_t *q = unit, *pair = q;
+    for (int64_t first = 0; first < n_blocks; first += 2) {
+        const int blocks = first + 1 < n_blocks ? 2 : 1;
         __m256 d[2][H];
-        for (int k = 0; k < blocks; ++k)
-            for (int h = 0; h < H; ++h) d[k][h] = pass.fields(q + 2 * R * k, h);
-        q += 2 * R * blocks;
+        for (int k = 0; k < blocks; ++k) {
+            const uint8_t* scales = paired_scales(q, pair, first + k, n_blocks, R);
+            for (int h = 0; h < H; ++h) d[k][h] = pass.fields(scales, h);
+        }
         for (int k = 0; k < blocks; ++k, q += 32 * R) {
-            const int64_t b = pair + k;
+            const int64_t b = first + k;
             __m256i dot[T][H];
             for (auto& row : dot)
                 for (auto& x : row) x = _mm256_setzero_si256();
