@@ -47,10 +47,10 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 // Read bandwidth in bytes/s: sum a buffer far larger than the caches with all threads, in the
 // kind of memory the repacked weights live in (PrivateMemory). The buffer is reserved and
 // written once, before any model loads, and kept for the whole run: reserving and freeing 1 GiB
-// before every timed run slowed the runs themselves. On a Zen 3 VM with free page reporting on (the guest hands freed
-// memory back to the host a few seconds later; the likely cause), TinyLlama Q4_0 decoded at
-// 2 threads at a median 45.4 tok/s that way against 51.5 with one buffer, at the same measured
-// bandwidth (10 alternating runs).
+// before every timed run slowed the runs themselves. On a Zen 3 VM with free page reporting on
+// (the guest hands freed memory back to the host a few seconds later; the likely cause),
+// TinyLlama Q4_0 decoded at 2 threads at a median 45.4 tok/s that way against 51.5 with one
+// buffer, at the same measured bandwidth (10 alternating runs).
 class ReadBandwidth {
 public:
     ReadBandwidth() {
