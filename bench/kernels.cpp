@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "gguf_quantize.hpp"
-#include "private_memory.hpp"
+#include "tinyllm/loaders/host/gguf_quantize.hpp"
+#include "tinyllm/loaders/host/private_memory.hpp"
 #include "word_sum.hpp"
-#include "tinyllm/weights.hpp"
+#include "tinyllm/core/weights.hpp"
 
 using namespace tinyllm;
 

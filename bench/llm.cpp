@@ -18,8 +18,8 @@
 #include <vector>
 
 
-#include "gguf_model_file.hpp"
-#include "tinyllm/session.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/core/session.hpp"
 #include "word_sum.hpp"
 
 using namespace tinyllm;

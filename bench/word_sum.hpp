@@ -8,7 +8,8 @@
 #include <immintrin.h>
 #endif
 
-#include "tinyllm/parallel.hpp"
+#include "tinyllm/core/parallel.hpp"
+#include "tinyllm/kernels/cpu_features.hpp"
 
 namespace bench {
 
@@ -54,9 +55,8 @@ __attribute__((target("avx2"))) inline uint64_t sum_words_avx2(const uint64_t* w
 
 inline uint64_t sum_words(const uint64_t* words, int64_t begin, int64_t end) {
 #if defined(__x86_64__) || defined(__i386__)
-    static const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
-    if (avx512) return sum_words_avx512(words, begin, end);
-    if (avx2) return sum_words_avx2(words, begin, end);
+    if (tinyllm::x86::cpu_features().avx512) return sum_words_avx512(words, begin, end);
+    if (tinyllm::x86::has_avx2()) return sum_words_avx2(words, begin, end);
 #endif
     uint64_t total = 0;
     for (int64_t i = begin; i < end; ++i) total += words[i];

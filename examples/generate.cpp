@@ -27,13 +27,13 @@
 #include <vector>
 
 
-#include "gguf_model_file.hpp"
-#include "pte_program.hpp"
-#include "tinyllm/chat_template.hpp"
-#include "tinyllm/pte_llm.hpp"
-#include "tinyllm/sampler.hpp"
-#include "tinyllm/session.hpp"
-#include "tinyllm/tokenizer.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/loaders/formats/pte_program.hpp"
+#include "tinyllm/text/chat_template.hpp"
+#include "tinyllm/pte/llm_program.hpp"
+#include "tinyllm/core/sampler.hpp"
+#include "tinyllm/core/session.hpp"
+#include "tinyllm/text/tokenizer.hpp"
 
 using namespace tinyllm;
 

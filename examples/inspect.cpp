@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "gguf.hpp"
-#include "mapped_file.hpp"
-#include "pte_program.hpp"
-#include "tinyllm/pte_method.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/loaders/host/mapped_file.hpp"
+#include "tinyllm/loaders/formats/pte_program.hpp"
+#include "tinyllm/pte/method.hpp"
 
 using namespace tinyllm;
 

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <string>
 
-#include "gguf_model_file.hpp"
-#include "gguf_quantize.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/loaders/host/gguf_quantize.hpp"
 
 using namespace tinyllm;
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "fp16.hpp"
-#include "gguf_writer.hpp"
+#include "tinyllm/kernels/fp16.hpp"
+#include "tinyllm/loaders/host/gguf_writer.hpp"
 
 namespace tinyllm {
 

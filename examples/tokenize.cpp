@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "gguf_model_file.hpp"
-#include "tinyllm/tokenizer.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/text/tokenizer.hpp"
 
 using namespace tinyllm;
 

@@ -1,7 +1,7 @@
 // Pointwise activations and softmax.
 #pragma once
-#include "map_f32.hpp"
-#include "math.hpp"
+#include "tinyllm/kernels/map_f32.hpp"
+#include "tinyllm/kernels/math.hpp"
 
 namespace tinyllm {
 

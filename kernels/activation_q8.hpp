@@ -3,9 +3,9 @@
 #pragma once
 #include <stdint.h>
 
-#include "bits.hpp"
-#include "fp16.hpp"
-#include "hvx/abs_max_hvx.hpp"
+#include "tinyllm/kernels/bits.hpp"
+#include "tinyllm/kernels/fp16.hpp"
+#include "tinyllm/kernels/hvx/abs_max_hvx.hpp"
 
 namespace tinyllm {
 

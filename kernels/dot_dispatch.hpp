@@ -1,18 +1,18 @@
 // Picks the fastest dot-product kernel for a weight type on the running CPU. The portable
 // kernel (T::dot) is the reference every SIMD kernel is tested against.
 #pragma once
-#include "dot_neon.hpp"
-#include "dot_x86.hpp"
-#include "groupwise.hpp"
-#include "groupwise_neon.hpp"
-#include "groupwise_x86.hpp"
-#include "hvx/dot_hvx.hpp"
-#include "hvx/groupwise_hvx.hpp"
-#include "interleaved.hpp"
-#include "interleaved_avx2.hpp"
-#include "interleaved_x86.hpp"
-#include "transpose.hpp"
-#include "weight_types.hpp"
+#include "tinyllm/kernels/dot_neon.hpp"
+#include "tinyllm/kernels/dot_x86.hpp"
+#include "tinyllm/kernels/groupwise.hpp"
+#include "tinyllm/kernels/groupwise_neon.hpp"
+#include "tinyllm/kernels/groupwise_x86.hpp"
+#include "tinyllm/kernels/hvx/dot_hvx.hpp"
+#include "tinyllm/kernels/hvx/groupwise_hvx.hpp"
+#include "tinyllm/kernels/interleaved.hpp"
+#include "tinyllm/kernels/interleaved_avx2.hpp"
+#include "tinyllm/kernels/interleaved_x86.hpp"
+#include "tinyllm/kernels/transpose.hpp"
+#include "tinyllm/kernels/weight_types.hpp"
 
 namespace tinyllm {
 

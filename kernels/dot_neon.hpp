@@ -6,8 +6,8 @@
 #include <arm_neon.h>
 #include <stdint.h>
 
-#include "type_q4_0.hpp"
-#include "type_q8_0.hpp"
+#include "tinyllm/kernels/type_q4_0.hpp"
+#include "tinyllm/kernels/type_q8_0.hpp"
 
 namespace tinyllm::neon {
 

@@ -5,27 +5,14 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "transpose.hpp"
-#include "type_float.hpp"
-#include "type_k_quants.hpp"
-#include "type_q4_0.hpp"
-#include "type_q8_0.hpp"
+#include "tinyllm/kernels/cpu_features.hpp"
+#include "tinyllm/kernels/transpose.hpp"
+#include "tinyllm/kernels/type_float.hpp"
+#include "tinyllm/kernels/type_k_quants.hpp"
+#include "tinyllm/kernels/type_q4_0.hpp"
+#include "tinyllm/kernels/type_q8_0.hpp"
 
 namespace tinyllm::x86 {
-
-inline bool has_avx2() {
-    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                            __builtin_cpu_supports("f16c");
-    return yes;
-}
-
-// AVX-512 VNNI (vpdpbusd): one instruction per 4-way int8 dot per lane. Every CPU with it also
-// has AVX-512 F, BW and VL, which the interleaved kernels' 512-bit shapes use.
-inline bool has_avx512_vnni() {
-    static const bool yes = has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-    return yes;
-}
 
 __attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -3,7 +3,7 @@
 // way down, like the hardware instructions.
 #pragma once
 #include <stdint.h>
-#include "bits.hpp"
+#include "tinyllm/kernels/bits.hpp"
 
 namespace tinyllm {
 

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "activation_q8.hpp"
-#include "fp16.hpp"
+#include "tinyllm/kernels/activation_q8.hpp"
+#include "tinyllm/kernels/fp16.hpp"
 
 namespace tinyllm {
 

@@ -6,8 +6,8 @@
 #include <arm_neon.h>
 #include <stdint.h>
 
-#include "dot_neon.hpp"
-#include "groupwise.hpp"
+#include "tinyllm/kernels/dot_neon.hpp"
+#include "tinyllm/kernels/groupwise.hpp"
 
 namespace tinyllm::neon {
 

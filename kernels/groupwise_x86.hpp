@@ -7,8 +7,8 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "dot_x86.hpp"
-#include "groupwise.hpp"
+#include "tinyllm/kernels/dot_x86.hpp"
+#include "tinyllm/kernels/groupwise.hpp"
 
 namespace tinyllm::x86 {
 

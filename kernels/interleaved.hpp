@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ggml_types.hpp"
+#include "tinyllm/kernels/ggml_types.hpp"
 
 namespace tinyllm {
 

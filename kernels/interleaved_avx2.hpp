@@ -29,9 +29,9 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "activation_q8.hpp"
-#include "ggml_types.hpp"
-#include "interleaved_x86.hpp"
+#include "tinyllm/kernels/activation_q8.hpp"
+#include "tinyllm/kernels/ggml_types.hpp"
+#include "tinyllm/kernels/interleaved_x86.hpp"
 
 namespace tinyllm::x86 {
 

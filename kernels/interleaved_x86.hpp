@@ -17,10 +17,10 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "activation_q8.hpp"
-#include "dot_x86.hpp"
-#include "ggml_types.hpp"
-#include "interleaved.hpp"
+#include "tinyllm/kernels/activation_q8.hpp"
+#include "tinyllm/kernels/dot_x86.hpp"
+#include "tinyllm/kernels/ggml_types.hpp"
+#include "tinyllm/kernels/interleaved.hpp"
 
 // GCC 12 reports its own 512-bit intrinsics' placeholder operands as maybe uninitialized
 // (GCC bug 105593, fixed in 13).

@@ -5,7 +5,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "dot_x86.hpp"
+#include "tinyllm/kernels/dot_x86.hpp"
 
 namespace tinyllm {
 

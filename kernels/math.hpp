@@ -4,7 +4,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "bits.hpp"
+#include "tinyllm/kernels/bits.hpp"
 
 namespace tinyllm::math {
 

@@ -3,7 +3,7 @@
 // sums, because a single chain of dependent double additions sits on the serial path of every
 // decoded token (twice per layer): four chains take ~1.2 us less per 2048-value row.
 #pragma once
-#include "math.hpp"
+#include "tinyllm/kernels/math.hpp"
 
 namespace tinyllm {
 

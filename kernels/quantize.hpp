@@ -4,13 +4,13 @@
 #pragma once
 #include <stdint.h>
 
-#include "activation_q8.hpp"
-#include "math.hpp"
-#include "type_k_quants.hpp"
-#include "type_q4_0.hpp"
-#include "type_q4_1.hpp"
-#include "type_q5.hpp"
-#include "type_q8_0.hpp"
+#include "tinyllm/kernels/activation_q8.hpp"
+#include "tinyllm/kernels/math.hpp"
+#include "tinyllm/kernels/type_k_quants.hpp"
+#include "tinyllm/kernels/type_q4_0.hpp"
+#include "tinyllm/kernels/type_q4_1.hpp"
+#include "tinyllm/kernels/type_q5.hpp"
+#include "tinyllm/kernels/type_q8_0.hpp"
 
 // The scale searches compare float errors: a fused multiply-add rounds differently and
 // would pick other codes on targets that contract a*b+c (ARM), so keep every product rounded.

@@ -3,7 +3,7 @@
 //  - neox (qwen2, gemma, phi3, ...): rotate (x[i], x[i + n_rot/2]).
 // Only the first n_rot dimensions of each head rotate; the rest pass through.
 #pragma once
-#include "math.hpp"
+#include "tinyllm/kernels/math.hpp"
 
 namespace tinyllm {
 

@@ -4,9 +4,9 @@
 #pragma once
 #include <stdint.h>
 
-#include "activation_q8.hpp"
-#include "fp16.hpp"
-#include "ggml_types.hpp"
+#include "tinyllm/kernels/activation_q8.hpp"
+#include "tinyllm/kernels/fp16.hpp"
+#include "tinyllm/kernels/ggml_types.hpp"
 
 namespace tinyllm {
 

@@ -2,7 +2,7 @@
 // of 16 int8 levels. IQ4_NL: w = d * level[q]. IQ4_XS: eight groups of 32, each with a 6-bit
 // scale s (low 4 bits in scales_l nibbles, high 2 bits in scales_h): w = d * (s - 32) * level[q].
 #pragma once
-#include "block_codes.hpp"
+#include "tinyllm/kernels/block_codes.hpp"
 
 namespace tinyllm {
 

@@ -2,7 +2,7 @@
 // (and for Q2_K/Q4_K/Q5_K per-group mins) that are themselves quantized against fp16
 // super-scales d (and dmin):  w = d * scale[g] * q - dmin * min[g].
 #pragma once
-#include "block_codes.hpp"
+#include "tinyllm/kernels/block_codes.hpp"
 
 namespace tinyllm {
 

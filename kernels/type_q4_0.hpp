@@ -1,6 +1,6 @@
 // Q4_0 (32 weights): 4-bit codes q with one fp16 scale. w = d * (q - 8).
 #pragma once
-#include "block_codes.hpp"
+#include "tinyllm/kernels/block_codes.hpp"
 
 namespace tinyllm {
 

@@ -1,6 +1,6 @@
 // Q4_1 (32 weights): 4-bit codes q with an fp16 scale and offset. w = d * q + m.
 #pragma once
-#include "block_codes.hpp"
+#include "tinyllm/kernels/block_codes.hpp"
 
 namespace tinyllm {
 

@@ -1,7 +1,7 @@
 // Q5_0 and Q5_1 (32 weights): 5-bit codes, low 4 bits as in Q4_0, the fifth bit of element j
 // in bit j of the 32-bit qh. Q5_0: w = d * (q - 16); Q5_1: w = d * q + m.
 #pragma once
-#include "block_codes.hpp"
+#include "tinyllm/kernels/block_codes.hpp"
 
 namespace tinyllm {
 

@@ -1,6 +1,6 @@
 // Q8_0 (32 weights): int8 codes with one fp16 scale. w = d * q.
 #pragma once
-#include "block_codes.hpp"
+#include "tinyllm/kernels/block_codes.hpp"
 
 namespace tinyllm {
 

@@ -1,14 +1,14 @@
 // Registry of the weight types tinyllm computes with. Adding a type = writing its block
 // definition (type_*.hpp: layout, dequantize, dot) and adding one case here.
 #pragma once
-#include "ggml_types.hpp"
-#include "type_float.hpp"
-#include "type_iq4.hpp"
-#include "type_k_quants.hpp"
-#include "type_q4_0.hpp"
-#include "type_q4_1.hpp"
-#include "type_q5.hpp"
-#include "type_q8_0.hpp"
+#include "tinyllm/kernels/ggml_types.hpp"
+#include "tinyllm/kernels/type_float.hpp"
+#include "tinyllm/kernels/type_iq4.hpp"
+#include "tinyllm/kernels/type_k_quants.hpp"
+#include "tinyllm/kernels/type_q4_0.hpp"
+#include "tinyllm/kernels/type_q4_1.hpp"
+#include "tinyllm/kernels/type_q5.hpp"
+#include "tinyllm/kernels/type_q8_0.hpp"
 
 namespace tinyllm {
 

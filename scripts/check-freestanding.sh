@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the design card's freestanding rules:
-#  1. kernels/ include only <stdint.h>, <stddef.h>, intrinsics headers and each other;
+#  1. kernels/ include only <stdint.h>, <stddef.h>, the compiler's intrinsics and cpuid headers
+#     and each other;
 #  2. every kernel header compiles with -ffreestanding and no C++ standard library;
 #  3. the engine core (include/tinyllm + the GGUF reader) compiles with -fno-exceptions -fno-rtti.
 # Prints 'N passed, M failed'. Usage: scripts/check-freestanding.sh [CXX]
@@ -15,21 +16,21 @@ check() {  # name, command...
 }
 
 bad_includes=$(grep -hE '^\s*#\s*include\s*<' kernels/*.hpp kernels/*/*.hpp 2>/dev/null \
-  | grep -vE '<(stdint|stddef)\.h>|<(immintrin|arm_neon|hexagon_types|hexagon_protos|hvx_hexagon_protos)\.h>' || true)
+  | grep -vE '<(stdint|stddef)\.h>|<(cpuid|immintrin|arm_neon|hexagon_types|hexagon_protos|hvx_hexagon_protos)\.h>' || true)
 check "kernels include only freestanding headers" test -z "$bad_includes"
 [ -n "$bad_includes" ] && echo "$bad_includes"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for h in kernels/*.hpp; do
-  printf '#include "%s"\n' "$(basename "$h")" > "$tmp/k.cpp"
+  printf '#include "tinyllm/%s"\n' "$h" > "$tmp/k.cpp"
   check "freestanding $h" "$cxx" -std=c++17 -ffreestanding -nostdinc++ -fno-exceptions -fno-rtti \
-    -Wall -Wextra -Werror -Ikernels -fsyntax-only "$tmp/k.cpp"
+    -Wall -Wextra -Werror -Iinclude -fsyntax-only "$tmp/k.cpp"
 done
 
 cat > "$tmp/core.cpp" <<'CPP'
-#include "gguf.hpp"
-#include "tinyllm/session.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/core/session.hpp"
 // Instantiate the whole forward pass so every template is compiled.
 tinyllm::Status run(tinyllm::ByteSpan file, tinyllm::Arena& arena, const int32_t* tokens, int n, float* logits) {
     tinyllm::gguf::File f;
@@ -43,7 +44,7 @@ tinyllm::Status run(tinyllm::ByteSpan file, tinyllm::Arena& arena, const int32_t
 }
 CPP
 check "core with -fno-exceptions -fno-rtti" "$cxx" -std=c++17 -fno-exceptions -fno-rtti -Wall -Wextra -Werror \
-  -Iinclude -Ikernels -Iloaders -c "$tmp/core.cpp" -o "$tmp/core.o"
+  -Iinclude -c "$tmp/core.cpp" -o "$tmp/core.o"
 
 echo "freestanding: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

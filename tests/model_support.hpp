@@ -3,10 +3,10 @@
 #pragma once
 #include <vector>
 
-#include "gguf.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
 #include "test_support.hpp"
-#include "tinyllm/model.hpp"
-#include "tinyllm/session.hpp"
+#include "tinyllm/core/model.hpp"
+#include "tinyllm/core/session.hpp"
 
 namespace test_support {
 

@@ -3,7 +3,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include "tinyllm/chat_template.hpp"
+#include "tinyllm/text/chat_template.hpp"
 
 using namespace tinyllm;
 

@@ -3,7 +3,7 @@
 #include "test_support.hpp"
 
 #include "tinyllm/engine.hpp"
-#include "tinyllm/token_text.hpp"
+#include "tinyllm/text/token_text.hpp"
 
 using namespace tinyllm;
 

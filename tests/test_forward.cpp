@@ -8,8 +8,8 @@
 #include <algorithm>
 
 #include "../examples/random_model.hpp"
-#include "gguf_model_file.hpp"
-#include "tinyllm/session.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/core/session.hpp"
 
 using namespace tinyllm;
 using test_support::argmax;

@@ -5,9 +5,9 @@
 
 #include <random>
 
-#include "gguf.hpp"
-#include "gguf_model_file.hpp"
-#include "gguf_writer.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/loaders/host/gguf_writer.hpp"
 
 using namespace tinyllm;
 

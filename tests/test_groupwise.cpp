@@ -5,8 +5,8 @@
 #include <cmath>
 #include <random>
 
-#include "gguf_model_file.hpp"
-#include "gguf_quantize.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/loaders/host/gguf_quantize.hpp"
 #include "model_support.hpp"
 
 using namespace tinyllm;

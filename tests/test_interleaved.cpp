@@ -10,12 +10,12 @@
 #include <random>
 #include <vector>
 
-#include "gguf_model_file.hpp"
-#include "gguf_quantize.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/loaders/host/gguf_quantize.hpp"
 #include "model_support.hpp"
-#include "tinyllm/interleave_weights.hpp"
-#include "tinyllm/session.hpp"
-#include "tinyllm/weights.hpp"
+#include "tinyllm/core/interleave_weights.hpp"
+#include "tinyllm/core/session.hpp"
+#include "tinyllm/core/weights.hpp"
 
 using namespace tinyllm;
 using test_support::compare;

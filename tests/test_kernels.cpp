@@ -8,8 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "dot_dispatch.hpp"
-#include "math.hpp"
+#include "tinyllm/kernels/dot_dispatch.hpp"
+#include "tinyllm/kernels/math.hpp"
 
 using namespace tinyllm;
 

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "tinyllm/parallel.hpp"
+#include "tinyllm/core/parallel.hpp"
 
 using namespace tinyllm;
 

@@ -8,9 +8,9 @@
 #include <random>
 
 #include "pte_builder.hpp"
-#include "pte_program.hpp"
+#include "tinyllm/loaders/formats/pte_program.hpp"
 #include "test_support.hpp"
-#include "tinyllm/pte_method.hpp"
+#include "tinyllm/pte/method.hpp"
 
 using namespace tinyllm;
 using namespace test_support;

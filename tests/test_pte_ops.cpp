@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "test_support.hpp"
-#include "tinyllm/pte_op_table.hpp"
+#include "tinyllm/pte/op_table.hpp"
 
 using namespace tinyllm;
 using namespace tinyllm::pte;

@@ -7,7 +7,7 @@
 #include <map>
 #include <vector>
 
-#include "tinyllm/sampler.hpp"
+#include "tinyllm/core/sampler.hpp"
 
 using namespace tinyllm;
 

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 
-#include "gguf_model_file.hpp"
-#include "gguf_writer.hpp"
-#include "tinyllm/tokenizer.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/loaders/host/gguf_writer.hpp"
+#include "tinyllm/text/tokenizer.hpp"
 
 using namespace tinyllm;
 using test_support::shared_path;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "tinyllm/engine.hpp"
-#include "tinyllm/token_text.hpp"
+#include "tinyllm/text/token_text.hpp"
 
 extern "C" const unsigned char tinyllm_model_data[];
 extern "C" const unsigned char tinyllm_model_end[];

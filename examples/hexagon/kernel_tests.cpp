@@ -4,7 +4,7 @@
 // order, so results must be bit-identical.
 #include <stdint.h>
 
-#include "dot_dispatch.hpp"
+#include "tinyllm/kernels/dot_dispatch.hpp"
 #include "runtime.hpp"
 
 using namespace tinyllm;

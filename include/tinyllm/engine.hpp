@@ -12,11 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gguf.hpp"
-#include "tinyllm/arena.hpp"
-#include "tinyllm/model.hpp"
-#include "tinyllm/sampler.hpp"
-#include "tinyllm/session.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/base/arena.hpp"
+#include "tinyllm/core/model.hpp"
+#include "tinyllm/core/sampler.hpp"
+#include "tinyllm/core/session.hpp"
 
 namespace tinyllm {
 

@@ -9,8 +9,8 @@
 #include <hvx_hexagon_protos.h>
 #include <stdint.h>
 
-#include "../type_q4_0.hpp"
-#include "../type_q8_0.hpp"
+#include "tinyllm/kernels/type_q4_0.hpp"
+#include "tinyllm/kernels/type_q8_0.hpp"
 
 namespace tinyllm::hvx {
 

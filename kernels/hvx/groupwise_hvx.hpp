@@ -8,8 +8,8 @@
 #include <hvx_hexagon_protos.h>
 #include <stdint.h>
 
-#include "../groupwise.hpp"
-#include "dot_hvx.hpp"
+#include "tinyllm/kernels/groupwise.hpp"
+#include "tinyllm/kernels/hvx/dot_hvx.hpp"
 
 namespace tinyllm::hvx {
 

@@ -2,10 +2,10 @@
 #pragma once
 #include <stdint.h>
 
-#include "gguf.hpp"
-#include "math.hpp"
-#include "rope.hpp"
-#include "tinyllm/status.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/kernels/math.hpp"
+#include "tinyllm/kernels/rope.hpp"
+#include "tinyllm/base/status.hpp"
 
 namespace tinyllm {
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tinyllm/status.hpp"
+#include "tinyllm/base/status.hpp"
 
 namespace tinyllm {
 

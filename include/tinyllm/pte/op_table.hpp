@@ -3,8 +3,8 @@
 #pragma once
 #include <stddef.h>
 
-#include "tinyllm/pte_ops.hpp"
-#include "tinyllm/pte_quant_ops.hpp"
+#include "tinyllm/pte/ops.hpp"
+#include "tinyllm/pte/quant_ops.hpp"
 
 namespace tinyllm::pte {
 

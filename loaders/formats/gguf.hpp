@@ -12,11 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tinyllm/arena.hpp"
-#include "tinyllm/span.hpp"
-#include "tinyllm/status.hpp"
-#include "ggml_types.hpp"
-#include "groupwise.hpp"
+#include "tinyllm/base/arena.hpp"
+#include "tinyllm/base/span.hpp"
+#include "tinyllm/base/status.hpp"
+#include "tinyllm/kernels/ggml_types.hpp"
+#include "tinyllm/kernels/groupwise.hpp"
 
 namespace tinyllm::gguf {
 

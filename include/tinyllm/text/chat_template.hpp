@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "tinyllm/status.hpp"
+#include "tinyllm/base/status.hpp"
 
 namespace tinyllm {
 

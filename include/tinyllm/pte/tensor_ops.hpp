@@ -4,9 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dot_dispatch.hpp"
-#include "fp16.hpp"
-#include "pte_value.hpp"
+#include "tinyllm/kernels/dot_dispatch.hpp"
+#include "tinyllm/kernels/fp16.hpp"
+#include "tinyllm/pte/value.hpp"
 
 namespace tinyllm::pte {
 

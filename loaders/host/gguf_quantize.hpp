@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "gguf.hpp"
-#include "gguf_writer.hpp"
-#include "quantize.hpp"
-#include "tinyllm/weights.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/loaders/host/gguf_writer.hpp"
+#include "tinyllm/kernels/quantize.hpp"
+#include "tinyllm/core/weights.hpp"
 
 namespace tinyllm {
 

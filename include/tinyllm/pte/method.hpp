@@ -9,11 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dot_dispatch.hpp"
-#include "pte_op_table.hpp"
-#include "pte_program.hpp"
-#include "tinyllm/arena.hpp"
-#include "tinyllm/parallel.hpp"
+#include "tinyllm/kernels/dot_dispatch.hpp"
+#include "tinyllm/pte/op_table.hpp"
+#include "tinyllm/loaders/formats/pte_program.hpp"
+#include "tinyllm/base/arena.hpp"
+#include "tinyllm/core/parallel.hpp"
 
 namespace tinyllm::pte {
 

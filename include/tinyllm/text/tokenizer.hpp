@@ -13,9 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "gguf.hpp"
-#include "tinyllm/bpe.hpp"
-#include "tinyllm/status.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/text/bpe.hpp"
+#include "tinyllm/base/status.hpp"
 
 namespace tinyllm {
 

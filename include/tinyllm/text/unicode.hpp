@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "tinyllm/unicode_tables.hpp"
+#include "tinyllm/text/unicode_tables.hpp"
 
 namespace tinyllm::unicode {
 

@@ -11,9 +11,9 @@
 
 #include <string>
 
-#include "private_memory.hpp"
-#include "tinyllm/span.hpp"
-#include "tinyllm/status.hpp"
+#include "tinyllm/loaders/host/private_memory.hpp"
+#include "tinyllm/base/span.hpp"
+#include "tinyllm/base/status.hpp"
 
 namespace tinyllm {
 

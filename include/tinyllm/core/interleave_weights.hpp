@@ -3,7 +3,7 @@
 // keep their size and place, so a copy-on-write mapping of the file is repacked without a
 // second copy of the weights; the views are then marked `interleaved`.
 #pragma once
-#include "model.hpp"
+#include "tinyllm/core/model.hpp"
 
 namespace tinyllm {
 

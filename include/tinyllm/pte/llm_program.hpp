@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tinyllm/pte_method.hpp"
+#include "tinyllm/pte/method.hpp"
 
 namespace tinyllm::pte {
 

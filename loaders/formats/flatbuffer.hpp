@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tinyllm/span.hpp"
-#include "tinyllm/status.hpp"
+#include "tinyllm/base/span.hpp"
+#include "tinyllm/base/status.hpp"
 
 namespace tinyllm::fb {
 

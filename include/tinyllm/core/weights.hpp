@@ -3,10 +3,10 @@
 #pragma once
 #include <stdint.h>
 
-#include "dot_dispatch.hpp"
-#include "ggml_types.hpp"
-#include "tinyllm/parallel.hpp"
-#include "weight_types.hpp"
+#include "tinyllm/kernels/dot_dispatch.hpp"
+#include "tinyllm/kernels/ggml_types.hpp"
+#include "tinyllm/core/parallel.hpp"
+#include "tinyllm/kernels/weight_types.hpp"
 
 namespace tinyllm {
 

@@ -9,7 +9,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "tinyllm/pte_ops.hpp"
+#include "tinyllm/pte/ops.hpp"
 
 namespace tinyllm::pte::ops {
 

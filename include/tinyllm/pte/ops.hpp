@@ -13,9 +13,9 @@
 
 #include <initializer_list>
 
-#include "map_f32.hpp"
-#include "math.hpp"
-#include "pte_tensor_ops.hpp"
+#include "tinyllm/kernels/map_f32.hpp"
+#include "tinyllm/kernels/math.hpp"
+#include "tinyllm/pte/tensor_ops.hpp"
 
 namespace tinyllm::pte {
 

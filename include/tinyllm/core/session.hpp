@@ -4,12 +4,12 @@
 #pragma once
 #include <stdint.h>
 
-#include "activation_fns.hpp"
-#include "norm.hpp"
-#include "rope.hpp"
-#include "tinyllm/arena.hpp"
-#include "tinyllm/model.hpp"
-#include "tinyllm/parallel.hpp"
+#include "tinyllm/kernels/activation_fns.hpp"
+#include "tinyllm/kernels/norm.hpp"
+#include "tinyllm/kernels/rope.hpp"
+#include "tinyllm/base/arena.hpp"
+#include "tinyllm/core/model.hpp"
+#include "tinyllm/core/parallel.hpp"
 
 namespace tinyllm {
 

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gguf.hpp"
-#include "tinyllm/arena.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/base/arena.hpp"
 
 namespace tinyllm {
 

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "gguf.hpp"
-#include "mapped_file.hpp"
-#include "tinyllm/interleave_weights.hpp"
-#include "tinyllm/model.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/loaders/host/mapped_file.hpp"
+#include "tinyllm/core/interleave_weights.hpp"
+#include "tinyllm/core/model.hpp"
 
 namespace tinyllm {
 

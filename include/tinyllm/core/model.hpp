@@ -1,10 +1,10 @@
 // A model = its configuration plus views of its weights inside the GGUF buffer. Loading binds
 // every tensor by name and checks its shape and type; nothing is copied.
 #pragma once
-#include "gguf.hpp"
-#include "tinyllm/arena.hpp"
-#include "tinyllm/model_config.hpp"
-#include "tinyllm/weights.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/base/arena.hpp"
+#include "tinyllm/core/model_config.hpp"
+#include "tinyllm/core/weights.hpp"
 
 namespace tinyllm {
 

@@ -3,8 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pte_program.hpp"
-#include "tinyllm/status.hpp"
+#include "tinyllm/loaders/formats/pte_program.hpp"
+#include "tinyllm/base/status.hpp"
 
 namespace tinyllm::pte {
 

@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tinyllm/unicode.hpp"
+#include "tinyllm/text/unicode.hpp"
 
 namespace tinyllm::bpe {
 

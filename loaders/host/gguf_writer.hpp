@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "ggml_types.hpp"
-#include "gguf.hpp"
+#include "tinyllm/kernels/ggml_types.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
 
 namespace tinyllm::gguf {
 

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "activation_fns.hpp"
-#include "tinyllm/arena.hpp"
-#include "tinyllm/status.hpp"
+#include "tinyllm/kernels/activation_fns.hpp"
+#include "tinyllm/base/arena.hpp"
+#include "tinyllm/base/status.hpp"
 
 namespace tinyllm {
 

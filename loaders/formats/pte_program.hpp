@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "flatbuffer.hpp"
+#include "tinyllm/loaders/formats/flatbuffer.hpp"
 
 namespace tinyllm::pte {
 

@@ -1,0 +1,44 @@
+// Which x86 vector extensions this CPU and its operating system support, read once with
+// cpuid/xgetbv. Kernels are compiled per function with target attributes; dispatch asks here.
+#pragma once
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <stdint.h>
+
+namespace tinyllm::x86 {
+
+struct CpuFeatures {
+    bool avx2 = false;         // with FMA and F16C: the baseline of every x86 SIMD kernel
+    bool avx512 = false;       // F, BW and VL
+    bool avx512_vnni = false;  // vpdpbusd, on top of avx512
+
+    static CpuFeatures detect() {
+        CpuFeatures f;
+        unsigned a, b, c, d;
+        if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+        const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+        if (!osxsave || !avx) return f;
+        unsigned xcr0_lo, xcr0_hi;
+        __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+        // The OS saves the YMM state (bits 1-2) and, for AVX-512, the opmask and ZMM state (5-7).
+        if ((xcr0_lo & 0x6u) != 0x6u || __get_cpuid_max(0, nullptr) < 7) return f;
+        __cpuid_count(7, 0, a, b, c, d);
+        f.avx2 = fma && f16c && (b & (1u << 5));
+        f.avx512 = f.avx2 && (xcr0_lo & 0xe6u) == 0xe6u && (b & (1u << 16)) && (b & (1u << 30)) && (b & (1u << 31));
+        f.avx512_vnni = f.avx512 && (c & (1u << 11));
+        return f;
+    }
+};
+
+inline const CpuFeatures& cpu_features() {
+    static const CpuFeatures features = CpuFeatures::detect();
+    return features;
+}
+
+inline bool has_avx2() { return cpu_features().avx2; }
+// AVX-512 VNNI (vpdpbusd): one instruction per 4-way int8 dot per lane. The interleaved
+// kernels' 512-bit shapes also use F, BW and VL, which every CPU with VNNI has.
+inline bool has_avx512_vnni() { return cpu_features().avx512_vnni; }
+
+} // namespace tinyllm::x86
+#endif
