@@ -20,6 +20,7 @@
 
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/core/session.hpp"
+#include "tinyllm/generation/generator.hpp"
 #include "word_sum.hpp"
 
 using namespace tinyllm;
@@ -39,6 +40,12 @@ Stats stats(std::vector<double> v) {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
+uint64_t clock_ns() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+bool count_token(const GeneratedToken&, void*) { return true; }
+
 [[noreturn]] void die(const std::string& msg) {
     std::fprintf(stderr, "llm: %s\n", msg.c_str());
     std::exit(1);
@@ -46,11 +53,8 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 
 // Read bandwidth in bytes/s: sum a buffer far larger than the caches with all threads, in the
 // kind of memory the repacked weights live in (PrivateMemory). The buffer is reserved and
-// written once, before any model loads, and kept for the whole run: reserving and freeing 1 GiB
-// before every timed run slowed the runs themselves. On a Zen 3 VM with free page reporting on
-// (the guest hands freed memory back to the host a few seconds later; the likely cause),
-// TinyLlama Q4_0 decoded at 2 threads at a median 45.4 tok/s that way against 51.5 with one
-// buffer, at the same measured bandwidth (10 alternating runs).
+// written once, before any model loads, and kept for the whole run, because freeing memory
+// between timed runs slows the runs on some VMs (docs/benchmarks.md).
 class ReadBandwidth {
 public:
     ReadBandwidth() {
@@ -142,6 +146,18 @@ int main(int argc, char** argv) {
         std::vector<int32_t> tokens(size_t(std::max(n_prompt, 1)));
         for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = int32_t((i * 7919 + 1) % size_t(c.n_vocab));
         std::vector<float> logits(size_t(c.n_vocab));
+        // Generation runs through the library's loop, greedy, without stopping early.
+        GeneratorOptions generator_options;
+        generator_options.clock_ns = clock_ns;
+        std::vector<uint8_t> generator_memory(Generator::required_bytes(c.n_vocab, 0, generator_options));
+        Arena generator_arena(generator_memory.data(), generator_memory.size());
+        SamplerConfig greedy;
+        greedy.temperature = 0.0f;
+        Generator generator;
+        if (!(st = generator.init(session, nullptr, greedy, generator_arena, generator_options))) die(path + ": " + st.detail);
+        GenerationRequest request;
+        request.n_predict = n_gen;
+        request.stop_at_end_of_generation = false;
         const double bytes_per_token = weight_bytes_per_token(model);
         std::string name = path.substr(path.find_last_of('/') + 1);
 
@@ -191,14 +207,12 @@ int main(int argc, char** argv) {
                 std::vector<double> rates, bandwidths;
                 for (int r = 0; r <= reps; ++r) {  // the first run warms up
                     if (r > 0) bandwidths.push_back(read_bandwidth->measure());
-                    session.reset();
-                    int32_t tok = tokens[0];
-                    double t0 = now();
-                    for (int i = 0; i < n_gen; ++i) {
-                        session.eval(&tok, 1, logits.data(), false);
-                        tok = int32_t((tok + 13) % c.n_vocab);
-                    }
-                    if (r > 0) rates.push_back(n_gen / (now() - t0));
+                    generator.reset();
+                    if (!(st = generator.prompt(tokens.data(), 1)) || !(st = generator.generate(request, count_token, nullptr)))
+                        die(path + ": " + st.detail);
+                    // The first token comes from the prompt's logits; the rest each decode one.
+                    const GenerationStats& g = generator.stats();
+                    if (r > 0) rates.push_back(double(n_gen) / (double(g.prompt_ns + g.generation_ns) * 1e-9));
                 }
                 bandwidths.push_back(read_bandwidth->measure());
                 report("tg" + std::to_string(n_gen), rates, bandwidths);

@@ -3,8 +3,10 @@
 //
 //   generate [-m MODEL] [-p TEXT | --prompt-ids 1,2,3] [-n N] [--temp T] [--top-k K] [--top-p P]
 //            [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS] [-c CTX] [--print-ids]
-//            [--dump-logits FILE] [--tokenizer FILE.gguf]
+//            [--stop STR ...] [--dump-logits FILE] [--tokenizer FILE.gguf]
 //
+// Generation stops at the vocabulary's end-of-generation tokens and at any --stop string,
+// which is never printed.
 // A .pte program carries no vocabulary: text prompts and output need --tokenizer (a GGUF file
 // with the same vocabulary), --prompt-ids with --print-ids do not.
 //
@@ -27,12 +29,13 @@
 #include <vector>
 
 
-#include "tinyllm/loaders/host/gguf_model_file.hpp"
-#include "tinyllm/loaders/formats/pte_program.hpp"
-#include "tinyllm/text/chat_template.hpp"
-#include "tinyllm/pte/llm_program.hpp"
-#include "tinyllm/core/sampler.hpp"
 #include "tinyllm/core/session.hpp"
+#include "tinyllm/generation/generator.hpp"
+#include "tinyllm/loaders/formats/pte_program.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/pte/llm_program.hpp"
+#include "tinyllm/text/chat_template.hpp"
+#include "tinyllm/text/token_text.hpp"
 #include "tinyllm/text/tokenizer.hpp"
 
 using namespace tinyllm;
@@ -54,6 +57,7 @@ struct Options {
     std::string chat_template;  // empty: detect from the model
     std::string system_prompt;
     std::string tokenizer;  // GGUF file whose vocabulary a .pte model uses
+    std::vector<std::string> stop;
     SamplerConfig sampling;
 };
 
@@ -155,13 +159,18 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--penalty-last-n") o.sampling.penalty_last_n = int(parse_int(a, value(), 0, 1024));
         else if (a == "--samplers") parse_samplers(value(), o.sampling);
         else if (a == "--tokenizer") o.tokenizer = value();
+        else if (a == "--stop") {
+            o.stop.push_back(value());
+            if (o.stop.back().empty()) die("--stop needs a non-empty string");
+        }
         else if (a == "-h" || a == "--help") {
             std::printf("usage: generate [-m MODEL] [-p TEXT | --prompt-ids 1,2,3] [-n N] [--temp T] [--top-k K]\n"
                         "                [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS]\n"
                         "                [-c CTX] [--print-ids] [--dump-logits FILE] [--typical-p P]\n"
                         "                [--frequency-penalty F] [--presence-penalty P] [--penalty-last-n N]\n"
                         "                [--samplers penalties,top_k,typical_p,top_p,min_p,temperature]\n"
-                        "                [--chat [--chat-template NAME] [--system TEXT]] [--tokenizer FILE.gguf]\n");
+                        "                [--chat [--chat-template NAME] [--system TEXT]] [--tokenizer FILE.gguf]\n"
+                        "                [--stop STR (repeatable)]\n");
             std::exit(0);
         } else die("unknown argument '" + a + "' (see --help)");
     }
@@ -193,93 +202,51 @@ std::string model_summary(const Model& m, size_t file_bytes) {
     return line;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 double peak_rss_mib() {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return double(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-// What generation needs from a model, GGUF or .pte: feed tokens, read logits.
-class Backend {
-public:
-    virtual ~Backend() = default;
-    virtual Status eval(const int32_t* ids, int n, float* logits, bool all_rows) = 0;
-    virtual int n_past() const = 0;
-    virtual int n_ctx() const = 0;
-};
-
-class SessionBackend : public Backend {
-public:
-    explicit SessionBackend(Session& s) : session_(s) {}
-    Status eval(const int32_t* ids, int n, float* logits, bool all_rows) override { return session_.eval(ids, n, logits, all_rows); }
-    int n_past() const override { return session_.n_past(); }
-    int n_ctx() const override { return session_.n_ctx(); }
-
-private:
-    Session& session_;
-};
-
-class PteBackend : public Backend {
-public:
-    explicit PteBackend(pte::LlmProgram& p) : program_(p) {}
-    Status eval(const int32_t* ids, int n, float* logits, bool all_rows) override { return program_.eval(ids, n, logits, all_rows); }
-    int n_past() const override { return program_.n_past(); }
-    int n_ctx() const override { return program_.n_ctx(); }
-
-private:
-    pte::LlmProgram& program_;
-};
-
 bool is_pte(const ByteSpan& b) { return b.size >= 8 && std::memcmp(b.data + 4, "ET", 2) == 0; }
 
 } // namespace
 
-struct Generation {
-    std::vector<int32_t> tokens;  // without the end-of-generation token
-    double seconds = 0.0, first_token_seconds = 0.0;
-    bool context_full = false;
+uint64_t clock_ns() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// What one generate() call produced, as the callback saw it.
+struct Output {
+    std::vector<int32_t> ids;
+    std::string text;
+    bool stream = false;  // print the text as it arrives
 };
 
-// Samples from `logits`, feeds each token back, and (when `stream`) prints the text as it
-// arrives, until n tokens, an end-of-generation token, or a full context.
-Generation generate(Backend& session, Sampler& sampler, const Tokenizer* tokenizer, const float* logits, int n, bool stream) {
-    Generation g;
-    const int n_vocab = sampler.n_vocab();
-    std::vector<float> step(static_cast<size_t>(n_vocab));
-    std::unique_ptr<StreamDecoder> decoder;
-    if (tokenizer) decoder = std::make_unique<StreamDecoder>(*tokenizer);
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < n; ++i) {
-        int32_t tok = sampler.sample(logits);
-        sampler.accept(tok);
-        if (i == 0) g.first_token_seconds = seconds_since(t0);
-        if (tokenizer && tokenizer->is_eog(tok)) break;
-        g.tokens.push_back(tok);
-        if (stream) {
-            std::string piece = decoder->push(tok);
-            std::fwrite(piece.data(), 1, piece.size(), stdout);
-            std::fflush(stdout);
-        }
-        if (i + 1 == n) break;
-        if (session.n_past() >= session.n_ctx()) {
-            g.context_full = true;
-            break;
-        }
-        Status st = session.eval(&tok, 1, step.data(), false);
-        if (!st) die(st, "decode failed");
-        logits = step.data();
+bool on_token(const GeneratedToken& t, void* user) {
+    Output& out = *static_cast<Output*>(user);
+    if (t.id != GeneratedToken::no_token) out.ids.push_back(t.id);
+    out.text.append(t.text, t.text_len);
+    if (out.stream && t.text_len) {
+        std::fwrite(t.text, 1, t.text_len, stdout);
+        std::fflush(stdout);
     }
-    if (stream) {
-        std::string rest = decoder->flush();
-        std::fwrite(rest.data(), 1, rest.size(), stdout);
-    }
-    if (g.context_full) std::fprintf(stderr, "\ngenerate: the context of %d tokens is full; stopping\n", session.n_ctx());
-    g.seconds = seconds_since(t0);
-    return g;
+    return true;
+}
+
+// Generates up to n tokens from the last evaluated position, streaming text when asked.
+Output generate(Generator& generator, const std::vector<StrView>& stop, int n, bool stream) {
+    Output out;
+    out.stream = stream;
+    GenerationRequest request;
+    request.n_predict = n;
+    request.stop = stop.data();
+    request.n_stop = int(stop.size());
+    Status st = generator.generate(request, on_token, &out);
+    if (!st) die(st, "generation failed");
+    if (generator.stats().reason == StopReason::context_full)
+        std::fprintf(stderr, "\ngenerate: the context of %d tokens is full; stopping\n", generator.model().n_ctx());
+    return out;
 }
 
 // The text a template puts after an assistant reply (e.g. "<|im_end|>\n"). The cache lacks it:
@@ -293,7 +260,8 @@ std::string turn_closing(ChatTemplate t, const std::vector<ChatMessage>& history
 
 // Interactive chat: each line of stdin is a user turn; replies stream to stdout. The KV cache
 // keeps the conversation, so each turn only evaluates its new tokens.
-int run_chat(const Options& opt, const gguf::File& vocab_file, Backend& session, Sampler& sampler, const Tokenizer& tokenizer) {
+int run_chat(const Options& opt, const gguf::File& vocab_file, Generator& generator, const std::vector<StrView>& stop,
+             const Tokenizer& tokenizer) {
     ChatTemplate tmpl;
     Status st;
     if (!opt.chat_template.empty()) st = chat_template_from_name(opt.chat_template, tmpl);
@@ -303,11 +271,15 @@ int run_chat(const Options& opt, const gguf::File& vocab_file, Backend& session,
         st = detect_chat_template(std::string(jinja->data(), jinja->size()), tmpl);
     }
     if (!st) die(st, "chat template");
+    const int n_ctx = generator.model().n_ctx();
     std::vector<ChatMessage> history;
     if (!opt.system_prompt.empty()) history.push_back({"system", opt.system_prompt});
-    std::vector<float> logits(static_cast<size_t>(sampler.n_vocab()));
     std::string line;
     bool first = true;
+    auto context_full = [&]() {
+        std::printf("[context full: %d of %d tokens used; start a new chat]\n", generator.n_tokens(), n_ctx);
+        return 0;
+    };
     while (true) {
         if (isatty(STDIN_FILENO)) std::fprintf(stderr, "> ");
         if (!std::getline(std::cin, line)) break;
@@ -316,27 +288,23 @@ int run_chat(const Options& opt, const gguf::File& vocab_file, Backend& session,
         std::string text = format_chat_increment(tmpl, first ? std::vector<ChatMessage>() : history, user, true);
         if (first && !history.empty()) text = format_chat(tmpl, {history[0], user}, true);  // with the system prompt
         std::vector<int32_t> ids = tokenizer.encode(text, first, true);
-        if (int(ids.size()) >= session.n_ctx() - session.n_past()) {
-            std::printf("[context full: %d of %d tokens used; start a new chat]\n", session.n_past(), session.n_ctx());
-            break;
-        }
-        if (!(st = session.eval(ids.data(), int(ids.size()), logits.data(), false))) die(st, "prompt failed");
-        for (int32_t t : ids) sampler.accept(t);
+        if (int(ids.size()) >= n_ctx - generator.n_tokens()) return context_full();
+        if (!(st = generator.prompt(ids.data(), int(ids.size())))) die(st, "prompt failed");
         history.push_back(user);
-        Generation g = generate(session, sampler, &tokenizer, logits.data(), opt.n_predict, true);
+        Output reply = generate(generator, stop, opt.n_predict, true);
         std::printf("\n");
         std::fflush(stdout);
-        std::fprintf(stderr, "[turn: %zu new prompt tokens, %zu generated, context %d/%d]\n", ids.size(), g.tokens.size(),
-                     session.n_past(), session.n_ctx());
-        std::string reply;
-        for (int32_t t : g.tokens) reply += tokenizer.token_piece(t);
-        history.push_back({"assistant", reply});
+        std::fprintf(stderr, "[turn: %zu new prompt tokens, %zu generated, context %d/%d]\n", ids.size(), reply.ids.size(),
+                     generator.n_tokens(), n_ctx);
+        history.push_back({"assistant", reply.text});
+        // The template's text after the reply; its end-of-turn token, when the model sampled it,
+        // is already on its way into the cache.
         std::vector<int32_t> tail = tokenizer.encode(turn_closing(tmpl, history), false, true);
-        if (g.context_full || int(tail.size()) >= session.n_ctx() - session.n_past()) {
-            std::printf("[context full: %d of %d tokens used; start a new chat]\n", session.n_past(), session.n_ctx());
-            break;
-        }
-        if (!tail.empty() && !(st = session.eval(tail.data(), int(tail.size()), nullptr, false))) die(st, "turn end failed");
+        if (generator.stats().reason == StopReason::end_of_generation && !tail.empty() && tokenizer.is_eog(tail[0]))
+            tail.erase(tail.begin());
+        if (generator.stats().reason == StopReason::context_full || int(tail.size()) >= n_ctx - generator.n_tokens())
+            return context_full();
+        if (!tail.empty() && !(st = generator.prompt(tail.data(), int(tail.size())))) die(st, "turn end failed");
         first = false;
     }
     return 0;
@@ -356,14 +324,13 @@ int main(int argc, char** argv) {
 
     Model model;
     pte::Program program;
-    int n_vocab = 0, n_ctx_train = 0;
+    int n_ctx_train = 0;
     if (pte_model) {
         Result<pte::Program> opened = pte::open_program(pte_file.bytes());
         if (!opened) die(opened.status, "cannot load '" + opt.model + "'");
         program = *opened;
     } else {
         if (!(st = file.load(model))) die(st, "cannot load '" + opt.model + "'");
-        n_vocab = model.config.n_vocab;
         n_ctx_train = model.config.n_ctx_train;
     }
 
@@ -373,20 +340,19 @@ int main(int argc, char** argv) {
     else have_tokenizer = (st = tokenizer.load(file.gguf)).ok();
     if (!have_tokenizer && !opt.have_prompt_ids) die(st, "model has no usable tokenizer");
     if (pte_model && !have_tokenizer && !opt.print_ids) die(st, "printing text needs a tokenizer (or use --print-ids)");
-
     if (opt.chat && !have_tokenizer) die(st, "chat needs the model's tokenizer");
+    if (!opt.stop.empty() && !have_tokenizer) die(st, "--stop needs the model's tokenizer");
     std::vector<int32_t> prompt = opt.prompt_ids;
     if (!opt.have_prompt_ids) prompt = tokenizer.encode(opt.have_prompt_text ? opt.prompt : std::string(), true, false);
     if (prompt.empty() && !opt.chat) die("the prompt is empty (give -p TEXT or --prompt-ids)");
 
-    // Memory: the session's (or the program's memory plan), then the sampler's.
+    // Memory: the session's (or the program's memory plan), the vocabulary's and the generator's.
     PrivateMemory memory;
     Arena arena;
     Session session;
     pte::LlmProgram llm;
-    std::unique_ptr<Backend> backend;
+    LanguageModel* language_model = nullptr;
     const int n_batch = 64;
-    int n_ctx = 0;
     std::string summary;
     if (pte_model) {
         pte::MethodOptions options;
@@ -396,27 +362,25 @@ int main(int argc, char** argv) {
         if (!(st = memory.allocate(*need))) die(st, "cannot run '" + opt.model + "'");
         arena = Arena(memory.data(), memory.size());
         if (!(st = llm.init(program, arena, options))) die(st, "cannot run '" + opt.model + "'");
-        n_vocab = llm.n_vocab();
-        n_ctx_train = llm.n_ctx();
-        if (have_tokenizer && tokenizer.n_vocab() != n_vocab)
-            die("the tokenizer has " + std::to_string(tokenizer.n_vocab()) + " tokens, the program " + std::to_string(n_vocab));
-        if (opt.n_ctx && opt.n_ctx != n_ctx_train) die("a .pte program has a fixed context of " + std::to_string(n_ctx_train));
-        n_ctx = n_ctx_train;
+        if (have_tokenizer && tokenizer.n_vocab() != llm.n_vocab())
+            die("the tokenizer has " + std::to_string(tokenizer.n_vocab()) + " tokens, the program " + std::to_string(llm.n_vocab()));
+        if (opt.n_ctx && opt.n_ctx != llm.n_ctx()) die("a .pte program has a fixed context of " + std::to_string(llm.n_ctx()));
         char line[160];
-        std::snprintf(line, sizeof line, "ExecuTorch program | vocab %d | ctx %d | %u values, %u instructions | %.1f MB", n_vocab, n_ctx,
-                      program.find_plan("forward").value_count(), program.find_plan("forward").instruction_count(0),
+        std::snprintf(line, sizeof line, "ExecuTorch program | vocab %d | ctx %d | %u values, %u instructions | %.1f MB", llm.n_vocab(),
+                      llm.n_ctx(), program.find_plan("forward").value_count(), program.find_plan("forward").instruction_count(0),
                       double(pte_file.bytes().size) / 1e6);
         summary = line;
-        backend = std::make_unique<PteBackend>(llm);
+        language_model = &llm;
     } else {
-        n_ctx = opt.n_ctx ? opt.n_ctx : n_ctx_train;
+        const int n_ctx = opt.n_ctx ? opt.n_ctx : n_ctx_train;
         if (n_ctx > n_ctx_train) die("context " + std::to_string(n_ctx) + " exceeds the model's " + std::to_string(n_ctx_train));
         summary = model_summary(model, file.mapping.bytes().size);
         if (!(st = memory.allocate(Session::required_bytes(model, n_ctx, n_batch)))) die(st, "cannot create session");
         arena = Arena(memory.data(), memory.size());
         if (!(st = session.init(model, n_ctx, n_batch, arena))) die(st, "cannot create session");
-        backend = std::make_unique<SessionBackend>(session);
+        language_model = &session;
     }
+    const int n_vocab = language_model->n_vocab(), n_ctx = language_model->n_ctx();
     if (int(prompt.size()) > n_ctx)
         die("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " + std::to_string(n_ctx));
     // eval checks ids too; checking here reports the problem before any output.
@@ -424,45 +388,57 @@ int main(int argc, char** argv) {
         if (prompt[i] >= n_vocab)
             die("token out of range: prompt id " + std::to_string(prompt[i]) + " at index " + std::to_string(i) +
                 " is outside the vocabulary of " + std::to_string(n_vocab));
-    std::fprintf(stderr, "model: %s\n", summary.c_str());
 
-    std::vector<uint8_t> sampler_memory(Sampler::required_bytes(n_vocab));
-    Arena sampler_arena(sampler_memory.data(), sampler_memory.size());
-    Sampler sampler;
-    if (!(st = sampler.init(opt.sampling, n_vocab, sampler_arena))) die(st, "bad sampling options");
-    if (opt.chat) return run_chat(opt, file.gguf, *backend, sampler, tokenizer);
+    TokenText vocabulary;
+    std::vector<uint8_t> generator_memory;
+    size_t max_token_bytes = 0;
+    if (have_tokenizer) {
+        generator_memory.resize(TokenText::required_bytes(file.gguf));
+        Arena vocabulary_arena(generator_memory.data(), generator_memory.size());
+        if (!(st = vocabulary.init(file.gguf, vocabulary_arena))) die(st, "vocabulary");
+        max_token_bytes = vocabulary.max_token_bytes();
+    }
+    GeneratorOptions generator_options;
+    generator_options.clock_ns = clock_ns;
+    for (const std::string& s : opt.stop)
+        if (s.size() > generator_options.max_stop_bytes) generator_options.max_stop_bytes = s.size();
+    std::vector<uint8_t> sampling_memory(Generator::required_bytes(n_vocab, max_token_bytes, generator_options));
+    Arena sampling_arena(sampling_memory.data(), sampling_memory.size());
+    Generator generator;
+    if (!(st = generator.init(*language_model, have_tokenizer ? &vocabulary : nullptr, opt.sampling, sampling_arena, generator_options)))
+        die(st, "bad sampling options");
+    std::vector<StrView> stop;
+    for (const std::string& s : opt.stop) stop.push_back(StrView(s.data(), s.size()));
+    std::fprintf(stderr, "model: %s\n", summary.c_str());
+    if (opt.chat) return run_chat(opt, file.gguf, generator, stop, tokenizer);
 
     // Prompt: all rows of logits when dumping them, else just the last.
     const bool dump = !opt.dump_logits.empty();
-    std::vector<float> logits(size_t(n_vocab) * (dump ? prompt.size() : 1));
-    auto t_start = std::chrono::steady_clock::now();
-    if (!(st = backend->eval(prompt.data(), int(prompt.size()), logits.data(), dump))) die(st, "prompt failed");
-    const double t_prompt = seconds_since(t_start);
+    std::vector<float> logits(dump ? size_t(n_vocab) * prompt.size() : 0);
+    if (!(st = generator.prompt(prompt.data(), int(prompt.size()), dump ? logits.data() : nullptr))) die(st, "prompt failed");
     if (dump) {
         std::ofstream out(opt.dump_logits, std::ios::binary);
         out.write(reinterpret_cast<const char*>(logits.data()), std::streamsize(logits.size() * sizeof(float)));
         if (!out) die("cannot write '" + opt.dump_logits + "'");
     }
-    for (int32_t t : prompt) sampler.accept(t);
-
     if (!opt.print_ids && have_tokenizer && opt.have_prompt_text) {
         std::fputs(opt.prompt.c_str(), stdout);
         std::fflush(stdout);
     }
-    const float* last = logits.data() + (dump ? (prompt.size() - 1) * size_t(n_vocab) : 0);
-    Generation gen = generate(*backend, sampler, have_tokenizer ? &tokenizer : nullptr, last, opt.n_predict,
-                              !opt.print_ids && have_tokenizer);
+    Output gen = generate(generator, stop, opt.n_predict, !opt.print_ids && have_tokenizer);
     if (opt.print_ids) {
-        for (size_t i = 0; i < gen.tokens.size(); ++i) std::printf(i ? ",%d" : "%d", gen.tokens[i]);
+        for (size_t i = 0; i < gen.ids.size(); ++i) std::printf(i ? ",%d" : "%d", gen.ids[i]);
     }
     std::printf("\n");
     std::fflush(stdout);
 
-    const double gen_rate = gen.tokens.size() > 1 ? double(gen.tokens.size() - 1) / gen.seconds : 0.0;
+    const GenerationStats& stats = generator.stats();
+    const double prompt_s = double(stats.prompt_ns) * 1e-9, gen_s = double(stats.generation_ns - stats.first_token_ns) * 1e-9;
+    const double gen_rate = stats.n_generated > 1 && gen_s > 0 ? double(stats.n_generated - 1) / gen_s : 0.0;
     std::fprintf(stderr,
-                 "\nprompt tokens: %zu | prompt: %.1f tok/s | generation: %zu tokens, %.1f tok/s | "
-                 "time to first token: %.1f ms | peak memory: %.1f MiB\n",
-                 prompt.size(), double(prompt.size()) / t_prompt, gen.tokens.size(), gen_rate,
-                 (t_prompt + gen.first_token_seconds) * 1e3, peak_rss_mib());
+                 "\nprompt tokens: %d | prompt: %.1f tok/s | generation: %d tokens, %.1f tok/s | "
+                 "time to first token: %.1f ms | stop: %s | peak memory: %.1f MiB\n",
+                 stats.n_prompt, double(stats.n_prompt) / prompt_s, stats.n_generated, gen_rate,
+                 double(stats.prompt_ns + stats.first_token_ns) * 1e-6, stop_reason_name(stats.reason), peak_rss_mib());
     return 0;
 }

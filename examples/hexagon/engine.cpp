@@ -1,5 +1,6 @@
 // The whole engine on a bare-metal Hexagon DSP: the GGUF model linked in as data, memory
-// from a static arena, math from tinyllm itself (no libc, no libm). Prints the generated ids.
+// from a static arena, math from tinyllm itself (no libc, no libm). Prints the generated text
+// and ids.
 #include <stdint.h>
 
 #include "runtime.hpp"
@@ -19,10 +20,11 @@ struct Output {
     int count = 0;
 };
 
-bool on_token(int32_t token, void* user) {
+bool on_token(const tinyllm::GeneratedToken& token, void* user) {
     Output& out = *static_cast<Output*>(user);
-    out.ids[out.count++] = token;
-    return out.count < max_tokens;
+    if (token.id != tinyllm::GeneratedToken::no_token) out.ids[out.count++] = token.id;
+    hexagon_rt::write_out(token.text, token.text_len);
+    return true;
 }
 
 int fail(const char* what, const tinyllm::Status& st) {
@@ -40,16 +42,18 @@ int fail(const char* what, const tinyllm::Status& st) {
 
 extern "C" int main() {
     static tinyllm::Engine engine;
-    const size_t model_size = size_t(tinyllm_model_end - tinyllm_model_data);
-    tinyllm::Status st = engine.open({tinyllm_model_data, model_size}, arena, sizeof arena);
+    const tinyllm::ByteSpan model{tinyllm_model_data, size_t(tinyllm_model_end - tinyllm_model_data)};
+    tinyllm::EngineOptions options;
+    options.n_ctx = 64;
+    options.n_batch = 8;
+    options.sampling.temperature = 0.0f;
+    tinyllm::Status st = engine.open(model, arena, sizeof arena, options);
     if (!st) return fail("open", st);
-    tinyllm::SamplerConfig greedy;
-    greedy.temperature = 0.0f;
-    if (!(st = engine.start(64, 8, greedy))) return fail("start", st);
     static Output out;
+    hexagon_rt::write_str("text:");
     if (!(st = engine.generate(prompt, int(sizeof prompt / sizeof prompt[0]), max_tokens, on_token, &out)))
         return fail("generate", st);
-    hexagon_rt::write_str("ids: ");
+    hexagon_rt::write_str("\nids: ");
     for (int i = 0; i < out.count; ++i) {
         if (i) hexagon_rt::write_str(",");
         hexagon_rt::write_int(out.ids[i]);

@@ -1,91 +1,188 @@
-// The embedding API: everything needed to run a model from a read-only memory span (a GGUF
-// array in flash, or a mapped file) with one caller-provided arena. No heap, exceptions, RTTI,
-// threads, files or iostreams; tokens are delivered through a callback. Firmware and the host
-// use the same calls:
+// The embedding API: a model in a read-only memory span (a GGUF file, or an ExecuTorch .pte
+// program with a GGUF vocabulary beside it), one caller-provided arena, tokens and their text
+// through a callback. No heap, exceptions, RTTI, threads, files or iostreams; firmware and
+// the host use the same calls:
 //
+//   tinyllm::EngineOptions options;                      // n_ctx, n_batch, sampling, stop strings
+//   size_t need = *tinyllm::Engine::required_arena_bytes(model, options);
 //   tinyllm::Engine engine;
-//   engine.open({model, model_size}, arena, arena_size);        // parse + bind, a few KB
-//   size_t need = engine.required_arena_bytes(n_ctx, n_batch);  // the whole budget
-//   engine.start(n_ctx, n_batch, sampling);                     // session + sampler
+//   engine.open(model, arena, need, options);            // parse, bind, session, generator
 //   engine.generate(prompt, n_prompt, n_predict, on_token, user);
+//
+// Build with TINYLLM_WITH_PTE=0 to leave the .pte interpreter out (smaller firmware).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tinyllm/loaders/formats/gguf.hpp"
+#ifndef TINYLLM_WITH_PTE
+#define TINYLLM_WITH_PTE 1
+#endif
+
 #include "tinyllm/base/arena.hpp"
 #include "tinyllm/core/model.hpp"
-#include "tinyllm/core/sampler.hpp"
 #include "tinyllm/core/session.hpp"
+#include "tinyllm/generation/generator.hpp"
+#include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/text/token_text.hpp"
+#if TINYLLM_WITH_PTE
+#include "tinyllm/pte/llm_program.hpp"
+#endif
 
 namespace tinyllm {
 
-// Called for every generated token; return false to stop.
-using TokenCallback = bool (*)(int32_t token, void* user);
+struct EngineOptions {
+    int n_ctx = 0;     // 0: the model's own (a .pte program's is fixed)
+    int n_batch = 16;  // prompt tokens per forward pass (GGUF)
+    SamplerConfig sampling;
+    GeneratorOptions generation;
+    const StrView* stop = nullptr;  // stop strings for generate(); the caller keeps them alive
+    int n_stop = 0;
+    ByteSpan vocabulary;  // a GGUF with the vocabulary, for a .pte program (which carries none)
+};
 
 class Engine {
 public:
-    Status open(ByteSpan model_bytes, void* arena, size_t arena_bytes) {
-        arena_ = Arena(arena, arena_bytes);
-        Status st = gguf::parse(model_bytes, arena_, file_);
-        if (!st) return st;
-        return load_model(file_, arena_, model_);
-    }
-
-    // Total arena bytes for a session of n_ctx tokens: what open() used plus the session,
-    // the sampler, and logits. Valid after open().
-    size_t required_arena_bytes(int n_ctx, int n_batch) const {
-        return arena_.used() + Session::required_bytes(model_, n_ctx, n_batch) + Sampler::required_bytes(model_.config.n_vocab) +
-               size_t(model_.config.n_vocab) * sizeof(float) + 4 * 64;
-    }
-
-    Status start(int n_ctx, int n_batch, const SamplerConfig& sampling) {
-        if (arena_.capacity() < required_arena_bytes(n_ctx, n_batch))
-            return Status::fail(Error::out_of_memory, "the arena has ", uint64_t(arena_.capacity()), " bytes; this model and context need ",
-                                uint64_t(required_arena_bytes(n_ctx, n_batch)));
-        Status st = session_.init(model_, n_ctx, n_batch, arena_);
-        if (!st) return st;
-        if (!(st = sampler_.init(sampling, model_.config.n_vocab, arena_))) return st;
-        logits_ = arena_.allocate_array<float>(size_t(model_.config.n_vocab));
-        if (!logits_) return Status::fail(Error::out_of_memory, "logits");
-        return Status{};
-    }
-
-    // Feeds the prompt, then samples up to n_predict tokens, handing each to on_token. Stops at
-    // the model's EOS token, when on_token returns false, or with context_full.
-    Status generate(const int32_t* prompt, int n_prompt, int n_predict, TokenCallback on_token, void* user) {
-        if (n_prompt <= 0) return Status::fail(Error::invalid_argument, "empty prompt");
-        Status st = session_.eval(prompt, n_prompt, logits_, false);
-        if (!st) return st;
-        for (int i = 0; i < n_prompt; ++i) sampler_.accept(prompt[i]);
-        const int64_t eos = eos_id();
-        for (int i = 0; i < n_predict; ++i) {
-            int32_t tok = sampler_.sample(logits_);
-            sampler_.accept(tok);
-            if (tok == eos || !on_token(tok, user)) break;
-            if (i + 1 == n_predict) break;
-            if (!(st = session_.eval(&tok, 1, logits_, false))) return st;
+    // Arena bytes open() needs for this model and these options, from the model bytes alone.
+    static Result<size_t> required_arena_bytes(ByteSpan model, const EngineOptions& options) {
+        Result<Shape> shape = is_pte(model) ? pte_shape(model, options) : gguf_shape(model, options);
+        if (!shape) return shape.status;
+        size_t total = shape->model_bytes, max_token_bytes = 0;
+        const ByteSpan vocabulary = is_pte(model) ? options.vocabulary : model;
+        if (vocabulary.size) {
+            gguf::File header;
+            Status st = gguf::read_header(vocabulary, header);
+            if (!st) return st;
+            if (is_pte(model)) total += gguf::index_bytes(vocabulary);
+            if (header.find("tokenizer.ggml.tokens")) {
+                total += TokenText::required_bytes(header);
+                max_token_bytes = TokenText::longest_piece(header);
+            }
         }
-        return Status{};
+        return total + Generator::required_bytes(shape->n_vocab, max_token_bytes, options.generation) + 4 * 64;
     }
 
-    const Model& model() const { return model_; }
-    const gguf::File& file() const { return file_; }
-    Session& session() { return session_; }
+    Status open(ByteSpan model, void* arena, size_t arena_bytes, const EngineOptions& options) {
+        arena_ = Arena(arena, arena_bytes);
+        options_ = options;
+        Result<size_t> need = required_arena_bytes(model, options);
+        if (!need) return need.status;
+        if (arena_bytes < *need)
+            return Status::fail(Error::out_of_memory, "the arena has ", uint64_t(arena_bytes), " bytes; this model and context need ",
+                                uint64_t(*need));
+        Status st = is_pte(model) ? open_pte(model) : open_gguf(model);
+        if (!st) return st;
+        return generator_.init(*language_model_, vocabulary(), options.sampling, arena_, options.generation);
+    }
+
+    // Evaluates the prompt (after whatever the conversation holds), then samples up to
+    // n_predict tokens, handing each with its text to on_token. Stops at an end-of-generation
+    // token, a stop string, when on_token returns false, or when the context is full.
+    Status generate(const int32_t* prompt, int n_prompt, int n_predict, TokenCallback on_token, void* user) {
+        Status st = generator_.prompt(prompt, n_prompt);
+        if (!st) return st;
+        GenerationRequest request;
+        request.n_predict = n_predict;
+        request.stop = options_.stop;
+        request.n_stop = options_.n_stop;
+        return generator_.generate(request, on_token, user);
+    }
+
+    Generator& generator() { return generator_; }
+    LanguageModel& language_model() { return *language_model_; }
+    // The vocabulary (ids to text), or null when the model came without one.
+    const TokenText* vocabulary() const { return has_vocabulary_ ? &vocabulary_ : nullptr; }
+    // The GGUF model's configuration (null for a .pte program).
+    const ModelConfig* config() const { return language_model_ == &session_ ? &model_.config : nullptr; }
     size_t arena_used() const { return arena_.used(); }
 
 private:
-    int64_t eos_id() const {
-        Result<int64_t> v = file_.get_int("tokenizer.ggml.eos_token_id");
-        return v ? *v : -1;
+    struct Shape {
+        size_t model_bytes;  // the index, weight bindings and session, or the program's memory
+        int n_vocab;
+    };
+
+    static bool is_pte(ByteSpan b) { return b.size >= 8 && b.data[4] == 'E' && b.data[5] == 'T'; }
+    static int clamp_batch(int n_batch, int n_ctx) { return n_batch < 1 ? 1 : n_batch > n_ctx && n_ctx > 0 ? n_ctx : n_batch; }
+
+    static Result<Shape> gguf_shape(ByteSpan model, const EngineOptions& options) {
+        gguf::File header;
+        Status st = gguf::read_header(model, header);
+        if (!st) return st;
+        Model shape;
+        if (!(st = read_model_config(header, shape.config))) return st;
+        const gguf::TensorInfo* embd = header.find_tensor("token_embd.weight");
+        if (!embd) return Status::fail(Error::missing_tensor, "token_embd.weight");
+        shape.config.n_vocab = int(embd->ne[1]);
+        const int n_ctx = options.n_ctx ? options.n_ctx : shape.config.n_ctx_train;
+        return Shape{gguf::index_bytes(model) + size_t(shape.config.n_layer) * sizeof(LayerWeights) + 64 +
+                         Session::required_bytes(shape, n_ctx, clamp_batch(options.n_batch, n_ctx)),
+                     shape.config.n_vocab};
     }
 
+    Status open_vocabulary(const gguf::File& f) {
+        has_vocabulary_ = false;
+        if (!f.find("tokenizer.ggml.tokens")) return Status{};
+        Status st = vocabulary_.init(f, arena_);
+        has_vocabulary_ = st.ok();
+        return st;
+    }
+
+    Status open_gguf(ByteSpan model) {
+        Status st = gguf::parse(model, arena_, file_);
+        if (!st) return st;
+        if (!(st = load_model(file_, arena_, model_))) return st;
+        if (!(st = open_vocabulary(file_))) return st;
+        const int n_ctx = options_.n_ctx ? options_.n_ctx : model_.config.n_ctx_train;
+        if (!(st = session_.init(model_, n_ctx, clamp_batch(options_.n_batch, n_ctx), arena_))) return st;
+        language_model_ = &session_;
+        return Status{};
+    }
+
+#if TINYLLM_WITH_PTE
+    static Result<Shape> pte_shape(ByteSpan model, const EngineOptions&) {
+        Result<pte::Program> program = pte::open_program(model);
+        if (!program) return program.status;
+        Result<size_t> bytes = pte::LlmProgram::required_bytes(*program);
+        if (!bytes) return bytes.status;
+        Result<int> n_vocab = pte::LlmProgram::vocab_size(*program);
+        if (!n_vocab) return n_vocab.status;
+        return Shape{*bytes, *n_vocab};
+    }
+
+    Status open_pte(ByteSpan model) {
+        Result<pte::Program> program = pte::open_program(model);
+        if (!program) return program.status;
+        program_ = *program;
+        Status st = llm_.init(program_, arena_);
+        if (!st) return st;
+        if (options_.n_ctx && options_.n_ctx != llm_.n_ctx())
+            return Status::fail(Error::invalid_argument, "a .pte program has a fixed context of ", llm_.n_ctx());
+        if (options_.vocabulary.size) {
+            if (!(st = gguf::parse(options_.vocabulary, arena_, file_))) return st;
+            if (!(st = open_vocabulary(file_))) return st;
+        }
+        language_model_ = &llm_;
+        return Status{};
+    }
+
+    pte::Program program_;
+    pte::LlmProgram llm_;
+#else
+    static Result<Shape> pte_shape(ByteSpan, const EngineOptions&) {
+        return Status::fail(Error::unsupported_type, "this build has no .pte support (TINYLLM_WITH_PTE=0)");
+    }
+    Status open_pte(ByteSpan) { return pte_shape({}, {}).status; }
+#endif
+
     Arena arena_;
+    EngineOptions options_;
     gguf::File file_;
     Model model_;
     Session session_;
-    Sampler sampler_;
-    float* logits_ = nullptr;
+    TokenText vocabulary_;
+    bool has_vocabulary_ = false;
+    LanguageModel* language_model_ = nullptr;
+    Generator generator_;
 };
 
 } // namespace tinyllm

@@ -161,12 +161,16 @@ public:
     const TensorInfo* tensors = nullptr;
     uint64_t n_tensors = 0;
 
+    // Without an index (read_header), lookups walk the header each time and return a view
+    // valid until the next lookup of the same kind; tensors found that way carry no data.
     const KeyValue* find(StrView key) const {
+        if (!kvs) return walk_metadata(key);
         for (uint64_t i = 0; i < n_kv; ++i)
             if (kvs[i].key == key) return &kvs[i];
         return nullptr;
     }
     const TensorInfo* find_tensor(StrView name) const {
+        if (!tensors) return walk_tensors(name);
         for (uint64_t i = 0; i < n_tensors; ++i)
             if (tensors[i].name == name) return &tensors[i];
         return nullptr;
@@ -201,6 +205,15 @@ public:
             return Status::fail(Error::wrong_key_type, "metadata key '", key, "' is ", value_type_name(kv->value.type));
         return kv->value.as_array();
     }
+
+private:
+    friend Status read_header(ByteSpan buffer, File& out);
+    const KeyValue* walk_metadata(StrView key) const;
+    const TensorInfo* walk_tensors(StrView name) const;
+
+    size_t metadata_start_ = 0;  // header-only files: where the first key starts
+    mutable KeyValue walked_kv_;
+    mutable TensorInfo walked_tensor_;
 };
 
 namespace detail {
@@ -286,6 +299,69 @@ inline Status skip_value(Reader& r, ValueType type, StrView key, bool inside_arr
 }
 
 } // namespace detail
+
+inline const KeyValue* File::walk_metadata(StrView key) const {
+    detail::Reader r{buffer.data, buffer.size, metadata_start_};
+    for (uint64_t i = 0; metadata_start_ && i < n_kv; ++i) {
+        StrView k;
+        uint32_t type;
+        if (!detail::read_string(r, k, "metadata key") || !r.read_u32(type) || type > uint32_t(ValueType::f64)) return nullptr;
+        const uint8_t* value = r.base + r.pos;
+        if (!detail::skip_value(r, ValueType(type), k, false)) return nullptr;
+        if (k == key) {
+            walked_kv_.key = k;
+            walked_kv_.value.type = ValueType(type);
+            walked_kv_.value.data = value;
+            return &walked_kv_;
+        }
+    }
+    return nullptr;
+}
+
+inline const TensorInfo* File::walk_tensors(StrView name) const {
+    detail::Reader r{buffer.data, buffer.size, metadata_start_};
+    for (uint64_t i = 0; metadata_start_ && i < n_kv; ++i) {
+        StrView k;
+        uint32_t type;
+        if (!detail::read_string(r, k, "metadata key") || !r.read_u32(type) || type > uint32_t(ValueType::f64) ||
+            !detail::skip_value(r, ValueType(type), k, false))
+            return nullptr;
+    }
+    for (uint64_t i = 0; metadata_start_ && i < n_tensors; ++i) {
+        TensorInfo t;
+        if (!detail::read_string(r, t.name, "tensor name") || !r.read_u32(t.n_dims) || t.n_dims == 0 || t.n_dims > TensorInfo::max_dims)
+            return nullptr;
+        for (uint32_t d = 0; d < t.n_dims; ++d) {
+            uint64_t n;
+            if (!r.read_u64(n) || n == 0 || n > (uint64_t(1) << 40)) return nullptr;
+            t.ne[d] = int64_t(n);
+        }
+        uint32_t type;
+        if (!r.read_u32(type) || !r.read_u64(t.offset)) return nullptr;
+        if (t.name == name) {
+            t.type = GgmlType(type);
+            walked_tensor_ = t;
+            return &walked_tensor_;
+        }
+    }
+    return nullptr;
+}
+
+// Reads only the header (magic, version, counts): enough to look keys and tensor shapes up
+// without an index, e.g. to size an arena before it exists. parse() validates the file.
+inline Status read_header(ByteSpan buffer, File& out) {
+    out = File{};
+    out.buffer = buffer;
+    if (buffer.size < 24) return Status::fail(Error::truncated, "file shorter than the GGUF header");
+    if (__builtin_memcmp(buffer.data, "GGUF", 4) != 0) return Status::fail(Error::bad_magic, "not a GGUF file (magic is not 'GGUF')");
+    out.version = load_u32(buffer.data + 4);
+    if (out.version != 2 && out.version != 3)
+        return Status::fail(Error::unsupported_version, "GGUF version ", out.version, " (supported: 2, 3)");
+    out.n_tensors = load_u64(buffer.data + 8);
+    out.n_kv = load_u64(buffer.data + 16);
+    out.metadata_start_ = 24;
+    return Status{};
+}
 
 // Bytes of arena parse() needs for a buffer; 0 if the header cannot be read.
 inline size_t index_bytes(ByteSpan buffer) {

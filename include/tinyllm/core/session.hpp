@@ -8,12 +8,13 @@
 #include "tinyllm/kernels/norm.hpp"
 #include "tinyllm/kernels/rope.hpp"
 #include "tinyllm/base/arena.hpp"
+#include "tinyllm/core/language_model.hpp"
 #include "tinyllm/core/model.hpp"
 #include "tinyllm/core/parallel.hpp"
 
 namespace tinyllm {
 
-class Session {
+class Session final : public LanguageModel {
 public:
     // Bytes of arena init() will take for this model, context and batch size.
     static size_t required_bytes(const Model& m, int n_ctx, int n_batch) {
@@ -47,13 +48,17 @@ public:
         return Status{};
     }
 
-    int n_past() const { return n_past_; }
-    int n_ctx() const { return n_ctx_; }
-    void reset() { n_past_ = 0; }
+    int n_past() const override { return n_past_; }
+    int n_ctx() const override { return n_ctx_; }
+    int n_vocab() const override { return model_->config.n_vocab; }
+    // Positions from n on are overwritten by the next eval; attention never reads past n_past.
+    Status truncate(int n) override {
+        if (n < 0 || n > n_past_) return Status::fail(Error::invalid_argument, "cannot truncate ", n_past_, " tokens to ", n);
+        n_past_ = n;
+        return Status{};
+    }
 
-    // Feeds tokens[0..n) at positions n_past()..n_past()+n-1. logits (may be null) receives
-    // [n][n_vocab] rows when all_logits, else only the last token's row.
-    Status eval(const int32_t* tokens, int n, float* logits, bool all_logits) {
+    Status eval(const int32_t* tokens, int n, float* logits, bool all_logits) override {
         const ModelConfig& c = model_->config;
         for (int i = 0; i < n; ++i)
             if (tokens[i] < 0 || tokens[i] >= c.n_vocab)

@@ -6,14 +6,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tinyllm/core/language_model.hpp"
 #include "tinyllm/pte/method.hpp"
 
 namespace tinyllm::pte {
 
-class LlmProgram {
+class LlmProgram final : public LanguageModel {
 public:
     static Result<size_t> required_bytes(const Program& program, const MethodOptions& options = {}) {
         return Method::required_bytes(program, "forward", options);
+    }
+
+    // The logits' last dimension, from the program's declared output shape.
+    static Result<int> vocab_size(const Program& program) {
+        PlanView plan = program.find_plan("forward");
+        if (!plan.t.valid() || plan.outputs().size() < 1) return Status::fail(Error::missing_key, "pte: no method 'forward' with outputs");
+        EValueView logits = plan.value(uint32_t(plan.outputs()[0]));
+        if (logits.kind() != ValueKind::Tensor) return Status::fail(Error::unsupported_architecture, "pte: forward does not return a tensor");
+        fb::Vector<int32_t> sizes = logits.as_tensor().sizes();
+        if (sizes.size() < 1 || sizes[sizes.size() - 1] <= 0)
+            return Status::fail(Error::bad_shape, "pte: forward's logits have no vocabulary dimension");
+        return int(sizes[sizes.size() - 1]);
     }
 
     Status init(const Program& program, Arena& arena, const MethodOptions& options = {}) {
@@ -28,6 +41,8 @@ public:
             return Status::fail(Error::unsupported_architecture, "pte: forward does not return float logits");
         chunk_ = int(tokens.tensor.sizes[1]);
         n_vocab_ = int(logits.tensor.sizes[logits.tensor.dim - 1]);
+        if (chunk_ <= 0 || n_vocab_ <= 0)
+            return Status::fail(Error::bad_shape, "pte: forward takes ", chunk_, " tokens per call and returns ", n_vocab_, " logits per row");
         rows_ = int(logits.tensor.numel() / n_vocab_);
         n_ctx_ = int(constant_int(program, "get_max_context_len", constant_int(program, "get_max_seq_len", 0)));
         if (n_ctx_ <= 0) return Status::fail(Error::missing_key, "pte: program has no get_max_context_len / get_max_seq_len method");
@@ -35,16 +50,20 @@ public:
         return Status();
     }
 
-    int n_vocab() const { return n_vocab_; }
-    int n_ctx() const { return n_ctx_; }
-    int n_past() const { return n_past_; }
+    int n_vocab() const override { return n_vocab_; }
+    int n_ctx() const override { return n_ctx_; }
+    int n_past() const override { return n_past_; }
     int chunk() const { return chunk_; }
-    // Forget the conversation: later positions overwrite the cache and the mask hides the rest.
-    void reset() { n_past_ = 0; }
+    // Later positions overwrite the cache and the program's mask hides the rest.
+    Status truncate(int n) override {
+        if (n < 0 || n > n_past_) return Status::fail(Error::invalid_argument, "pte: cannot truncate ", n_past_, " tokens to ", n);
+        n_past_ = n;
+        return Status();
+    }
 
     // Feeds n tokens at the next positions. logits receives the last token's row, or (all_rows)
     // one row per token, which only decode programs (S = 1) can provide.
-    Status eval(const int32_t* ids, int n, float* logits, bool all_rows) {
+    Status eval(const int32_t* ids, int n, float* logits, bool all_rows) override {
         if (n <= 0) return Status::fail(Error::invalid_argument, "pte: nothing to evaluate");
         if (n_past_ + n > n_ctx_) return Status::fail(Error::context_full, "pte: ", n_past_ + n, " tokens exceed the context of ", n_ctx_);
         if (n % chunk_ != 0)

@@ -15,15 +15,13 @@
 
 #include "tinyllm/loaders/formats/gguf.hpp"
 #include "tinyllm/text/bpe.hpp"
+#include "tinyllm/text/token_bytes.hpp"
 #include "tinyllm/base/status.hpp"
 
 namespace tinyllm {
 
 class Tokenizer {
 public:
-    // GGUF token types.
-    enum TokenType : int32_t { normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
-
     Status load(const gguf::File& f) {
         Result<StrView> model = f.get_string("tokenizer.ggml.model");
         if (!model) return model.status;
@@ -48,7 +46,7 @@ public:
                 return Status::fail(Error::shape_mismatch, "tokenizer.ggml.scores must hold ", uint64_t(n), " f32 values");
             for (size_t i = 0; i < n; ++i) scores_[i] = scores->f32_at(i);
         }
-        types_.assign(n, normal);
+        types_.assign(n, text::normal);
         if (Result<gguf::Array> types = f.get_array("tokenizer.ggml.token_type")) {
             if (types->type != gguf::ValueType::i32 || types->count != n)
                 return Status::fail(Error::shape_mismatch, "tokenizer.ggml.token_type must hold ", uint64_t(n), " i32 values");
@@ -70,7 +68,7 @@ public:
         // Tokens matched verbatim in text, longest first (as llama.cpp orders them).
         specials_.clear();
         for (size_t i = 0; i < n; ++i)
-            if ((types_[i] == control || types_[i] == user_defined || types_[i] == unknown) && !pieces_[i].empty())
+            if ((types_[i] == text::control || types_[i] == text::user_defined || types_[i] == text::unknown) && !pieces_[i].empty())
                 specials_.push_back(int32_t(i));
         std::stable_sort(specials_.begin(), specials_.end(),
                          [&](int32_t a, int32_t b) { return pieces_[size_t(a)].size() > pieces_[size_t(b)].size(); });
@@ -90,14 +88,12 @@ public:
     int32_t n_vocab() const { return int32_t(pieces_.size()); }
     int32_t bos_id() const { return bos_; }
     int32_t eos_id() const { return eos_; }
-    // End of generation: EOS, EOT, or a control token whose text marks an end of turn.
+    // End of generation: EOS, EOT, or a control token whose text ends a turn.
     bool is_eog(int32_t id) const {
         if (id < 0 || id >= n_vocab()) return false;
         if (id == eos_ || id == eot_) return true;
-        if (types_[size_t(id)] != control) return false;
         const std::string& p = pieces_[size_t(id)];
-        return p == "<|eot_id|>" || p == "<|im_end|>" || p == "<end_of_turn>" || p == "<|end|>" ||
-               p == "<|endoftext|>" || p == "<|end_of_text|>";
+        return types_[size_t(id)] == text::control && text::ends_turn(StrView(p.data(), p.size()));
     }
     // Id of a token by its exact text, or -1.
     int32_t find(const std::string& s) const {
@@ -125,35 +121,14 @@ public:
         return out;
     }
 
-    // The bytes one token stands for: U+2581 becomes a space, <0xXX> its byte, control none.
+    // The bytes one token stands for (text/token_bytes.hpp: the rule the detokenizer shares).
     std::string token_piece(int32_t id) const {
         if (id < 0 || id >= n_vocab()) return {};
         const std::string& p = pieces_[size_t(id)];
-        switch (types_[size_t(id)]) {
-        case control: case unknown: case unused: return {};
-        case user_defined: return p;
-        case byte: return std::string(1, char(std::strtol(p.c_str() + 3, nullptr, 16)));
-        default: break;
-        }
-        if (kind_ == Kind::bpe) {
-            std::string bytes;
-            for (uint32_t cp : unicode::decode_utf8(p)) {
-                auto it = byte_of_codepoint_.find(cp);
-                if (it != byte_of_codepoint_.end()) bytes += char(it->second);
-                else unicode::append_utf8(bytes, cp);
-            }
-            return bytes;
-        }
-        std::string s;
-        for (size_t i = 0; i < p.size(); ++i) {
-            if (p.compare(i, 3, "\xe2\x96\x81") == 0) {
-                s += ' ';
-                i += 2;
-            } else {
-                s += p[i];
-            }
-        }
-        return s;
+        std::string bytes(p.size(), '\0');
+        bytes.resize(text::token_bytes(StrView(p.data(), p.size()), types_[size_t(id)],
+                                       kind_ == Kind::bpe ? text::Spelling::byte_level : text::Spelling::sentencepiece, &bytes[0], bytes.size()));
+        return bytes;
     }
 
 private:
@@ -177,7 +152,7 @@ private:
     std::vector<Fragment> partition(const std::string& text, bool parse_special) const {
         std::vector<Fragment> frags = {{0, text.size(), -1}};
         for (int32_t id : specials_) {
-            if (!parse_special && types_[size_t(id)] != user_defined) continue;
+            if (!parse_special && types_[size_t(id)] != text::user_defined) continue;
             const std::string& tok = pieces_[size_t(id)];
             std::vector<Fragment> next;
             for (const Fragment& f : frags) {
@@ -215,15 +190,13 @@ private:
             return Status::fail(Error::unsupported_type, "pre-tokenizer '", pre_name, "'");
         // Llama 3 style vocabularies take a whole word when it is a token, before merging.
         ignore_merges_ = pretokenizer_.uses_llama3_rules();
-        byte_of_codepoint_.clear();
-        for (int b = 0; b < 256; ++b) byte_of_codepoint_[unicode::byte_to_codepoint(uint8_t(b))] = uint8_t(b);
         return Status{};
     }
 
     void encode_bpe(const std::string& text, std::vector<int32_t>& out) const {
         for (const std::string& raw_word : pretokenizer_.split(text)) {
             std::string word;  // bytes as printable code points
-            for (unsigned char c : raw_word) unicode::append_utf8(word, unicode::byte_to_codepoint(c));
+            for (unsigned char c : raw_word) unicode::append_utf8(word, text::byte_to_codepoint(c));
             if (ignore_merges_) {
                 int32_t id = find(word);
                 if (id >= 0) {
@@ -381,7 +354,6 @@ private:
     int32_t byte_ids_[256] = {};
     std::vector<int32_t> specials_;
     std::unordered_map<std::string, int32_t> ranks_;  // "left right" -> merge rank
-    std::unordered_map<uint32_t, uint8_t> byte_of_codepoint_;
     bpe::PreTokenizer pretokenizer_;
     bool ignore_merges_ = false;
     int32_t bos_ = 1, eos_ = 2, eot_ = -1;

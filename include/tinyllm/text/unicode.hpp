@@ -71,15 +71,4 @@ inline void append_utf8(std::string& out, uint32_t cp) {
     }
 }
 
-// GPT-2's reversible byte <-> printable code point map: printable Latin-1 bytes map to
-// themselves, the other 68 bytes to U+0100 onwards in byte order.
-inline uint32_t byte_to_codepoint(uint8_t b) {
-    auto printable = [](int c) { return (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF); };
-    if (printable(b)) return b;
-    uint32_t n = 0;
-    for (int c = 0; c < b; ++c)
-        if (!printable(c)) ++n;
-    return 0x100 + n;
-}
-
 } // namespace tinyllm::unicode

@@ -1,0 +1,27 @@
+// What generation needs from a model, whatever runs it (a GGUF Session, a .pte program): feed
+// tokens at the next positions of its cache, read logits, rewind. Freestanding.
+#pragma once
+#include <stdint.h>
+
+#include "tinyllm/base/status.hpp"
+
+namespace tinyllm {
+
+class LanguageModel {
+public:
+    // Feeds tokens[0..n) at positions n_past()..n_past()+n-1. logits (may be null) receives
+    // [n][n_vocab] rows when all_logits, else only the last token's row.
+    virtual Status eval(const int32_t* tokens, int n, float* logits, bool all_logits) = 0;
+    // Keeps the first n tokens of the cache and forgets the rest (n <= n_past()).
+    virtual Status truncate(int n) = 0;
+    virtual int n_past() const = 0;
+    virtual int n_ctx() const = 0;
+    virtual int n_vocab() const = 0;
+
+    void reset() { truncate(0); }
+
+protected:
+    ~LanguageModel() = default;
+};
+
+} // namespace tinyllm
