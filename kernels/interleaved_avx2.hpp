@@ -8,18 +8,10 @@
 // per block (or per super-block), then the same float operations in the same order. So the
 // choice of kernel never changes a model's answers, and the VNNI kernels' tests hold here.
 //
-// Every kernel here prefetches each cache line ahead (prefetch_near), Q4_0 and Q8_0 included:
-// on a Zen 3 host, TinyLlama decode ran +15-38% (Q4_0, 2 threads) and +20-25% (Q8_0, 1 thread)
-// faster with it, in alternating runs, where on Zen 5 the VNNI Q4_0 kernel lost ~10%.
-// They prefetch 2 KiB ahead, where the VNNI kernels' Q4_K and Q6_K take 8 KiB. On that Zen 3
-// host, in alternating runs, decode-shaped Q4_0 products streamed at a median 0.95-0.97 of the
-// read loop with 2 KiB and 0.86-0.89 with 8 KiB (1 and 2 threads); 1.75-2.25 KiB did about as
-// well as 2, while 1, 1.5, 2.5 and 3 KiB, and 4-16 KiB, did little or no better than 8.
-// TinyLlama Q4_0 decode ran 10-21% faster. Q8_0 gained only with its block loop unrolled twice
-// instead of fully: products 0.92-0.93 (2 threads) and 0.88-0.91 (1 thread) against 0.83-0.87,
-// decode +4-10%; 1 and 3 KiB, or unrolled by 1 or 4, streamed slower. Q4_K and Q6_K also
-// prefetch their super-blocks' scale lines: at 2 threads, products 0.88 against 0.83 (Q4_K) and
-// 0.93 against 0.87 (Q6_K), medians of 10 alternating runs.
+// Every kernel here prefetches each cache line of its stream 2 KiB ahead (prefetch_near), Q4_0
+// and Q8_0 included, and Q4_K and Q6_K also their super-blocks' scale lines: on Zen 3 that
+// measured fastest (the VNNI kernels' 8 KiB, or none, was slower). docs/benchmarks.md has the
+// measurements.
 //
 // int16 sums must not saturate: a 4-bit code (0..15) times an activation (|a| <= 128) gives
 // pairs of at most 3840, so a block's 8 pairs per lane sum to at most 30720 and add up in int16
@@ -121,12 +113,9 @@ TINYLLM_AVX2_KERNEL inline void nibbles_pass_avx2(const Nibbles& u, HalfPass<R, 
             __m256i sum16[T][H];
             for (auto& row : sum16)
                 for (auto& x : row) x = _mm256_setzero_si256();
-            // Kept a loop: unrolled, GCC 12 ran out of the 16 vector registers and kept the
-            // accumulators and scales on the stack, reloading the same code vectors as memory
-            // operands. Rolled, one unit from L1 runs 34 GB/s instead of 25 (Zen 3, one token;
-            // four tokens 10.5 instead of 8.7), and a decode-shaped product streamed from memory
-            // ~5% faster at 1 thread (median of 10 alternating pairs). Q4_K gained nothing from
-            // this and stays unrolled; Q8_0 streams fastest unrolled twice.
+            // Kept a loop: unrolled, GCC 12 runs out of the 16 vector registers and keeps the
+            // accumulators and scales on the stack. (Q4_K stays unrolled and Q8_0 is unrolled
+            // twice: each measured fastest; docs/benchmarks.md.)
 #pragma GCC unroll 1
             for (int j = 0; j < 4; ++j) {
                 __m256i low[H], high[H];
@@ -160,9 +149,7 @@ TINYLLM_AVX2_KERNEL inline void nibbles_pass_avx2(const Nibbles& u, HalfPass<R, 
 // Q8_0 (codes stored + 128). Flipping the sign bit back gives the signed code w; vpmaddubsw
 // takes |w| unsigned and the activation with w's sign (|w| <= 128 and |a| <= 127 fit int16).
 // Both scales of a block pair load before the pair's codes, so that every cache line is first
-// touched in stream order: loading each block's scales after its codes, decode-shaped products
-// streamed ~3% slower, and at the start of each block ~4% slower (Zen 3, 1 and 2 threads,
-// medians of 8-10 alternating runs).
+// touched in stream order (which streams faster; docs/benchmarks.md).
 template <int T, int R, int H>
 TINYLLM_AVX2_KERNEL inline void q8_0_pass_avx2(const uint8_t* unit, int64_t n_blocks, HalfPass<R, H> pass, const BlockQ8* const* a,
                                                float* out, int64_t out_stride) {
@@ -224,9 +211,7 @@ TINYLLM_AVX2_KERNEL inline void q4_k_pass_avx2(const uint8_t* unit, int64_t n_su
         for (int t = 0; t < T; ++t) act[t] = a[t] + 8 * s;
         prefetch_near_lines(unit, 16 * R);
         // d and dmin load first, so that their line too is first touched in stream order (see
-        // q8_0_pass_avx2). Loaded after the codes, all-Q4_K decode-shaped products streamed
-        // 1-12% slower (medians of 6-10 alternating runs, 1 and 2 threads); a Q4_K_M decode,
-        // with its Q6_K matrices, ran the same either way.
+        // q8_0_pass_avx2).
         __m256 d[H], dmin[H];
         for (int h = 0; h < H; ++h) {
             d[h] = pass.fields(unit, h);

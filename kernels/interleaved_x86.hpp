@@ -105,11 +105,9 @@ __attribute__((always_inline)) inline int32_t word_at(const int8_t* p) {
 }
 
 // Q4_K and Q6_K run ~3x the instructions per weight byte of Q4_0, so the out-of-order window
-// covers too few cache lines ahead for the hardware prefetcher to keep up: streaming from
-// memory, one core read 0.48 (Q4_K) and 0.71 (Q6_K) of a plain read loop's rate. Prefetching
-// each line 8 KiB ahead brings both to ~1.0. Q4_0 and Q8_0 do without: running one decoded
-// TinyLlama token's products at 2 threads, the same prefetch 2-8 KiB ahead made Q4_0 ~10%
-// slower. The AVX2 kernels prefetch nearer (see interleaved_avx2.hpp).
+// covers too few cache lines ahead for the hardware prefetcher to keep up: they prefetch each
+// line 8 KiB ahead. Q4_0 and Q8_0 do without (it made Q4_0 slower on Zen 5). The AVX2 kernels
+// prefetch nearer (interleaved_avx2.hpp). Measurements: docs/benchmarks.md.
 constexpr int64_t prefetch_distance = 8192;
 template <int64_t Distance = prefetch_distance>
 __attribute__((always_inline)) inline void prefetch_ahead(const uint8_t* p) {
@@ -117,9 +115,8 @@ __attribute__((always_inline)) inline void prefetch_ahead(const uint8_t* p) {
 }
 
 // factor x sum(activation codes) in every lane, computed in vector registers from the block's
-// two 16-bit half sums (one broadcast and one vpmaddwd). A scalar sum moved into a vector puts
-// a general-register transfer at the head of every block's dot chain: a synthetic Q4_0 loop
-// streamed ~5% slower from memory for it, the real kernels 1-2%.
+// two 16-bit half sums (one broadcast and one vpmaddwd). A scalar sum moved into a vector would
+// put a general-register transfer at the head of every block's dot chain, which streams slower.
 template <class V>
 TINYLLM_VNNI_INLINE inline typename V::I times_code_sum(const BlockQ8& block, typename V::I factor_pairs) {
     int32_t halves;

@@ -1,7 +1,6 @@
 // Host-side helper (edge of the engine): anonymous private memory that Linux may back with
 // 2 MiB transparent huge pages. Streaming weights from 2 MiB pages takes far fewer TLB misses
-// than from 4 KiB ones: one core here reads ~24 GB/s from 4 KiB pages and ~32 GB/s from 2 MiB
-// pages. Not for freestanding builds.
+// than from 4 KiB ones, so it is faster (docs/benchmarks.md). Not for freestanding builds.
 #pragma once
 #include <sys/mman.h>
 
