@@ -2,6 +2,10 @@
 //   make_random_model OUT.gguf [--arch llama|qwen2|qwen3|gemma|gemma2|gemma3|phi3]
 //                     [--preset tinyllama-1.1b|llama-7b|small] [--type f32|f16|bf16|q8_0|q4_0]
 //                     [--vocab N] [--embd N] [--layers N] [--ff N] [--heads N] [--kv-heads N] [--ctx N] [--seed S]
+//                     [--vocab-type spm|chatml|llama3] [--zero-output]
+// --vocab-type chatml / llama3 write byte-level BPE vocabularies with those chat formats' special
+// tokens first; --zero-output writes an all-zero output head (greedy then always picks id 0, the
+// end-of-turn token of those vocabularies): test models for stopping and text streaming.
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -34,6 +38,10 @@ int main(int argc, char** argv) {
     std::string out = argv[1];
     for (int i = 2; i < argc; ++i) {
         std::string a = argv[i];
+        if (a == "--zero-output") {
+            s.zero_output = true;
+            continue;
+        }
         if (i + 1 >= argc) return fail("missing value after " + a);
         std::string v = argv[++i];
         char* end = nullptr;
@@ -46,6 +54,9 @@ int main(int argc, char** argv) {
             else return fail("unknown preset '" + v + "' (tinyllama-1.1b, llama-7b, small)");
         } else if (a == "--arch") {
             s.arch = v;
+        } else if (a == "--vocab-type") {
+            if (v != "spm" && v != "chatml" && v != "llama3") return fail("unknown vocabulary type '" + v + "' (spm, chatml, llama3)");
+            s.vocabulary = v;
         } else if (a == "--type") {
             if (!parse_type(v, s.type)) return fail("unsupported type '" + v + "' (f32, f16, bf16, q8_0, q4_0)");
         } else if (!numeric) {

@@ -12,6 +12,8 @@
 
 #include "tinyllm/kernels/fp16.hpp"
 #include "tinyllm/loaders/host/gguf_writer.hpp"
+#include "tinyllm/text/token_bytes.hpp"
+#include "tinyllm/text/unicode.hpp"
 
 namespace tinyllm {
 
@@ -33,7 +35,71 @@ struct RandomModelShape {
     bool rope_freq_factors = false;  // llama: write rope_freqs.weight
     GgmlType type = GgmlType::F16;  // matrices; norms are always F32
     uint32_t seed = 1;
+    // "spm": a byte-fallback SentencePiece vocabulary; "chatml" / "llama3": byte-level BPE ones
+    // whose lowest ids are the chat format's special tokens, end of turn first.
+    std::string vocabulary = "spm";
+    bool zero_output = false;  // an all-zero output head: every logit 0, so greedy picks id 0
 };
+
+// The vocabulary's tokenizer.* keys.
+inline void add_random_vocabulary(const RandomModelShape& s, gguf::Writer& w) {
+    std::vector<std::string> tokens;
+    std::vector<int32_t> types;
+    auto special = [&](const char* text) {
+        tokens.push_back(text);
+        types.push_back(text::control);
+    };
+    if (s.vocabulary == "spm") {
+        tokens = {"<unk>", "<s>", "</s>"};
+        types = {text::unknown, text::control, text::control};
+        for (int b = 0; b < 256; ++b) {
+            char piece[8];
+            std::snprintf(piece, sizeof piece, "<0x%02X>", b);
+            tokens.push_back(piece);
+            types.push_back(text::byte);
+        }
+        while (int(tokens.size()) < s.n_vocab) {
+            tokens.push_back("\xe2\x96\x81t" + std::to_string(tokens.size()));
+            types.push_back(text::normal);
+        }
+        w.add_string("tokenizer.ggml.model", "llama");
+        w.add_f32_array("tokenizer.ggml.scores", std::vector<float>(tokens.size(), 0.0f));
+        w.add_u32("tokenizer.ggml.bos_token_id", 1);
+        w.add_u32("tokenizer.ggml.eos_token_id", 2);
+    } else {
+        const bool chatml = s.vocabulary == "chatml";
+        if (chatml) {
+            for (const char* t : {"<|im_end|>", "<|im_start|>", "<|endoftext|>"}) special(t);
+        } else {
+            for (const char* t : {"<|eot_id|>", "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|end_of_text|>"}) special(t);
+        }
+        auto spell = [](const std::string& bytes) {  // bytes as GPT-2's printable code points
+            std::string piece;
+            for (unsigned char c : bytes) unicode::append_utf8(piece, text::byte_to_codepoint(c));
+            return piece;
+        };
+        for (int b = 0; b < 256; ++b) {
+            tokens.push_back(spell(std::string(1, char(b))));
+            types.push_back(text::normal);
+        }
+        // Words, some with a two-byte character (e acute) and some a three-byte one split over
+        // two tokens (the first two bytes of a CJK character, then its last with a letter).
+        const char* const parts[] = {" t", "\xc3\xa9", " w", "\xe4\xbd", "\xa0x"};
+        while (int(tokens.size()) < s.n_vocab) {
+            const size_t i = tokens.size();
+            tokens.push_back(spell(parts[i % 5] + std::to_string(i)));
+            types.push_back(text::normal);
+        }
+        w.add_string("tokenizer.ggml.model", "gpt2");
+        w.add_string("tokenizer.ggml.pre", chatml ? "qwen2" : "llama-bpe");
+        w.add_string_array("tokenizer.ggml.merges", {});
+        w.add_u32("tokenizer.ggml.eos_token_id", uint32_t(chatml ? 2 : 4));
+        if (!chatml) w.add_u32("tokenizer.ggml.bos_token_id", 1);
+        w.add_bool("tokenizer.ggml.add_bos_token", !chatml);
+    }
+    w.add_string_array("tokenizer.ggml.tokens", tokens);
+    w.add_i32_array("tokenizer.ggml.token_type", types);
+}
 
 inline std::vector<uint8_t> random_tensor_bytes(GgmlType type, int64_t cols, int64_t rows, float scale, std::mt19937& rng) {
     std::normal_distribution<float> normal(0.0f, scale);
@@ -93,25 +159,7 @@ inline std::vector<uint8_t> random_model_gguf(const RandomModelShape& s) {
     if (s.attn_softcap > 0.0f) w.add_f32(a + "attn_logit_softcapping", s.attn_softcap);
     if (s.final_softcap > 0.0f) w.add_f32(a + "final_logit_softcapping", s.final_softcap);
 
-    // A byte-fallback SentencePiece vocabulary: <unk>, <s>, </s>, 256 byte tokens, filler pieces.
-    std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
-    std::vector<int32_t> types = {2, 3, 3};
-    for (int b = 0; b < 256 && int(tokens.size()) < s.n_vocab; ++b) {
-        char piece[8];
-        std::snprintf(piece, sizeof piece, "<0x%02X>", b);
-        tokens.push_back(piece);
-        types.push_back(6);
-    }
-    while (int(tokens.size()) < s.n_vocab) {
-        tokens.push_back("\xe2\x96\x81t" + std::to_string(tokens.size()));
-        types.push_back(1);
-    }
-    w.add_string("tokenizer.ggml.model", "llama");
-    w.add_string_array("tokenizer.ggml.tokens", tokens);
-    w.add_f32_array("tokenizer.ggml.scores", std::vector<float>(tokens.size(), 0.0f));
-    w.add_i32_array("tokenizer.ggml.token_type", types);
-    w.add_u32("tokenizer.ggml.bos_token_id", 1);
-    w.add_u32("tokenizer.ggml.eos_token_id", 2);
+    add_random_vocabulary(s, w);
 
     bool ok = true;
     auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, float scale) {
@@ -137,7 +185,13 @@ inline std::vector<uint8_t> random_model_gguf(const RandomModelShape& s) {
     const float in_scale = 1.0f / std::sqrt(float(s.n_embd));
     matrix("token_embd.weight", s.n_embd, s.n_vocab, gemma ? in_scale : 1.0f);
     norm("output_norm.weight", s.n_embd);
-    if (!s.tied_output) matrix("output.weight", s.n_embd, s.n_vocab, in_scale);
+    if (s.zero_output) {
+        std::vector<uint8_t> zeros = random_tensor_bytes(s.type, s.n_embd, s.n_vocab, 1.0f, rng);
+        std::fill(zeros.begin(), zeros.end(), uint8_t(0));
+        w.add_tensor("output.weight", s.type, {s.n_embd, s.n_vocab}, zeros.data(), zeros.size());
+    } else if (!s.tied_output) {
+        matrix("output.weight", s.n_embd, s.n_vocab, in_scale);
+    }
     if (s.rope_freq_factors) vector("rope_freqs.weight", head_dim / 2, 1.0f, 8.0f);
     for (int l = 0; l < s.n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
