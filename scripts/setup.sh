@@ -2,7 +2,7 @@
 # Installs what building and testing tinyllm needs, from Debian packages. Idempotent: only
 # missing packages are installed. Extra package names may be passed as arguments.
 set -euo pipefail
-packages=(cmake ninja-build g++ doctest-dev libbenchmark-dev "$@")
+packages=(cmake ninja-build g++ clang-14 doctest-dev libbenchmark-dev python3 "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
