@@ -9,7 +9,7 @@
 
 namespace tinyllm {
 
-// The format a weight type wants its input activations in (see each type's `act`):
+// The format a weight type wants its input activations in (its row in ggml_types.hpp):
 // plain float, fp16, bf16, or int8 blocks of 32 quantized either per block with an fp16
 // scale (q8_0, as llama.cpp's Q8_0/Q8_1) or per 256 with one float scale (q8_k, as Q8_K).
 enum class ActFormat : uint8_t { f32, f16, bf16, q8_0, q8_k };

@@ -20,14 +20,13 @@ struct BlockCodes {
     float min[N / G];  // zero for symmetric types
 };
 
-// Base for quantized types: Derived provides Block, Codes (a BlockCodes) and
-// `static void decode(const Block&, Codes&)`.
-template <class Derived, GgmlType Id, int N, int G, ActFormat Act = ActFormat::q8_0>
-struct QuantizedType {
-    static constexpr GgmlType id = Id;
-    static constexpr ActFormat act = Act;  // llama.cpp's activation format for this type
+// Base for the WeightType<Id> of a quantized type, with G codes per scale; the specialization
+// provides Block and `static void decode(const Block&, Codes&)`.
+template <GgmlType Id, int G>
+struct QuantizedType : WeightTypeRow<Id> {
+    using Derived = WeightType<Id>;
+    static constexpr int N = WeightTypeRow<Id>::block_elems;
     static constexpr bool quantized = true;
-    static constexpr int block_elems = N;
     using Codes = BlockCodes<N, G>;
 
     template <class Block>

@@ -1,9 +1,14 @@
-// The GGML tensor type ids used by GGUF files, with their block geometry. Knowing the size
-// of every type (even those tinyllm cannot compute with) lets the loader validate any file
-// and refuse an unsupported tensor by name instead of misreading it.
+// The GGML tensor types used by GGUF files, one row each in `ggml_types`: the one place a
+// type's name, block geometry and activation format are stated. Knowing the size of every type
+// (even those tinyllm cannot compute with) lets the loader validate any file and refuse an
+// unsupported tensor by name instead of misreading it. A type tinyllm computes with also has
+// kernels, WeightType<id> (type_*.hpp), which take their block size and activation format
+// from its row; weight_types.hpp dispatches over the rows that have them.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tinyllm/kernels/activation_q8.hpp"
 
 namespace tinyllm {
 
@@ -23,53 +28,83 @@ enum class GgmlType : uint32_t {
 inline int groupwise_bits(GgmlType t) { return t == GgmlType::TINYLLM_INT4 ? 4 : t == GgmlType::TINYLLM_INT8 ? 8 : 0; }
 
 struct GgmlTypeInfo {
+    GgmlType id;
     const char* name;      // nullptr: id not assigned
     uint32_t block_elems;  // elements per block (0: the size depends on the group size)
     uint32_t block_bytes;  // bytes per block
+    ActFormat act;         // the activations tinyllm's kernels for the type read
 };
 
-inline GgmlTypeInfo ggml_type_info(uint32_t id) {
-    switch (id) {
-    case 0: return {"F32", 1, 4};
-    case 1: return {"F16", 1, 2};
-    case 2: return {"Q4_0", 32, 18};
-    case 3: return {"Q4_1", 32, 20};
-    case 6: return {"Q5_0", 32, 22};
-    case 7: return {"Q5_1", 32, 24};
-    case 8: return {"Q8_0", 32, 34};
-    case 9: return {"Q8_1", 32, 36};
-    case 10: return {"Q2_K", 256, 84};
-    case 11: return {"Q3_K", 256, 110};
-    case 12: return {"Q4_K", 256, 144};
-    case 13: return {"Q5_K", 256, 176};
-    case 14: return {"Q6_K", 256, 210};
-    case 15: return {"Q8_K", 256, 292};
-    case 16: return {"IQ2_XXS", 256, 66};
-    case 17: return {"IQ2_XS", 256, 74};
-    case 18: return {"IQ3_XXS", 256, 98};
-    case 19: return {"IQ1_S", 256, 50};
-    case 20: return {"IQ4_NL", 32, 18};
-    case 21: return {"IQ3_S", 256, 110};
-    case 22: return {"IQ2_S", 256, 82};
-    case 23: return {"IQ4_XS", 256, 136};
-    case 24: return {"I8", 1, 1};
-    case 25: return {"I16", 1, 2};
-    case 26: return {"I32", 1, 4};
-    case 27: return {"I64", 1, 8};
-    case 28: return {"F64", 1, 8};
-    case 29: return {"IQ1_M", 256, 56};
-    case 30: return {"BF16", 1, 2};
-    case 34: return {"TQ1_0", 256, 54};
-    case 35: return {"TQ2_0", 256, 66};
-    case 1004: return {"TINYLLM_INT4", 0, 0};
-    case 1008: return {"TINYLLM_INT8", 0, 0};
-    default: return {nullptr, 0, 0};
-    }
+// A type tinyllm only stores: no kernel reads its `act`.
+constexpr GgmlTypeInfo stored_only(GgmlType id, const char* name, uint32_t block_elems, uint32_t block_bytes) {
+    return {id, name, block_elems, block_bytes, ActFormat::f32};
+}
+
+// Float types take activations in their own storage format; quantized ones take int8 blocks,
+// per 32 values (q8_0) or, where llama.cpp uses Q8_K, per 256 (q8_k).
+inline constexpr GgmlTypeInfo ggml_types[] = {
+    {GgmlType::F32, "F32", 1, 4, ActFormat::f32},
+    {GgmlType::F16, "F16", 1, 2, ActFormat::f16},
+    {GgmlType::Q4_0, "Q4_0", 32, 18, ActFormat::q8_0},
+    {GgmlType::Q4_1, "Q4_1", 32, 20, ActFormat::q8_0},
+    {GgmlType::Q5_0, "Q5_0", 32, 22, ActFormat::q8_0},
+    {GgmlType::Q5_1, "Q5_1", 32, 24, ActFormat::q8_0},
+    {GgmlType::Q8_0, "Q8_0", 32, 34, ActFormat::q8_0},
+    stored_only(GgmlType::Q8_1, "Q8_1", 32, 36),
+    {GgmlType::Q2_K, "Q2_K", 256, 84, ActFormat::q8_k},
+    {GgmlType::Q3_K, "Q3_K", 256, 110, ActFormat::q8_k},
+    {GgmlType::Q4_K, "Q4_K", 256, 144, ActFormat::q8_k},
+    {GgmlType::Q5_K, "Q5_K", 256, 176, ActFormat::q8_k},
+    {GgmlType::Q6_K, "Q6_K", 256, 210, ActFormat::q8_k},
+    stored_only(GgmlType::Q8_K, "Q8_K", 256, 292),
+    stored_only(GgmlType::IQ2_XXS, "IQ2_XXS", 256, 66),
+    stored_only(GgmlType::IQ2_XS, "IQ2_XS", 256, 74),
+    stored_only(GgmlType::IQ3_XXS, "IQ3_XXS", 256, 98),
+    stored_only(GgmlType::IQ1_S, "IQ1_S", 256, 50),
+    {GgmlType::IQ4_NL, "IQ4_NL", 32, 18, ActFormat::q8_0},
+    stored_only(GgmlType::IQ3_S, "IQ3_S", 256, 110),
+    stored_only(GgmlType::IQ2_S, "IQ2_S", 256, 82),
+    {GgmlType::IQ4_XS, "IQ4_XS", 256, 136, ActFormat::q8_k},
+    stored_only(GgmlType::I8, "I8", 1, 1),
+    stored_only(GgmlType::I16, "I16", 1, 2),
+    stored_only(GgmlType::I32, "I32", 1, 4),
+    stored_only(GgmlType::I64, "I64", 1, 8),
+    stored_only(GgmlType::F64, "F64", 1, 8),
+    stored_only(GgmlType::IQ1_M, "IQ1_M", 256, 56),
+    {GgmlType::BF16, "BF16", 1, 2, ActFormat::bf16},
+    stored_only(GgmlType::TQ1_0, "TQ1_0", 256, 54),
+    stored_only(GgmlType::TQ2_0, "TQ2_0", 256, 66),
+    // Groupwise rows take q8_0 blocks where their groups are whole blocks (groupwise_takes_q8).
+    {GgmlType::TINYLLM_INT4, "TINYLLM_INT4", 0, 0, ActFormat::q8_0},
+    {GgmlType::TINYLLM_INT8, "TINYLLM_INT8", 0, 0, ActFormat::q8_0},
+};
+
+constexpr GgmlTypeInfo ggml_type_info(uint32_t id) {
+    for (const GgmlTypeInfo& t : ggml_types)
+        if (uint32_t(t.id) == id) return t;
+    return stored_only(GgmlType(id), nullptr, 0, 0);
 }
 
 inline const char* ggml_type_name(GgmlType t) {
     const char* n = ggml_type_info(uint32_t(t)).name;
     return n ? n : "unknown";
 }
+
+// The kernels for a type: type_*.hpp specializes WeightType<id> for each type tinyllm computes
+// with (its Block layout, dequantize and dot), deriving it from WeightTypeRow<id>. The primary
+// template stands for every other type.
+template <GgmlType Id>
+struct WeightType {
+    static constexpr bool computed = false;
+};
+
+// What a WeightType specialization takes from its type's row.
+template <GgmlType Id>
+struct WeightTypeRow {
+    static constexpr GgmlType id = Id;
+    static constexpr bool computed = true;
+    static constexpr int block_elems = int(ggml_type_info(uint32_t(Id)).block_elems);
+    static constexpr ActFormat act = ggml_type_info(uint32_t(Id)).act;
+};
 
 } // namespace tinyllm

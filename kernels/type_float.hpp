@@ -10,15 +10,14 @@
 
 namespace tinyllm {
 
-struct TypeF32 {
-    static constexpr GgmlType id = GgmlType::F32;
-    static constexpr ActFormat act = ActFormat::f32;
+template <>
+struct WeightType<GgmlType::F32> : WeightTypeRow<GgmlType::F32> {
     static constexpr bool quantized = false;
-    static constexpr int block_elems = 1;
     struct Block { float v; };
     static void dequantize(const Block* b, float* out) { *out = b->v; }
     static float dot(const Block* w, const float* x, int n);
 };
+using TypeF32 = WeightType<GgmlType::F32>;
 
 // Float activations against weights kept in any float format: each weight widens exactly, so
 // a row stored as f16 or bf16 whose values are exact copies of f32 ones gives the f32 row's
@@ -38,12 +37,9 @@ inline float dot_f16_f32(const uint16_t* w, const float* x, int n) { return dot_
 inline float dot_bf16_f32(const uint16_t* w, const float* x, int n) { return dot_widened<uint16_t, bf16_to_f32>(w, x, n); }
 
 // F16 and BF16 differ only in how a 16-bit value widens to float.
-template <GgmlType Id, ActFormat Act, float (*Widen)(uint16_t)>
-struct TypeHalf {
-    static constexpr GgmlType id = Id;
-    static constexpr ActFormat act = Act;
+template <GgmlType Id, float (*Widen)(uint16_t)>
+struct TypeHalf : WeightTypeRow<Id> {
     static constexpr bool quantized = false;
-    static constexpr int block_elems = 1;
     struct Block { uint16_t v; };
     static void dequantize(const Block* b, float* out) { *out = Widen(b->v); }
     // x: activations in the same 16-bit format.
@@ -57,7 +53,9 @@ struct TypeHalf {
     }
 };
 
-using TypeF16 = TypeHalf<GgmlType::F16, ActFormat::f16, fp16_to_f32>;
+template <>
+struct WeightType<GgmlType::F16> : TypeHalf<GgmlType::F16, fp16_to_f32> {};
+using TypeF16 = WeightType<GgmlType::F16>;
 
 // Attention over the fp16 KV cache, whose rows lie `stride` values apart. A head's keys or
 // values go to one call (not one call per row): at short contexts the per-row call cost was
@@ -71,7 +69,9 @@ inline void weighted_sum_f16(const float* p, const uint16_t* rows, int64_t strid
     for (int j = 0; j < n_rows; ++j)
         for (int i = 0; i < n; ++i) out[i] += p[j] * fp16_to_f32(rows[j * stride + i]);
 }
-using TypeBF16 = TypeHalf<GgmlType::BF16, ActFormat::bf16, bf16_to_f32>;
+template <>
+struct WeightType<GgmlType::BF16> : TypeHalf<GgmlType::BF16, bf16_to_f32> {};
+using TypeBF16 = WeightType<GgmlType::BF16>;
 
 // out[j] = sum over p of a[p] * w[p * n + j] for a row-major w [k, n] (one row of a small
 // matrix product, w streamed row by row). Each sum runs from p = 0 up, a multiply then an add:

@@ -15,7 +15,8 @@ inline void decode_iq4_32(const uint8_t* qs, int8_t* out) {
     }
 }
 
-struct TypeIQ4_NL : QuantizedType<TypeIQ4_NL, GgmlType::IQ4_NL, 32, 32> {
+template <>
+struct WeightType<GgmlType::IQ4_NL> : QuantizedType<GgmlType::IQ4_NL, 32> {
     struct Block {
         uint16_t d;
         uint8_t qs[16];
@@ -26,9 +27,10 @@ struct TypeIQ4_NL : QuantizedType<TypeIQ4_NL, GgmlType::IQ4_NL, 32, 32> {
         c.min[0] = 0.0f;
     }
 };
-static_assert(sizeof(TypeIQ4_NL::Block) == 18, "IQ4_NL block layout");
+using TypeIQ4_NL = WeightType<GgmlType::IQ4_NL>;
 
-struct TypeIQ4_XS : QuantizedType<TypeIQ4_XS, GgmlType::IQ4_XS, 256, 32, ActFormat::q8_k> {
+template <>
+struct WeightType<GgmlType::IQ4_XS> : QuantizedType<GgmlType::IQ4_XS, 32> {
     struct Block {
         uint16_t d;
         uint16_t scales_h;
@@ -45,6 +47,6 @@ struct TypeIQ4_XS : QuantizedType<TypeIQ4_XS, GgmlType::IQ4_XS, 256, 32, ActForm
         }
     }
 };
-static_assert(sizeof(TypeIQ4_XS::Block) == 136, "IQ4_XS block layout");
+using TypeIQ4_XS = WeightType<GgmlType::IQ4_XS>;
 
 } // namespace tinyllm

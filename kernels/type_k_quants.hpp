@@ -8,7 +8,8 @@ namespace tinyllm {
 
 // Q2_K: 16 groups of 16; 2-bit codes; scales[g] low nibble = scale, high nibble = min.
 // Element 128h + 32j + 16k + l is bits 2j..2j+1 of qs[32h + 16k + l].
-struct TypeQ2_K : QuantizedType<TypeQ2_K, GgmlType::Q2_K, 256, 16, ActFormat::q8_k> {
+template <>
+struct WeightType<GgmlType::Q2_K> : QuantizedType<GgmlType::Q2_K, 16> {
     struct Block {
         uint8_t scales[16];
         uint8_t qs[64];
@@ -26,11 +27,12 @@ struct TypeQ2_K : QuantizedType<TypeQ2_K, GgmlType::Q2_K, 256, 16, ActFormat::q8
         }
     }
 };
-static_assert(sizeof(TypeQ2_K::Block) == 84, "Q2_K block layout");
+using TypeQ2_K = WeightType<GgmlType::Q2_K>;
 
 // Q3_K: 16 groups of 16; 3-bit codes (2 low bits as in Q2_K, the high bit in hmask; a clear
 // high bit means subtract 4); 6-bit signed scales (s - 32) packed into 12 bytes.
-struct TypeQ3_K : QuantizedType<TypeQ3_K, GgmlType::Q3_K, 256, 16, ActFormat::q8_k> {
+template <>
+struct WeightType<GgmlType::Q3_K> : QuantizedType<GgmlType::Q3_K, 16> {
     struct Block {
         uint8_t hmask[32];
         uint8_t qs[64];
@@ -53,7 +55,7 @@ struct TypeQ3_K : QuantizedType<TypeQ3_K, GgmlType::Q3_K, 256, 16, ActFormat::q8
         }
     }
 };
-static_assert(sizeof(TypeQ3_K::Block) == 110, "Q3_K block layout");
+using TypeQ3_K = WeightType<GgmlType::Q3_K>;
 
 // Q4_K / Q5_K share 8 groups of 32 with 6-bit scales and mins packed into 12 bytes:
 // groups 0-3 in the low 6 bits of bytes g (scale) and g + 4 (min); groups 4-7 take their low
@@ -80,7 +82,8 @@ inline void k4_group_scales(const uint8_t* packed, uint16_t d16, uint16_t dmin16
 }
 
 // Q4_K: element 64c + 32k + l is the low (k = 0) or high (k = 1) nibble of qs[32c + l].
-struct TypeQ4_K : QuantizedType<TypeQ4_K, GgmlType::Q4_K, 256, 32, ActFormat::q8_k> {
+template <>
+struct WeightType<GgmlType::Q4_K> : QuantizedType<GgmlType::Q4_K, 32> {
     struct Block {
         uint16_t d, dmin;
         uint8_t scales[12];
@@ -94,10 +97,11 @@ struct TypeQ4_K : QuantizedType<TypeQ4_K, GgmlType::Q4_K, 256, 32, ActFormat::q8
         k4_group_scales(b.scales, b.d, b.dmin, c.scale, c.min);
     }
 };
-static_assert(sizeof(TypeQ4_K::Block) == 144, "Q4_K block layout");
+using TypeQ4_K = WeightType<GgmlType::Q4_K>;
 
 // Q5_K: Q4_K's layout plus a fifth bit for element 32g + l in bit g of qh[l].
-struct TypeQ5_K : QuantizedType<TypeQ5_K, GgmlType::Q5_K, 256, 32, ActFormat::q8_k> {
+template <>
+struct WeightType<GgmlType::Q5_K> : QuantizedType<GgmlType::Q5_K, 32> {
     struct Block {
         uint16_t d, dmin;
         uint8_t scales[12];
@@ -114,13 +118,14 @@ struct TypeQ5_K : QuantizedType<TypeQ5_K, GgmlType::Q5_K, 256, 32, ActFormat::q8
         k4_group_scales(b.scales, b.d, b.dmin, c.scale, c.min);
     }
 };
-static_assert(sizeof(TypeQ5_K::Block) == 176, "Q5_K block layout");
+using TypeQ5_K = WeightType<GgmlType::Q5_K>;
 
 // Q6_K: 16 groups of 16 with int8 scales; 6-bit codes stored as q - 32. The low 4 bits are in
 // ql, the high 2 in qh. Within each 128-element half (64 ql bytes, 32 qh bytes), element
 // 32k + l takes the low (k = 0, 1) or high (k = 2, 3) nibble of ql[l + 32 (k % 2)] and bits
 // 2k..2k+1 of qh[l].
-struct TypeQ6_K : QuantizedType<TypeQ6_K, GgmlType::Q6_K, 256, 16, ActFormat::q8_k> {
+template <>
+struct WeightType<GgmlType::Q6_K> : QuantizedType<GgmlType::Q6_K, 16> {
     struct Block {
         uint8_t ql[128];
         uint8_t qh[64];
@@ -142,6 +147,6 @@ struct TypeQ6_K : QuantizedType<TypeQ6_K, GgmlType::Q6_K, 256, 16, ActFormat::q8
         }
     }
 };
-static_assert(sizeof(TypeQ6_K::Block) == 210, "Q6_K block layout");
+using TypeQ6_K = WeightType<GgmlType::Q6_K>;
 
 } // namespace tinyllm

@@ -4,7 +4,8 @@
 
 namespace tinyllm {
 
-struct TypeQ4_0 : QuantizedType<TypeQ4_0, GgmlType::Q4_0, 32, 32> {
+template <>
+struct WeightType<GgmlType::Q4_0> : QuantizedType<GgmlType::Q4_0, 32> {
     struct Block {
         uint16_t d;
         uint8_t qs[16];
@@ -15,6 +16,6 @@ struct TypeQ4_0 : QuantizedType<TypeQ4_0, GgmlType::Q4_0, 32, 32> {
         c.min[0] = 0.0f;
     }
 };
-static_assert(sizeof(TypeQ4_0::Block) == 18, "Q4_0 block layout");
+using TypeQ4_0 = WeightType<GgmlType::Q4_0>;
 
 } // namespace tinyllm

@@ -4,7 +4,8 @@
 
 namespace tinyllm {
 
-struct TypeQ4_1 : QuantizedType<TypeQ4_1, GgmlType::Q4_1, 32, 32> {
+template <>
+struct WeightType<GgmlType::Q4_1> : QuantizedType<GgmlType::Q4_1, 32> {
     struct Block {
         uint16_t d, m;
         uint8_t qs[16];
@@ -15,6 +16,6 @@ struct TypeQ4_1 : QuantizedType<TypeQ4_1, GgmlType::Q4_1, 32, 32> {
         c.min[0] = -fp16_to_f32(b.m);
     }
 };
-static_assert(sizeof(TypeQ4_1::Block) == 20, "Q4_1 block layout");
+using TypeQ4_1 = WeightType<GgmlType::Q4_1>;
 
 } // namespace tinyllm

@@ -13,7 +13,8 @@ inline void decode_5bit_32(const uint8_t* qh_bytes, const uint8_t* qs, int8_t* o
     }
 }
 
-struct TypeQ5_0 : QuantizedType<TypeQ5_0, GgmlType::Q5_0, 32, 32> {
+template <>
+struct WeightType<GgmlType::Q5_0> : QuantizedType<GgmlType::Q5_0, 32> {
     struct Block {
         uint16_t d;
         uint8_t qh[4];
@@ -25,9 +26,10 @@ struct TypeQ5_0 : QuantizedType<TypeQ5_0, GgmlType::Q5_0, 32, 32> {
         c.min[0] = 0.0f;
     }
 };
-static_assert(sizeof(TypeQ5_0::Block) == 22, "Q5_0 block layout");
+using TypeQ5_0 = WeightType<GgmlType::Q5_0>;
 
-struct TypeQ5_1 : QuantizedType<TypeQ5_1, GgmlType::Q5_1, 32, 32> {
+template <>
+struct WeightType<GgmlType::Q5_1> : QuantizedType<GgmlType::Q5_1, 32> {
     struct Block {
         uint16_t d, m;
         uint8_t qh[4];
@@ -39,6 +41,6 @@ struct TypeQ5_1 : QuantizedType<TypeQ5_1, GgmlType::Q5_1, 32, 32> {
         c.min[0] = -fp16_to_f32(b.m);
     }
 };
-static_assert(sizeof(TypeQ5_1::Block) == 24, "Q5_1 block layout");
+using TypeQ5_1 = WeightType<GgmlType::Q5_1>;
 
 } // namespace tinyllm

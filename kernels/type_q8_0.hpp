@@ -4,7 +4,8 @@
 
 namespace tinyllm {
 
-struct TypeQ8_0 : QuantizedType<TypeQ8_0, GgmlType::Q8_0, 32, 32> {
+template <>
+struct WeightType<GgmlType::Q8_0> : QuantizedType<GgmlType::Q8_0, 32> {
     struct Block {
         uint16_t d;
         int8_t qs[32];
@@ -15,6 +16,6 @@ struct TypeQ8_0 : QuantizedType<TypeQ8_0, GgmlType::Q8_0, 32, 32> {
         c.min[0] = 0.0f;
     }
 };
-static_assert(sizeof(TypeQ8_0::Block) == 34, "Q8_0 block layout");
+using TypeQ8_0 = WeightType<GgmlType::Q8_0>;
 
 } // namespace tinyllm

@@ -1,5 +1,6 @@
-// Registry of the weight types tinyllm computes with. Adding a type = writing its block
-// definition (type_*.hpp: layout, dequantize, dot) and adding one case here.
+// The weight types tinyllm computes with: the rows of the type table (ggml_types.hpp) whose
+// WeightType is specialized. The includes below bring in every specialization, so adding a type
+// = its type_*.hpp (included here) and its table row.
 #pragma once
 #include "tinyllm/kernels/ggml_types.hpp"
 #include "tinyllm/kernels/type_float.hpp"
@@ -12,26 +13,22 @@
 
 namespace tinyllm {
 
-// Calls f(TypeX{}) for a supported type and returns true; false if tinyllm cannot use it.
-template <class F>
+// Calls f(WeightType<t>{}) for a type tinyllm computes with and returns true; false for any
+// other type. Row walks the table at compile time; callers leave it at 0.
+template <size_t Row = 0, class F>
 bool visit_weight_type(GgmlType t, F&& f) {
-    switch (t) {
-    case GgmlType::F32: f(TypeF32{}); return true;
-    case GgmlType::F16: f(TypeF16{}); return true;
-    case GgmlType::BF16: f(TypeBF16{}); return true;
-    case GgmlType::Q8_0: f(TypeQ8_0{}); return true;
-    case GgmlType::Q4_0: f(TypeQ4_0{}); return true;
-    case GgmlType::Q4_1: f(TypeQ4_1{}); return true;
-    case GgmlType::Q5_0: f(TypeQ5_0{}); return true;
-    case GgmlType::Q5_1: f(TypeQ5_1{}); return true;
-    case GgmlType::Q2_K: f(TypeQ2_K{}); return true;
-    case GgmlType::Q3_K: f(TypeQ3_K{}); return true;
-    case GgmlType::Q4_K: f(TypeQ4_K{}); return true;
-    case GgmlType::Q5_K: f(TypeQ5_K{}); return true;
-    case GgmlType::Q6_K: f(TypeQ6_K{}); return true;
-    case GgmlType::IQ4_NL: f(TypeIQ4_NL{}); return true;
-    case GgmlType::IQ4_XS: f(TypeIQ4_XS{}); return true;
-    default: return false;
+    if constexpr (Row == sizeof(ggml_types) / sizeof(ggml_types[0])) {
+        return false;
+    } else {
+        using T = WeightType<ggml_types[Row].id>;
+        if constexpr (T::computed) {
+            static_assert(sizeof(typename T::Block) == ggml_types[Row].block_bytes, "Block layout differs from the table row");
+            if (t == T::id) {
+                f(T{});
+                return true;
+            }
+        }
+        return visit_weight_type<Row + 1>(t, f);
     }
 }
 

@@ -25,35 +25,40 @@ enum class ValueType : uint32_t {
     string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
 };
 
-inline const char* value_type_name(ValueType t) {
-    switch (t) {
-    case ValueType::u8: return "u8";
-    case ValueType::i8: return "i8";
-    case ValueType::u16: return "u16";
-    case ValueType::i16: return "i16";
-    case ValueType::u32: return "u32";
-    case ValueType::i32: return "i32";
-    case ValueType::f32: return "f32";
-    case ValueType::boolean: return "bool";
-    case ValueType::string: return "string";
-    case ValueType::array: return "array";
-    case ValueType::u64: return "u64";
-    case ValueType::i64: return "i64";
-    case ValueType::f64: return "f64";
-    }
-    return "unknown";
+// The one place a value type's name and size are stated.
+struct ValueTypeInfo {
+    ValueType type;
+    const char* name;
+    size_t size;  // fixed byte size of a scalar; 0 for string and array
+};
+
+inline constexpr ValueTypeInfo value_types[] = {
+    {ValueType::u8, "u8", 1},
+    {ValueType::i8, "i8", 1},
+    {ValueType::u16, "u16", 2},
+    {ValueType::i16, "i16", 2},
+    {ValueType::u32, "u32", 4},
+    {ValueType::i32, "i32", 4},
+    {ValueType::f32, "f32", 4},
+    {ValueType::boolean, "bool", 1},
+    {ValueType::string, "string", 0},
+    {ValueType::array, "array", 0},
+    {ValueType::u64, "u64", 8},
+    {ValueType::i64, "i64", 8},
+    {ValueType::f64, "f64", 8},
+};
+
+// The row of t; name "unknown" and size 0 for codes GGUF does not define.
+constexpr ValueTypeInfo value_type_info(ValueType t) {
+    for (const ValueTypeInfo& row : value_types)
+        if (row.type == t) return row;
+    return {t, "unknown", 0};
 }
 
+inline const char* value_type_name(ValueType t) { return value_type_info(t).name; }
+
 // Fixed byte size of a scalar value type; 0 for string/array/unknown.
-inline size_t scalar_size(ValueType t) {
-    switch (t) {
-    case ValueType::u8: case ValueType::i8: case ValueType::boolean: return 1;
-    case ValueType::u16: case ValueType::i16: return 2;
-    case ValueType::u32: case ValueType::i32: case ValueType::f32: return 4;
-    case ValueType::u64: case ValueType::i64: case ValueType::f64: return 8;
-    default: return 0;
-    }
-}
+inline size_t scalar_size(ValueType t) { return value_type_info(t).size; }
 
 inline uint64_t load_u64(const uint8_t* p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; }
 inline uint32_t load_u32(const uint8_t* p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }

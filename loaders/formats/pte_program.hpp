@@ -37,38 +37,42 @@ enum class ScalarType : int8_t {
     Bool = 11, QInt8 = 12, QUInt8 = 13, QInt32 = 14, BFloat16 = 15, QUInt4x2 = 16, QUInt2x4 = 17,
 };
 
-inline const char* scalar_type_name(ScalarType t) {
-    switch (t) {
-    case ScalarType::Byte: return "uint8";
-    case ScalarType::Char: return "int8";
-    case ScalarType::Short: return "int16";
-    case ScalarType::Int: return "int32";
-    case ScalarType::Long: return "int64";
-    case ScalarType::Half: return "float16";
-    case ScalarType::Float: return "float32";
-    case ScalarType::Double: return "float64";
-    case ScalarType::Bool: return "bool";
-    case ScalarType::QInt8: return "qint8";
-    case ScalarType::QUInt8: return "quint8";
-    case ScalarType::QInt32: return "qint32";
-    case ScalarType::BFloat16: return "bfloat16";
-    case ScalarType::QUInt4x2: return "quint4x2";
-    case ScalarType::QUInt2x4: return "quint2x4";
-    }
-    return "unknown";
+// The one place a ScalarType's name and size are stated.
+struct ScalarTypeInfo {
+    ScalarType type;
+    const char* name;
+    size_t size;  // bytes per element
+};
+
+inline constexpr ScalarTypeInfo scalar_types[] = {
+    {ScalarType::Byte, "uint8", 1},
+    {ScalarType::Char, "int8", 1},
+    {ScalarType::Short, "int16", 2},
+    {ScalarType::Int, "int32", 4},
+    {ScalarType::Long, "int64", 8},
+    {ScalarType::Half, "float16", 2},
+    {ScalarType::Float, "float32", 4},
+    {ScalarType::Double, "float64", 8},
+    {ScalarType::Bool, "bool", 1},
+    {ScalarType::QInt8, "qint8", 1},
+    {ScalarType::QUInt8, "quint8", 1},
+    {ScalarType::QInt32, "qint32", 4},
+    {ScalarType::BFloat16, "bfloat16", 2},
+    {ScalarType::QUInt4x2, "quint4x2", 1},
+    {ScalarType::QUInt2x4, "quint2x4", 1},
+};
+
+// The row of t; name "unknown" and size 0 for codes we cannot lay out.
+constexpr ScalarTypeInfo scalar_type_info(ScalarType t) {
+    for (const ScalarTypeInfo& row : scalar_types)
+        if (row.type == t) return row;
+    return {t, "unknown", 0};
 }
 
+inline const char* scalar_type_name(ScalarType t) { return scalar_type_info(t).name; }
+
 // Bytes per element, 0 for codes we cannot lay out.
-inline size_t scalar_type_size(ScalarType t) {
-    switch (t) {
-    case ScalarType::Byte: case ScalarType::Char: case ScalarType::Bool:
-    case ScalarType::QInt8: case ScalarType::QUInt8: case ScalarType::QUInt4x2: case ScalarType::QUInt2x4: return 1;
-    case ScalarType::Short: case ScalarType::Half: case ScalarType::BFloat16: return 2;
-    case ScalarType::Int: case ScalarType::Float: case ScalarType::QInt32: return 4;
-    case ScalarType::Long: case ScalarType::Double: return 8;
-    }
-    return 0;
-}
+inline size_t scalar_type_size(ScalarType t) { return scalar_type_info(t).size; }
 
 // The KernelTypes union of an EValue.
 enum class ValueKind : uint8_t {

@@ -98,7 +98,7 @@ struct MatmulOut {
 };
 
 inline ActFormat interleaved_act_format(GgmlType type) {
-    return type == GgmlType::Q4_K || type == GgmlType::Q6_K ? ActFormat::q8_k : ActFormat::q8_0;
+    return ggml_type_info(uint32_t(type)).act;
 }
 
 inline int64_t interleaved_units(const WeightView& w) { return (w.rows + interleave_rows_per_unit - 1) / interleave_rows_per_unit; }
