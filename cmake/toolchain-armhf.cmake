@@ -9,10 +9,9 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-# qemu-arm has no Cortex-A72 model; cortex-a15 runs the same ARMv7 + NEON code a Pi does in 32-bit mode.
-if(NOT DEFINED TINYLLM_QEMU_CPU)
-  set(TINYLLM_QEMU_CPU cortex-a15)
-endif()
 # GCC notes an ABI change of std::vector iterators on 32-bit ARM (GCC 7.1) at every use; irrelevant here.
 set(CMAKE_CXX_FLAGS_INIT "-Wno-psabi")
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm -L /usr/arm-linux-gnueabihf -cpu ${TINYLLM_QEMU_CPU})
+# Tests run under user-mode emulation; the QEMU_CPU environment variable picks the core
+# (scripts/test-arm.sh: cortex-a15, since qemu-arm has no Cortex-A72 model and the A15 runs the
+# same ARMv7 + NEON code a Pi does in 32-bit mode).
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm -L /usr/arm-linux-gnueabihf)

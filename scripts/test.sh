@@ -15,6 +15,5 @@ scripts/test-sanitize.sh
 [ "${TINYLLM_TEST_SCOPE:-all}" == "host" ] && exit 0
 scripts/test-firmware.sh
 scripts/test-hexagon.sh
-scripts/test-arm.sh aarch64 cortex-a72
-scripts/test-arm.sh aarch64 cortex-a76
+scripts/test-arm.sh aarch64 cortex-a72 cortex-a76
 scripts/test-arm.sh armhf
