@@ -11,8 +11,10 @@ namespace tinyllm::math {
 constexpr double ln2 = 0.693147180559945309417;
 constexpr double pi = 3.14159265358979323846;
 
+// exp(NaN) is NaN, exp(+inf) = +inf, exp(-inf) = 0: only finite x in range reach the
+// conversion to an integer, which is undefined behaviour for NaN and out-of-range values.
 inline double exp(double x) {
-    if (x > 709.0) return 1.0 / 0.0;
+    if (!(x <= 709.0)) return x > 709.0 ? 1.0 / 0.0 : x;
     if (x < -745.0) return 0.0;
     // x = k ln2 + r, |r| <= ln2/2; exp(r) by its Taylor series to r^15 (terms below 1e-17
     // dropped), evaluated in Horner form with the coefficients 1/i! precomputed: no divisions.
@@ -33,8 +35,8 @@ inline double exp(double x) {
 // Float exp within 2 ulp over the whole range, branch-free so loops over it vectorize
 // (SiLU over the feed-forward width runs per token): x = k ln2 + r with ln2 split in two
 // for an exact reduction, exp(r) by its degree-7 Taylor polynomial (|r| <= ln2/2, truncation
-// below 6e-9), and 2^k built from its exponent bits. Results below 2^-126 flush to 0, and
-// exp(-inf) = 0 exactly (masked attention scores, banned tokens).
+// below 6e-9), and 2^k built from its exponent bits. Results below 2^-126 flush to 0,
+// exp(-inf) = 0 exactly (masked attention scores, banned tokens) and exp(NaN) is NaN.
 inline float expf(float input) {
     const float low = -87.33655f, high = 88.72283f;
     // Out of range: computed at the clamped end, then replaced by 0 below and infinity above.
@@ -44,8 +46,12 @@ inline float expf(float input) {
     const uint32_t under = 0u - uint32_t(input < low), over = 0u - uint32_t(input > high);
     const float x = bit_cast<float>((bit_cast<uint32_t>(input) & ~(under | over)) | (bit_cast<uint32_t>(low) & under) |
                                     (bit_cast<uint32_t>(high) & over));
-    const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-    const float kf = (x * 1.44269504f + shifter) - shifter;
+    // Adding 1.5 * 2^23 rounds to an integer k, which lands in the low mantissa bits: k is read
+    // from those bits, not converted from float (undefined behaviour for the NaN a NaN input
+    // carries through; its bits give a meaningless k, and the NaN polynomial a NaN result).
+    const float shifter = 12582912.0f;
+    const float shifted = x * 1.44269504f + shifter;
+    const float kf = shifted - shifter;
     const float r = (x - kf * 0.693145752f) - kf * 1.42860677e-6f;
     float p = 1.0f / 5040;
     p = p * r + 1.0f / 720;
@@ -56,7 +62,7 @@ inline float expf(float input) {
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     // k in -126..128; 2^k as two factors so k = 128 (x near the top of the range) stays finite.
-    const int32_t k = int32_t(kf), k1 = k / 2;
+    const int32_t k = int32_t(bit_cast<uint32_t>(shifted) - bit_cast<uint32_t>(shifter)), k1 = k / 2;
     const float result = p * bit_cast<float>(uint32_t(k1 + 127) << 23) * bit_cast<float>(uint32_t(k - k1 + 127) << 23);
     return bit_cast<float>((bit_cast<uint32_t>(result) & ~(under | over)) | (0x7f800000u & over));
 }
@@ -100,7 +106,13 @@ inline float tanhf(float x) {
 }
 
 // sin and cos of x together (RoPE needs both): reduce to [-pi/4, pi/4] around a multiple of pi/2.
+// NaN, infinities and |x| >= 2^52 give NaN: there doubles are integers, the reduction has no
+// accuracy left, and the multiple of pi/2 would not fit the integer it is converted to.
 inline void sincos(double x, double* s, double* c) {
+    if (!(x > -4503599627370496.0 && x < 4503599627370496.0)) {
+        *s = *c = 0.0 / 0.0;
+        return;
+    }
     double kf = x / (pi / 2);
     int64_t k = int64_t(kf + (kf >= 0 ? 0.5 : -0.5));
     // pi/2 split in two parts so the reduction stays accurate for large arguments.

@@ -3,8 +3,11 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <random>
 
+#include "../examples/random_model.hpp"
+#include "tinyllm/core/model.hpp"
 #include "tinyllm/loaders/formats/gguf.hpp"
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/loaders/host/gguf_writer.hpp"
@@ -286,4 +289,76 @@ TEST_CASE("mutated files never crash the reader") {
     }
     MESSAGE("mutations parsed: ", ok, ", rejected: ", failed);
     CHECK(failed > 0);
+}
+
+namespace {
+
+// Overwrites the value of a u32 or f32 metadata key in GGUF bytes (the key must be present).
+template <class T>
+void set_value(std::vector<uint8_t>& bytes, const std::string& key, T value) {
+    static_assert(sizeof(T) == 4, "u32 and f32 keys only");
+    Bytes name;
+    name.str(key);
+    auto at = std::search(bytes.begin(), bytes.end(), name.b.begin(), name.b.end());
+    REQUIRE(at != bytes.end());
+    std::memcpy(&*at + name.b.size() + 4, &value, 4);  // after the u32 value type
+}
+
+Status load_model_bytes(const std::vector<uint8_t>& bytes) {
+    Parsed p = parse(bytes);
+    if (!p.status) return p.status;
+    std::vector<uint8_t> memory(size_t(p.file.n_tensors + 1) * sizeof(LayerWeights) + 64);
+    Arena arena(memory.data(), memory.size());
+    Model model;
+    return load_model(p.file, arena, model);
+}
+
+} // namespace
+
+TEST_CASE("metadata sizes are checked in 64 bits against limits and the tensors") {
+    RandomModelShape shape;  // q rows 16 x 4 = 64, kv rows 8 x 4 = 32
+    shape.n_vocab = 300;
+    shape.n_embd = 64;
+    shape.n_ff = 96;
+    shape.n_head = 16;
+    shape.n_head_kv = 8;
+    shape.head_dim = 4;
+    const std::vector<uint8_t> valid = random_model_gguf(shape);
+    REQUIRE(load_model_bytes(valid).ok());
+
+    // 16 x (2^29 + 4) and 8 x (2^29 + 4) wrap in 32 bits to the tensors' 64 and 32 rows.
+    std::vector<uint8_t> wrapping = valid;
+    set_value(wrapping, "llama.attention.key_length", uint32_t((1u << 29) + 4));
+    Status st = load_model_bytes(wrapping);
+    CHECK(st.code == Error::invalid_argument);
+    CHECK(std::string(st.detail).find("key_length' = 536870916") != std::string::npos);
+    // Each value within the width limit, their product not.
+    set_value(wrapping, "llama.attention.key_length", uint32_t(1u << 21));
+    st = load_model_bytes(wrapping);
+    CHECK(st.code == Error::invalid_argument);
+    CHECK(std::string(st.detail).find("head_count 16 x key_length 2097152") != std::string::npos);
+
+    std::vector<uint8_t> wide = valid;
+    set_value(wide, "llama.embedding_length", uint32_t(1u << 25));
+    st = load_model_bytes(wide);
+    CHECK(st.code == Error::invalid_argument);
+    CHECK(std::string(st.detail).find("embedding_length") != std::string::npos);
+
+    // More layers than the file has tensors: named, not "out of memory (layer table)".
+    std::vector<uint8_t> deep = valid;
+    set_value(deep, "llama.block_count", uint32_t(100000000));
+    st = load_model_bytes(deep);
+    CHECK(st.code == Error::absurd_count);
+    CHECK(std::string(st.detail).find("block_count' = 100000000") != std::string::npos);
+
+    for (float bad : {NAN, INFINITY, 0.0f, -10000.0f}) {
+        std::vector<uint8_t> base = valid;
+        set_value(base, "llama.rope.freq_base", bad);
+        st = load_model_bytes(base);
+        CHECK(st.code == Error::invalid_argument);
+        CHECK(std::string(st.detail).find("rope.freq_base") != std::string::npos);
+    }
+    std::vector<uint8_t> eps = valid;
+    set_value(eps, "llama.attention.layer_norm_rms_epsilon", NAN);
+    CHECK(load_model_bytes(eps).code == Error::invalid_argument);
 }

@@ -40,6 +40,45 @@ TEST_CASE("libm-free expf is within 2 ulp of exp, with exact limits") {
     CHECK(std::isnan(math::expf(NAN)));
 }
 
+TEST_CASE("exp, expf, tanhf and sincos are defined for NaN, infinities and huge values") {
+    // Converting NaN or an out-of-range float to an integer is undefined behaviour (clang's
+    // -fsanitize=float-cast-overflow reports it): NaN comes back as NaN, the rest saturates.
+    const float huge_f = 3.0e38f;
+    const double huge = 1.0e300;
+    for (float x : {NAN, -NAN}) {
+        CHECK(std::isnan(math::expf(x)));
+        CHECK(std::isnan(math::exp(double(x))));
+        CHECK(std::isnan(math::tanhf(x)));
+    }
+    CHECK(math::expf(INFINITY) == INFINITY);
+    CHECK(math::expf(-INFINITY) == 0.0f);
+    CHECK(math::expf(huge_f) == INFINITY);
+    CHECK(math::expf(-huge_f) == 0.0f);
+    CHECK(math::exp(double(INFINITY)) == double(INFINITY));
+    CHECK(math::exp(-double(INFINITY)) == 0.0);
+    CHECK(math::exp(huge) == double(INFINITY));
+    CHECK(math::exp(-huge) == 0.0);
+    CHECK(math::tanhf(INFINITY) == 1.0f);
+    CHECK(math::tanhf(-INFINITY) == -1.0f);
+    CHECK(math::tanhf(huge_f) == 1.0f);
+    // A loop over expf vectorizes: the same results lane by lane.
+    float v[16];
+    for (int i = 0; i < 16; ++i) v[i] = i % 4 == 0 ? NAN : i % 4 == 1 ? INFINITY : i % 4 == 2 ? -INFINITY : 1.0f;
+    for (float& x : v) x = math::expf(x);
+    for (int i = 0; i < 16; i += 4) {
+        CHECK(std::isnan(v[i]));
+        CHECK(v[i + 1] == INFINITY);
+        CHECK(v[i + 2] == 0.0f);
+        CHECK(v[i + 3] == math::expf(1.0f));
+    }
+    for (double x : {double(NAN), double(INFINITY), -double(INFINITY), huge, -huge}) {
+        double s = 0.0, c = 0.0;
+        math::sincos(x, &s, &c);
+        CHECK(std::isnan(s));
+        CHECK(std::isnan(c));
+    }
+}
+
 TEST_CASE("Q4_0 block dequantizes low nibbles first, then high nibbles") {
     TypeQ4_0::Block b;
     b.d = f32_to_fp16(0.5f);

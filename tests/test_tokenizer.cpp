@@ -156,3 +156,72 @@ TEST_CASE("unknown tokenizer models and pre-tokenizers are named") {
         CHECK(std::string(st.detail).find(expect) != std::string::npos);
     }
 }
+
+namespace {
+
+// A text of about 1 MB: `unit` repeated.
+std::string megabyte_of(const std::string& unit) {
+    std::string text;
+    for (size_t i = 0; i < (size_t(1) << 20) / unit.size(); ++i) text += unit;
+    return text;
+}
+
+size_t count_code_points(const std::string& s) {
+    return size_t(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; }));
+}
+
+} // namespace
+
+TEST_CASE("pre-tokenizers split 1 MB runs of each character class as their patterns say") {
+    // A regex engine that recurses per character overflows the stack on these. A run of one
+    // class is one word, except digits: in groups of up to 3 (llama3 \p{N}{1,3}, default and
+    // falcon [0-9][0-9][0-9]) or 1 (\p{N}), the last group shorter; 0 here means one word.
+    struct Pre { const char* name; size_t digit_group; };
+    const Pre pres[] = {{"default", 3}, {"gpt-2", 0}, {"llama3", 3}, {"qwen2", 1}, {"starcoder", 1},
+                        {"falcon", 3}, {"deepseek-coder", 1}, {"deepseek-llm", 0}};
+    for (const Pre& pre : pres) {
+        bpe::PreTokenizer pt;
+        REQUIRE(pt.init(pre.name));
+        for (const char* unit : {"a", " ", "7", "!", "\xe4\xb8\xad"}) {  // letters, spaces, digits, punctuation, CJK
+            CAPTURE(pre.name);
+            CAPTURE(unit);
+            const std::string text = megabyte_of(unit);
+            const std::vector<std::string> words = pt.split(text);
+            const size_t n = count_code_points(text), group = unit[0] == '7' && pre.digit_group ? pre.digit_group : n;
+            REQUIRE(words.size() == (n + group - 1) / group);
+            bool as_expected = true;
+            for (size_t i = 0; i < words.size(); ++i)
+                as_expected &= count_code_points(words[i]) == (i + 1 < words.size() ? group : n - i * group);
+            CHECK(as_expected);
+        }
+        // Mixed text splits as each of its repeats does on its own.
+        const std::string unit = "Hello world, it's 2024:\tcaf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x80\x82 x  y!\n";
+        const std::vector<std::string> unit_words = pt.split(unit), words = pt.split(megabyte_of(unit));
+        REQUIRE(words.size() == unit_words.size() * ((size_t(1) << 20) / unit.size()));
+        bool as_expected = true;
+        for (size_t i = 0; i < words.size(); ++i) as_expected &= words[i] == unit_words[i % unit_words.size()];
+        CHECK(as_expected);
+    }
+}
+
+TEST_CASE("1 MB prompts encode with every byte-level vocabulary") {
+    // Runs of each class (letters, digits, punctuation, CJK, spaces) of 200 KB each: the
+    // text comes back whole. Mixed text: the ids of each repeat on its own.
+    std::string runs;
+    for (const char* unit : {"a", "7", "!", "\xe4\xb8\xad", " "})
+        for (size_t n = 0; n < 200000; n += std::strlen(unit)) runs += unit;
+    const std::string mixed = "Hello world, it's 2024:\tcaf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x80\x82 x  y!\n";
+    for (const char* name : {"gpt-2", "falcon", "starcoder", "deepseek-coder", "deepseek-llm", "mpt", "refact"}) {
+        LoadedTokenizer t;
+        if (!t.load(std::string("fixtures/vocab/ggml-vocab-") + name + ".gguf")) return;
+        CAPTURE(name);
+        std::string decoded;
+        for (int32_t id : t.tok.encode(runs, false, false)) decoded += t.tok.token_piece(id);
+        CHECK(decoded == runs);
+        const std::vector<int32_t> unit_ids = t.tok.encode(mixed, false, false), ids = t.tok.encode(megabyte_of(mixed), false, false);
+        REQUIRE(ids.size() == unit_ids.size() * ((size_t(1) << 20) / mixed.size()));
+        bool as_expected = true;
+        for (size_t i = 0; i < ids.size(); ++i) as_expected &= ids[i] == unit_ids[i % unit_ids.size()];
+        CHECK(as_expected);
+    }
+}

@@ -47,6 +47,7 @@ struct ModelConfig {
     int swa_pattern = 0;           // layer l uses the window when l % pattern < pattern - 1
     float rope_base_swa = 0.0f;    // RoPE base of SWA layers when it differs (Gemma 3)
 
+    // Both fit an int: read_model_config bounds them, computed in 64 bits, by max_width.
     int q_dim() const { return n_head * head_dim; }
     int kv_dim() const { return n_head_kv * head_dim; }
     bool is_swa_layer(int layer) const {
@@ -73,11 +74,17 @@ struct ArchKey {
     StrView view() const { return cstr(text); }
 };
 
-inline Status read_positive(const gguf::File& f, const char* arch, const char* suffix, int& out) {
+// Widths (embedding, feed-forward, head, q and kv rows) are at most 2^24, so the sums of a few
+// of them the forward pass forms in int (q_dim + 2 kv_dim rows of a fused QKV matrix) cannot
+// overflow; a crafted file must not make them wrap to the shapes of its tensors.
+constexpr int64_t max_width = int64_t(1) << 24;
+
+inline Status read_positive(const gguf::File& f, const char* arch, const char* suffix, int& out,
+                            int64_t limit = int64_t(1) << 30) {
     ArchKey key(arch, suffix);
     Result<int64_t> v = f.get_int(key.view());
     if (!v) return v.status;
-    if (*v <= 0 || *v > (int64_t(1) << 30))
+    if (*v <= 0 || *v > limit)
         return Status::fail(Error::invalid_argument, "metadata key '", key.text, "' = ", *v, " is out of range");
     out = int(*v);
     return Status{};
@@ -87,12 +94,18 @@ inline Status read_positive(const gguf::File& f, const char* arch, const char* s
 
 namespace detail {
 
-inline Status read_optional_float(const gguf::File& f, const char* arch, const char* suffix, float& out) {
+// A float value, left unchanged when the key is absent. NaN, infinities and values below
+// `minimum` are rejected: they would reach RoPE angles, norms and scores.
+inline Status read_optional_float(const gguf::File& f, const char* arch, const char* suffix, float& out,
+                                  float minimum = -3.4e38f) {
     ArchKey key(arch, suffix);
     if (!f.find(key.view())) return Status{};
     Result<double> v = f.get_float(key.view());
     if (!v) return v.status;
-    out = float(*v);
+    const float value = float(*v);
+    if (!(value >= minimum && value <= 3.4e38f))
+        return Status::fail(Error::invalid_argument, "metadata key '", key.text, "' is not a finite number in range");
+    out = value;
     return Status{};
 }
 
@@ -165,9 +178,13 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
     using detail::read_positive;
     Status st;
     if (!(st = read_positive(f, a, "context_length", c.n_ctx_train))) return st;
-    if (!(st = read_positive(f, a, "embedding_length", c.n_embd))) return st;
+    if (!(st = read_positive(f, a, "embedding_length", c.n_embd, detail::max_width))) return st;
     if (!(st = read_positive(f, a, "block_count", c.n_layer))) return st;
-    if (!(st = read_positive(f, a, "feed_forward_length", c.n_ff))) return st;
+    // Every layer has tensors: more layers than tensors is a corrupt count, not a big model.
+    if (uint64_t(c.n_layer) > f.n_tensors)
+        return Status::fail(Error::absurd_count, "metadata key '", detail::ArchKey(a, "block_count").text, "' = ", c.n_layer,
+                            " exceeds the file's ", f.n_tensors, " tensors");
+    if (!(st = read_positive(f, a, "feed_forward_length", c.n_ff, detail::max_width))) return st;
     if (!(st = read_positive(f, a, "attention.head_count", c.n_head))) return st;
     c.n_head_kv = c.n_head;
     if (f.find(detail::ArchKey(a, "attention.head_count_kv").view()))
@@ -175,8 +192,16 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
     if (c.n_head % c.n_head_kv != 0)
         return Status::fail(Error::shape_mismatch, "head_count ", c.n_head, " is not a multiple of head_count_kv ", c.n_head_kv);
     c.head_dim = c.n_embd / c.n_head;
-    if (f.find(detail::ArchKey(a, "attention.key_length").view()))
-        if (!(st = read_positive(f, a, "attention.key_length", c.head_dim))) return st;
+    if (f.find(detail::ArchKey(a, "attention.key_length").view())) {
+        if (!(st = read_positive(f, a, "attention.key_length", c.head_dim, detail::max_width))) return st;
+    } else if (c.head_dim == 0) {
+        return Status::fail(Error::shape_mismatch, "head_count ", c.n_head, " exceeds embedding_length ", c.n_embd);
+    }
+    // head_count_kv divides head_count, so kv_dim <= q_dim.
+    const int64_t q_dim = int64_t(c.n_head) * c.head_dim;
+    if (q_dim > detail::max_width)
+        return Status::fail(Error::invalid_argument, "head_count ", c.n_head, " x key_length ", c.head_dim, " = ", q_dim,
+                            " exceeds the width limit ", detail::max_width);
     c.n_rot = c.head_dim;
     if (f.find(detail::ArchKey(a, "rope.dimension_count").view()))
         if (!(st = read_positive(f, a, "rope.dimension_count", c.n_rot))) return st;
@@ -184,13 +209,9 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
         return Status::fail(Error::shape_mismatch, "rope.dimension_count ", c.n_rot, " does not fit head size ", c.head_dim);
 
     Result<double> eps = f.get_float(detail::ArchKey(a, "attention.layer_norm_rms_epsilon").view());
-    if (!eps) return eps.status;
-    c.rms_eps = float(*eps);
-    if (f.find(detail::ArchKey(a, "rope.freq_base").view())) {
-        Result<double> base = f.get_float(detail::ArchKey(a, "rope.freq_base").view());
-        if (!base) return base.status;
-        c.rope_base = float(*base);
-    }
+    if (!eps) return eps.status;  // required
+    if (!(st = detail::read_optional_float(f, a, "attention.layer_norm_rms_epsilon", c.rms_eps, 0.0f))) return st;
+    if (!(st = detail::read_optional_float(f, a, "rope.freq_base", c.rope_base, 1e-30f))) return st;
     return read_family_options(f, c);
 }
 

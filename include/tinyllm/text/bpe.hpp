@@ -3,15 +3,16 @@
 // points, and adjacent symbols merge by the rank of the pair in tokenizer.ggml.merges.
 //
 // The pre-tokenizer of each vocabulary (tokenizer.ggml.pre) is a list of regexes applied one
-// after the other, each splitting every piece into matches and the text between them. Two of
-// them (the GPT-2 and Llama 3 patterns) are matched by hand-written scanners; the others are
-// evaluated by std::regex over a text where every non-ASCII code point is replaced by one byte
-// standing for its Unicode class, so \p{L}, \p{N}, ... become byte classes. This reproduces
-// llama.cpp's splitting exactly, including its treatment of non-ASCII white space.
+// after the other, each splitting every piece into matches and the text between them. llama.cpp
+// evaluates them with std::regex; here each is a hand-written scanner that finds the same
+// matches (leftmost match, alternatives tried in order, greedy repetition with backtracking)
+// in linear time and constant stack: libstdc++'s regex engine recurses once per character and
+// overflows the stack on a long run of letters, digits or spaces. As in llama.cpp, a pattern
+// with \p{..} classes sees a non-ASCII code point only as its Unicode class, and every pattern
+// sees non-ASCII white space as \v, so \s is Unicode white space.
 #pragma once
 #include <cstdint>
 #include <queue>
-#include <regex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,28 +21,40 @@
 
 namespace tinyllm::bpe {
 
-inline const char* const gpt2_pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
-inline const char* const llama3_pattern =
-    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+// The regexes the pre-tokenizers are made of.
+enum class Pattern : uint8_t {
+    gpt2,          // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
+    llama3,        // (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+                   //  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+    qwen2,         // the Llama 3 pattern with \p{N} in place of \p{N}{1,3}
+    punctuation,   // [\p{P}\$\+<=>\^~\|]+
+    punctuation_backtick,  // [\p{P}\$\+<=>\^~\|`]+
+    digit_triple,  // [0-9][0-9][0-9]
+    number,        // \p{N}
+    numbers,       // \p{N}+
+    newline,       // [\r\n]
+    space_letters,      // \s?\p{L}+
+    space_punctuation,  // \s?\p{P}+
+    cjk,                // [\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF]+
+    space_alphabetic,   // \s?[A-Za-z\u00B5\u00C0-\u00D6...]+ (alphabetic_ranges below)
+    space_ascii_cjk_punctuation,  // \s?[!-/:-~\uFF01-\uFF0F\uFF1A-\uFF5E\u2018-\u201F\u3000-\u3002]+
+    trailing_space,     // \s+$
+};
 
 // The regex list for a tokenizer.ggml.pre name; empty if the name is unknown.
-inline std::vector<std::string> pretokenizer_patterns(const std::string& pre) {
-    const std::string cjk = "[\xe4\xb8\x80-\xe9\xbe\xa5\xe0\xa0\x80-\xe4\xb8\x80\xea\xb0\x80-\xed\x9f\xbf]+";  // [一-龥ࠀ-一가-퟿]+
-    if (pre == "default") return {"[\\p{P}\\$\\+<=>\\^~\\|]+", gpt2_pattern, "\\p{N}+", "[0-9][0-9][0-9]"};
-    if (pre == "gpt-2" || pre == "mpt" || pre == "phi-2" || pre == "olmo" || pre == "jais") return {gpt2_pattern};
+inline std::vector<Pattern> pretokenizer_patterns(const std::string& pre) {
+    using P = Pattern;
+    if (pre == "default") return {P::punctuation, P::gpt2, P::numbers, P::digit_triple};
+    if (pre == "gpt-2" || pre == "mpt" || pre == "phi-2" || pre == "olmo" || pre == "jais") return {P::gpt2};
     if (pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe" || pre == "falcon3" || pre == "dbrx" || pre == "smaug-bpe")
-        return {llama3_pattern};
-    if (pre == "qwen2" || pre == "deepseek-r1-qwen" || pre == "stablelm2")
-        return {"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
+        return {P::llama3};
+    if (pre == "qwen2" || pre == "deepseek-r1-qwen" || pre == "stablelm2") return {P::qwen2};
     if (pre == "starcoder" || pre == "refact" || pre == "smollm" || pre == "codeshell" || pre == "command-r")
-        return {"\\p{N}", gpt2_pattern};
-    if (pre == "falcon") return {"[\\p{P}\\$\\+<=>\\^~\\|`]+", gpt2_pattern, "[0-9][0-9][0-9]"};
-    if (pre == "deepseek-coder") return {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", cjk, "\\p{N}"};
+        return {P::number, P::gpt2};
+    if (pre == "falcon") return {P::punctuation_backtick, P::gpt2, P::digit_triple};
+    if (pre == "deepseek-coder") return {P::newline, P::space_letters, P::space_punctuation, P::cjk, P::number};
     if (pre == "deepseek-llm")
-        return {"[\r\n]",
-                "\\s?[A-Za-z\xc2\xb5\xc3\x80-\xc3\x96\xc3\x98-\xc3\xb6\xc3\xb8-\xc6\xba\xc6\xbc-\xc6\xbf\xc7\x84-\xca\x93\xca\x95-\xca\xaf\xcd\xb0-\xcd\xb3\xcd\xb6\xcd\xb7\xcd\xbb-\xcd\xbd\xcd\xbf\xce\x86\xce\x88-\xce\x8a\xce\x8c\xce\x8e-\xce\xa1\xce\xa3-\xcf\xb5\xcf\xb7-\xd2\x81\xd2\x8a-\xd4\xaf\xd4\xb1-\xd5\x96\xe1\x82\xa0-\xe1\x83\x85\xe1\x8e\xa0-\xe1\x8f\xb5\xe1\x8f\xb8-\xe1\x8f\xbd\xe1\xb2\x90-\xe1\xb2\xba\xe1\xb2\xbd-\xe1\xb2\xbf\xe1\xb4\x80-\xe1\xb4\xab\xe1\xb5\xab-\xe1\xb5\xb7\xe1\xb5\xb9-\xe1\xb6\x9a\xe1\xb8\x80-\xe1\xbc\x95\xe1\xbc\x98-\xe1\xbc\x9d\xe1\xbc\xa0-\xe1\xbd\x85\xe1\xbd\x88-\xe1\xbd\x8d\xe1\xbd\x90-\xe1\xbd\x97\xe1\xbd\x99\xe1\xbd\x9b\xe1\xbd\x9d\xe1\xbd\x9f-\xe1\xbd\xbd\xe1\xbe\x80-\xe1\xbe\xb4\xe1\xbe\xb6-\xe1\xbe\xbc\xe1\xbe\xbe\xe1\xbf\x82-\xe1\xbf\x84\xe1\xbf\x86-\xe1\xbf\x8c\xe1\xbf\x90-\xe1\xbf\x93\xe1\xbf\x96-\xe1\xbf\x9b\xe1\xbf\xa0-\xe1\xbf\xac\xe1\xbf\xb2-\xe1\xbf\xb4\xe1\xbf\xb6-\xe1\xbf\xbc\xe2\x84\x82\xe2\x84\x87\xe2\x84\x8a-\xe2\x84\x93\xe2\x84\x95\xe2\x84\x99-\xe2\x84\x9d\xe2\x84\xa4\xe2\x84\xa6\xe2\x84\xa8\xe2\x84\xaa-\xe2\x84\xad\xe2\x84\xaf-\xe2\x84\xb4\xe2\x84\xb9\xe2\x84\xbc-\xe2\x84\xbf\xe2\x85\x85-\xe2\x85\x89\xe2\x85\x8e\xe2\x86\x83\xe2\x86\x84\xe2\xb0\x80-\xe2\xb1\xbb\xe2\xb1\xbe-\xe2\xb3\xa4\xe2\xb3\xab-\xe2\xb3\xae\xe2\xb3\xb2\xe2\xb3\xb3\xea\x99\x80-\xea\x99\xad\xea\x9a\x80-\xea\x9a\x9b\xea\x9c\xa2-\xea\x9d\xaf\xea\x9d\xb1-\xea\x9e\x87\xea\x9e\x8b-\xea\x9e\x8e\xea\xad\xb0-\xea\xae\xbf\xef\xac\x80-\xef\xac\x86\xef\xac\x93-\xef\xac\x97\xef\xbc\xa1-\xef\xbc\xba\xef\xbd\x81-\xef\xbd\x9a\xf0\x90\x90\x80-\xf0\x90\x91\x8f\xf0\x90\x92\xb0-\xf0\x90\x93\x93\xf0\x90\x93\x98-\xf0\x90\x93\xbb\xf0\x90\xb2\x80-\xf0\x90\xb2\xb2\xf0\x90\xb3\x80-\xf0\x90\xb3\xb2\xf0\x91\xa2\xa0-\xf0\x91\xa3\x9f\xf0\x9e\xa4\x80-\xf0\x9e\xa5\x83]+",
-                "\\s?[!-/:-~\xef\xbc\x81-\xef\xbc\x8f\xef\xbc\x9a-\xef\xbd\x9e\xe2\x80\x98-\xe2\x80\x9f\xe3\x80\x80-\xe3\x80\x82]+",
-                "\\s+$", cjk, "\\p{N}+"};
+        return {P::newline, P::space_alphabetic, P::space_ascii_cjk_punctuation, P::trailing_space, P::cjk, P::numbers};
     return {};
 }
 
@@ -53,10 +66,12 @@ struct Flags {
     bool in_range = false, letter = false, number = false, whitespace = false;
 };
 
-// Scanner for the GPT-2 pattern (case-sensitive contractions) and, with llama3 = true, the
-// Llama 3 pattern (case-insensitive contractions, a leading non-letter joins a word, digits
-// in groups of up to three, runs of newlines kept together).
-inline Offsets split_scanned(const std::vector<uint32_t>& cpts, const Offsets& pieces, bool llama3) {
+// Scanner for the GPT-2 pattern (case-sensitive contractions) and the Llama 3 pattern
+// (case-insensitive contractions, a leading non-letter joins a word, digits in groups of up to
+// three, runs of newlines kept together), or Qwen2's (Llama 3's with single digits).
+inline Offsets split_scanned(const std::vector<uint32_t>& cpts, const Offsets& pieces, Pattern pattern) {
+    const bool llama3 = pattern != Pattern::gpt2;
+    const size_t digit_group = pattern == Pattern::qwen2 ? 1 : 3;
     Offsets out;
     size_t start = 0;
     for (size_t len : pieces) {
@@ -105,11 +120,11 @@ inline Offsets split_scanned(const std::vector<uint32_t>& cpts, const Offsets& p
                     emit(pos);
                     continue;
                 }
-                // \p{N}{1,3}
+                // \p{N}{1,3} (Qwen2: \p{N})
                 if (f.number) {
                     size_t first = pos;
                     while (flags(pos).number) {
-                        if (++pos - first >= 3) {
+                        if (++pos - first >= digit_group) {
                             emit(pos);
                             first = pos;
                         }
@@ -164,127 +179,198 @@ inline Offsets split_scanned(const std::vector<uint32_t>& cpts, const Offsets& p
     return out;
 }
 
-// Applies a regex to every piece: matches and the gaps between them become pieces.
-template <class Char>
-Offsets split_regex(const std::basic_string<Char>& text, const std::basic_regex<Char>& re, const Offsets& pieces) {
-    Offsets out;
-    size_t start = 0;
-    for (size_t len : pieces) {
-        using Iter = std::regex_iterator<const Char*>;
-        size_t done = 0;
-        for (Iter it(text.data() + start, text.data() + start + len, re), stop; it != stop; ++it) {
-            size_t at = size_t(it->position()), n = size_t(it->length());
-            if (at > done) out.push_back(at - done);
-            out.push_back(n);
-            done = at + n;
-        }
-        if (done < len) out.push_back(len - done);
-        start += len;
-    }
-    return out;
-}
+// One byte per code point, what the \p{..} patterns see: ASCII as itself, other white space as
+// \v, other code points as a byte standing for their Unicode class.
+constexpr uint8_t class_number = 0xD1, class_letter = 0xD2, class_punctuation = 0xD3;
 
-// One byte per code point: ASCII as itself, white space as \v, others as their class byte.
-inline std::string collapse(const std::vector<uint32_t>& cpts) {
+inline std::string classify(const std::vector<uint32_t>& cpts) {
     std::string out(cpts.size(), '\0');
     for (size_t i = 0; i < cpts.size(); ++i) {
         uint32_t c = cpts[i];
         if (c < 128) { out[i] = char(c); continue; }
         if (unicode::is_whitespace(c)) { out[i] = '\x0B'; continue; }
         switch (unicode::char_class(c)) {
-        case unicode::CharClass::number: out[i] = char(0xD1); break;
-        case unicode::CharClass::letter: out[i] = char(0xD2); break;
-        case unicode::CharClass::punctuation: out[i] = char(0xD3); break;
-        case unicode::CharClass::mark: out[i] = char(0xD4); break;
-        case unicode::CharClass::symbol: out[i] = char(0xD5); break;
+        case unicode::CharClass::number: out[i] = char(class_number); break;
+        case unicode::CharClass::letter: out[i] = char(class_letter); break;
+        case unicode::CharClass::punctuation: out[i] = char(class_punctuation); break;
         default: out[i] = char(0xD0); break;
         }
     }
     return out;
 }
 
-// Rewrites \p{X} in a pattern as a byte class: the class byte plus X's ASCII members.
-inline std::string collapse_pattern(const std::string& p) {
-    struct Cat { const char* name; char byte; const char* ascii; };
-    static const Cat cats[] = {
-        {"\\p{N}", char(0xD1), "0-9"},
-        {"\\p{L}", char(0xD2), "A-Za-z"},
-        {"\\p{P}", char(0xD3), "!-#%-*,-/:-;?-@\\[-\\]_\\{\\}"},
-        {"\\p{M}", char(0xD4), ""},
-        {"\\p{S}", char(0xD5), "\\$\\+<->\\^`\\|"},
-    };
-    std::string out;
-    bool in_class = false;
-    for (size_t i = 0; i < p.size(); ++i) {
-        if (p[i] == '[' && (i == 0 || p[i - 1] != '\\')) in_class = true;
-        else if (in_class && p[i] == ']' && p[i - 1] != '\\') in_class = false;
-        bool replaced = false;
-        for (const Cat& cat : cats) {
-            if (p.compare(i, 5, cat.name) != 0) continue;
-            if (!in_class) out += '[';
-            out += cat.byte;
-            out += cat.ascii;
-            if (!in_class) out += ']';
-            i += 4;
-            replaced = true;
-            break;
+// Character classes over classify()'s bytes. \s is ASCII white space (\v standing for the rest).
+inline bool is_space(char b) { return b == ' ' || (b >= '\t' && b <= '\r'); }
+inline bool is_letter(char b) { return (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || uint8_t(b) == class_letter; }
+inline bool is_number(char b) { return (b >= '0' && b <= '9') || uint8_t(b) == class_number; }
+// \p{P}: ASCII !"#%&'()*,-./:;?@[\]_{} and the punctuation class.
+inline bool is_punctuation(char b) {
+    switch (b) {
+    case '!': case '"': case '#': case '%': case '&': case '\'': case '(': case ')': case '*': case ',': case '-':
+    case '.': case '/': case ':': case ';': case '?': case '@': case '[': case '\\': case ']': case '_': case '{': case '}':
+        return true;
+    default: return uint8_t(b) == class_punctuation;
+    }
+}
+
+// Splits every piece into the matches of a pattern and the text between them, as a regex
+// iterator does: match(p, end) is the length of the match starting at p, 0 if none (no
+// pattern here matches empty text).
+template <class Match>
+Offsets split_matches(const Offsets& pieces, Match match) {
+    Offsets out;
+    size_t start = 0;
+    for (size_t len : pieces) {
+        const size_t end = start + len;
+        size_t gap = start;  // start of the unmatched text before p
+        for (size_t p = start; p < end;) {
+            const size_t n = match(p, end);
+            if (n == 0) {
+                ++p;
+                continue;
+            }
+            if (p > gap) out.push_back(p - gap);
+            out.push_back(n);
+            p += n;
+            gap = p;
         }
-        if (!replaced) out += p[i];
+        if (end > gap) out.push_back(end - gap);
+        start = end;
     }
     return out;
 }
 
+// \s+$: the white space that ends each piece. (Found from the end: trying every start, as a
+// regex search does, is quadratic in a run of white space followed by other text.)
+inline Offsets split_trailing_space(const std::string& classes, const Offsets& pieces) {
+    Offsets out;
+    size_t start = 0;
+    for (size_t len : pieces) {
+        size_t text = start + len;
+        while (text > start && is_space(classes[text - 1])) --text;
+        if (text > start) out.push_back(text - start);
+        if (start + len > text) out.push_back(start + len - text);
+        start += len;
+    }
+    return out;
+}
+
+struct Range { uint32_t first, last; };
+
+template <size_t N>
+bool in_ranges(const Range (&ranges)[N], uint32_t c) {
+    for (const Range& r : ranges)
+        if (c >= r.first && c <= r.last) return true;
+    return false;
+}
+
+// deepseek-llm's letter class (Latin, Greek, Cyrillic, Armenian, Georgian, Cherokee, Glagolitic,
+// Coptic, Deseret, Osage, Old Hungarian, Warang Citi, Adlam letters and letter-like symbols).
+inline constexpr Range alphabetic_ranges[] = {
+    {0x41, 0x5A}, {0x61, 0x7A}, {0xB5, 0xB5}, {0xC0, 0xD6}, {0xD8, 0xF6}, {0xF8, 0x1BA}, {0x1BC, 0x1BF},
+    {0x1C4, 0x293}, {0x295, 0x2AF}, {0x370, 0x373}, {0x376, 0x377}, {0x37B, 0x37D}, {0x37F, 0x37F},
+    {0x386, 0x386}, {0x388, 0x38A}, {0x38C, 0x38C}, {0x38E, 0x3A1}, {0x3A3, 0x3F5}, {0x3F7, 0x481},
+    {0x48A, 0x52F}, {0x531, 0x556}, {0x10A0, 0x10C5}, {0x13A0, 0x13F5}, {0x13F8, 0x13FD}, {0x1C90, 0x1CBA},
+    {0x1CBD, 0x1CBF}, {0x1D00, 0x1D2B}, {0x1D6B, 0x1D77}, {0x1D79, 0x1D9A}, {0x1E00, 0x1F15}, {0x1F18, 0x1F1D},
+    {0x1F20, 0x1F45}, {0x1F48, 0x1F4D}, {0x1F50, 0x1F57}, {0x1F59, 0x1F59}, {0x1F5B, 0x1F5B}, {0x1F5D, 0x1F5D},
+    {0x1F5F, 0x1F7D}, {0x1F80, 0x1FB4}, {0x1FB6, 0x1FBC}, {0x1FBE, 0x1FBE}, {0x1FC2, 0x1FC4}, {0x1FC6, 0x1FCC},
+    {0x1FD0, 0x1FD3}, {0x1FD6, 0x1FDB}, {0x1FE0, 0x1FEC}, {0x1FF2, 0x1FF4}, {0x1FF6, 0x1FFC}, {0x2102, 0x2102},
+    {0x2107, 0x2107}, {0x210A, 0x2113}, {0x2115, 0x2115}, {0x2119, 0x211D}, {0x2124, 0x2124}, {0x2126, 0x2126},
+    {0x2128, 0x2128}, {0x212A, 0x212D}, {0x212F, 0x2134}, {0x2139, 0x2139}, {0x213C, 0x213F}, {0x2145, 0x2149},
+    {0x214E, 0x214E}, {0x2183, 0x2184}, {0x2C00, 0x2C7B}, {0x2C7E, 0x2CE4}, {0x2CEB, 0x2CEE}, {0x2CF2, 0x2CF3},
+    {0xA640, 0xA66D}, {0xA680, 0xA69B}, {0xA722, 0xA76F}, {0xA771, 0xA787}, {0xA78B, 0xA78E}, {0xAB70, 0xABBF},
+    {0xFB00, 0xFB06}, {0xFB13, 0xFB17}, {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A}, {0x10400, 0x1044F}, {0x104B0, 0x104D3},
+    {0x104D8, 0x104FB}, {0x10C80, 0x10CB2}, {0x10CC0, 0x10CF2}, {0x118A0, 0x118DF}, {0x1E900, 0x1E943},
+};
+inline constexpr Range ascii_cjk_punctuation_ranges[] = {
+    {0x21, 0x2F}, {0x3A, 0x7E}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}, {0x2018, 0x201F}, {0x3000, 0x3002}};
+inline constexpr Range cjk_ranges[] = {{0x4E00, 0x9FA5}, {0x0800, 0x4E00}, {0xAC00, 0xD7FF}};
+
+// Applies one pattern to every piece.
+inline Offsets split_pattern(Pattern pattern, const std::vector<uint32_t>& cpts, const std::string& classes,
+                             const Offsets& pieces) {
+    // Code points as the patterns without \p{..} see them: non-ASCII white space as \v.
+    auto code = [&](size_t p) { return classes[p] == '\x0B' ? uint32_t(0x0B) : cpts[p]; };
+    // X+ from p, or 0.
+    auto run = [&](size_t p, size_t end, auto in_class) {
+        size_t q = p;
+        while (q < end && in_class(q)) ++q;
+        return q - p;
+    };
+    // \s?X+ from p, or 0: with the white space if X+ follows it, else X+ from p itself.
+    auto space_run = [&](size_t p, size_t end, auto in_class) {
+        if (is_space(classes[p]) && p + 1 < end) {
+            if (size_t n = run(p + 1, end, in_class)) return n + 1;
+        }
+        return run(p, end, in_class);
+    };
+    // [\p{P}\$\+<=>\^~\|]+, with backtick: [\p{P}\$\+<=>\^~\|`]+
+    auto punctuation = [&](size_t p, size_t end, bool backtick) {
+        return run(p, end, [&](size_t q) {
+            const char b = classes[q];
+            return is_punctuation(b) || b == '$' || b == '+' || b == '<' || b == '=' || b == '>' || b == '^' || b == '~' ||
+                   b == '|' || (backtick && b == '`');
+        });
+    };
+    auto number = [&](size_t q) { return is_number(classes[q]); };
+    switch (pattern) {
+    case Pattern::gpt2: case Pattern::llama3: case Pattern::qwen2: return split_scanned(cpts, pieces, pattern);
+    case Pattern::punctuation:
+        return split_matches(pieces, [&](size_t p, size_t end) { return punctuation(p, end, false); });
+    case Pattern::punctuation_backtick:
+        return split_matches(pieces, [&](size_t p, size_t end) { return punctuation(p, end, true); });
+    case Pattern::digit_triple:
+        return split_matches(pieces, [&](size_t p, size_t end) -> size_t {
+            auto digit = [&](size_t q) { return classes[q] >= '0' && classes[q] <= '9'; };
+            return end - p >= 3 && digit(p) && digit(p + 1) && digit(p + 2) ? 3 : 0;
+        });
+    case Pattern::number: return split_matches(pieces, [&](size_t p, size_t) -> size_t { return number(p); });
+    case Pattern::numbers: return split_matches(pieces, [&](size_t p, size_t end) { return run(p, end, number); });
+    case Pattern::newline:
+        return split_matches(pieces, [&](size_t p, size_t) -> size_t { return cpts[p] == '\r' || cpts[p] == '\n'; });
+    case Pattern::space_letters:
+        return split_matches(pieces, [&](size_t p, size_t end) {
+            return space_run(p, end, [&](size_t q) { return is_letter(classes[q]); });
+        });
+    case Pattern::space_punctuation:
+        return split_matches(pieces, [&](size_t p, size_t end) {
+            return space_run(p, end, [&](size_t q) { return is_punctuation(classes[q]); });
+        });
+    case Pattern::cjk:
+        return split_matches(pieces, [&](size_t p, size_t end) {
+            return run(p, end, [&](size_t q) { return in_ranges(cjk_ranges, code(q)); });
+        });
+    case Pattern::space_alphabetic:
+        return split_matches(pieces, [&](size_t p, size_t end) {
+            return space_run(p, end, [&](size_t q) { return in_ranges(alphabetic_ranges, code(q)); });
+        });
+    case Pattern::space_ascii_cjk_punctuation:
+        return split_matches(pieces, [&](size_t p, size_t end) {
+            return space_run(p, end, [&](size_t q) { return in_ranges(ascii_cjk_punctuation_ranges, code(q)); });
+        });
+    case Pattern::trailing_space: return split_trailing_space(classes, pieces);
+    }
+    return pieces;
+}
+
 } // namespace detail
 
-// A compiled pre-tokenizer.
+// A pre-tokenizer: its list of patterns.
 class PreTokenizer {
 public:
     bool init(const std::string& name) {
         patterns_ = pretokenizer_patterns(name);
-        compiled_.clear();
-        compiled_wide_.clear();
-        for (const std::string& p : patterns_) {
-            bool uses_classes = p.find("\\p{") != std::string::npos;
-            if (p == gpt2_pattern || p == llama3_pattern) {
-                compiled_.emplace_back();
-                compiled_wide_.emplace_back();
-            } else if (uses_classes) {
-                compiled_.emplace_back(detail::collapse_pattern(p));
-                compiled_wide_.emplace_back();
-            } else {
-                std::vector<uint32_t> cps = unicode::decode_utf8(p);
-                compiled_.emplace_back();
-                compiled_wide_.emplace_back(std::wstring(cps.begin(), cps.end()));
-            }
-        }
         return !patterns_.empty();
     }
 
-    bool uses_llama3_rules() const { return patterns_.size() == 1 && patterns_[0] == llama3_pattern; }
+    bool uses_llama3_rules() const { return patterns_.size() == 1 && patterns_[0] == Pattern::llama3; }
 
     // Splits text into words (UTF-8 strings).
     std::vector<std::string> split(const std::string& text) const {
         std::vector<uint32_t> cpts = unicode::decode_utf8(text);
+        const std::string classes = detail::classify(cpts);
         detail::Offsets pieces = {cpts.size()};
-        std::string collapsed;
-        std::wstring wide;
-        for (size_t i = 0; i < patterns_.size(); ++i) {
-            const std::string& p = patterns_[i];
-            if (p == gpt2_pattern || p == llama3_pattern) {
-                pieces = detail::split_scanned(cpts, pieces, p == llama3_pattern);
-            } else if (p.find("\\p{") != std::string::npos) {
-                if (collapsed.empty()) collapsed = detail::collapse(cpts);
-                pieces = detail::split_regex(collapsed, compiled_[i], pieces);
-            } else {
-                if (wide.empty()) {
-                    // std::wregex's \s only knows ASCII white space: stand in \v for the rest.
-                    wide.assign(cpts.begin(), cpts.end());
-                    for (wchar_t& c : wide)
-                        if (uint32_t(c) > 0x7F && unicode::is_whitespace(uint32_t(c))) c = 0x0B;
-                }
-                pieces = detail::split_regex(wide, compiled_wide_[i], pieces);
-            }
-        }
+        for (Pattern p : patterns_) pieces = detail::split_pattern(p, cpts, classes, pieces);
         std::vector<std::string> words;
         size_t start = 0;
         for (size_t len : pieces) {
@@ -297,9 +383,7 @@ public:
     }
 
 private:
-    std::vector<std::string> patterns_;
-    std::vector<std::regex> compiled_;        // patterns over the collapsed text
-    std::vector<std::wregex> compiled_wide_;  // patterns over code points
+    std::vector<Pattern> patterns_;
 };
 
 } // namespace tinyllm::bpe
