@@ -70,6 +70,9 @@ public:
         halves_.left = f.narrow_elems;
         folds_.left = f.n_strided_copies;
         plan_method(chain_, options, halves_, folds_);
+        // The pool counts every float matrix, the copies only linear layers' exact ones; they
+        // fill it from the front.
+        arena.reset_to(arena.used() - size_t(halves_.left) * sizeof(uint16_t));
         return Status();
     }
 
@@ -171,15 +174,15 @@ private:
     }
 
     // Every block init takes from the arena, in one list that both sizes (required_bytes) and
-    // allocates (init): alloc(pointer, count, element size) returns false when it cannot.
+    // allocates (init): alloc(pointer, count, element size) returns false when it cannot. The
+    // narrowing pool comes last, so init can give back the part narrowing left unused.
     template <class Alloc>
     bool carve(const Footprint& f, Alloc&& alloc) {
         bool ok = alloc(chain_.values, f.n_values, sizeof(Value)) && alloc(chain_.entries, f.n_operators, sizeof(const OpEntry*)) &&
                   alloc(chain_.uses, f.n_values, sizeof(Uses)) && alloc(chain_.steps, f.n_instructions, sizeof(Step)) &&
-                  alloc(memory_.unplaced, f.unplaced_bytes, 1) && alloc(folds_.next, f.n_strided_copies, sizeof(FoldedCopy)) &&
-                  alloc(halves_.next, f.narrow_elems, sizeof(uint16_t));
+                  alloc(memory_.unplaced, f.unplaced_bytes, 1) && alloc(folds_.next, f.n_strided_copies, sizeof(FoldedCopy));
         for (uint32_t k = 0; ok && k < f.n_buffers && k < TensorMemory::max_buffers; ++k) ok = alloc(memory_.buffers[k], f.buffer_size[k], 1);
-        return ok;
+        return ok && alloc(halves_.next, f.narrow_elems, sizeof(uint16_t));
     }
 
     // out [M,N] = x [M,K] . w [N,K]^T by the core's matrix product (core/weights.hpp): each
