@@ -77,6 +77,8 @@ inline Status check_calls(const PlanView& plan) {
     return Status();
 }
 
+// Binds one value at a time (bind_value), every value in index order: the unplaced tensors
+// then take the block's bytes in the order Method counted them.
 class Binder {
 public:
     Binder(const Program& program, const PlanView& plan, Value* values, TensorMemory& memory, const ExternalData& external)

@@ -51,7 +51,6 @@ public:
         });
         if (!carved) return out_of_memory(arena);
 
-        chain_.n_instructions = f.n_instructions;
         chain_.n_values = f.n_values;
         for (uint32_t o = 0; o < f.n_operators; ++o) chain_.entries[o] = find_op(chain_.plan.op(o).name(), chain_.plan.op(o).overload());
         memory_.n_buffers = f.n_buffers;
@@ -67,6 +66,7 @@ public:
             if (Status s = binder.bind_value(v); !s) return s;
         }
         for (uint32_t i = 0; i < f.n_instructions; ++i) chain_.steps[i] = decode_step(chain_.plan, i);
+        chain_.n_instructions = f.n_instructions;  // only now: steps exist to run
         halves_.left = f.narrow_elems;
         folds_.left = f.n_strided_copies;
         plan_method(chain_, options, halves_, folds_);
