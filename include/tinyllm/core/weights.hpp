@@ -18,13 +18,25 @@ struct WeightView {
     uint64_t row_bytes = 0;
     int64_t group = 0;  // groupwise types (TINYLLM_INT4/INT8): values per group
     bool interleaved = false;  // rows stored in interleaved units (interleaved.hpp); row() is then meaningless
+    // Products against the float activations as given, never converted to the type's own
+    // activation format: F16 and BF16 rows holding exact copies of f32 weights then give the f32
+    // product's bits (dot_f16_f32), and groupwise rows the float reference's sums
+    // (groupwise_dot_f32), which programs that re-quantize their activations depend on.
+    bool float_act = false;
+    // Groupwise rows whose scales and zero points are stored apart from the codes (a .pte
+    // program's separate tensors); null: the layout below.
+    const GroupwiseMatrix* separate = nullptr;
 
     bool empty() const { return data == nullptr; }
     const uint8_t* row(int64_t r) const { return data + uint64_t(r) * row_bytes; }
 
     // Groupwise rows: codes, then one fp16 scale per group.
-    GroupwiseLayout groupwise() const { return GroupwiseLayout{groupwise_bits(type), cols, group, GroupScale::f16}; }
-    GroupwiseRow groupwise_row(int64_t r) const { return {row(r), row(r) + groupwise().code_bytes(), nullptr}; }
+    GroupwiseLayout groupwise() const {
+        return separate ? separate->layout : GroupwiseLayout{groupwise_bits(type), cols, group, GroupScale::f16};
+    }
+    GroupwiseRow groupwise_row(int64_t r) const {
+        return separate ? separate->row(r) : GroupwiseRow{row(r), row(r) + groupwise().code_bytes(), nullptr};
+    }
 };
 
 inline void dequantize_row(const WeightView& w, int64_t r, float* out) {
@@ -74,7 +86,7 @@ struct MatmulInput {
 // results do not depend on the thread count.
 inline void matmul_groupwise(const WeightView& w, MatmulInput& in, float* y, int64_t y_stride) {
     const GroupwiseLayout layout = w.groupwise();
-    if (groupwise_takes_q8(layout)) {
+    if (!w.float_act && groupwise_takes_q8(layout)) {
         const BlockQ8* act = in.as_q8(ActFormat::q8_0);
         const int64_t act_stride = w.cols / BlockQ8::elems;
         const GroupwiseDotQ8 dot = best_groupwise_dot_q8();
@@ -135,12 +147,22 @@ inline void matmul_interleaved(const MatmulOut* outs, int n_outs, MatmulInput& i
     });
 }
 
+// F16 or BF16 rows against float activations (WeightView::float_act).
+inline void matmul_half_f32(const WeightView& w, const MatmulInput& in, float* y, int64_t y_stride) {
+    const DotHalfF32 dot = w.type == GgmlType::BF16 ? best_dot_bf16_f32() : best_dot_f16_f32();
+    parallel_for(w.rows, [&](int64_t r) {
+        const auto* row = reinterpret_cast<const uint16_t*>(w.row(r));
+        for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(row, in.x + int64_t(t) * w.cols, int(w.cols));
+    });
+}
+
 inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_stride) {
     if (w.interleaved) {
         const MatmulOut out{&w, y, y_stride};
         return matmul_interleaved(&out, 1, in);
     }
     if (groupwise_bits(w.type)) return matmul_groupwise(w, in, y, y_stride);
+    if (w.float_act && (w.type == GgmlType::F16 || w.type == GgmlType::BF16)) return matmul_half_f32(w, in, y, y_stride);
     visit_weight_type(w.type, [&](auto type) {
         using T = decltype(type);
         const auto dot = best_dot<T>();

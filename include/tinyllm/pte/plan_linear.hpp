@@ -1,0 +1,158 @@
+// Linear layers: the load-time pass that turns an export's transpose-then-mm chains into one
+// product against the stored weight rows, the optional exact 16-bit copies of float weights,
+// and the view through which the core's matrix product (core/weights.hpp) reads each weight.
+#pragma once
+#include <stdint.h>
+
+#include "tinyllm/core/weights.hpp"
+#include "tinyllm/kernels/fp16.hpp"
+#include "tinyllm/pte/dataflow.hpp"
+
+namespace tinyllm::pte {
+namespace passes {
+
+// Fills the weight of a linear step from a constant int8 dequantization: _to_copy (codes
+// only) or dequantize_affine with [1, G] blocks.
+inline bool quantized_weight(const Chain& c, uint32_t instruction, Step& step) {
+    fb::Vector<int32_t> a = c.plan.instruction(0, instruction).call_args();
+    const Tensor& q = c.values[a[0]].tensor;
+    if (!q.constant || q.type != ScalarType::Char || q.dim != 2) return false;
+    step.weight = a[0];
+    step.group = q.sizes[1];
+    if (c.is_op(instruction, "aten::_to_copy", "out")) return true;
+    const Value& block = c.values[a[1]];
+    if (block.int_items.size() != 2 || c.values[block.int_items[0]].i != 1) return false;
+    step.group = c.values[block.int_items[1]].i;
+    const Tensor& scale = c.values[a[2]].tensor;
+    const int64_t groups = step.group > 0 ? (q.sizes[1] + step.group - 1) / step.group : 0;
+    if (groups == 0 || !scale.constant || scale.type != ScalarType::Float || scale.numel() != q.sizes[0] * groups) return false;
+    step.scale = a[2];
+    const Value& zero = c.values[a[3]];
+    if (zero.is_tensor()) {
+        if (!zero.tensor.constant || zero.tensor.type != ScalarType::Char || zero.tensor.numel() != scale.numel()) return false;
+        step.zero = a[3];
+    }
+    return true;
+}
+
+// Exports store nn.Linear weights as [out, in] and transpose them on every call
+// (permute_copy then mm), quantized ones after dequantizing them (torchao's
+// dequantize_affine, or _to_copy from int8). Where that chain feeds exactly one mm, run it
+// as one product against the stored rows: no dequantized or transposed copy per call.
+inline void plan_linear_layers(Chain& c) {
+    const uint32_t n = c.n_instructions;
+    for (uint32_t i = 0; i < n; ++i) {
+        if (!c.is_op(i, "aten::permute_copy", "out")) continue;
+        fb::Vector<int32_t> pargs = c.plan.instruction(0, i).call_args();
+        const Value& dims = c.values[pargs[1]];
+        if (dims.int_items.size() != 2 || c.values[dims.int_items[0]].i != 1 || c.values[dims.int_items[1]].i != 0) continue;
+        const int32_t mm = c.sole_reader(pargs[pargs.size() - 1], i);
+        if (mm < 0 || !c.is_op(uint32_t(mm), "aten::mm", "out") || c.plan.instruction(0, uint32_t(mm)).call_args()[1] != pargs[pargs.size() - 1])
+            continue;
+        Step linear = c.steps[mm];
+        linear.kind = StepKind::linear;
+        int32_t source = -1;  // the dequantizing instruction, if any
+        const Tensor& w = c.values[pargs[0]].tensor;
+        if (w.constant && w.type == ScalarType::Float && w.dim == 2) {
+            linear.weight = pargs[0];
+        } else {
+            // The permuted tensor is produced by one earlier dequantizing call.
+            for (uint32_t j = 0; j < i && source < 0; ++j) {
+                if (!c.is_op(j, "torchao::dequantize_affine", "out") && !c.is_op(j, "aten::_to_copy", "out")) continue;
+                fb::Vector<int32_t> a = c.plan.instruction(0, j).call_args();
+                if (a[a.size() - 1] == pargs[0] && c.sole_reader(pargs[0], j) == int32_t(i)) source = int32_t(j);
+            }
+            if (source < 0 || !quantized_weight(c, uint32_t(source), linear)) continue;
+            c.steps[source].kind = StepKind::skip;
+        }
+        c.steps[i].kind = StepKind::skip;
+        c.steps[mm] = linear;
+    }
+}
+
+} // namespace passes
+
+// Whether a tensor may be narrowed: a constant float matrix. Sizes the pool (Method's
+// footprint) before any linear layer is known, so it covers every candidate.
+inline bool may_narrow(TensorView t) {
+    const bool constant = !t.planned() && (t.data_buffer_idx() != 0 || t.external());
+    return constant && t.scalar_type() == ScalarType::Float && t.sizes().size() == 2;
+}
+
+// Pool elements one 16-bit copy of `numel` weights takes: whole 64-byte lines, so every copy
+// starts on one.
+inline uint64_t narrowed_elems(uint64_t numel) { return (numel + 31) / 32 * 32; }
+
+// Where narrow_linear_weights puts its copies.
+struct HalfPool {
+    uint16_t* next = nullptr;
+    uint64_t left = 0;  // elements
+};
+
+namespace passes {
+
+// Gives each float linear weight that bf16 or f16 holds exactly a copy in that format
+// (shared by the layers reading the same weight); the others keep reading f32.
+inline void narrow_linear_weights(Chain& c, HalfPool& pool) {
+    const uint32_t n = c.n_instructions;
+    for (uint32_t i = 0; i < n; ++i) {
+        Step& step = c.steps[i];
+        if (step.kind != StepKind::linear || c.values[step.weight].tensor.type != ScalarType::Float) continue;
+        for (uint32_t j = 0; j < i && !step.half_rows; ++j)
+            if (c.steps[j].half_rows && c.steps[j].weight == step.weight) {
+                step.half_rows = c.steps[j].half_rows;
+                step.half_type = c.steps[j].half_type;
+            }
+        const Tensor& w = c.values[step.weight].tensor;
+        const uint64_t elems = narrowed_elems(uint64_t(w.numel()));
+        if (step.half_rows || elems > pool.left) continue;
+        const ExactHalf format = narrow_exactly(w.as<float>(), pool.next, w.numel());
+        if (format == ExactHalf::none) continue;
+        step.half_rows = pool.next;
+        step.half_type = format == ExactHalf::bf16 ? GgmlType::BF16 : GgmlType::F16;
+        pool.next += elems;
+        pool.left -= elems;
+    }
+}
+
+} // namespace passes
+
+// The weight of a linear step as the core's matrix product reads it: f32 rows, their exact
+// 16-bit copies, or int8 codes (ExecuTorch keeps int4 values one per byte too) with f32 group
+// scales and zero points in tensors of their own, described by `separate`. Every one is read
+// against the float activations as given (WeightView::float_act), so the product needs no
+// activation scratch and matches PyTorch's float sums.
+inline WeightView linear_weight(const Value* values, const Step& step, GroupwiseMatrix& separate) {
+    const Tensor& w = values[step.weight].tensor;
+    WeightView view;
+    view.rows = w.sizes[0];
+    view.cols = w.sizes[1];
+    view.float_act = true;
+    if (step.half_rows) {
+        view.type = step.half_type;
+        view.data = reinterpret_cast<const uint8_t*>(step.half_rows);
+        view.row_bytes = uint64_t(view.cols) * sizeof(uint16_t);
+        return view;
+    }
+    view.data = w.data;
+    if (w.type == ScalarType::Float) {
+        view.type = GgmlType::F32;
+        view.row_bytes = uint64_t(view.cols) * sizeof(float);
+        return view;
+    }
+    separate.layout = GroupwiseLayout{8, view.cols, step.group, GroupScale::f32};
+    separate.rows = view.rows;
+    separate.codes = w.data;
+    separate.code_stride = view.cols;
+    separate.scales = step.scale >= 0 ? values[step.scale].tensor.data : nullptr;
+    separate.scale_stride = separate.layout.groups() * int64_t(sizeof(float));
+    separate.zeros = step.zero >= 0 ? values[step.zero].tensor.as<int8_t>() : nullptr;
+    separate.zero_stride = separate.layout.groups();
+    view.type = GgmlType::TINYLLM_INT8;
+    view.row_bytes = uint64_t(view.cols);
+    view.group = step.group;
+    view.separate = &separate;
+    return view;
+}
+
+} // namespace tinyllm::pte
