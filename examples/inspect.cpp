@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/loaders/formats/gguf.hpp"
 #include "tinyllm/loaders/host/mapped_file.hpp"
 #include "tinyllm/loaders/formats/pte_program.hpp"
@@ -119,10 +120,9 @@ void inspect_pte(ByteSpan bytes, bool calls) {
 }
 
 void inspect_gguf(ByteSpan bytes) {
-    std::vector<uint8_t> index(gguf::index_bytes(bytes));
-    Arena arena(index.data(), index.size());
-    gguf::File f;
-    if (Status s = gguf::parse(bytes, arena, f); !s) die(s);
+    GgufIndex index;
+    if (Status s = index.parse(bytes); !s) die(s);
+    const gguf::File& f = index.file;
     std::printf("GGUF v%u, %zu bytes, %" PRIu64 " metadata keys, %" PRIu64 " tensors\n", f.version, bytes.size, f.n_kv, f.n_tensors);
     for (uint64_t i = 0; i < f.n_kv; ++i) {
         const gguf::KeyValue& kv = f.kvs[i];

@@ -3,6 +3,7 @@
 #pragma once
 #include <vector>
 
+#include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/loaders/formats/gguf.hpp"
 #include "test_support.hpp"
 #include "tinyllm/core/model.hpp"
@@ -12,17 +13,15 @@ namespace test_support {
 
 // A model parsed from bytes in memory (e.g. a file the quantizer just wrote).
 struct InMemoryModel {
-    std::vector<uint8_t> bytes, index, layers;
-    tinyllm::gguf::File file;
+    std::vector<uint8_t> bytes, layers;
+    tinyllm::GgufIndex index;
     tinyllm::Model model;
 
     explicit InMemoryModel(std::vector<uint8_t> b) : bytes(std::move(b)) {
-        index.resize(tinyllm::gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
-        tinyllm::Arena ia(index.data(), index.size());
-        REQUIRE(tinyllm::gguf::parse({bytes.data(), bytes.size()}, ia, file).ok());
-        layers.resize(file.n_tensors * sizeof(tinyllm::LayerWeights) + 64);
+        REQUIRE(index.parse({bytes.data(), bytes.size()}).ok());
+        layers.resize(index.file.n_tensors * sizeof(tinyllm::LayerWeights) + 64);
         tinyllm::Arena la(layers.data(), layers.size());
-        REQUIRE(tinyllm::load_model(file, la, model).ok());
+        REQUIRE(tinyllm::load_model(index.file, la, model).ok());
     }
 };
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "../examples/random_model.hpp"
+#include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/core/session.hpp"
 
@@ -244,15 +245,15 @@ std::vector<float> reference_forward(const Model& m, const std::vector<int>& tok
 
 // A model parsed and bound from GGUF bytes in memory (the bytes must outlive it).
 struct BytesModel {
-    std::vector<uint8_t> memory;
-    Arena arena;
-    gguf::File file;
+    GgufIndex index;
+    std::vector<uint8_t> layers;
     Model model;
     Status load(const std::vector<uint8_t>& bytes) {
-        memory.assign(gguf::index_bytes({bytes.data(), bytes.size()}) + 16384, 0);  // index + layer table
-        arena = Arena(memory.data(), memory.size());
-        Status st = gguf::parse({bytes.data(), bytes.size()}, arena, file);
-        return st ? load_model(file, arena, model) : st;
+        Status st = index.parse({bytes.data(), bytes.size()});
+        if (!st) return st;
+        layers.assign(size_t(index.file.n_tensors + 1) * sizeof(LayerWeights) + 64, 0);
+        Arena arena(layers.data(), layers.size());
+        return load_model(index.file, arena, model);
     }
 };
 

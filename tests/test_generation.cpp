@@ -5,6 +5,7 @@
 #include "test_support.hpp"
 
 #include "../examples/random_model.hpp"
+#include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "tinyllm/text/tokenizer.hpp"
 
@@ -49,7 +50,7 @@ private:
 // The ChatML byte-level vocabulary of random_model.hpp: <|im_end|> = 0, byte b = 3 + b.
 struct Vocabulary {
     std::vector<uint8_t> file_bytes, memory = std::vector<uint8_t>(1 << 20);
-    gguf::File file;
+    GgufIndex index;
     TokenText text;
     Vocabulary() {
         RandomModelShape shape;
@@ -57,9 +58,9 @@ struct Vocabulary {
         gguf::Writer w;
         add_random_vocabulary(shape, w);
         file_bytes = w.bytes();
+        REQUIRE(index.parse({file_bytes.data(), file_bytes.size()}).ok());
         Arena arena(memory.data(), memory.size());
-        REQUIRE(gguf::parse({file_bytes.data(), file_bytes.size()}, arena, file).ok());
-        REQUIRE(text.init(file, arena).ok());
+        REQUIRE(text.init(index.file, arena).ok());
     }
 };
 int32_t byte_id(char c) { return 3 + int32_t(uint8_t(c)); }
@@ -187,7 +188,7 @@ TEST_CASE("Stop strings longer than the generator holds, and empty ones, are ref
 TEST_CASE("The detokenizer spells byte-level and SentencePiece vocabularies as the host tokenizer does") {
     Vocabulary v;
     Tokenizer tokenizer;
-    REQUIRE(tokenizer.load(v.file).ok());
+    REQUIRE(tokenizer.load(v.index.file).ok());
     char buf[64];
     for (int32_t id = 0; id < v.text.n_vocab(); ++id)
         REQUIRE(std::string(buf, v.text.bytes(id, buf, sizeof buf)) == tokenizer.token_piece(id));

@@ -9,6 +9,7 @@
 #include "../examples/random_model.hpp"
 #include "tinyllm/core/model.hpp"
 #include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/loaders/host/gguf_writer.hpp"
 
@@ -40,19 +41,14 @@ Bytes header(uint32_t version, uint64_t n_tensors, uint64_t n_kv) {
     return h;
 }
 
-struct Parsed {
-    std::vector<uint8_t> memory;
-    Arena arena;
-    gguf::File file;
+struct Parsed : GgufIndex {
     Status status;
 };
 
-// Parses with a generously sized arena; the buffer must outlive the result's views.
+// The buffer must outlive the result's views.
 Parsed parse(const std::vector<uint8_t>& bytes) {
     Parsed p;
-    p.memory.assign(gguf::index_bytes({bytes.data(), bytes.size()}) + 1024, 0);
-    p.arena = Arena(p.memory.data(), p.memory.size());
-    p.status = gguf::parse({bytes.data(), bytes.size()}, p.arena, p.file);
+    p.status = p.GgufIndex::parse({bytes.data(), bytes.size()});
     return p;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/loaders/host/gguf_quantize.hpp"
 #include "model_support.hpp"
@@ -157,10 +158,8 @@ TEST_CASE("GGUF: groupwise tensors need tinyllm.group_size, and are refused as u
     const std::vector<uint8_t> data(size_t(GroupwiseLayout{4, 64, 32, GroupScale::f16}.code_bytes() + 4) * 2, 0x88);
     w.add_tensor("t", GgmlType::TINYLLM_INT4, {64, 2}, data.data(), data.size());
     std::vector<uint8_t> bytes = w.bytes();
-    std::vector<uint8_t> index(gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
-    Arena arena(index.data(), index.size());
-    gguf::File f;
-    Status s = gguf::parse({bytes.data(), bytes.size()}, arena, f);
+    GgufIndex index;
+    Status s = index.parse({bytes.data(), bytes.size()});
     CHECK(s.code == Error::missing_key);
     CHECK(std::string(s.detail).find("tinyllm.group_size") != std::string::npos);
     // Type ids far above ggml's: a reader that knows only ggml's types cannot take them for one.
@@ -174,7 +173,7 @@ test_support::Comparison quantized_error(const gguf::File& f16, QuantMix mix, in
     std::vector<uint8_t> bytes;
     REQUIRE(quantize_gguf(f16, mix, bytes, group).ok());
     test_support::InMemoryModel q(std::move(bytes));
-    const gguf::File& f = q.file;
+    const gguf::File& f = q.index.file;
     if (mix == QuantMix::int4 || mix == QuantMix::int8) {
         CHECK(*f.get_int("tinyllm.group_size") == group);
         CHECK(f.get_string("tinyllm.quantization").ok());

@@ -81,7 +81,7 @@ TEST_CASE("llama-f16 quantized here matches llama.cpp's own q8_0 / q4_0 / q4_k_m
         std::vector<uint8_t> bytes;
         REQUIRE(quantize_gguf(f16.gguf, mix, bytes).ok());
         test_support::InMemoryModel q(std::move(bytes));
-        const gguf::File& f = q.file;
+        const gguf::File& f = q.index.file;
         const Model& m = q.model;
         CHECK(*f.get_int("general.quantization_version") == 2);
         // The mix picks the same type per tensor as llama.cpp's file of that name.

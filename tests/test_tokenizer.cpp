@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/loaders/host/gguf_writer.hpp"
 #include "tinyllm/text/tokenizer.hpp"
@@ -146,12 +147,10 @@ TEST_CASE("unknown tokenizer models and pre-tokenizers are named") {
         w.add_string_array("tokenizer.ggml.tokens", {"a", "b"});
         w.add_string_array("tokenizer.ggml.merges", {"a b"});
         std::vector<uint8_t> bytes = w.bytes();
-        std::vector<uint8_t> mem(gguf::index_bytes({bytes.data(), bytes.size()}) + 64);
-        Arena arena(mem.data(), mem.size());
-        gguf::File f;
-        REQUIRE(gguf::parse({bytes.data(), bytes.size()}, arena, f).ok());
+        GgufIndex index;
+        REQUIRE(index.parse({bytes.data(), bytes.size()}).ok());
         Tokenizer tok;
-        Status st = tok.load(f);
+        Status st = tok.load(index.file);
         CHECK(st.code == Error::unsupported_type);
         CHECK(std::string(st.detail).find(expect) != std::string::npos);
     }

@@ -52,7 +52,7 @@ private:
     Status parse() {
         if (!index_memory.empty()) retired_index_memory_.push_back(std::move(index_memory));
         ByteSpan bytes = mapping.bytes();
-        index_memory.assign(gguf::index_bytes(bytes) + 4096, 0);
+        index_memory.assign(gguf::index_bytes(bytes), 0);
         index_arena = Arena(index_memory.data(), index_memory.size());
         return gguf::parse(bytes, index_arena, gguf);
     }

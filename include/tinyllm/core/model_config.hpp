@@ -55,8 +55,6 @@ struct ModelConfig {
     }
     // Gemma 3's local layers keep the original RoPE base and no scaling.
     bool layer_uses_local_rope(int layer) const { return is_swa_layer(layer) && rope_base_swa > 0.0f; }
-    float layer_rope_base(int layer) const { return layer_uses_local_rope(layer) ? rope_base_swa : rope_base; }
-    float layer_rope_scale(int layer) const { return layer_uses_local_rope(layer) ? 1.0f : rope_freq_scale; }
 };
 
 namespace detail {

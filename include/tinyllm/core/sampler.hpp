@@ -1,8 +1,9 @@
 // Token sampling as a chain of steps applied to the logits, then a seeded draw from what is
 // left. The default chain is llama.cpp's order (penalties, top-k, typical-p, top-p, min-p,
 // temperature); any subset in any order can be configured (penalties, when used, come first).
-// A step at its neutral value does nothing; temperature 0 means greedy. temperature 0 is greedy (lowest id on ties). The random source is
-// a fixed algorithm (splitmix64) so the same seed gives the same text on every platform.
+// A step at its neutral value does nothing; temperature 0 is greedy (lowest id on ties). The
+// random source is a fixed algorithm (splitmix64) so the same seed gives the same text on every
+// platform.
 // Work space comes from the caller's arena: no heap.
 #pragma once
 #include <stddef.h>
