@@ -2,6 +2,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "test_support.hpp"
 
+#include "../examples/random_model.hpp"
 #include "tinyllm/engine.hpp"
 #include "tinyllm/text/token_text.hpp"
 
@@ -61,4 +62,64 @@ TEST_CASE("Engine names a too-small arena and the bytes it needs") {
     std::vector<uint8_t> tiny(256);
     Engine e2;
     CHECK(e2.open({model.data(), model.size()}, tiny.data(), tiny.size(), options).code == Error::out_of_memory);
+}
+
+namespace {
+struct Text {
+    std::string text;
+    int tokens = 0;
+};
+bool append_text(const GeneratedToken& token, void* user) {
+    Text& t = *static_cast<Text*>(user);
+    t.text.append(token.text, token.text_len);
+    if (token.id != GeneratedToken::no_token) ++t.tokens;
+    return true;
+}
+Text engine_text(const std::vector<uint8_t>& model, EngineOptions options, const std::vector<int32_t>& prompt, int n_predict,
+                 StopReason& reason) {
+    Result<size_t> need = Engine::required_arena_bytes({model.data(), model.size()}, options);
+    REQUIRE(need.ok());
+    std::vector<uint8_t> arena(*need);
+    Engine engine;
+    REQUIRE(engine.open({model.data(), model.size()}, arena.data(), arena.size(), options).ok());
+    Text out;
+    REQUIRE(engine.generate(prompt.data(), int(prompt.size()), n_predict, append_text, &out).ok());
+    reason = engine.generator().stats().reason;
+    return out;
+}
+} // namespace
+
+TEST_CASE("Engine stops at a stop string and never hands it out") {
+    const std::string path = "models/shakespeare5m-q8_0.gguf";
+    if (!test_support::require_shared(path)) return;
+    std::vector<uint8_t> model = test_support::read_bytes(test_support::shared_path(path));
+    EngineOptions options;
+    options.n_ctx = 128;
+    options.sampling.temperature = 0.0f;
+    const std::vector<int32_t> prompt = {1, 403, 407, 261};
+    StopReason reason;
+    const Text full = engine_text(model, options, prompt, 48, reason);
+    CHECK(reason == StopReason::token_budget);
+    REQUIRE(full.text.size() > 12);
+    const std::string stop = full.text.substr(8, 4);  // a piece of the greedy text
+    const StrView stops[] = {StrView(stop.data(), stop.size())};
+    options.stop = stops;
+    options.n_stop = 1;
+    const Text cut = engine_text(model, options, prompt, 48, reason);
+    CHECK(reason == StopReason::stop_string);
+    CHECK(cut.text == full.text.substr(0, full.text.find(stop)));
+}
+
+TEST_CASE("Engine stops at the vocabulary's end-of-turn token") {
+    RandomModelShape shape;  // greedy always picks id 0, <|im_end|>
+    shape.vocabulary = "chatml";
+    shape.zero_output = true;
+    const std::vector<uint8_t> model = random_model_gguf(shape);
+    EngineOptions options;
+    options.n_ctx = 64;
+    options.sampling.temperature = 0.0f;
+    StopReason reason;
+    const Text out = engine_text(model, options, {1, 300, 301}, 16, reason);
+    CHECK(reason == StopReason::end_of_generation);
+    CHECK(out.tokens == 0);
 }

@@ -680,3 +680,14 @@ TEST_CASE("NEON kernels are bit-identical to the generic kernels") {
     }
 }
 #endif
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+TEST_CASE("cpuid feature detection agrees with GCC's __builtin_cpu_supports") {
+    const x86::CpuFeatures& f = x86::cpu_features();
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    const bool vnni = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    CHECK(f.avx2 == avx2);
+    CHECK(f.avx512_vnni == vnni);
+}
+#endif

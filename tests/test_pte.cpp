@@ -138,7 +138,9 @@ TEST_CASE("QNN program: metadata from constant methods, delegated methods refuse
     CHECK(p->find_plan("prefill_forward").t.valid());
     const std::map<std::string, int64_t> expected = {{"get_vocab_size", 512}, {"get_n_layers", 5}, {"get_n_kv_heads", 4},
                                                      {"get_max_seq_len", 128}, {"get_dim", 64}, {"get_bos_id", 1}, {"get_eos_id", 2}};
-    for (const auto& [name, value] : expected) {
+    for (const auto& entry : expected) {  // no structured binding: clang 14 cannot capture one in doctest's lambdas
+        const auto& name = entry.first;
+        const auto& value = entry.second;
         Loaded l;
         REQUIRE_MESSAGE(l.open(bytes, name.c_str()).ok(), describe(l.status));
         REQUIRE(l.method.execute().ok());

@@ -75,8 +75,10 @@ TEST_CASE("llama-f16 quantized here matches llama.cpp's own q8_0 / q4_0 / q4_k_m
     if (!test_support::require_shared(dir + "llama-f16.gguf")) return;
     GgufModelFile f16;
     REQUIRE(f16.open(test_support::shared_path(dir + "llama-f16.gguf")).ok());
-    for (auto [name, mix] : {std::pair{"q8_0", QuantMix::q8_0}, std::pair{"q4_0", QuantMix::q4_0}, std::pair{"q4_k_m", QuantMix::q4_k_m},
-                             std::pair{"q5_1", QuantMix::q5_1}, std::pair{"q6_k", QuantMix::q6_k}}) {
+    for (auto entry : {std::pair{"q8_0", QuantMix::q8_0}, std::pair{"q4_0", QuantMix::q4_0}, std::pair{"q4_k_m", QuantMix::q4_k_m},
+                       std::pair{"q5_1", QuantMix::q5_1}, std::pair{"q6_k", QuantMix::q6_k}}) {
+        const char* name = entry.first;  // no structured binding: clang 14 cannot capture one in doctest's lambdas
+        const QuantMix mix = entry.second;
         INFO("type ", name);
         std::vector<uint8_t> bytes;
         REQUIRE(quantize_gguf(f16.gguf, mix, bytes).ok());
