@@ -85,11 +85,15 @@ std::string trim_number(float v) {
     return buf;
 }
 
-float parse_float(const std::string& flag, const std::string& v, float lo, float hi) {
+// A number in [lo, hi], or in (lo, hi] when lo itself is not allowed (a top-p of 0 keeps nothing).
+enum class Low { included, excluded };
+float parse_float(const std::string& flag, const std::string& v, float lo, float hi, Low low = Low::included) {
     char* end = nullptr;
     float f = std::strtof(v.c_str(), &end);
-    if (v.empty() || *end || !(f >= lo && f <= hi))
-        die("bad value '" + v + "' for " + flag + " (expected a number from " + trim_number(lo) + " to " + trim_number(hi) + ")");
+    const bool above_lo = low == Low::included ? f >= lo : f > lo;
+    if (v.empty() || *end || !(above_lo && f <= hi))
+        die("bad value '" + v + "' for " + flag + " (expected a number " + (low == Low::included ? "from " : "above ") + trim_number(lo) +
+            (low == Low::included ? " to " : " and at most ") + trim_number(hi) + ")");
     return f;
 }
 
@@ -144,16 +148,16 @@ Options parse_args(int argc, char** argv) {
         else if (a == "-c" || a == "--ctx-size") o.n_ctx = int(parse_int(a, value(), 1, 1 << 24));
         else if (a == "--temp") o.sampling.temperature = parse_float(a, value(), 0.0f, 100.0f);
         else if (a == "--top-k") o.sampling.top_k = int(parse_int(a, value(), 0, 1 << 24));
-        else if (a == "--top-p") o.sampling.top_p = parse_float(a, value(), 0.0f, 1.0f);
+        else if (a == "--top-p") o.sampling.top_p = parse_float(a, value(), 0.0f, 1.0f, Low::excluded);
         else if (a == "--min-p") o.sampling.min_p = parse_float(a, value(), 0.0f, 1.0f);
-        else if (a == "--repeat-penalty") o.sampling.repeat_penalty = parse_float(a, value(), 0.0f, 100.0f);
+        else if (a == "--repeat-penalty") o.sampling.repeat_penalty = parse_float(a, value(), 0.0f, 100.0f, Low::excluded);
         else if (a == "--seed") o.sampling.seed = uint64_t(parse_int(a, value(), 0, LONG_MAX));
         else if (a == "--print-ids") o.print_ids = true;
         else if (a == "--dump-logits") o.dump_logits = value();
         else if (a == "--chat") o.chat = true;
         else if (a == "--chat-template") { o.chat_template = value(); o.chat = true; }
         else if (a == "--system") o.system_prompt = value();
-        else if (a == "--typical-p") o.sampling.typical_p = parse_float(a, value(), 0.0f, 1.0f);
+        else if (a == "--typical-p") o.sampling.typical_p = parse_float(a, value(), 0.0f, 1.0f, Low::excluded);
         else if (a == "--frequency-penalty") o.sampling.frequency_penalty = parse_float(a, value(), -10.0f, 10.0f);
         else if (a == "--presence-penalty") o.sampling.presence_penalty = parse_float(a, value(), -10.0f, 10.0f);
         else if (a == "--penalty-last-n") o.sampling.penalty_last_n = int(parse_int(a, value(), 0, 1024));
@@ -164,13 +168,36 @@ Options parse_args(int argc, char** argv) {
             if (o.stop.back().empty()) die("--stop needs a non-empty string");
         }
         else if (a == "-h" || a == "--help") {
-            std::printf("usage: generate [-m MODEL] [-p TEXT | --prompt-ids 1,2,3] [-n N] [--temp T] [--top-k K]\n"
-                        "                [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS]\n"
-                        "                [-c CTX] [--print-ids] [--dump-logits FILE] [--typical-p P]\n"
-                        "                [--frequency-penalty F] [--presence-penalty P] [--penalty-last-n N]\n"
-                        "                [--samplers penalties,top_k,typical_p,top_p,min_p,temperature]\n"
-                        "                [--chat [--chat-template NAME] [--system TEXT]] [--tokenizer FILE.gguf]\n"
-                        "                [--stop STR (repeatable)]\n");
+            const SamplerConfig d;
+            std::printf("usage: generate [options]\n"
+                        "  -m, --model FILE         GGUF model or ExecuTorch .pte program (default %s)\n"
+                        "  -p, --prompt TEXT        prompt text (BOS added as the vocabulary says)\n"
+                        "  --prompt-ids 1,2,3       prompt token ids, used as given\n"
+                        "  -n, --n-predict N        tokens to generate (default 128)\n"
+                        "  -t, --threads N          threads (default: one per CPU)\n"
+                        "  -c, --ctx-size N         context (default: the model's)\n"
+                        "  --temp T                 temperature, 0 = greedy (default %g)\n"
+                        "  --top-k K                0 = off (default %d)\n"
+                        "  --top-p P                1 = off (default %g)\n"
+                        "  --min-p P                0 = off (default %g)\n"
+                        "  --typical-p P            1 = off (default %g)\n"
+                        "  --repeat-penalty R       1 = off (default %g)\n"
+                        "  --frequency-penalty F    (default %g)\n"
+                        "  --presence-penalty P     (default %g)\n"
+                        "  --penalty-last-n N       tokens the penalties look back (default %d)\n"
+                        "  --samplers LIST          order of penalties,top_k,typical_p,top_p,min_p,temperature\n"
+                        "  --seed S                 (default %llu)\n"
+                        "  --stop STR               stop at STR, never printed (repeatable)\n"
+                        "  --print-ids              print the generated ids instead of text\n"
+                        "  --dump-logits FILE       write the prompt's logits, float32 [n_prompt][n_vocab]\n"
+                        "  --chat                   chat on stdin, one user turn per line\n"
+                        "  --chat-template NAME     llama2, llama2-sys, llama3, chatml, gemma, phi3, falcon3\n"
+                        "                           (default: detected from the model)\n"
+                        "  --system TEXT            system prompt for --chat\n"
+                        "  --tokenizer FILE.gguf    the vocabulary of a .pte program\n",
+                        TINYLLM_DEFAULT_MODEL, double(d.temperature), d.top_k, double(d.top_p), double(d.min_p), double(d.typical_p),
+                        double(d.repeat_penalty), double(d.frequency_penalty), double(d.presence_penalty), d.penalty_last_n,
+                        static_cast<unsigned long long>(d.seed));
             std::exit(0);
         } else die("unknown argument '" + a + "' (see --help)");
     }
@@ -260,8 +287,8 @@ std::string turn_closing(ChatTemplate t, const std::vector<ChatMessage>& history
 
 // Interactive chat: each line of stdin is a user turn; replies stream to stdout. The KV cache
 // keeps the conversation, so each turn only evaluates its new tokens.
-int run_chat(const Options& opt, const gguf::File& vocab_file, Generator& generator, const std::vector<StrView>& stop,
-             const Tokenizer& tokenizer) {
+// The --chat-template named, or the one the model's tokenizer.chat_template describes.
+ChatTemplate chat_template(const Options& opt, const gguf::File& vocab_file) {
     ChatTemplate tmpl;
     Status st;
     if (!opt.chat_template.empty()) st = chat_template_from_name(opt.chat_template, tmpl);
@@ -271,6 +298,11 @@ int run_chat(const Options& opt, const gguf::File& vocab_file, Generator& genera
         st = detect_chat_template(std::string(jinja->data(), jinja->size()), tmpl);
     }
     if (!st) die(st, "chat template");
+    return tmpl;
+}
+
+int run_chat(const Options& opt, ChatTemplate tmpl, Generator& generator, const std::vector<StrView>& stop, const Tokenizer& tokenizer) {
+    Status st;
     const int n_ctx = generator.model().n_ctx();
     std::vector<ChatMessage> history;
     if (!opt.system_prompt.empty()) history.push_back({"system", opt.system_prompt});
@@ -319,6 +351,7 @@ int main(int argc, char** argv) {
     Status st = pte_file.open(opt.model);
     if (!st) die(st, "cannot load '" + opt.model + "'");
     const bool pte_model = is_pte(pte_file.bytes());
+    if (!pte_model && !opt.tokenizer.empty()) die("--tokenizer is for .pte programs; a GGUF model carries its own vocabulary");
     const std::string vocab_path = pte_model ? opt.tokenizer : opt.model;
     if (!vocab_path.empty() && !(st = file.open(vocab_path))) die(st, "cannot load '" + vocab_path + "'");
 
@@ -341,6 +374,13 @@ int main(int argc, char** argv) {
     if (!have_tokenizer && !opt.have_prompt_ids) die(st, "model has no usable tokenizer");
     if (pte_model && !have_tokenizer && !opt.print_ids) die(st, "printing text needs a tokenizer (or use --print-ids)");
     if (opt.chat && !have_tokenizer) die(st, "chat needs the model's tokenizer");
+    const ChatTemplate tmpl = opt.chat ? chat_template(opt, file.gguf) : ChatTemplate{};
+    // Opened before any work, so an unwritable path fails first.
+    std::ofstream dump_file;
+    if (!opt.dump_logits.empty()) {
+        dump_file.open(opt.dump_logits, std::ios::binary);
+        if (!dump_file) die("cannot write '" + opt.dump_logits + "'");
+    }
     if (!opt.stop.empty() && !have_tokenizer) die(st, "--stop needs the model's tokenizer");
     std::vector<int32_t> prompt = opt.prompt_ids;
     if (!opt.have_prompt_ids) prompt = tokenizer.encode(opt.have_prompt_text ? opt.prompt : std::string(), true, false);
@@ -410,16 +450,15 @@ int main(int argc, char** argv) {
     std::vector<StrView> stop;
     for (const std::string& s : opt.stop) stop.push_back(StrView(s.data(), s.size()));
     std::fprintf(stderr, "model: %s\n", summary.c_str());
-    if (opt.chat) return run_chat(opt, file.gguf, generator, stop, tokenizer);
+    if (opt.chat) return run_chat(opt, tmpl, generator, stop, tokenizer);
 
     // Prompt: all rows of logits when dumping them, else just the last.
     const bool dump = !opt.dump_logits.empty();
     std::vector<float> logits(dump ? size_t(n_vocab) * prompt.size() : 0);
     if (!(st = generator.prompt(prompt.data(), int(prompt.size()), dump ? logits.data() : nullptr))) die(st, "prompt failed");
     if (dump) {
-        std::ofstream out(opt.dump_logits, std::ios::binary);
-        out.write(reinterpret_cast<const char*>(logits.data()), std::streamsize(logits.size() * sizeof(float)));
-        if (!out) die("cannot write '" + opt.dump_logits + "'");
+        dump_file.write(reinterpret_cast<const char*>(logits.data()), std::streamsize(logits.size() * sizeof(float)));
+        if (!dump_file.flush()) die("cannot write '" + opt.dump_logits + "'");
     }
     if (!opt.print_ids && have_tokenizer && opt.have_prompt_text) {
         std::fputs(opt.prompt.c_str(), stdout);

@@ -152,13 +152,19 @@ void inspect_gguf(ByteSpan bytes) {
 } // namespace
 
 int main(int argc, char** argv) {
-    const bool calls = argc == 3 && std::string(argv[1]) == "--calls";
-    if (argc != 2 && !calls) {
-        std::fprintf(stderr, "usage: inspect [--calls] FILE.pte|FILE.gguf\n");
-        return 2;
+    bool calls = false;
+    std::string path;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--calls") calls = true;
+        else if (a == "-h" || a == "--help") return std::printf("usage: inspect [--calls] FILE.pte|FILE.gguf\n"), 0;
+        else if (a.size() > 1 && a[0] == '-') return std::fprintf(stderr, "inspect: unknown argument '%s' (usage: inspect [--calls] FILE)\n", a.c_str()), 1;
+        else if (!path.empty()) return std::fprintf(stderr, "inspect: one file at a time (got '%s' and '%s')\n", path.c_str(), a.c_str()), 1;
+        else path = a;
     }
+    if (path.empty()) return std::fprintf(stderr, "inspect: no file given (usage: inspect [--calls] FILE.pte|FILE.gguf)\n"), 1;
     MappedFile file;
-    if (Status s = file.open(argv[argc - 1]); !s) die(s);
+    if (Status s = file.open(path); !s) die(s);
     ByteSpan bytes = file.bytes();
     if (bytes.size >= 4 && bytes.data[0] == 'G' && bytes.data[1] == 'G' && bytes.data[2] == 'U' && bytes.data[3] == 'F')
         inspect_gguf(bytes);

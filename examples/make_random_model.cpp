@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
             else if (v == "small") { s.n_vocab = 1024; s.n_embd = 256; s.n_layer = 2; s.n_ff = 512; s.n_head = 8; s.n_head_kv = 4; }
             else return fail("unknown preset '" + v + "' (tinyllama-1.1b, llama-7b, small)");
         } else if (a == "--arch") {
+            if (v != "llama" && v != "qwen2" && v != "qwen3" && v != "gemma" && v != "gemma2" && v != "gemma3" && v != "phi3")
+                return fail("unknown architecture '" + v + "' (llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3)");
             s.arch = v;
         } else if (a == "--vocab-type") {
             if (v != "spm" && v != "chatml" && v != "llama3") return fail("unknown vocabulary type '" + v + "' (spm, chatml, llama3)");

@@ -26,7 +26,8 @@ public:
 
     Status open(const std::string& path) {
         close();
-        int fd = ::open(path.c_str(), O_RDONLY);
+        // O_NONBLOCK: opening a FIFO or device must not wait for a writer; only regular files pass.
+        int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
         if (fd < 0) return Status::fail(Error::io_error, "cannot open '", path, "'");
         struct stat st;
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

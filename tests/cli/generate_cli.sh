@@ -62,6 +62,17 @@ check_error "token out of range" "token out of range" -m "$shared/models/shakesp
 check_error "bad number" "bad value" -m "$shared/models/shakespeare5m-q8_0.gguf" --temp abc
 check_error "unknown flag" "unknown argument" --frobnicate
 check_error "missing value" "missing value" -m
+mkfifo "$tmp.fifo"
+check_error "a FIFO as the model (no hang)" "not a regular file" -m "$tmp.fifo"
+rm -f "$tmp.fifo"
+for opt in --top-p --typical-p --repeat-penalty; do
+  check_error "$opt 0 refused by the option's name" "bad value '0' for $opt" -m "$shared/models/shakespeare5m-q8_0.gguf" $opt 0
+done
+check_error "unknown chat template before any output" "klingon" -m "$shared/models/shakespeare5m-q8_0.gguf" --chat-template klingon
+check_error "unwritable --dump-logits before the prompt runs" "cannot write" -m "$shared/models/shakespeare5m-q8_0.gguf" -p hi --dump-logits /nonexistent/dir/x
+check_error "--tokenizer with a GGUF model" "tokenizer is for .pte" -m "$shared/models/shakespeare5m-q8_0.gguf" --tokenizer "$shared/models/shakespeare5m-q8_0.gguf" -p hi
+help=$(run --help)
+expect "--help shows defaults and template names" "yes" "$(grep -q 'default 0.8' <<<"$help" && grep -q chatml <<<"$help" && echo yes || echo no)"
 
 echo "generate_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

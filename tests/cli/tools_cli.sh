@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The command-line contract of inspect, quantize and make_random_model: bad input gives exit
+# code 1 and one line naming the problem. Usage: tools_cli.sh EXAMPLES_DIR SHARED_DIR
+set -u
+bin=$1
+shared=$2
+run() { ${TINYLLM_RUNNER:-} "$@"; }
+passed=0
+failed=0
+expect() {  # name, expected, actual
+  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); printf 'FAIL: %s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3"; fi
+}
+check_error() {  # name, pattern, command...
+  local name=$1 pattern=$2; shift 2
+  local err rc
+  err=$(run "$@" 2>&1 >/dev/null); rc=$?
+  expect "$name exits 1" "1" "$rc"
+  expect "$name names the problem" "yes" "$(grep -q -- "$pattern" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ] && echo yes || echo "no: $err")"
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check_error "inspect: unknown flag" "unknown argument '--frob'" "$bin/inspect" --frob x.gguf
+check_error "inspect: no file" "no file given" "$bin/inspect"
+check_error "make_random_model: unknown architecture" "unknown architecture 'foo'" "$bin/make_random_model" "$tmp/x.gguf" --arch foo
+expect "make_random_model: nothing written for a bad architecture" "no" "$([ -e "$tmp/x.gguf" ] && echo yes || echo no)"
+check_error "quantize: unknown flag" "unknown argument '--frob'" "$bin/quantize" a.gguf b.gguf q4_0 --frob
+if [ -d "$shared/models" ]; then
+  check_error "quantize: an already quantized file" "already quantized" "$bin/quantize" "$shared/models/shakespeare5m-q8_0.gguf" "$tmp/q.gguf" q4_0
+  run "$bin/quantize" "$shared/models/shakespeare5m-q8_0.gguf" "$tmp/q.gguf" q4_0 --allow-requantize >/dev/null
+  expect "quantize: --allow-requantize requantizes" "0" "$?"
+else
+  echo "skipped: $shared not found (the quantize cases)"
+fi
+echo "tools_cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
