@@ -62,11 +62,15 @@ int main(int argc, char** argv) {
     std::stringstream buf;
     buf << in.rdbuf();
     const std::string all = buf.str(), sep = "\n__ggml_vocab_test__\n";
-    size_t pos = 0;
-    for (size_t end; (end = all.find(sep, pos)) != std::string::npos; pos = end + sep.size()) {
+    // Every case ends at a separator, except a last one the file does not close (kept, as
+    // llama.cpp's reader keeps it).
+    for (size_t pos = 0; pos < all.size();) {
+        size_t end = all.find(sep, pos);
+        if (end == std::string::npos) end = all.size();
         std::string line;
         for (int32_t id : tok.encode(all.substr(pos, end - pos), add_special, parse_special)) line += " " + std::to_string(id);
         std::printf("%s\n", line.c_str());
+        pos = end == all.size() ? end : end + sep.size();
     }
     return 0;
 }

@@ -224,3 +224,23 @@ TEST_CASE("1 MB prompts encode with every byte-level vocabulary") {
         CHECK(as_expected);
     }
 }
+
+TEST_CASE("Phi-3 drops the white space after special tokens as llama.cpp does; other SentencePiece models keep it") {
+    const std::string text = "<s> not special </s> [INST] brackets";
+    for (const char* vocab : {"phi-3", "llama-spm"}) {
+        const std::string path = "fixtures/vocab/ggml-vocab-" + std::string(vocab) + ".gguf";
+        if (!test_support::require_shared(path)) return;
+        GgufModelFile file;
+        REQUIRE(file.open(test_support::shared_path(path)).ok());
+        Tokenizer tok;
+        REQUIRE(tok.load(file.gguf).ok());
+        std::vector<int32_t> ids = tok.encode(text, false, true);
+        if (std::string(vocab) == "phi-3") {
+            CHECK(ids == std::vector<int32_t>{1, 29871, 451, 4266, 29871, 2, 518, 25580, 29962, 20476});
+        } else {
+            REQUIRE(ids.size() > 6);
+            CHECK(ids[5] == 2);
+            CHECK(ids[6] == 29871);  // the space after </s> stays
+        }
+    }
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The command-line contract of inspect, quantize and make_random_model: bad input gives exit
+# The command-line contract of inspect, quantize, tokenize and make_random_model: bad input gives exit
 # code 1 and one line naming the problem. Usage: tools_cli.sh EXAMPLES_DIR SHARED_DIR
 set -u
 bin=$1
@@ -29,8 +29,11 @@ if [ -d "$shared/models" ]; then
   check_error "quantize: an already quantized file" "already quantized" "$bin/quantize" "$shared/models/shakespeare5m-q8_0.gguf" "$tmp/q.gguf" q4_0
   run "$bin/quantize" "$shared/models/shakespeare5m-q8_0.gguf" "$tmp/q.gguf" q4_0 --allow-requantize >/dev/null
   expect "quantize: --allow-requantize requantizes" "0" "$?"
+  printf 'hello\n__ggml_vocab_test__\nworld' > "$tmp/unclosed.inp"
+  out=$(run "$bin/tokenize" -m "$shared/fixtures/vocab/ggml-vocab-llama-spm.gguf" -f "$tmp/unclosed.inp")
+  expect "tokenize -f keeps a last case the file does not close" "2" "$(grep -c . <<<"$out")"
 else
-  echo "skipped: $shared not found (the quantize cases)"
+  echo "skipped: $shared not found (the quantize and tokenize cases)"
 fi
 echo "tools_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -6,6 +6,7 @@
 // Text is first split around special tokens (user-defined ones always, control ones when
 // parse_special). Host-side: uses the standard library, builds without exceptions or RTTI.
 #pragma once
+#include <cctype>
 #include <cstdint>
 #include <algorithm>
 #include <queue>
@@ -72,6 +73,18 @@ public:
                 specials_.push_back(int32_t(i));
         std::stable_sort(specials_.begin(), specials_.end(),
                          [&](int32_t a, int32_t b) { return pieces_[size_t(a)].size() > pieces_[size_t(b)].size(); });
+        // llama.cpp drops the white space after a special token when the model's name says Phi-3
+        // (every special token but <unk>, <s> and <|endoftext|>): the vocabulary itself does not
+        // mark it, so the name is the only way to give the same ids.
+        rstrip_.assign(n, 0);
+        Result<StrView> name = f.get_string("general.name");
+        std::string lower = name ? std::string(name->data(), name->size()) : std::string();
+        for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+        if (lower.find("phi-3") != std::string::npos || lower.find("phi3") != std::string::npos) {
+            for (int32_t id : specials_) rstrip_[size_t(id)] = 1;
+            for (const char* keep : {"<unk>", "<s>", "<|endoftext|>"})
+                if (int32_t id = find(keep); id >= 0) rstrip_[size_t(id)] = 0;
+        }
         if (kind_ == Kind::bpe) {
             Status st = load_bpe(f);
             if (!st) return st;
@@ -161,9 +174,12 @@ private:
                     continue;
                 }
                 size_t pos = f.start, end = f.start + f.len;
-                for (size_t hit; (hit = text.find(tok, pos)) != std::string::npos && hit + tok.size() <= end; pos = hit + tok.size()) {
+                for (size_t hit; (hit = text.find(tok, pos)) != std::string::npos && hit + tok.size() <= end;) {
                     if (hit > pos) next.push_back({pos, hit - pos, -1});
                     next.push_back({hit, tok.size(), id});
+                    pos = hit + tok.size();
+                    if (rstrip_[size_t(id)])
+                        while (pos < end && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
                 }
                 if (pos < end) next.push_back({pos, end - pos, -1});
             }
@@ -353,6 +369,7 @@ private:
     std::unordered_map<std::string, int32_t> ids_;
     int32_t byte_ids_[256] = {};
     std::vector<int32_t> specials_;
+    std::vector<uint8_t> rstrip_;  // per id: white space after the token is dropped
     std::unordered_map<std::string, int32_t> ranks_;  // "left right" -> merge rank
     bpe::PreTokenizer pretokenizer_;
     bool ignore_merges_ = false;
