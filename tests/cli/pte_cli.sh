@@ -51,6 +51,9 @@ err=$(run -m "$pte/stories260K_fp32_kv.pte" --prompt-ids 1,600 -n 4 --print-ids 
 expect "out-of-range prompt id is refused" "1 yes" "$code $(grep -q 'out of range' <<<"$err" && echo yes || echo no)"
 err=$(run -m "$pte/stories260K_fp32_kv_xnnpack.pte" --prompt-ids 1 -n 4 --print-ids 2>&1 >/dev/null); code=$?
 expect "XNNPACK program is refused naming its backend" "1 yes" "$code $(grep -q 'XnnpackBackend' <<<"$err" && echo yes || echo no)"
+err=$(run -m "$pte/stories260k_hybrid_llama_qnn.pte" --prompt-ids 1 -n 4 --print-ids 2>&1 >/dev/null); code=$?
+expect "QNN program (no 'forward') is refused naming the QnnBackend its methods need" "1 yes" \
+  "$code $(grep -q 'kv_forward (QnnBackend)' <<<"$err" && echo yes || echo "no: $err")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
