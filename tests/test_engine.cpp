@@ -2,6 +2,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "test_support.hpp"
 
+#include <random>
+
 #include "../examples/random_model.hpp"
 #include "tinyllm/engine.hpp"
 #include "tinyllm/text/token_text.hpp"
@@ -122,4 +124,31 @@ TEST_CASE("Engine stops at the vocabulary's end-of-turn token") {
     const Text out = engine_text(model, options, {1, 300, 301}, 16, reason);
     CHECK(reason == StopReason::end_of_generation);
     CHECK(out.tokens == 0);
+}
+
+TEST_CASE("Engine sizing and opening survive truncated and corrupted models with a named error") {
+    if (!test_support::require_shared("fixtures/gguf/stories260K-f32.gguf")) return;
+    const std::vector<uint8_t> model = test_support::read_bytes(test_support::shared_path("fixtures/gguf/stories260K-f32.gguf"));
+    EngineOptions options;
+    options.n_ctx = 32;
+    auto try_open = [&](const std::vector<uint8_t>& bytes) {
+        Result<size_t> need = Engine::required_arena_bytes({bytes.data(), bytes.size()}, options);
+        if (!need) {
+            CHECK(need.status.detail[0] != 0);
+            return;
+        }
+        if (*need > (size_t(64) << 20)) return;  // an absurd size: nothing to open
+        std::vector<uint8_t> arena(*need);
+        Engine engine;
+        Status st = engine.open({bytes.data(), bytes.size()}, arena.data(), arena.size(), options);
+        if (!st) CHECK(st.detail[0] != 0);
+    };
+    for (size_t len = 0; len < model.size(); len += len < 4096 ? 61 : 40009) try_open(std::vector<uint8_t>(model.begin(), model.begin() + long(len)));
+    std::mt19937 rng(7);
+    for (int i = 0; i < 300; ++i) {
+        std::vector<uint8_t> bytes = model;
+        const size_t header = 40000;  // metadata and tensor table: where a flipped byte changes structure
+        for (int k = 0; k < 4; ++k) bytes[rng() % header] = uint8_t(rng());
+        try_open(bytes);
+    }
 }
