@@ -138,6 +138,13 @@ TEST_CASE("A stop string ends generation and is never part of the text") {
     CHECK(r.pieces[3] == "l");
 }
 
+TEST_CASE("Of several stop strings the earliest in the text wins") {
+    Fixture f(byte_ids("abcdef"));
+    Run r = f.run(6, {StrView("c"), StrView("bc")});  // both complete with the same token
+    CHECK(f.generator.stats().reason == StopReason::stop_string);
+    CHECK(r.text == "a");
+}
+
 TEST_CASE("Text held for a stop string that never completes is released at the end") {
     Fixture f(byte_ids("abc"));
     Run r = f.run(3, {StrView("cd")});

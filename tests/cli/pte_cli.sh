@@ -53,7 +53,7 @@ err=$(run -m "$pte/stories260K_fp32_kv_xnnpack.pte" --prompt-ids 1 -n 4 --print-
 expect "XNNPACK program is refused naming its backend" "1 yes" "$code $(grep -q 'XnnpackBackend' <<<"$err" && echo yes || echo no)"
 err=$(run -m "$pte/stories260k_hybrid_llama_qnn.pte" --prompt-ids 1 -n 4 --print-ids 2>&1 >/dev/null); code=$?
 expect "QNN program (no 'forward') is refused naming the QnnBackend its methods need" "1 yes" \
-  "$code $(grep -q 'kv_forward (QnnBackend)' <<<"$err" && echo yes || echo "no: $err")"
+  "$code $(grep -q 'kv_forward (needs the QnnBackend delegate)' <<<"$err" && echo yes || echo "no: $err")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

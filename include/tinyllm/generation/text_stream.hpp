@@ -45,13 +45,15 @@ public:
     bool push(const TokenText& vocabulary, int32_t id) {
         consume_release();
         held_ += vocabulary.bytes(id, buffer_ + held_, capacity_ - held_);
+        size_t first = npos;  // the earliest stop string wins, whichever is listed first
         for (int s = 0; s < n_stops_; ++s) {
             const size_t at = find(stops_[s]);
-            if (at != npos) {
-                held_ = at;
-                released_ = held_;
-                return true;
-            }
+            if (at < first) first = at;
+        }
+        if (first != npos) {
+            held_ = first;
+            released_ = held_;
+            return true;
         }
         size_t keep = longest_stop_prefix_suffix();
         const size_t utf8 = text::incomplete_utf8_tail(buffer_, held_);

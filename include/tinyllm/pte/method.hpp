@@ -209,20 +209,19 @@ private:
         return Status();
     }
 
-    // Names the methods there are, and the delegate each delegated one needs (a QNN export's
-    // kv_forward and prefill_forward run on QnnBackend, which tinyllm does not have).
+    // Names the methods there are, delegated ones first with the delegate each needs (a QNN
+    // export's kv_forward and prefill_forward run on QnnBackend, which tinyllm does not have).
     static Status missing_method(const Program& program, StrView name) {
-        Status delegated = Status::fail(Error::unsupported_delegate, "pte: no method '", name, "'; the program's methods need delegates:");
-        bool any_delegated = false;
-        for (uint32_t i = 0; i < program.plan_count(); ++i) {
-            const PlanView plan = program.plan(i);
-            if (plan.delegate_count() == 0) continue;
-            delegated = Status::fail(delegated.code, delegated.detail, any_delegated ? ", " : " ", plan.name(), " (", plan.delegate(0).id(), ")");
-            any_delegated = true;
-        }
-        if (any_delegated) return Status::fail(delegated.code, delegated.detail, "; tinyllm runs no delegates");
-        Status s = Status::fail(Error::missing_key, "pte: no method '", name, "'; the program has:");
-        for (uint32_t i = 0; i < program.plan_count(); ++i) s = Status::fail(s.code, s.detail, " ", program.plan(i).name());
+        Status s = Status::fail(Error::missing_key, "pte: no method '", name, "'; the program has");
+        bool listed = false;
+        for (int delegated = 1; delegated >= 0; --delegated)
+            for (uint32_t i = 0; i < program.plan_count(); ++i) {
+                const PlanView plan = program.plan(i);
+                if ((plan.delegate_count() > 0) != bool(delegated)) continue;
+                s = Status::fail(s.code, s.detail, listed ? ", " : " ", plan.name());
+                if (delegated) s = Status::fail(s.code, s.detail, " (needs the ", plan.delegate(0).id(), " delegate)");
+                listed = true;
+            }
         return s;
     }
 
