@@ -1,6 +1,9 @@
 // The transformer forward pass over a KV cache. A Session owns (in a caller-provided arena)
-// the cache and all activation scratch for one sequence; eval() feeds tokens in batches of
-// up to n_batch (matrix-matrix products), decoding is eval() with one token.
+// the cache and all activation scratch for n_seq sequences. decode() runs tokens of any of
+// them together, up to n_batch per forward pass: every weight matrix is read once for the
+// whole batch (matrix-matrix products), each token attends only within its own sequence, and
+// a token's logits are bit-identical whether it runs alone or with others, at any thread
+// count. As a LanguageModel a session is its sequence 0 (the whole session when n_seq is 1).
 #pragma once
 #include <stdint.h>
 
@@ -14,14 +17,23 @@
 
 namespace tinyllm {
 
+// One token of a batch: the sequence it continues, and whether its logits are wanted.
+struct BatchToken {
+    int32_t id = 0;
+    int32_t seq = 0;
+    bool logits = false;
+};
+
 class Session final : public LanguageModel {
 public:
-    // Bytes of arena init() will take for this model, context and batch size.
-    static size_t required_bytes(const Model& m, int n_ctx, int n_batch) {
+    // Bytes of arena init() will take for this model, context (per sequence), batch size and
+    // number of sequences.
+    static size_t required_bytes(const Model& m, int n_ctx, int n_batch, int n_seq = 1) {
         Session s;
         s.model_ = &m;
         s.n_ctx_ = n_ctx;
         s.n_batch_ = n_batch;
+        s.n_seq_ = n_seq;
         size_t total = 0;
         s.carve([&](auto*&, size_t count, size_t elem_size) {
             total = Arena::align_up(total, 64) + count * elem_size;
@@ -30,60 +42,99 @@ public:
         return total + 64;
     }
 
-    Status init(const Model& m, int n_ctx, int n_batch, Arena& arena) {
+    Status init(const Model& m, int n_ctx, int n_batch, Arena& arena, int n_seq = 1) {
         if (n_ctx <= 0 || n_ctx > m.config.n_ctx_train)
             return Status::fail(Error::invalid_argument, "context ", n_ctx, " outside 1..", m.config.n_ctx_train);
         if (n_batch <= 0) return Status::fail(Error::invalid_argument, "batch size ", n_batch);
+        if (n_seq <= 0 || n_seq > max_sequences)
+            return Status::fail(Error::invalid_argument, "sequence count ", n_seq, " outside 1..", max_sequences);
         model_ = &m;
         n_ctx_ = n_ctx;
-        n_batch_ = n_batch < n_ctx ? n_batch : n_ctx;
+        n_seq_ = n_seq;
+        n_batch_ = int64_t(n_batch) < int64_t(n_ctx) * n_seq ? n_batch : n_ctx * n_seq;
         bool ok = carve([&](auto*& ptr, size_t count, size_t elem_size) {
             ptr = static_cast<decltype(+ptr)>(arena.allocate(count * elem_size));
             return ptr != nullptr;
         });
         if (!ok)
-            return Status::fail(Error::out_of_memory, "session needs ", uint64_t(required_bytes(m, n_ctx, n_batch_)),
-                                " bytes of arena");
-        n_past_ = 0;
+            return Status::fail(Error::out_of_memory, "session needs ",
+                                uint64_t(required_bytes(m, n_ctx, n_batch_, n_seq)), " bytes of arena");
+        for (int q = 0; q < n_seq_; ++q) n_past_[q] = 0;
         return Status{};
     }
 
-    int n_past() const override { return n_past_; }
+    static constexpr int max_sequences = 256;
+
+    int n_seq() const { return n_seq_; }
     int n_ctx() const override { return n_ctx_; }
     int n_vocab() const override { return model_->config.n_vocab; }
-    // Positions from n on are overwritten by the next eval; attention never reads past n_past.
-    Status truncate(int n) override {
-        if (n < 0 || n > n_past_) return Status::fail(Error::invalid_argument, "cannot truncate ", n_past_, " tokens to ", n);
-        n_past_ = n;
+    int n_past(int seq) const { return n_past_[seq]; }
+    // Keeps the first n tokens of sequence seq. Positions from n on are overwritten by the next
+    // tokens of that sequence; attention never reads past a sequence's own length.
+    Status truncate(int seq, int n) {
+        if (seq < 0 || seq >= n_seq_) return Status::fail(Error::invalid_argument, "sequence ", seq, " outside 0..", n_seq_ - 1);
+        if (n < 0 || n > n_past_[seq])
+            return Status::fail(Error::invalid_argument, "cannot truncate ", n_past_[seq], " tokens to ", n);
+        n_past_[seq] = n;
         return Status{};
     }
 
+    // Runs tokens[0..n) at the next positions of their sequences (in the order given), in
+    // forward passes of up to n_batch tokens. logits (may be null) receives one [n_vocab] row
+    // per token that asks for it, in order. Checks everything before changing anything.
+    Status decode(const BatchToken* tokens, int n, float* logits) {
+        return run(n, [&](int i) { return tokens[i]; }, logits);
+    }
+
+    // Sequence 0 as a LanguageModel.
+    int n_past() const override { return n_past_[0]; }
+    Status truncate(int n) override { return truncate(0, n); }
     Status eval(const int32_t* tokens, int n, float* logits, bool all_logits) override {
+        return run(n, [&](int i) { return BatchToken{tokens[i], 0, all_logits || i == n - 1}; }, logits);
+    }
+
+private:
+    template <class TokenAt>
+    Status run(int n, TokenAt token_at, float* logits) {
         const ModelConfig& c = model_->config;
-        for (int i = 0; i < n; ++i)
-            if (tokens[i] < 0 || tokens[i] >= c.n_vocab)
-                return Status::fail(Error::token_out_of_range, "token id ", tokens[i], " at index ", i,
+        if (n < 0) return Status::fail(Error::invalid_argument, "token count ", n);
+        for (int q = 0; q < n_seq_; ++q) seq_tokens_[q] = 0;
+        for (int i = 0; i < n; ++i) {
+            const BatchToken t = token_at(i);
+            if (t.id < 0 || t.id >= c.n_vocab)
+                return Status::fail(Error::token_out_of_range, "token id ", t.id, " at index ", i,
                                     " is outside the vocabulary of ", c.n_vocab);
-        if (n > n_ctx_ - n_past_)
-            return Status::fail(Error::context_full, "context of ", n_ctx_, " tokens is full (", n_past_,
-                                " used, ", n, " more requested)");
+            if (t.seq < 0 || t.seq >= n_seq_)
+                return Status::fail(Error::invalid_argument, "sequence ", t.seq, " at index ", i, " outside 0..", n_seq_ - 1);
+            ++seq_tokens_[t.seq];
+        }
+        for (int q = 0; q < n_seq_; ++q)
+            if (seq_tokens_[q] > n_ctx_ - n_past_[q])
+                return Status::fail(Error::context_full, "context of ", n_ctx_, " tokens is full (", n_past_[q], " used, ",
+                                    seq_tokens_[q], " more requested", n_seq_ > 1 ? " in a sequence)" : ")");
+        float* out = logits;
         for (int start = 0; start < n; start += n_batch_) {
-            int count = n - start < n_batch_ ? n - start : n_batch_;
-            bool last_chunk = start + count == n;
-            float* out = nullptr;
-            if (logits && all_logits) out = logits + int64_t(start) * c.n_vocab;
-            if (logits && !all_logits && last_chunk) out = logits;
-            forward_batch(tokens + start, count, out, all_logits);
+            const int count = n - start < n_batch_ ? n - start : n_batch_;
+            int n_out = 0;
+            for (int t = 0; t < count; ++t) {
+                const BatchToken b = token_at(start + t);
+                ids_[t] = b.id;
+                seq_[t] = b.seq;
+                pos_[t] = n_past_[b.seq]++;
+                out_[t] = logits && b.logits;
+                n_out += out_[t];
+            }
+            forward_batch(count, n_out ? out : nullptr);
+            if (n_out) out += int64_t(n_out) * c.n_vocab;
         }
         return Status{};
     }
 
-private:
     // Every buffer the session needs, in one list used both to size and to allocate.
     template <class Alloc>
     bool carve(Alloc&& alloc) {
         const ModelConfig& c = model_->config;
-        const size_t B = size_t(n_batch_), kv = size_t(c.n_layer) * size_t(n_ctx_) * size_t(c.kv_dim());
+        const size_t B = size_t(n_batch_), kv = size_t(c.n_layer) * size_t(n_seq_) * size_t(n_ctx_) * size_t(c.kv_dim());
         int widest = c.n_embd;
         if (c.n_ff > widest) widest = c.n_ff;
         if (c.q_dim() > widest) widest = c.q_dim();
@@ -96,7 +147,9 @@ private:
                alloc(rope_cs_, B * c.n_rot, sizeof(float)) && alloc(rope_cs_local_, B * c.n_rot, sizeof(float)) &&
                alloc(q16_, size_t(c.q_dim()), sizeof(uint16_t)) &&
                alloc(q8_, B * widest / BlockQ8::elems + 1, sizeof(BlockQ8)) &&
-               alloc(half_, B * widest, sizeof(uint16_t));
+               alloc(half_, B * widest, sizeof(uint16_t)) && alloc(ids_, B, sizeof(int32_t)) &&
+               alloc(seq_, B, sizeof(int32_t)) && alloc(pos_, B, sizeof(int32_t)) && alloc(out_, B, sizeof(uint8_t)) &&
+               alloc(n_past_, size_t(n_seq_), sizeof(int32_t)) && alloc(seq_tokens_, size_t(n_seq_), sizeof(int32_t));
     }
 
     MatmulInput input(const float* x, int n_tokens, int cols) {
@@ -113,9 +166,9 @@ private:
     void compute_rope_tables(int n) {
         const ModelConfig& c = model_->config;
         for (int t = 0; t < n; ++t) {
-            rope_angles(rope_cs_ + t * c.n_rot, n_past_ + t, c.n_rot, c.rope_base, c.rope_freq_scale, model_->rope_freq_factors);
+            rope_angles(rope_cs_ + t * c.n_rot, pos_[t], c.n_rot, c.rope_base, c.rope_freq_scale, model_->rope_freq_factors);
             if (c.rope_base_swa > 0.0f)
-                rope_angles(rope_cs_local_ + t * c.n_rot, n_past_ + t, c.n_rot, c.rope_base_swa, 1.0f, model_->rope_freq_factors);
+                rope_angles(rope_cs_local_ + t * c.n_rot, pos_[t], c.n_rot, c.rope_base_swa, 1.0f, model_->rope_freq_factors);
         }
     }
 
@@ -172,12 +225,14 @@ private:
         }
     }
 
-    void forward_batch(const int32_t* tokens, int n, float* logits, bool all_logits) {
+    // One forward pass over the n tokens in ids_/seq_/pos_; logits (may be null) receives the
+    // rows of the tokens marked in out_, in order.
+    void forward_batch(int n, float* logits) {
         const Model& m = *model_;
         const ModelConfig& c = m.config;
         const int E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff;
 
-        for (int t = 0; t < n; ++t) dequantize_row(m.token_embd, tokens[t], x_ + int64_t(t) * E);
+        for (int t = 0; t < n; ++t) dequantize_row(m.token_embd, ids_[t], x_ + int64_t(t) * E);
         if (c.embed_scale) {
             const float scale = math::sqrtf(float(E));
             for (int64_t i = 0; i < int64_t(n) * E; ++i) x_[i] *= scale;
@@ -193,11 +248,14 @@ private:
             add_bias(k_, L.bk, n, KV);
             add_bias(v_, L.bv, n, KV);
             prepare_qk(L, l, n);
-            uint16_t* layer_k = k_cache_ + int64_t(l) * n_ctx_ * KV;
-            uint16_t* layer_v = v_cache_ + int64_t(l) * n_ctx_ * KV;
+            uint16_t* layer_k = k_cache_ + int64_t(l) * n_seq_ * n_ctx_ * KV;
+            uint16_t* layer_v = v_cache_ + int64_t(l) * n_seq_ * n_ctx_ * KV;
             const auto to_fp16 = best_f32_to_fp16_row();
-            to_fp16(k_, layer_k + int64_t(n_past_) * KV, int64_t(n) * KV);
-            to_fp16(v_, layer_v + int64_t(n_past_) * KV, int64_t(n) * KV);
+            for (int t = 0; t < n; ++t) {
+                const int64_t slot = (int64_t(seq_[t]) * n_ctx_ + pos_[t]) * KV;
+                to_fp16(k_ + int64_t(t) * KV, layer_k + slot, KV);
+                to_fp16(v_ + int64_t(t) * KV, layer_v + slot, KV);
+            }
             attention(layer_k, layer_v, n, c.is_swa_layer(l) ? c.sliding_window : 0);
             MatmulInput att_in = input(att_, n, Q);
             matmul(L.wo, att_in, xn_, E);
@@ -211,25 +269,25 @@ private:
             matmul(L.w_down, down_in, xn_, E);
             residual_add(L.post_ffn_norm, xn_, n);
         }
-        n_past_ += n;
 
         if (!logits) return;
         // Only the rows asked for go through the (large) output head.
-        const int first = all_logits ? 0 : n - 1;
-        for (int t = first; t < n; ++t) rms_norm(x_ + t * E, m.output_norm, xn_ + (t - first) * E, E, c.rms_eps);
-        MatmulInput out_in = input(xn_, n - first, E);
+        int n_out = 0;
+        for (int t = 0; t < n; ++t)
+            if (out_[t]) rms_norm(x_ + t * E, m.output_norm, xn_ + (n_out++) * E, E, c.rms_eps);
+        MatmulInput out_in = input(xn_, n_out, E);
         matmul(m.output, out_in, logits, c.n_vocab);
         if (c.final_softcap > 0.0f) {
-            const int64_t count = int64_t(n - first) * c.n_vocab;
+            const int64_t count = int64_t(n_out) * c.n_vocab;
             for (int64_t i = 0; i < count; ++i) logits[i] = c.final_softcap * math::tanhf(logits[i] / c.final_softcap);
         }
     }
 
-    // Causal grouped-query attention for the n newest tokens against the whole cache; with a
-    // window, keys `window` or more positions back are masked. Queries and probabilities meet
+    // Causal grouped-query attention for the batch's n tokens, each against its own sequence's
+    // cache up to its position; with a window, keys `window` or more positions back are masked. Queries and probabilities meet
     // the fp16 cache in fp16, as in llama.cpp. Split by head: each head's outputs are computed
     // by one thread, in a fixed order.
-    void attention(const uint16_t* layer_k, const uint16_t* layer_v, int n, int window) {
+    void attention(const uint16_t* cache_k, const uint16_t* cache_v, int n, int window) {
         const ModelConfig& c = model_->config;
         const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim, group = c.n_head / c.n_head_kv;
         const auto dot_rows = best_dot_rows_f16();
@@ -243,7 +301,10 @@ private:
             for (int t = 0; t < n; ++t) {
                 const float* q = q_ + t * Q + h * D;
                 to_fp16(q, q16, D);
-                const int pos = n_past_ + t;
+                const int64_t seq_offset = int64_t(seq_[t]) * n_ctx_ * KV;
+                const uint16_t* layer_k = cache_k + seq_offset;
+                const uint16_t* layer_v = cache_v + seq_offset;
+                const int pos = pos_[t];
                 const int first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
                 const int n_keys = pos + 1 - first;
                 dot_rows(layer_k + int64_t(first) * KV + kv_off, KV, n_keys, q16, D, scores);
@@ -262,7 +323,12 @@ private:
     }
 
     const Model* model_ = nullptr;
-    int n_ctx_ = 0, n_batch_ = 0, n_past_ = 0;
+    int n_ctx_ = 0, n_batch_ = 0, n_seq_ = 1;
+    int32_t* n_past_ = nullptr;      // [n_seq] tokens in each sequence's cache
+    int32_t* seq_tokens_ = nullptr;  // [n_seq] scratch: tokens per sequence in one decode()
+    // The forward pass's tokens: id, sequence, position, and whether its logits are wanted.
+    int32_t *ids_ = nullptr, *seq_ = nullptr, *pos_ = nullptr;
+    uint8_t* out_ = nullptr;
     // The cache holds fp16, as llama.cpp's does: half the memory traffic, same answers.
     uint16_t *k_cache_ = nullptr, *v_cache_ = nullptr;
     float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr;
