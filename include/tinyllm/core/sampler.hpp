@@ -42,6 +42,27 @@ public:
 
     Status init(const SamplerConfig& cfg, int n_vocab, Arena& arena) {
         if (n_vocab <= 0) return Status::fail(Error::invalid_argument, "vocabulary size ", n_vocab);
+        Status st = check(cfg);
+        if (!st) return st;
+        n_vocab_ = n_vocab;
+        cand_ = arena.allocate_array<Candidate>(size_t(n_vocab));
+        recent_ = arena.allocate_array<int32_t>(size_t(max_window));
+        if (!cand_ || !recent_) return Status::fail(Error::out_of_memory, "sampler needs ", uint64_t(required_bytes(n_vocab)), " bytes");
+        return configure(cfg);
+    }
+
+    // New settings (and a restart from their seed) without new memory; invalid ones change nothing.
+    Status configure(const SamplerConfig& cfg) {
+        Status st = check(cfg);
+        if (!st) return st;
+        cfg_ = cfg;
+        if (cfg_.penalty_last_n > max_window) cfg_.penalty_last_n = max_window;
+        state_ = cfg.seed;
+        n_recent_ = 0;
+        return Status{};
+    }
+
+    static Status check(const SamplerConfig& cfg) {
         if (!(cfg.temperature >= 0.0f) || cfg.top_k < 0 || !(cfg.top_p > 0.0f && cfg.top_p <= 1.0f) ||
             !(cfg.min_p >= 0.0f && cfg.min_p <= 1.0f) || !(cfg.typical_p > 0.0f && cfg.typical_p <= 1.0f) ||
             !(cfg.repeat_penalty > 0.0f) || cfg.penalty_last_n < 0)
@@ -51,14 +72,6 @@ public:
         for (int i = 1; i < cfg.n_steps; ++i)
             if (cfg.steps[i] == SamplerStep::penalties)
                 return Status::fail(Error::invalid_argument, "the penalties step must come first in the sampler chain");
-        cfg_ = cfg;
-        if (cfg_.penalty_last_n > max_window) cfg_.penalty_last_n = max_window;
-        n_vocab_ = n_vocab;
-        cand_ = arena.allocate_array<Candidate>(size_t(n_vocab));
-        recent_ = arena.allocate_array<int32_t>(size_t(max_window));
-        if (!cand_ || !recent_) return Status::fail(Error::out_of_memory, "sampler needs ", uint64_t(required_bytes(n_vocab)), " bytes");
-        state_ = cfg.seed;
-        n_recent_ = 0;
         return Status{};
     }
 

@@ -1,7 +1,5 @@
-// The generation loop every program uses: prompt evaluation, sampling, feeding each sampled
-// token back, stopping at the vocabulary's end-of-generation tokens, at stop strings (held back
-// from the text until they can no longer match) or at a token budget, with UTF-8-safe
-// streaming text and per-token timings. Drives any LanguageModel (a GGUF Session, a .pte
+// The generation loop every single-sequence program uses: prompt evaluation, then a TokenStream
+// (sampling, stop rules, final text) fed back token by token, with per-token timings. Drives any LanguageModel (a GGUF Session, a .pte
 // program). Memory from the caller's arena; no heap, exceptions or clock of its own.
 #pragma once
 #include <stddef.h>
@@ -9,9 +7,7 @@
 
 #include "tinyllm/base/arena.hpp"
 #include "tinyllm/core/language_model.hpp"
-#include "tinyllm/core/sampler.hpp"
-#include "tinyllm/generation/text_stream.hpp"
-#include "tinyllm/text/token_text.hpp"
+#include "tinyllm/generation/token_stream.hpp"
 
 namespace tinyllm {
 
@@ -28,29 +24,9 @@ struct GeneratedToken {
 // Return false to stop.
 using TokenCallback = bool (*)(const GeneratedToken& token, void* user);
 
-enum class StopReason : uint8_t { token_budget, end_of_generation, stop_string, callback, context_full };
-
-inline const char* stop_reason_name(StopReason r) {
-    switch (r) {
-    case StopReason::token_budget: return "token budget";
-    case StopReason::end_of_generation: return "end of generation";
-    case StopReason::stop_string: return "stop string";
-    case StopReason::callback: return "stopped by caller";
-    case StopReason::context_full: return "context full";
-    }
-    return "?";
-}
-
 struct GeneratorOptions {
     size_t max_stop_bytes = 64;             // the longest stop string generate() accepts
     uint64_t (*clock_ns)() = nullptr;       // a monotonic clock for timings, if the platform has one
-};
-
-struct GenerationRequest {
-    int n_predict = 128;
-    const StrView* stop = nullptr;  // stop strings; the caller keeps them alive during generate()
-    int n_stop = 0;
-    bool stop_at_end_of_generation = true;
 };
 
 struct GenerationStats {
@@ -63,24 +39,21 @@ class Generator {
 public:
     // max_token_bytes: the vocabulary's TokenText::max_token_bytes(), 0 without a vocabulary.
     static size_t required_bytes(int n_vocab, size_t max_token_bytes, const GeneratorOptions& options = {}) {
-        const size_t text = max_token_bytes ? TextStream::required_bytes(max_token_bytes, options.max_stop_bytes) : 0;
-        return Sampler::required_bytes(n_vocab) + size_t(n_vocab) * sizeof(float) + 64 + text;
+        return TokenStream::required_bytes(n_vocab, max_token_bytes, options.max_stop_bytes) + size_t(n_vocab) * sizeof(float) + 64;
     }
 
     // vocabulary may be null: tokens only, no text, no end-of-generation stop.
     Status init(LanguageModel& model, const TokenText* vocabulary, const SamplerConfig& sampling, Arena& arena,
                 const GeneratorOptions& options = {}) {
         model_ = &model;
-        vocabulary_ = vocabulary;
         options_ = options;
         const int n_vocab = model.n_vocab();
         if (vocabulary && vocabulary->n_vocab() > n_vocab)
             return Status::fail(Error::shape_mismatch, "the vocabulary has ", vocabulary->n_vocab(), " tokens, the model ", n_vocab);
-        Status st = sampler_.init(sampling, n_vocab, arena);
+        Status st = stream_.init(n_vocab, vocabulary, sampling, options.max_stop_bytes, arena);
         if (!st) return st;
         logits_ = arena.allocate_array<float>(size_t(n_vocab));
         if (!logits_) return Status::fail(Error::out_of_memory, "logits of ", n_vocab, " floats");
-        if (vocabulary && !(st = text_.init(vocabulary->max_token_bytes(), options.max_stop_bytes, arena))) return st;
         pending_ = GeneratedToken::no_token;
         have_logits_ = false;
         return Status{};
@@ -99,7 +72,7 @@ public:
         const uint64_t t0 = now();
         if (!(st = model_->eval(ids, n, all_logits ? all_logits : logits_, all_logits != nullptr))) return st;
         if (all_logits) __builtin_memcpy(logits_, all_logits + size_t(n - 1) * size_t(model_->n_vocab()), size_t(model_->n_vocab()) * sizeof(float));
-        for (int i = 0; i < n; ++i) sampler_.accept(ids[i]);
+        stream_.accept(ids, n);
         stats_ = GenerationStats{};
         stats_.n_prompt = n;
         stats_.prompt_ns = now() - t0;
@@ -112,64 +85,42 @@ public:
         Status st = feed_pending();
         if (!st) return st;
         if (!have_logits_) return Status::fail(Error::invalid_argument, "nothing to continue from: evaluate a prompt first");
-        if (request.n_predict < 0) return Status::fail(Error::invalid_argument, "n_predict ", request.n_predict);
-        if (vocabulary_ && !(st = text_.start(request.stop, request.n_stop))) return st;
-        if (!vocabulary_ && request.n_stop > 0) return Status::fail(Error::invalid_argument, "stop strings need a vocabulary");
+        if (!(st = stream_.start(request))) return st;
         stats_.n_generated = 0;
         stats_.generation_ns = 0;
-        stats_.reason = StopReason::token_budget;
         uint64_t t_token = now();
         const uint64_t t_start = t_token;
-        for (int i = 0; i < request.n_predict; ++i) {
+        for (int i = 0; !stream_.done(); ++i) {
             if (i > 0) {
                 if (model_->n_past() >= model_->n_ctx()) {
-                    stats_.reason = StopReason::context_full;
+                    stream_.stop(StopReason::context_full);
                     break;
                 }
                 if (!(st = feed_pending())) return st;
             }
-            const int32_t id = sampler_.sample(logits_);
-            sampler_.accept(id);
-            pending_ = id;
+            const NextToken next = stream_.next(logits_);
+            pending_ = next.id;
             have_logits_ = false;
-            if (request.stop_at_end_of_generation && vocabulary_ && vocabulary_->is_end_of_generation(id)) {
-                stats_.reason = StopReason::end_of_generation;
-                break;
-            }
+            if (!next.in_text) break;
             GeneratedToken token;
-            token.id = id;
-            bool stop_string = false;
-            if (vocabulary_) {
-                stop_string = text_.push(*vocabulary_, id);
-                const StrView released = text_.release();
-                token.text = released.data();
-                token.text_len = released.size();
-            }
+            token.id = next.id;
+            token.text = next.text.data();
+            token.text_len = next.text.size();
             const uint64_t t = now();
             token.nanoseconds = t - t_token;
             t_token = t;
             if (i == 0) stats_.first_token_ns = t - t_start;
-            ++stats_.n_generated;
-            const bool go_on = on_token(token, user);
-            if (stop_string) {
-                stats_.reason = StopReason::stop_string;
-                break;
-            }
-            if (!go_on) {
-                stats_.reason = StopReason::callback;
-                break;
-            }
+            if (!on_token(token, user)) stream_.stop(StopReason::callback);
         }
+        stats_.n_generated = stream_.n_generated();
+        stats_.reason = stream_.reason();
         stats_.generation_ns = now() - t_start;
-        if (vocabulary_ && stats_.reason != StopReason::stop_string) {
-            text_.finish();
-            const StrView rest = text_.release();
-            if (!rest.empty()) {
-                GeneratedToken tail;
-                tail.text = rest.data();
-                tail.text_len = rest.size();
-                on_token(tail, user);
-            }
+        const StrView rest = stream_.finish();
+        if (!rest.empty()) {
+            GeneratedToken tail;
+            tail.text = rest.data();
+            tail.text_len = rest.size();
+            on_token(tail, user);
         }
         return Status{};
     }
@@ -177,7 +128,7 @@ public:
     // Forgets the conversation: an empty cache, the sampler's history and seed restarted.
     void reset() {
         model_->reset();
-        sampler_.reset();
+        stream_.sampler().reset();
         pending_ = GeneratedToken::no_token;
         have_logits_ = false;
     }
@@ -195,7 +146,7 @@ public:
     int n_tokens() const { return model_->n_past() + (pending_ != GeneratedToken::no_token ? 1 : 0); }
     const GenerationStats& stats() const { return stats_; }
     const float* logits() const { return have_logits_ ? logits_ : nullptr; }
-    Sampler& sampler() { return sampler_; }
+    Sampler& sampler() { return stream_.sampler(); }
     LanguageModel& model() { return *model_; }
 
 private:
@@ -215,10 +166,8 @@ private:
     uint64_t now() const { return options_.clock_ns ? options_.clock_ns() : 0; }
 
     LanguageModel* model_ = nullptr;
-    const TokenText* vocabulary_ = nullptr;
     GeneratorOptions options_;
-    Sampler sampler_;
-    TextStream text_;
+    TokenStream stream_;
     float* logits_ = nullptr;
     int32_t pending_ = GeneratedToken::no_token;
     bool have_logits_ = false;
