@@ -1,0 +1,338 @@
+// Continuous batching: one thread runs the model for every request at once. Each step feeds
+// every decoding slot's last sampled token plus as many prompt tokens of newer requests as fit
+// the batch, so a new request joins at the next step and long prompts go in chunks while the
+// running streams keep flowing. Requests beyond the free slots wait in a bounded queue.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model_backend.hpp"
+#include "tinyllm/generation/token_stream.hpp"
+
+namespace tinyllm::server {
+
+inline int64_t unix_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct TokenLogprob {
+    int32_t id;
+    float logprob;
+};
+
+// What one step gave a request: a token and the text it made final, or (id < 0) the text held
+// back until the end.
+struct Piece {
+    int32_t id = -1;
+    std::string text;
+    float logprob = 0.0f;
+    std::vector<TokenLogprob> top;  // the most likely tokens at this position, best first
+    int64_t sampled_unix_us = 0;
+};
+
+struct Job {
+    // The request, fixed before it is submitted.
+    std::vector<int32_t> prompt;
+    SamplerConfig sampling;
+    std::vector<std::string> stop;
+    int max_tokens = 16;
+    bool ignore_eos = false;
+    int top_logprobs = -1;  // -1: no log-probabilities; else how many alternatives per token
+
+    // Results, under `mutex`: pieces not yet taken, then the end.
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<Piece> pieces;
+    bool finished = false;
+    std::string finish_reason;  // "stop", "length" or "cancelled"
+    std::string error;          // set when the model failed
+    int n_generated = 0;
+
+    std::atomic<bool> cancelled{false};
+};
+
+struct Metrics {
+    std::atomic<uint64_t> requests{0}, rejected{0}, prompt_tokens{0}, generated_tokens{0}, steps{0}, busy_us{0};
+    std::atomic<int> queued{0}, active{0};
+};
+
+class Scheduler {
+public:
+    static constexpr size_t max_stop_bytes = 256;
+    static constexpr int max_stops = 16;
+
+    Scheduler(ModelBackend& backend, int queue_limit) : backend_(backend), queue_limit_(queue_limit) {
+        const int n_vocab = backend.n_vocab();
+        const size_t stream_bytes = TokenStream::required_bytes(n_vocab, backend.vocabulary().max_token_bytes(), max_stop_bytes);
+        slots_.resize(size_t(backend.n_slots()));
+        for (Slot& s : slots_) {
+            s.memory.resize(stream_bytes);
+            Arena arena(s.memory.data(), s.memory.size());
+            s.stream.init(n_vocab, &backend.vocabulary(), SamplerConfig{}, max_stop_bytes, arena);
+        }
+        logits_.resize(size_t(backend.n_batch()) * size_t(n_vocab));
+        thread_ = std::thread([this] { run(); });
+    }
+    ~Scheduler() { shutdown(); }
+
+    // False when the queue is full.
+    bool submit(const std::shared_ptr<Job>& job) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (stopping_ || int(queue_.size()) >= queue_limit_) {
+                ++metrics.rejected;
+                return false;
+            }
+            queue_.push_back(job);
+            metrics.queued = int(queue_.size());
+            ++metrics.requests;
+        }
+        wake_.notify_one();
+        return true;
+    }
+
+    // The client is gone or gave up: its slot is freed at the next step.
+    void cancel(const std::shared_ptr<Job>& job) {
+        job->cancelled = true;
+        wake_.notify_one();
+    }
+
+    // Ends every request (queued and running) as cancelled and stops the thread.
+    void shutdown() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (stopping_) return;
+            stopping_ = true;
+        }
+        wake_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    Metrics metrics;
+
+private:
+    struct Slot {
+        std::shared_ptr<Job> job;
+        std::vector<uint8_t> memory;
+        TokenStream stream;
+        std::vector<StrView> stops;
+        size_t prompt_done = 0;  // prompt tokens in the cache
+        int32_t pending = -1;    // sampled, not yet in the cache
+        int n_past = 0;
+    };
+
+    void run() {
+        std::vector<BatchToken> batch;
+        std::vector<int> rows;  // the slot of each logits row
+        size_t next_prompt_slot = 0;
+        while (true) {
+            if (!admit()) break;
+            batch.clear();
+            rows.clear();
+            // Decoding slots first: one token each keeps every stream moving.
+            for (size_t i = 0; i < slots_.size(); ++i) {
+                Slot& s = slots_[i];
+                if (!s.job || s.pending < 0) continue;
+                if (s.n_past >= backend_.n_ctx()) {
+                    s.stream.stop(StopReason::context_full);
+                    finish(s, Piece{});
+                    continue;
+                }
+                batch.push_back(BatchToken{s.pending, int32_t(i), true});
+                rows.push_back(int(i));
+                s.pending = -1;
+                ++s.n_past;
+            }
+            // Then prompt chunks, in turn, as far as the batch has room.
+            int room = backend_.n_batch() - int(batch.size());
+            for (size_t k = 0; k < slots_.size() && room > 0; ++k) {
+                const size_t i = (next_prompt_slot + k) % slots_.size();
+                Slot& s = slots_[i];
+                if (!s.job || s.prompt_done >= s.job->prompt.size()) continue;
+                const int take = int(std::min(size_t(room), s.job->prompt.size() - s.prompt_done));
+                for (int t = 0; t < take; ++t) {
+                    const bool last = s.prompt_done + size_t(t) + 1 == s.job->prompt.size();
+                    batch.push_back(BatchToken{s.job->prompt[s.prompt_done + size_t(t)], int32_t(i), last});
+                    if (last) rows.push_back(int(i));
+                }
+                s.prompt_done += size_t(take);
+                s.n_past += take;
+                room -= take;
+            }
+            next_prompt_slot = (next_prompt_slot + 1) % slots_.size();
+            if (batch.empty()) continue;
+
+            const auto t0 = std::chrono::steady_clock::now();
+            const Status st = backend_.decode(batch.data(), int(batch.size()), logits_.data());
+            metrics.busy_us += uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
+            ++metrics.steps;
+            for (size_t r = 0; r < rows.size(); ++r) {
+                Slot& s = slots_[size_t(rows[r])];
+                if (!s.job) continue;
+                if (!st) {
+                    fail(s, std::string(error_name(st.code)) + (st.detail[0] ? std::string(": ") + st.detail : std::string()));
+                    continue;
+                }
+                sample(s, logits_.data() + r * size_t(backend_.n_vocab()));
+            }
+        }
+        // Shutting down: everything still here ends as cancelled.
+        for (Slot& s : slots_)
+            if (s.job) end(s, "cancelled");
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& job : queue_) close(*job, "cancelled", {});
+        queue_.clear();
+    }
+
+    // Frees the slots of cancelled requests and fills free slots from the queue; waits while
+    // there is nothing to run. False when shutting down.
+    bool admit() {
+        for (Slot& s : slots_)
+            if (s.job && s.job->cancelled) end(s, "cancelled");
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (true) {
+            if (stopping_) return false;
+            for (size_t i = 0; i < slots_.size() && !queue_.empty(); ++i) {
+                if (slots_[i].job) continue;
+                std::shared_ptr<Job> job = queue_.front();
+                queue_.pop_front();
+                if (job->cancelled) {
+                    close(*job, "cancelled", {});
+                    --i;
+                    continue;
+                }
+                start(int(i), job);
+            }
+            metrics.queued = int(queue_.size());
+            int active = 0;
+            for (const Slot& s : slots_) active += s.job != nullptr;
+            metrics.active = active;
+            if (active) return true;
+            wake_.wait(lock);
+        }
+    }
+
+    void start(int index, const std::shared_ptr<Job>& job) {
+        Slot& s = slots_[size_t(index)];
+        backend_.clear(index);
+        s.job = job;
+        s.prompt_done = 0;
+        s.pending = -1;
+        s.n_past = 0;
+        s.stops.clear();
+        for (const std::string& stop : job->stop) s.stops.push_back(StrView(stop.data(), stop.size()));
+        GenerationRequest request;
+        request.n_predict = job->max_tokens;
+        request.stop = s.stops.data();
+        request.n_stop = int(s.stops.size());
+        request.stop_at_end_of_generation = !job->ignore_eos;
+        // The HTTP layer checked both: a failure here is a bug, reported to the client.
+        Status st = s.stream.sampler().configure(job->sampling);
+        if (st) st = s.stream.start(request);
+        if (!st) return fail(s, std::string("cannot start: ") + st.detail);
+        s.stream.accept(job->prompt.data(), int(job->prompt.size()));
+        metrics.prompt_tokens += job->prompt.size();
+    }
+
+    void sample(Slot& s, const float* logits) {
+        Job& job = *s.job;
+        if (job.cancelled) return end(s, "cancelled");
+        Piece piece;
+        const float log_sum = job.top_logprobs >= 0 ? log_softmax_top(logits, job.top_logprobs, piece.top) : 0.0f;
+        const NextToken next = s.stream.next(logits);
+        piece.sampled_unix_us = unix_us();
+        piece.logprob = logits[next.id] - log_sum;
+        s.pending = next.id;
+        if (next.in_text) {
+            piece.id = next.id;
+            piece.text.assign(next.text.data(), next.text.size());
+            ++metrics.generated_tokens;
+        }
+        if (!next.done) return publish(job, std::move(piece));
+        if (!next.in_text) piece = Piece{};  // an end-of-generation token is not part of the reply
+        finish(s, std::move(piece));
+    }
+
+    // The last piece of a reply, with whatever text was held back.
+    void finish(Slot& s, Piece last) {
+        const StrView tail = s.stream.finish();
+        last.text.append(tail.data(), tail.size());
+        if (last.id >= 0 || !last.text.empty()) publish(*s.job, std::move(last));
+        end(s, s.stream.reason() == StopReason::token_budget || s.stream.reason() == StopReason::context_full ? "length" : "stop");
+    }
+
+    void fail(Slot& s, const std::string& error) {
+        close(*s.job, "stop", error);
+        release(s);
+    }
+
+    void end(Slot& s, const char* reason) {
+        close(*s.job, reason, {});
+        release(s);
+    }
+
+    void release(Slot& s) {
+        s.job.reset();
+        --metrics.active;
+    }
+
+    static void publish(Job& job, Piece piece) {
+        {
+            std::lock_guard<std::mutex> lock(job.mutex);
+            if (piece.id >= 0) ++job.n_generated;
+            job.pieces.push_back(std::move(piece));
+        }
+        job.changed.notify_all();
+    }
+
+    static void close(Job& job, const char* reason, const std::string& error) {
+        {
+            std::lock_guard<std::mutex> lock(job.mutex);
+            job.finished = true;
+            job.finish_reason = reason;
+            job.error = error;
+        }
+        job.changed.notify_all();
+    }
+
+    // The log of the softmax's denominator over the model's logits (before any sampling step,
+    // as OpenAI reports them), and the n most likely tokens with their log-probabilities.
+    float log_softmax_top(const float* logits, int n, std::vector<TokenLogprob>& top) const {
+        const int V = backend_.n_vocab();
+        float max = logits[0];
+        for (int i = 1; i < V; ++i) max = logits[i] > max ? logits[i] : max;
+        double sum = 0.0;
+        for (int i = 0; i < V; ++i) sum += std::exp(double(logits[i] - max));
+        const float log_sum = float(std::log(sum)) + max;
+        top.clear();
+        for (int i = 0; i < V && n > 0; ++i) {
+            const TokenLogprob t{i, logits[i] - log_sum};
+            if (int(top.size()) == n && t.logprob <= top.back().logprob) continue;
+            if (int(top.size()) == n) top.pop_back();
+            auto at = top.begin();
+            while (at != top.end() && at->logprob >= t.logprob) ++at;
+            top.insert(at, t);
+        }
+        return log_sum;
+    }
+
+    ModelBackend& backend_;
+    const int queue_limit_;
+    std::vector<Slot> slots_;
+    std::vector<float> logits_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::shared_ptr<Job>> queue_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+} // namespace tinyllm::server
