@@ -1,9 +1,11 @@
 // bench/llm: llama-bench-style end-to-end benchmark.
 //
-//   llm -m FILE [-m FILE ...] [-p 128] [-n 64] [-t 1,2] [-r 5] [--json]
+//   llm -m FILE [-m FILE ...] [-p 128] [-n 64] [-t 1,2] [-r 5] [--parallel 2,4,8] [--json]
 //
 // For each model and thread count: pp<N> = prompt processing of N tokens in one batch, tg<N> =
-// generating N tokens one at a time after a 1-token prompt. Reports the median, min and max
+// generating N tokens one at a time after a 1-token prompt, and with --parallel, tg<N>x<S> =
+// S sequences generating N tokens each in lockstep, one forward pass of S tokens per step
+// (aggregate tokens/s: what a server with S busy slots decodes). Reports the median, min and max
 // tokens/s over the repetitions, and for tg the fraction of this machine's measured read
 // bandwidth it reaches (bytes of weights read per token x tokens/s / bandwidth), each run
 // against the mean of the bandwidths measured just before and just after it (median over the
@@ -109,7 +111,7 @@ std::vector<int> parse_list(const char* s) {
 int main(int argc, char** argv) {
     std::vector<std::string> models;
     int n_prompt = 128, n_gen = 64, reps = 5;
-    std::vector<int> thread_counts = {1, 2};
+    std::vector<int> thread_counts = {1, 2}, parallel;
     bool json = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -122,11 +124,17 @@ int main(int argc, char** argv) {
         else if (a == "-n") n_gen = std::atoi(value());
         else if (a == "-t") thread_counts = parse_list(value());
         else if (a == "-r") reps = std::atoi(value());
+        else if (a == "--parallel") parallel = parse_list(value());
         else if (a == "--json") json = true;
-        else die("unknown argument '" + a + "' (usage: llm -m FILE [-p N] [-n N] [-t 1,2] [-r R] [--json])");
+        else die("unknown argument '" + a + "' (usage: llm -m FILE [-p N] [-n N] [-t 1,2] [-r R] [--parallel 2,4] [--json])");
     }
     if (models.empty()) die("give at least one -m FILE");
     if (n_prompt < 0 || n_gen < 0 || reps < 1) die("bad -p/-n/-r");
+    int n_seq = 1;
+    for (int p : parallel) {
+        if (p < 1 || p > Session::max_sequences) die("bad --parallel");
+        n_seq = std::max(n_seq, p);
+    }
 
     std::unique_ptr<ReadBandwidth> read_bandwidth;
     if (n_gen > 0) read_bandwidth = std::make_unique<ReadBandwidth>();
@@ -138,11 +146,11 @@ int main(int argc, char** argv) {
         if (!st) die(path + ": " + error_name(st.code) + " (" + st.detail + ")");
         const ModelConfig& c = model.config;
         const int n_ctx = std::min(c.n_ctx_train, std::max(n_prompt, n_gen + 1));
-        const int n_batch = std::max(1, std::min(n_prompt, 512));
-        std::vector<uint8_t> mem(Session::required_bytes(model, n_ctx, n_batch));
+        const int n_batch = std::max({1, std::min(n_prompt, 512), n_seq});
+        std::vector<uint8_t> mem(Session::required_bytes(model, n_ctx, n_batch, n_seq));
         Arena arena(mem.data(), mem.size());
         Session session;
-        if (!(st = session.init(model, n_ctx, n_batch, arena))) die(path + ": " + st.detail);
+        if (!(st = session.init(model, n_ctx, n_batch, arena, n_seq))) die(path + ": " + st.detail);
         std::vector<int32_t> tokens(size_t(std::max(n_prompt, 1)));
         for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = int32_t((i * 7919 + 1) % size_t(c.n_vocab));
         std::vector<float> logits(size_t(c.n_vocab));
@@ -216,6 +224,22 @@ int main(int argc, char** argv) {
                 }
                 bandwidths.push_back(read_bandwidth->measure());
                 report("tg" + std::to_string(n_gen), rates, bandwidths);
+            }
+            for (int n_par : parallel) {
+                if (n_gen <= 0) break;
+                std::vector<float> rows(size_t(n_par) * size_t(c.n_vocab));
+                std::vector<BatchToken> step(static_cast<size_t>(n_par));
+                std::vector<double> rates;
+                for (int r = 0; r <= reps; ++r) {  // the first run warms up
+                    for (int q = 0; q < n_par; ++q) session.truncate(q, 0);
+                    const double t0 = now();
+                    for (int i = 0; i < n_gen; ++i) {
+                        for (int q = 0; q < n_par; ++q) step[size_t(q)] = BatchToken{tokens[size_t(i + q) % tokens.size()], q, true};
+                        if (!(st = session.decode(step.data(), n_par, rows.data()))) die(path + ": " + st.detail);
+                    }
+                    if (r > 0) rates.push_back(double(n_par) * n_gen / (now() - t0));
+                }
+                report("tg" + std::to_string(n_gen) + "x" + std::to_string(n_par), rates, {});
             }
         }
     }
