@@ -3,6 +3,7 @@
 // the batch, so a new request joins at the next step and long prompts go in chunks while the
 // running streams keep flowing. Requests beyond the free slots wait in a bounded queue.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -151,8 +152,9 @@ private:
                 s.pending = -1;
                 ++s.n_past;
             }
-            // Then prompt chunks, in turn, as far as the batch has room.
-            int room = backend_.n_batch() - int(batch.size());
+            // Then prompt chunks, in turn, as far as the batch has room (at least one token, so
+            // that prompts advance even when more slots decode than a batch holds).
+            int room = std::max(1, backend_.n_batch() - int(batch.size()));
             for (size_t k = 0; k < slots_.size() && room > 0; ++k) {
                 const size_t i = (next_prompt_slot + k) % slots_.size();
                 Slot& s = slots_[i];
