@@ -3,6 +3,7 @@
 // vocabulary the replies are decoded with. One call runs a batch of tokens of any slots.
 #pragma once
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -21,19 +22,19 @@ struct BackendOptions {
     std::string model, tokenizer;  // tokenizer: a GGUF with the vocabulary, for a .pte program
     int n_ctx = 0;                 // per sequence; 0: the model's own
     int n_parallel = 1;
-    int n_batch = 64;  // tokens per forward pass, over all slots
+    int n_batch = 64;  // tokens per forward pass, over all slots (a .pte program takes whole prompts)
 };
 
 class ModelBackend {
 public:
     Status open(const BackendOptions& opt) {
-        Status st = pte_file_.open(opt.model);
+        // An ExecuTorch program has "ET" at byte 4 (a GGUF starts with "GGUF").
+        char magic[8] = {};
+        std::ifstream(opt.model, std::ios::binary).read(magic, sizeof magic);
+        pte_ = std::memcmp(magic + 4, "ET", 2) == 0;
+        Status st = pte_ ? pte_file_.open(opt.model) : model_file_.open(opt.model);
         if (!st) return st;
-        const ByteSpan bytes = pte_file_.bytes();
-        pte_ = bytes.size >= 8 && std::memcmp(bytes.data + 4, "ET", 2) == 0;
-        if (pte_) return open_pte(opt);
-        if (!(st = model_file_.open(opt.model))) return st;
-        return open_gguf(opt);
+        return pte_ ? open_pte(opt) : open_gguf(opt);
     }
 
     // Runs tokens of any slots; logits receives a row per token that asks for one, in order.
@@ -55,7 +56,6 @@ public:
     int n_ctx() const { return pte_ ? llm_.n_ctx() : session_.n_ctx(); }
     int n_vocab() const { return pte_ ? llm_.n_vocab() : session_.n_vocab(); }
     int n_batch() const { return n_batch_; }
-    bool is_pte() const { return pte_; }
     const Tokenizer& tokenizer() const { return tokenizer_; }
     const TokenText& vocabulary() const { return vocabulary_; }
     const gguf::File& vocabulary_file() const { return vocab_file_->gguf; }

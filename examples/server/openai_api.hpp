@@ -34,7 +34,6 @@ inline std::string dump(const json& j) { return j.dump(-1, ' ', false, json::err
 struct ModelInfo {
     std::string name;
     const Tokenizer* tokenizer = nullptr;
-    const TokenText* vocabulary = nullptr;
     ChatTemplate chat_template = ChatTemplate::chatml;
     int n_ctx = 0, n_vocab = 0;
 };
@@ -48,11 +47,20 @@ struct CompletionRequest {
 
 namespace detail {
 
-// Fields whose meaning tinyllm does not provide: refused rather than silently ignored.
+// Fields whose meaning tinyllm does not provide: refused rather than silently ignored, unless
+// they carry their neutral value (clients send those by default).
 inline const char* const unsupported_fields[] = {"tools", "tool_choice", "functions", "function_call", "suffix", "echo",
                                                  "response_format", "logit_bias", "grammar", "json_schema"};
 
+inline bool neutral(const json& v) {
+    return v.is_null() || v == false || ((v.is_array() || v.is_object() || v.is_string()) && v.empty()) || v == "none" ||
+           v == "auto" || v == json{{"type", "text"}};
+}
+
 inline bool number_in(const json& v, double lo, double hi) { return v.is_number() && v.get<double>() >= lo && v.get<double>() <= hi; }
+
+// A field given a value (null counts as not given, as in OpenAI's API).
+inline bool has(const json& body, const char* name) { return body.contains(name) && !body[name].is_null(); }
 
 } // namespace detail
 
@@ -63,8 +71,9 @@ inline bool parse_completion(const json& body, bool chat, const ModelInfo& model
         return false;
     };
     if (!body.is_object()) return bad("the request body must be a JSON object");
+    using detail::has;
     for (const char* field : detail::unsupported_fields)
-        if (body.contains(field) && !body[field].is_null()) return bad(std::string("'") + field + "' is not supported");
+        if (body.contains(field) && !detail::neutral(body[field])) return bad(std::string("'") + field + "' is not supported");
     Job& job = *out.job;
     out.chat = chat;
 
@@ -72,51 +81,56 @@ inline bool parse_completion(const json& body, bool chat, const ModelInfo& model
     SamplerConfig& s = job.sampling;
     s.temperature = 1.0f;
     s.seed = uint64_t(std::random_device{}()) << 32 | std::random_device{}();
-    if (body.contains("temperature")) {
+    if (has(body, "temperature")) {
         if (!detail::number_in(body["temperature"], 0.0, 100.0)) return bad("'temperature' must be a number from 0 to 100");
         s.temperature = body["temperature"].get<float>();
     }
-    if (body.contains("top_p")) {
+    if (has(body, "top_p")) {
         if (!detail::number_in(body["top_p"], 0.0, 1.0) || body["top_p"].get<double>() == 0.0)
             return bad("'top_p' must be a number in (0, 1]");
         s.top_p = body["top_p"].get<float>();
     }
-    if (body.contains("top_k")) {
+    if (has(body, "top_k")) {
         if (!body["top_k"].is_number_integer() || body["top_k"].get<int64_t>() < 0) return bad("'top_k' must be an integer >= 0");
         s.top_k = int(std::min<int64_t>(body["top_k"].get<int64_t>(), model.n_vocab));
     }
-    if (body.contains("min_p")) {
+    if (has(body, "min_p")) {
         if (!detail::number_in(body["min_p"], 0.0, 1.0)) return bad("'min_p' must be a number in [0, 1]");
         s.min_p = body["min_p"].get<float>();
     }
     for (const char* name : {"presence_penalty", "frequency_penalty"})
-        if (body.contains(name)) {
+        if (has(body, name)) {
             if (!detail::number_in(body[name], -2.0, 2.0)) return bad(std::string("'") + name + "' must be a number from -2 to 2");
             (name[0] == 'p' ? s.presence_penalty : s.frequency_penalty) = body[name].get<float>();
         }
-    if (body.contains("seed") && !body["seed"].is_null()) {
+    if (has(body, "seed")) {
         if (!body["seed"].is_number_integer()) return bad("'seed' must be an integer");
         s.seed = uint64_t(body["seed"].get<int64_t>());
     }
-    const char* max_name = body.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    if (body.contains(max_name) && !body[max_name].is_null()) {
+    // OpenAI's defaults: the rest of the context for chat, 16 for completions; -1 (llama.cpp's
+    // web page sends it) is the rest of the context too.
+    const char* max_name = has(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    job.max_tokens = chat ? model.n_ctx : 16;
+    if (has(body, max_name)) {
         const json& v = body[max_name];
-        if (!v.is_number_integer() || v.get<int64_t>() < 1) return bad(std::string("'") + max_name + "' must be an integer >= 1");
-        job.max_tokens = int(std::min<int64_t>(v.get<int64_t>(), model.n_ctx));
-    } else {
-        job.max_tokens = chat ? model.n_ctx : 16;  // OpenAI's defaults: the rest of the context / 16
+        if (!v.is_number_integer() || (v.get<int64_t>() < 1 && v.get<int64_t>() != -1))
+            return bad(std::string("'") + max_name + "' must be an integer >= 1 (or -1: the rest of the context)");
+        job.max_tokens = v.get<int64_t>() == -1 ? model.n_ctx : int(std::min<int64_t>(v.get<int64_t>(), model.n_ctx));
     }
-    if (body.contains("n") && !(body["n"].is_number_integer() && body["n"].get<int64_t>() == 1)) return bad("'n' must be 1");
-    if (body.contains("best_of") && !(body["best_of"].is_number_integer() && body["best_of"].get<int64_t>() == 1))
+    if (has(body, "n") && !(body["n"].is_number_integer() && body["n"].get<int64_t>() == 1)) return bad("'n' must be 1");
+    if (has(body, "best_of") && !(body["best_of"].is_number_integer() && body["best_of"].get<int64_t>() == 1))
         return bad("'best_of' must be 1");
-    for (const char* name : {"stream", "ignore_eos", "timings_per_token", "return_tokens"})
-        if (body.contains(name) && !body[name].is_boolean()) return bad(std::string("'") + name + "' must be true or false");
-    out.stream = body.value("stream", false);
-    job.ignore_eos = body.value("ignore_eos", false);
-    out.timings = body.value("timings_per_token", false);
-    out.return_tokens = body.value("return_tokens", false);
+    auto flag = [&](const char* name, bool& value) {
+        if (!has(body, name)) return true;
+        if (!body[name].is_boolean()) return bad(std::string("'") + name + "' must be true or false");
+        value = body[name].get<bool>();
+        return true;
+    };
+    if (!flag("stream", out.stream) || !flag("ignore_eos", job.ignore_eos) || !flag("timings_per_token", out.timings) ||
+        !flag("return_tokens", out.return_tokens))
+        return false;
 
-    if (body.contains("stop") && !body["stop"].is_null()) {
+    if (has(body, "stop")) {
         const json& v = body["stop"];
         std::vector<json> stops = v.is_array() ? v.get<std::vector<json>>() : std::vector<json>{v};
         if (int(stops.size()) > Scheduler::max_stops) return bad("at most " + std::to_string(Scheduler::max_stops) + " stop strings");
@@ -129,15 +143,16 @@ inline bool parse_completion(const json& body, bool chat, const ModelInfo& model
 
     // Log-probabilities: completions take a count; chat takes a flag and top_logprobs.
     if (chat) {
-        if (body.contains("logprobs") && !body["logprobs"].is_boolean()) return bad("'logprobs' must be true or false");
-        if (body.value("logprobs", false)) job.top_logprobs = 0;
-        if (body.contains("top_logprobs") && !body["top_logprobs"].is_null()) {
+        bool logprobs = false;
+        if (!flag("logprobs", logprobs)) return false;
+        if (logprobs) job.top_logprobs = 0;
+        if (has(body, "top_logprobs") && !body["top_logprobs"].is_null()) {
             if (!body["top_logprobs"].is_number_integer() || !detail::number_in(body["top_logprobs"], 0, 20))
                 return bad("'top_logprobs' must be an integer from 0 to 20");
             if (job.top_logprobs < 0) return bad("'top_logprobs' needs 'logprobs': true");
             job.top_logprobs = body["top_logprobs"].get<int>();
         }
-    } else if (body.contains("logprobs") && !body["logprobs"].is_null()) {
+    } else if (has(body, "logprobs")) {
         if (!body["logprobs"].is_number_integer() || !detail::number_in(body["logprobs"], 0, 20))
             return bad("'logprobs' must be an integer from 0 to 20");
         job.top_logprobs = body["logprobs"].get<int>();
@@ -159,7 +174,8 @@ inline bool parse_completion(const json& body, bool chat, const ModelInfo& model
                 content = c.get<std::string>();
             } else if (c.is_array()) {  // content parts: text only
                 for (const json& part : c) {
-                    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+                    if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
+                        !part["text"].is_string())
                         return bad("message content parts must be {\"type\": \"text\", \"text\": ...}");
                     content += part["text"].get<std::string>();
                 }

@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,7 +54,7 @@ struct Job {
     std::condition_variable changed;
     std::deque<Piece> pieces;
     bool finished = false;
-    std::string finish_reason;  // "stop", "length" or "cancelled"
+    std::string finish_reason;  // "stop" or "length"; empty when the server stopped it (shutting down)
     std::string error;          // set when the model failed
     int n_generated = 0;
 
@@ -77,18 +78,21 @@ public:
         for (Slot& s : slots_) {
             s.memory.resize(stream_bytes);
             Arena arena(s.memory.data(), s.memory.size());
-            s.stream.init(n_vocab, &backend.vocabulary(), SamplerConfig{}, max_stop_bytes, arena);
+            const Status st = s.stream.init(n_vocab, &backend.vocabulary(), SamplerConfig{}, max_stop_bytes, arena);
+            if (!st) throw std::runtime_error(std::string("token stream: ") + st.detail);
         }
-        logits_.resize(size_t(backend.n_batch()) * size_t(n_vocab));
+        // A step asks for at most one row per slot: a decoded token's, or a prompt's last.
+        logits_.resize(slots_.size() * size_t(n_vocab));
+        free_slots_ = int(slots_.size());
         thread_ = std::thread([this] { run(); });
     }
     ~Scheduler() { shutdown(); }
 
-    // False when the queue is full.
+    // False when the queue is full (requests about to take a free slot do not count).
     bool submit(const std::shared_ptr<Job>& job) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            if (stopping_ || int(queue_.size()) >= queue_limit_) {
+            if (stopping_ || int(queue_.size()) >= queue_limit_ + free_slots_) {
                 ++metrics.rejected;
                 return false;
             }
@@ -106,7 +110,7 @@ public:
         wake_.notify_one();
     }
 
-    // Ends every request (queued and running) as cancelled and stops the thread.
+    // Ends every request (queued and running) without a finish reason and stops the thread.
     void shutdown() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -132,12 +136,14 @@ private:
 
     void run() {
         std::vector<BatchToken> batch;
-        std::vector<int> rows;  // the slot of each logits row
+        std::vector<int> rows;     // the slot of each logits row
+        std::vector<int> members;  // the slots with tokens in the batch
         size_t next_prompt_slot = 0;
         while (true) {
             if (!admit()) break;
             batch.clear();
             rows.clear();
+            members.clear();
             // Decoding slots first: one token each keeps every stream moving.
             for (size_t i = 0; i < slots_.size(); ++i) {
                 Slot& s = slots_[i];
@@ -149,6 +155,7 @@ private:
                 }
                 batch.push_back(BatchToken{s.pending, int32_t(i), true});
                 rows.push_back(int(i));
+                members.push_back(int(i));
                 s.pending = -1;
                 ++s.n_past;
             }
@@ -168,6 +175,7 @@ private:
                 s.prompt_done += size_t(take);
                 s.n_past += take;
                 room -= take;
+                members.push_back(int(i));
             }
             next_prompt_slot = (next_prompt_slot + 1) % slots_.size();
             if (batch.empty()) continue;
@@ -176,21 +184,22 @@ private:
             const Status st = backend_.decode(batch.data(), int(batch.size()), logits_.data());
             metrics.busy_us += uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
             ++metrics.steps;
+            if (!st) {  // nothing of the batch is in the cache: every request in it ends
+                const std::string error = std::string(error_name(st.code)) + (st.detail[0] ? std::string(": ") + st.detail : std::string());
+                for (int i : members)
+                    if (slots_[size_t(i)].job) fail(slots_[size_t(i)], error);
+                continue;
+            }
             for (size_t r = 0; r < rows.size(); ++r) {
                 Slot& s = slots_[size_t(rows[r])];
-                if (!s.job) continue;
-                if (!st) {
-                    fail(s, std::string(error_name(st.code)) + (st.detail[0] ? std::string(": ") + st.detail : std::string()));
-                    continue;
-                }
-                sample(s, logits_.data() + r * size_t(backend_.n_vocab()));
+                if (s.job) sample(s, logits_.data() + r * size_t(backend_.n_vocab()));
             }
         }
-        // Shutting down: everything still here ends as cancelled.
+        // Shutting down: everything still here ends without a finish reason.
         for (Slot& s : slots_)
-            if (s.job) end(s, "cancelled");
+            if (s.job) end(s, "");
         std::lock_guard<std::mutex> lock(mutex_);
-        for (auto& job : queue_) close(*job, "cancelled", {});
+        for (auto& job : queue_) close(*job, "", {});
         queue_.clear();
     }
 
@@ -198,7 +207,7 @@ private:
     // there is nothing to run. False when shutting down.
     bool admit() {
         for (Slot& s : slots_)
-            if (s.job && s.job->cancelled) end(s, "cancelled");
+            if (s.job && s.job->cancelled) end(s, "");
         std::unique_lock<std::mutex> lock(mutex_);
         while (true) {
             if (stopping_) return false;
@@ -207,7 +216,7 @@ private:
                 std::shared_ptr<Job> job = queue_.front();
                 queue_.pop_front();
                 if (job->cancelled) {
-                    close(*job, "cancelled", {});
+                    close(*job, "", {});
                     --i;
                     continue;
                 }
@@ -217,6 +226,7 @@ private:
             int active = 0;
             for (const Slot& s : slots_) active += s.job != nullptr;
             metrics.active = active;
+            free_slots_ = int(slots_.size()) - active;
             if (active) return true;
             wake_.wait(lock);
         }
@@ -246,7 +256,7 @@ private:
 
     void sample(Slot& s, const float* logits) {
         Job& job = *s.job;
-        if (job.cancelled) return end(s, "cancelled");
+        if (job.cancelled) return end(s, "");
         Piece piece;
         const float log_sum = job.top_logprobs >= 0 ? log_softmax_top(logits, job.top_logprobs, piece.top) : 0.0f;
         const NextToken next = s.stream.next(logits);
@@ -334,6 +344,7 @@ private:
     std::condition_variable wake_;
     std::deque<std::shared_ptr<Job>> queue_;
     bool stopping_ = false;
+    int free_slots_ = 0;  // under mutex_: slots without a request as of the last admit()
     std::thread thread_;
 };
 

@@ -1,14 +1,15 @@
 // tinyllm-server: an OpenAI-compatible HTTP server with continuous batching and a chat page.
 //
 //   tinyllm-server -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [-c CTX] [-t THREADS]
-//                  [--api-key KEY] [--chat-template NAME] [--tokenizer FILE.gguf] [--queue N]
+//                  [-b BATCH] [--queue N] [--api-key KEY] [--chat-template NAME] [--tokenizer FILE.gguf]
 //
 // GET / (chat page), /health, /v1/models, /metrics; POST /v1/completions,
 // /v1/chat/completions (stream: true for server-sent events), /tokenize, /detokenize.
 // -c is the context of each of the --parallel sequences. --port 0 takes any free port; the
 // address is printed as "listening on http://HOST:PORT". SIGINT/SIGTERM: stop accepting,
-// cancel what is running, exit 0.
+// end what is running (streams get an error event and [DONE]), exit 0.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -70,7 +71,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "-c" || a == "--ctx-size") o.backend.n_ctx = int(parse_int(a, value(), 1, 1 << 24));
         else if (a == "-t" || a == "--threads") o.threads = int(parse_int(a, value(), 1, 1024));
         else if (a == "-b" || a == "--batch-size") o.backend.n_batch = int(parse_int(a, value(), 1, 1 << 16));
-        else if (a == "--queue") o.queue = int(parse_int(a, value(), 0, 1 << 16));
+        else if (a == "--queue") o.queue = int(parse_int(a, value(), 0, 1024));
         else if (a == "--api-key") o.api_key = value();
         else if (a == "--chat-template") o.chat_template = value();
         else if (a == "--tokenizer") o.backend.tokenizer = value();
@@ -89,11 +90,14 @@ Options parse_args(int argc, char** argv) {
 // chatml (as llama.cpp falls back to).
 ChatTemplate choose_chat_template(const Options& o, const gguf::File& vocab) {
     ChatTemplate t = ChatTemplate::chatml;
-    Status st;
-    if (!o.chat_template.empty()) st = chat_template_from_name(o.chat_template, t);
-    else if (Result<StrView> jinja = vocab.get_string("tokenizer.chat_template"))
-        st = detect_chat_template(std::string(jinja->data(), jinja->size()), t);
-    if (!st) die(st, "chat template");
+    if (!o.chat_template.empty()) {
+        const Status st = chat_template_from_name(o.chat_template, t);
+        if (!st) die(st, "--chat-template");
+    } else if (Result<StrView> jinja = vocab.get_string("tokenizer.chat_template")) {
+        if (!detect_chat_template(std::string(jinja->data(), jinja->size()), t))
+            std::fprintf(stderr, "tinyllm-server: the model's chat template is not one tinyllm knows; chat uses chatml "
+                                 "(choose with --chat-template)\n");
+    }
     return t;
 }
 
@@ -121,7 +125,6 @@ int main(int argc, char** argv) {
     ModelInfo model;
     model.name = file_name(opt.backend.model);
     model.tokenizer = &backend.tokenizer();
-    model.vocabulary = &backend.vocabulary();
     model.chat_template = choose_chat_template(opt, backend.vocabulary_file());
     model.n_ctx = backend.n_ctx();
     model.n_vocab = backend.n_vocab();
@@ -131,12 +134,14 @@ int main(int argc, char** argv) {
     std::atomic<uint64_t> next_id{1}, client_errors{0};
 
     httplib::Server http;
-    // A thread per connection being served: every slot and queued request, plus a few for
-    // health checks and metrics while all of them stream.
+    // A thread per open connection: every slot and queued request, plus a few for health checks
+    // and metrics while all of them stream. Idle keep-alive connections give theirs back soon.
     const size_t connections = size_t(backend.n_slots() + queue_limit + 4);
     http.new_task_queue = [connections] { return new httplib::ThreadPool(connections); };
     http.set_payload_max_length(4 << 20);
     http.set_keep_alive_max_count(100);
+    http.set_keep_alive_timeout(2);
+    std::atomic<int> open_streams{0};
 
     auto send_error = [&](httplib::Response& res, const ApiError& e) {
         if (e.status < 500) ++client_errors;
@@ -225,10 +230,12 @@ int main(int argc, char** argv) {
                 return send_error(res, ApiError{503, "the server is busy: " + std::to_string(queue_limit) + " requests are already waiting",
                                                 "unavailable_error"});
             Job& job = *r.job;
+            const ApiError stopping{503, "the server is shutting down", "unavailable_error"};
             if (!r.stream) {
                 std::unique_lock<std::mutex> lock(job.mutex);
                 job.changed.wait(lock, [&] { return job.finished; });
                 if (!job.error.empty()) return send_error(res, ApiError{500, job.error, "server_error"});
+                if (job.finish_reason.empty()) return send_error(res, stopping);
                 const std::vector<Piece> pieces(job.pieces.begin(), job.pieces.end());
                 json j = response(r, model, pieces, false, job.finish_reason);
                 j["usage"] = usage(job);
@@ -236,9 +243,10 @@ int main(int argc, char** argv) {
             }
             auto first = std::make_shared<bool>(true);
             res.set_header("Cache-Control", "no-cache");
+            ++open_streams;
             res.set_chunked_content_provider(
                 "text/event-stream",
-                [&, r, first](size_t, httplib::DataSink& sink) {
+                [&, r, first, stopping](size_t, httplib::DataSink& sink) {
                     Job& job = *r.job;
                     std::vector<Piece> pieces;
                     bool finished;
@@ -260,6 +268,8 @@ int main(int argc, char** argv) {
                     if (!finished) return sink.is_writable();
                     if (!job.error.empty()) {
                         send(dump(error_body(ApiError{500, job.error, "server_error"})));
+                    } else if (job.finish_reason.empty()) {
+                        send(dump(error_body(stopping)));
                     } else {
                         json last = response(r, model, {}, true, job.finish_reason, *first);
                         last["usage"] = usage(job);
@@ -270,7 +280,10 @@ int main(int argc, char** argv) {
                     return true;
                 },
                 // Whether the stream ended or the client left, the request stops taking a slot.
-                [&, job = r.job](bool) { scheduler.cancel(job); });
+                [&, job = r.job](bool) {
+                    scheduler.cancel(job);
+                    --open_streams;
+                });
         };
     };
     for (const char* prefix : {"/v1", ""}) {
@@ -305,12 +318,19 @@ int main(int argc, char** argv) {
         res.set_content(dump(json{{"content", text}}), "application/json");
     });
 
+    // Stopping: the requests end first (streams send their last event while the server still
+    // writes), then the server stops accepting; a signal before it listens waits until it does.
+    std::atomic<bool> listening_ended{false};
     std::thread signal_thread([&] {
         int received = 0;
         sigwait(&signals, &received);
         std::fprintf(stderr, "tinyllm-server: %s: stopping\n", received == SIGINT ? "SIGINT" : "SIGTERM");
         scheduler.shutdown();
-        http.stop();
+        for (int i = 0; i < 200 && open_streams > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        while (!listening_ended) {
+            if (http.is_running()) http.stop();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
     });
 
     const int port = opt.port ? (http.bind_to_port(opt.host, opt.port) ? opt.port : -1) : http.bind_to_any_port(opt.host);
@@ -320,7 +340,10 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "tinyllm-server: %s | %d slots x %d tokens of context | listening on http://%s:%d\n", model.name.c_str(),
                  backend.n_slots(), backend.n_ctx(), opt.host.c_str(), port);
-    http.listen_after_bind();
+    const bool clean = http.listen_after_bind();
+    listening_ended = true;
+    if (!clean) kill(getpid(), SIGTERM);  // wakes the signal thread, which is the only one waiting for it
     signal_thread.join();
-    return 0;
+    if (!clean) std::fprintf(stderr, "tinyllm-server: the listening socket failed\n");
+    return clean ? 0 : 1;
 }

@@ -185,9 +185,14 @@ def test_errors(s, n_ctx=256):
         ("token id out of range", "/v1/completions", dict(prompt=[1, 99999]), None, 400, "token ids"),
         ("prompt longer than the context", "/v1/completions", dict(prompt=[5] * (n_ctx + 1)), None, 400, "context"),
         ("n > 1", "/v1/completions", dict(prompt="x", n=2), None, 400, "'n'"),
-        ("tools", "/v1/chat/completions", dict(messages=[{"role": "user", "content": "x"}], tools=[]), None, 400, "tools"),
+        ("tools", "/v1/chat/completions", dict(messages=[{"role": "user", "content": "x"}],
+                                                 tools=[{"type": "function", "function": {"name": "f"}}]), None, 400, "tools"),
         ("no messages", "/v1/chat/completions", dict(messages=[]), None, 400, "messages"),
         ("bad role", "/v1/chat/completions", dict(messages=[{"role": "wizard", "content": "x"}]), None, 400, "wizard"),
+        ("content part type not a string", "/v1/chat/completions",
+         dict(messages=[{"role": "user", "content": [{"type": 5, "text": "x"}]}]), None, 400, "content parts"),
+        ("response_format json", "/v1/chat/completions",
+         dict(messages=[{"role": "user", "content": "x"}], response_format={"type": "json_object"}), None, 400, "response_format"),
         ("stop too long", "/v1/completions", dict(prompt="x", stop="y" * 300), None, 400, "stop"),
         ("detokenize bad id", "/detokenize", dict(tokens=[-1]), None, 400, "token ids"),
         ("oversize body", "/v1/completions", None, '{"prompt": "' + "a" * (5 << 20) + '"}', 413, "larger"),
@@ -199,6 +204,11 @@ def test_errors(s, n_ctx=256):
         check(ok, f"{what}: expected {status} naming {needle!r}, got {got} {str(j)[:200]}")
     status, _ = s.request("GET", "/health")
     check(status == 200, "healthy after the bad requests")
+    # What clients send by default is accepted: nulls, neutral values of unsupported fields, -1.
+    status, j = s.request("POST", "/v1/chat/completions", dict(
+        messages=[{"role": "user", "content": "x"}], temperature=None, top_p=None, n=None, stream=None, logprobs=None,
+        max_tokens=-1, response_format={"type": "text"}, tool_choice="none", tools=[], logit_bias={}, seed=None, stop=None))
+    check(status == 200 and j["choices"][0]["finish_reason"] in ("stop", "length"), f"client defaults: {status} {str(j)[:200]}")
     print(f"{len(cases)} bad requests each get their 4xx with a JSON error naming the problem")
 
 
@@ -239,7 +249,7 @@ def test_disconnect(s):
     freed = time.time() - t0
     generated = s.metric("generated_tokens_total") - before
     check(s.metric("active_slots") == 0, "the slot of a client that left is freed")
-    check(generated < 2000, f"generation stopped when the client left ({generated} tokens)")
+    check(generated < 100, f"generation stopped when the client left ({generated:.0f} tokens)")
     print(f"mid-stream disconnect: slot freed {freed * 1000:.0f} ms after the client left, {generated:.0f} of 2000 tokens generated")
 
 

@@ -68,7 +68,7 @@ public:
     int n_seq() const { return n_seq_; }
     int n_ctx() const override { return n_ctx_; }
     int n_vocab() const override { return model_->config.n_vocab; }
-    int n_past(int seq) const { return n_past_[seq]; }
+    int n_past(int seq) const { return seq >= 0 && seq < n_seq_ && n_past_ ? n_past_[seq] : 0; }
     // Keeps the first n tokens of sequence seq. Positions from n on are overwritten by the next
     // tokens of that sequence; attention never reads past a sequence's own length.
     Status truncate(int seq, int n) {
@@ -87,7 +87,7 @@ public:
     }
 
     // Sequence 0 as a LanguageModel.
-    int n_past() const override { return n_past_[0]; }
+    int n_past() const override { return n_past(0); }
     Status truncate(int n) override { return truncate(0, n); }
     Status eval(const int32_t* tokens, int n, float* logits, bool all_logits) override {
         return run(n, [&](int i) { return BatchToken{tokens[i], 0, all_logits || i == n - 1}; }, logits);
