@@ -358,3 +358,19 @@ TEST_CASE("metadata sizes are checked in 64 bits against limits and the tensors"
     set_value(eps, "llama.attention.layer_norm_rms_epsilon", NAN);
     CHECK(load_model_bytes(eps).code == Error::invalid_argument);
 }
+
+TEST_CASE("text from the file cannot forge or color an error line") {
+    RandomModelShape shape;
+    shape.arch = "llama\n[generate] model: ok\x1b[31m";
+    const std::vector<uint8_t> bytes = random_model_gguf(shape);
+    const Status st = load_model_bytes(bytes);
+    CHECK(st.code == Error::unsupported_architecture);
+    const std::string detail = st.detail;
+    CHECK(detail.find('\n') == std::string::npos);
+    CHECK(detail.find('\x1b') == std::string::npos);
+    CHECK(detail.find("llama\\x0a[generate] model: ok\\x1b[31m") != std::string::npos);
+    // Escapes that do not fit end the detail rather than being cut in half.
+    std::string many(300, '\x01');
+    const Status full = Status::fail(Error::invalid_argument, many.c_str());
+    CHECK(std::string(full.detail).size() % 4 == 0);
+}

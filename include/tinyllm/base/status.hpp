@@ -86,8 +86,25 @@ struct Status {
     }
 
 private:
+    // Text in a detail often comes from the file being read (key names, architectures): control
+    // bytes are written as \xNN, so a message stays one line that no input can forge or color.
+    static void put(char* out, size_t& n, char c) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        if (u >= 0x20 && u != 0x7f) {
+            if (n + 1 < detail_capacity) out[n++] = c;
+        } else if (n + 4 < detail_capacity) {
+            const char* hex = "0123456789abcdef";
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[u >> 4];
+            out[n++] = hex[u & 15];
+        } else {
+            n = detail_capacity - 1;  // no room for the escape: the detail ends here
+        }
+        out[n] = 0;
+    }
     static void append(char* out, size_t& n, const char* text) {
-        for (; text && *text && n + 1 < detail_capacity; ++text) out[n++] = *text;
+        for (; text && *text && n + 1 < detail_capacity; ++text) put(out, n, *text);
         out[n] = 0;
     }
     static void append_unsigned(char* out, size_t& n, uint64_t value) {
@@ -110,7 +127,7 @@ private:
     // Length-delimited text (names inside a mapped file are not NUL-terminated).
     struct Text { const char* data; size_t size; };
     static void append(char* out, size_t& n, const Text& t) {
-        for (size_t i = 0; i < t.size && n + 1 < detail_capacity; ++i) out[n++] = t.data[i];
+        for (size_t i = 0; i < t.size && n + 1 < detail_capacity; ++i) put(out, n, t.data[i]);
         out[n] = 0;
     }
     template <class S>
