@@ -5,7 +5,7 @@
 #
 # TINYLLM_SERVER_BIN '-' measures llama-server alone. Environment: CTX (context per sequence,
 # default 1024), TOKENS (max_tokens per stream, 64), NS ("1 2 4 8"), PROMPT, LOG_DIR (server logs
-# and the JSON lines, default a fresh mktemp -d, kept).
+# and the JSON lines, default a fresh mktemp -d, kept), QUIET_WAIT (seconds, default 60).
 #
 # Rules, and why:
 #  - Each measurement gets a freshly started server on a free loopback port, stopped right after,
@@ -18,6 +18,10 @@
 #    passes -kvu: one slot of CTX, like tinyllm.
 #  - The number is serve_bench.py's agg_tps: decode tokens/s over the window in which all N
 #    streams are decoding (see its header). Scaling = median at N / median at 1, per engine.
+#  - A shared machine: before each server starts, wait (at most QUIET_WAIT s) until other
+#    programs use under a quarter of the CPUs, and report per measurement the share of CPU time
+#    other programs took while it ran (other_cpu); the table gives its median per N. A busy
+#    neighbour makes spinning thread pools (llama.cpp's OpenMP) stall far more than its share.
 #  - Servers are killed on any exit (trap), so an interrupted run leaves nothing listening.
 set -euo pipefail
 if [ $# -lt 3 ]; then
@@ -25,7 +29,7 @@ if [ $# -lt 3 ]; then
   exit 2
 fi
 llama_bin=$1 tinyllm_bin=$2 model=$3 threads=${4:-2} rounds=${5:-5}
-ctx=${CTX:-1024} tokens=${TOKENS:-64} ns=${NS:-1 2 4 8}
+ctx=${CTX:-1024} tokens=${TOKENS:-64} ns=${NS:-1 2 4 8} quiet_wait=${QUIET_WAIT:-60}
 prompt=${PROMPT:-Once upon a time, in a small village by the sea,}
 here=$(cd "$(dirname "$0")" && pwd)
 log_dir=${LOG_DIR:-$(mktemp -d /tmp/serve-compare.XXXXXX)}
@@ -50,6 +54,23 @@ trap 'exit 130' INT TERM  # exit runs the EXIT trap
 
 free_port() {  # the kernel picks a free port; released at once, reused by the server just after
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_quiet() {  # until the CPUs are under 25% busy over 2 s, or quiet_wait seconds have passed
+  python3 - "$quiet_wait" <<'EOF'
+import sys, time
+def busy():
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+    return sum(v), sum(v) - v[3] - v[4]
+deadline = time.monotonic() + float(sys.argv[1])
+while True:
+    a = busy(); time.sleep(2); b = busy()
+    load = (b[1] - a[1]) / max(1, b[0] - a[0])
+    if load < 0.25 or time.monotonic() > deadline:
+        break
+if load >= 0.25:
+    print(f"serve-compare: machine still {load:.0%} busy, measuring anyway", file=sys.stderr)
+EOF
 }
 
 # start_server ENGINE N PORT LOG: starts it in the background, waits until GET /health says 200.
@@ -81,11 +102,12 @@ for n in $ns; do
     order=$engines
     [ $((r % 2)) = 1 ] && [ "$engines" = "llama tinyllm" ] && order="tinyllm llama"
     for engine in $order; do
+      wait_quiet
       port=$(free_port)
       start_server "$engine" "$n" "$port" "$log_dir/$engine-n$n-r$r.log"
       out=$log_dir/$engine-n$n-r$r.json  # one JSON line; the table reads engine, N, round from the name
       python3 "$here/serve_bench.py" --port "$port" --parallel "$n" --tokens "$tokens" \
-        --prompt "$prompt" --rounds 1 --label "$engine" > "$out" \
+        --prompt "$prompt" --rounds 1 --label "$engine" --server-pid "$server_pid" > "$out" \
         || echo "serve-compare: $engine N=$n round $r failed (see $out)" >&2
       cut -c1-150 "$out" >&2
       stop_server
@@ -97,7 +119,7 @@ done
 python3 - "$log_dir" "$rounds" "$ns" <<'EOF'
 import json, os, statistics, sys
 log_dir, rounds, ns = sys.argv[1], int(sys.argv[2]), [int(n) for n in sys.argv[3].split()]
-tps, rows = {}, []  # (engine, N) -> agg_tps per round (None: failed or missing)
+tps, rows, other = {}, [], {}  # (engine, N) -> agg_tps per round (None: failed or missing)
 for e in ("llama", "tinyllm"):
     for n in ns:
         for r in range(rounds):
@@ -108,18 +130,20 @@ for e in ("llama", "tinyllm"):
             row = lines[-1] if lines else {"errors": ["no output"]}
             rows.append(row)
             tps.setdefault((e, n), [None] * rounds)[r] = row.get("agg_tps")
+            if "other_cpu" in row:
+                other.setdefault(n, []).append(row["other_cpu"])
 med = lambda xs: statistics.median(xs) if xs else None
 fmt = lambda x, d=1: "—" if x is None else f"{x:.{d}f}"
 ok = lambda e, n: [x for x in tps.get((e, n), []) if x is not None]
-print("\n| N | llama.cpp tok/s | tinyllm tok/s | ratio min/med/max | llama.cpp scaling | tinyllm scaling |")
-print("|---|---|---|---|---|---|")
+print("\n| N | llama.cpp tok/s | tinyllm tok/s | ratio min/med/max | llama.cpp scaling | tinyllm scaling | other CPU |")
+print("|---|---|---|---|---|---|---|")
 for n in ns:
     l, t = tps.get(("llama", n), []), tps.get(("tinyllm", n), [])
     ratios = [b / a for a, b in zip(l, t) if a and b]
     sc = lambda e: (med(ok(e, n)) / med(ok(e, 1))) if ok(e, n) and ok(e, 1) else None
     rr = f"{min(ratios):.2f} / {med(ratios):.2f} / {max(ratios):.2f}" if ratios else "—"
     print(f"| {n} | {fmt(med(ok('llama', n)))} | {fmt(med(ok('tinyllm', n)))} | {rr} "
-          f"| {fmt(sc('llama'), 2)} | {fmt(sc('tinyllm'), 2)} |")
+          f"| {fmt(sc('llama'), 2)} | {fmt(sc('tinyllm'), 2)} | {fmt(med(other.get(n, [])), 2)} |")
 failed = sum(1 for r in rows if "errors" in r)
 print(f"\n{len(rows)} measurements, {failed} with errors (agg_tps of those left out)")
 EOF

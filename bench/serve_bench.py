@@ -3,6 +3,7 @@
 
   serve_bench.py [--url http://127.0.0.1:8080] [--parallel N] [--tokens M] [--prompt TEXT]
                  [--rounds R] [--warmup 1] [--wait-ready SECONDS] [--timeout S] [--label NAME]
+                 [--server-pid PID]
 
 Each round opens N connections, then sends N streaming POST /v1/completions at once (temperature
 0, ignore_eos true, max_tokens M) and stamps every streamed chunk as it arrives. One JSON line
@@ -14,6 +15,11 @@ per round on stdout:
             processing (before) and the tail where fewer than N streams remain (after) are
             excluded. With N=1 it is the plain decode rate, (chunks-1)/(last-first).
   ttft_ms   time from sending a request to its first chunk (median and max over the streams).
+            Every request's prompt starts with its round and stream ("3.1: ") so no server can
+            answer it from a prompt cache: TTFT is always a cold prefill.
+  other_cpu with --server-pid (Linux): the share of the machine's CPU time during the round
+            spent neither by the server nor by this client (other programs, and steal time on
+            a VM). On a shared machine this says which rounds were disturbed.
 
 A chunk is counted as one token when it is a partial chunk (finish_reason null) or carries text:
 llama-server sends one chunk per token and a final empty chunk with the usage; a server that puts
@@ -26,6 +32,7 @@ Exit status: 0 all rounds clean, 1 a round had errors (named in the JSON line), 
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import threading
@@ -59,6 +66,20 @@ def wait_ready(host, port, seconds):
         time.sleep(0.25)
     print(f"serve_bench: {host}:{port} not ready after {seconds:g} s ({last})", file=sys.stderr)
     return False
+
+
+def cpu_sample(pid):
+    """(jiffies of all CPUs, busy jiffies of all CPUs, the server's, this process's), or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)": state is field 3
+        server = int(fields[11]) + int(fields[12])  # utime + stime
+        t = os.times()
+        return sum(v), sum(v) - v[3] - v[4], server, (t.user + t.system) * os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class Stream:
@@ -133,10 +154,12 @@ class Stream:
                 conn.close()
 
 
-def run_round(host, port, args, prompt):
-    body = json.dumps({"prompt": prompt, "max_tokens": args.tokens, "temperature": 0,
-                       "stream": True, "ignore_eos": True}).encode()
-    streams = [Stream(host, port, body, args.timeout, args.deadline) for _ in range(args.parallel)]
+def run_round(host, port, args, tag):
+    bodies = [json.dumps({"prompt": f"{tag}.{i}: {args.prompt}", "max_tokens": args.tokens,
+                          "temperature": 0, "stream": True, "ignore_eos": True}).encode()
+              for i in range(args.parallel)]
+    streams = [Stream(host, port, b, args.timeout, args.deadline) for b in bodies]
+    cpu0 = cpu_sample(args.server_pid) if args.server_pid else None
     barrier = threading.Barrier(args.parallel)
     threads = [threading.Thread(target=s.run, args=(barrier,), daemon=True) for s in streams]
     t0 = time.perf_counter()
@@ -145,12 +168,16 @@ def run_round(host, port, args, prompt):
     for t in threads:
         t.join(args.deadline + args.timeout + 5)  # each stream bounds itself; this is a backstop
     wall = time.perf_counter() - t0
+    cpu1 = cpu_sample(args.server_pid) if cpu0 else None
     errors = [f"stream {i}: {s.error}" for i, s in enumerate(streams) if s.error]
     errors += [f"stream {i}: still running" for i, t in enumerate(threads) if t.is_alive()]
     errors += [f"stream {i}: no tokens" for i, s in enumerate(streams) if not s.error and not s.stamps]
     out = {"label": args.label, "parallel": args.parallel, "max_tokens": args.tokens,
            "wall_s": round(wall, 3), "chunks": [len(s.stamps) for s in streams],
            "server_tokens": [s.server_tokens for s in streams]}
+    if cpu1 and cpu1[0] > cpu0[0]:
+        d = [b - a for a, b in zip(cpu0, cpu1)]
+        out["other_cpu"] = round(max(0.0, (d[1] - d[2] - d[3]) / d[0]), 3)
     warnings = [f"stream {i}: server generated {s.server_tokens} of {args.tokens} tokens "
                 f"(finish_reason {s.finish_reason}; ignore_eos not honoured?)"
                 for i, s in enumerate(streams) if s.server_tokens not in (None, args.tokens)]
@@ -184,13 +211,13 @@ def main():
     p.add_argument("--tokens", "-M", type=int, default=64, help="max_tokens per stream")
     p.add_argument("--prompt", default="Once upon a time, in a small village by the sea,")
     p.add_argument("--rounds", type=int, default=1)
-    p.add_argument("--warmup", type=int, default=1,
-                   help="untimed requests before the rounds (a different prompt, so no prompt cache is primed)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed 8-token requests before the rounds")
     p.add_argument("--wait-ready", type=float, default=0, metavar="SECONDS",
                    help="first poll GET /health until it answers 200, at most this long")
     p.add_argument("--timeout", type=float, default=60, help="socket timeout per connect/read, s")
     p.add_argument("--deadline", type=float, default=600, help="longest a stream may stay open, s")
     p.add_argument("--label", default="", help="copied into each JSON line (e.g. the engine)")
+    p.add_argument("--server-pid", type=int, help="the server's process id, to report other_cpu")
     args = p.parse_args()
     if args.parallel < 1 or args.tokens < 2 or args.rounds < 0:
         p.error("--parallel must be >= 1, --tokens >= 2, --rounds >= 0")
@@ -200,12 +227,12 @@ def main():
     status = 0
     for _ in range(args.warmup):
         w = argparse.Namespace(**{**vars(args), "parallel": 1, "tokens": 8})
-        r = run_round(host, port, w, "Warmup. " + args.prompt)
+        r = run_round(host, port, w, "warmup")
         if "errors" in r:
             print(json.dumps({"label": args.label, "warmup": True, "errors": r["errors"]}), flush=True)
             return 1
     for i in range(args.rounds):
-        r = run_round(host, port, args, args.prompt)
+        r = run_round(host, port, args, str(i))
         print(json.dumps({"round": i, **r}), flush=True)
         if "errors" in r:
             status = 1
