@@ -32,8 +32,20 @@ bool parse_type(const std::string& s, GgmlType& t) {
 
 } // namespace
 
+const char* const usage =
+    "usage: make_random_model OUT.gguf [--arch llama|qwen2|qwen3|gemma|gemma2|gemma3|phi3]\n"
+    "         [--preset tinyllama-1.1b|llama-7b|small] [--type f32|f16|bf16|q8_0|q4_0] [--vocab N] [--embd N]\n"
+    "         [--layers N] [--ff N] [--heads N] [--kv-heads N] [--ctx N] [--seed S] [--vocab-type spm|chatml|llama3]\n"
+    "         [--zero-output]\n";
+
 int main(int argc, char** argv) {
-    if (argc < 2) return fail("usage: make_random_model OUT.gguf [--preset NAME] [--type T] [--vocab N] ...");
+    if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+        std::fputs(usage, stdout);
+        return 0;
+    }
+    if (argc < 2) return fail("no output file given (see --help)");
+    // An option where the output name goes is a mistake, not a file to create.
+    if (argv[1][0] == '-') return fail(std::string("the first argument is the output file, not '") + argv[1] + "' (see --help)");
     RandomModelShape s;
     std::string out = argv[1];
     for (int i = 2; i < argc; ++i) {

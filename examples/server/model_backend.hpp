@@ -34,7 +34,8 @@ public:
         pte_ = std::memcmp(magic + 4, "ET", 2) == 0;
         Status st = pte_ ? pte_file_.open(opt.model) : model_file_.open(opt.model);
         if (!st) return st;
-        return pte_ ? open_pte(opt) : open_gguf(opt);
+        if (!(st = pte_ ? open_pte(opt) : open_gguf(opt))) return st;
+        return warm_up();
     }
 
     // Runs tokens of any slots; logits receives a row per token that asks for one, in order.
@@ -61,6 +62,18 @@ public:
     const gguf::File& vocabulary_file() const { return vocab_file_->gguf; }
 
 private:
+    // One step with a token in every slot before the first request, as llama-server does: the
+    // threads start and the code and memory of a batched step are touched, so the first
+    // requests are not the slow ones.
+    Status warm_up() {
+        std::vector<BatchToken> batch;
+        for (int slot = 0; slot < n_slots(); ++slot) batch.push_back(BatchToken{tokenizer_.bos_id() >= 0 ? tokenizer_.bos_id() : 0, slot, true});
+        std::vector<float> logits(batch.size() * size_t(n_vocab()));
+        Status st = decode(batch.data(), int(batch.size()), logits.data());
+        for (int slot = 0; slot < n_slots(); ++slot) clear(slot);
+        return st;
+    }
+
     Status open_vocabulary(GgufModelFile& file) {
         vocab_file_ = &file;
         Status st = tokenizer_.load(file.gguf);

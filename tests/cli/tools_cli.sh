@@ -22,6 +22,10 @@ trap 'rm -rf "$tmp"' EXIT
 
 check_error "inspect: unknown flag" "unknown argument '--frob'" "$bin/inspect" --frob x.gguf
 check_error "inspect: no file" "no file given" "$bin/inspect"
+check_error "make_random_model: an option where the output goes" "the first argument is the output file, not '--type'" \
+  "$bin/make_random_model" --type q4_0
+expect "make_random_model --help: usage, exit 0, no file" "0 yes no" \
+  "$(cd "$tmp" && run "$bin/make_random_model" --help >help.txt; echo "$? $(grep -q '^usage: make_random_model OUT.gguf' help.txt && echo yes || echo no) $([ -e -- "--help" ] && echo yes || echo no)")"
 check_error "make_random_model: unknown architecture" "unknown architecture 'foo'" "$bin/make_random_model" "$tmp/x.gguf" --arch foo
 expect "make_random_model: nothing written for a bad architecture" "no" "$([ -e "$tmp/x.gguf" ] && echo yes || echo no)"
 check_error "quantize: unknown flag" "unknown argument '--frob'" "$bin/quantize" a.gguf b.gguf q4_0 --frob
