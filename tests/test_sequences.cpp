@@ -101,7 +101,7 @@ TEST_CASE("batched sequences give each token the logits it gets alone, bit for b
         REQUIRE(f.open(shared_path(file)).ok());
         Model m;
         REQUIRE(f.load(m).ok());
-        check_bit_identical(m, 64, {23, 9, 17, 30}, file);
+        check_bit_identical(m, 64, {14, 6, 11, 18}, file);
     }
 }
 
@@ -113,7 +113,7 @@ TEST_CASE("every architecture batches sequences bit-identically") {
         REQUIRE(f.open(shared_path(file)).ok());
         Model m;
         REQUIRE(f.load(m).ok());
-        check_bit_identical(m, 32, {12, 5, 20}, arch);
+        check_bit_identical(m, 32, {10, 5, 14}, arch);
     }
 }
 
