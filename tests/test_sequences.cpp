@@ -17,6 +17,16 @@ using test_support::shared_path;
 
 namespace {
 
+// A shared model file, bound (and repacked for this CPU, as programs load it).
+struct LoadedFile {
+    GgufModelFile file;
+    Model model;
+    explicit LoadedFile(const std::string& name) {
+        REQUIRE(file.open(shared_path(name)).ok());
+        REQUIRE(file.load(model).ok());
+    }
+};
+
 struct SessionMemory {
     std::vector<uint8_t> bytes;
     Arena arena;
@@ -97,11 +107,8 @@ TEST_CASE("batched sequences give each token the logits it gets alone, bit for b
     for (const char* file : {"models/shakespeare5m-q4_0.gguf", "models/shakespeare5m-q8_0.gguf", "models/shakespeare5m-q4_k_m.gguf",
                              "models/shakespeare5m-f16.gguf"}) {
         if (!test_support::require_shared(file)) return;
-        GgufModelFile f;
-        REQUIRE(f.open(shared_path(file)).ok());
-        Model m;
-        REQUIRE(f.load(m).ok());
-        check_bit_identical(m, 64, {14, 6, 11, 18}, file);
+        LoadedFile f(file);
+        check_bit_identical(f.model, 64, {14, 6, 11, 18}, file);
     }
 }
 
@@ -109,11 +116,8 @@ TEST_CASE("every architecture batches sequences bit-identically") {
     for (const char* arch : {"llama3", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3"}) {
         const std::string file = std::string("fixtures/gguf/synthetic/") + arch + "-q4_k_m.gguf";
         if (!test_support::require_shared(file)) return;
-        GgufModelFile f;
-        REQUIRE(f.open(shared_path(file)).ok());
-        Model m;
-        REQUIRE(f.load(m).ok());
-        check_bit_identical(m, 32, {10, 5, 14}, arch);
+        LoadedFile f(file);
+        check_bit_identical(f.model, 32, {10, 5, 14}, arch);
     }
 }
 
@@ -138,10 +142,8 @@ TEST_CASE("sequences longer than the sliding window batch bit-identically") {
 
 TEST_CASE("truncating or clearing one sequence leaves the others as they were") {
     if (!test_support::require_shared("models/shakespeare5m-q8_0.gguf")) return;
-    GgufModelFile f;
-    REQUIRE(f.open(shared_path("models/shakespeare5m-q8_0.gguf")).ok());
-    Model m;
-    REQUIRE(f.load(m).ok());
+    LoadedFile f("models/shakespeare5m-q8_0.gguf");
+    const Model& m = f.model;
     const size_t V = size_t(m.config.n_vocab);
     const auto seqs = random_sequences(2, m.config.n_vocab, {12, 12}, 3);
     const std::vector<float> solo0 = alone(m, 32, seqs[0]), solo1 = alone(m, 32, seqs[1]);
@@ -177,10 +179,8 @@ TEST_CASE("truncating or clearing one sequence leaves the others as they were") 
 
 TEST_CASE("bad batches are named and change nothing") {
     if (!test_support::require_shared("models/shakespeare5m-q8_0.gguf")) return;
-    GgufModelFile f;
-    REQUIRE(f.open(shared_path("models/shakespeare5m-q8_0.gguf")).ok());
-    Model m;
-    REQUIRE(f.load(m).ok());
+    LoadedFile f("models/shakespeare5m-q8_0.gguf");
+    const Model& m = f.model;
     SessionMemory mem(m, 8, 4, 2);
     Session& s = mem.session;
     std::vector<BatchToken> batch = {{1, 0, false}, {2, 1, false}, {3, 2, true}};
