@@ -3,7 +3,7 @@
 # missing packages are installed. Extra package names may be passed as arguments.
 set -euo pipefail
 packages=(cmake ninja-build g++ clang-14 doctest-dev libbenchmark-dev python3 pkg-config
-          libcpp-httplib-dev nlohmann-json3-dev chromium "$@")
+          libcpp-httplib-dev nlohmann-json3-dev chromium python3-pytest "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

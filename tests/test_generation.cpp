@@ -38,6 +38,10 @@ public:
     int n_past() const override { return n_past_; }
     int n_ctx() const override { return n_ctx_; }
     int n_vocab() const override { return n_vocab_; }
+    // Saved states are the real models' business (test_state.cpp).
+    size_t state_bytes() const override { return 0; }
+    Result<size_t> save_state(uint8_t*, size_t) const override { return Status::fail(Error::unsupported_op, "scripted model"); }
+    Status load_state(const uint8_t*, size_t) override { return Status::fail(Error::unsupported_op, "scripted model"); }
 
     std::vector<int32_t> fed;
     int prompt_len = -1;

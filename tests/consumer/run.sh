@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs tests/consumer with each compiler given, through add_subdirectory and through
-# find_package after cmake --install. Usage: run.sh SOURCE_DIR WORK_DIR MODEL COMPILER...
+# find_package after cmake --install (the headers alone: libtinyllm has its own test). Usage: run.sh SOURCE_DIR WORK_DIR MODEL COMPILER...
 set -u
 src=$1 work=$2 model=$3
 shift 3
@@ -20,7 +20,7 @@ for cxx in "$@"; do
   step "$tag: add_subdirectory build" cmake --build "$work/$tag-sub"
   step "$tag: add_subdirectory run" "$work/$tag-sub/consumer" $model
   step "$tag: install" cmake -S "$src" -B "$work/$tag-lib" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_INSTALL_PREFIX="$work/$tag-prefix" \
-    -DTINYLLM_BUILD_TESTS=OFF -DTINYLLM_BUILD_EXAMPLES=OFF -DTINYLLM_BUILD_BENCH=OFF
+    -DTINYLLM_BUILD_TESTS=OFF -DTINYLLM_BUILD_EXAMPLES=OFF -DTINYLLM_BUILD_BENCH=OFF -DTINYLLM_BUILD_C_API=OFF
   step "$tag: install run" cmake --install "$work/$tag-lib"
   step "$tag: no bare-named header installed" test -z "$(find "$work/$tag-prefix/include" -maxdepth 1 -type f)"
   step "$tag: find_package" cmake -S "$src/tests/consumer" -B "$work/$tag-pkg" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \

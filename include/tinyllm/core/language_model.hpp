@@ -1,6 +1,7 @@
 // What generation needs from a model, whatever runs it (a GGUF Session, a .pte program): feed
-// tokens at the next positions of its cache, read logits, rewind. Freestanding.
+// tokens at the next positions of its cache, read logits, rewind, save and restore. Freestanding.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tinyllm/base/status.hpp"
@@ -17,6 +18,11 @@ public:
     virtual int n_past() const = 0;
     virtual int n_ctx() const = 0;
     virtual int n_vocab() const = 0;
+    // The conversation's saved state (model_state.hpp): its size now, a copy into dst (returns
+    // the bytes written), and a restore that checks the state belongs to this model.
+    virtual size_t state_bytes() const = 0;
+    virtual Result<size_t> save_state(uint8_t* dst, size_t capacity) const = 0;
+    virtual Status load_state(const uint8_t* src, size_t size) = 0;
 
     void reset() { truncate(0); }
 

@@ -4,6 +4,7 @@
 #include "tinyllm/loaders/formats/gguf.hpp"
 #include "tinyllm/base/arena.hpp"
 #include "tinyllm/core/model_config.hpp"
+#include "tinyllm/core/model_state.hpp"
 #include "tinyllm/core/weights.hpp"
 
 namespace tinyllm {
@@ -170,6 +171,28 @@ inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
         }
     }
     return Status{};
+}
+
+// Identifies a model for saved states: its shape, options and weight types, and the bytes of
+// its norm vectors (never repacked, and different between any two trained or random models),
+// so a state restores only into the model that wrote it, however the file was opened.
+inline uint64_t model_fingerprint(const Model& m) {
+    const ModelConfig& c = m.config;
+    state::Hash h;
+    const int64_t shape[] = {int64_t(c.arch), c.n_vocab, c.n_embd, c.n_layer, c.n_ff, c.n_head, c.n_head_kv, c.head_dim, c.n_rot,
+                             c.sliding_window, c.swa_pattern, int64_t(c.rope_style), int64_t(c.activation), int64_t(m.token_embd.type),
+                             int64_t(m.output.type)};
+    for (int64_t v : shape) h.add_u64(uint64_t(v));
+    const float options[] = {c.rms_eps, c.rope_base, c.rope_freq_scale, c.q_scale, c.kq_scale, c.attn_softcap, c.final_softcap, c.rope_base_swa};
+    h.add(reinterpret_cast<const uint8_t*>(options), sizeof options);
+    const size_t row = size_t(c.n_embd) * sizeof(float);
+    h.add(reinterpret_cast<const uint8_t*>(m.output_norm), row);
+    for (int l = 0; l < c.n_layer; ++l) {
+        h.add(reinterpret_cast<const uint8_t*>(m.layers[l].attn_norm), row);
+        h.add(reinterpret_cast<const uint8_t*>(m.layers[l].ffn_norm), row);
+        h.add_u64(uint64_t(m.layers[l].wq.type) << 8 | uint64_t(m.layers[l].w_down.type));
+    }
+    return h.h;
 }
 
 } // namespace tinyllm

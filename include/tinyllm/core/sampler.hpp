@@ -36,6 +36,7 @@ struct SamplerConfig {
 
 class Sampler {
 public:
+    static constexpr int max_window = 1024;  // the longest penalty window
     static size_t required_bytes(int n_vocab) {
         return size_t(n_vocab) * (sizeof(Candidate)) + size_t(max_window) * sizeof(int32_t) + 256;
     }
@@ -82,6 +83,35 @@ public:
     void reset() {
         n_recent_ = 0;
         state_ = cfg_.seed;
+    }
+
+    // The sampler's part of a saved state: where the random sequence is and the penalty window
+    // (its tokens oldest first, so it restores under any window length).
+    static constexpr size_t state_bytes = 16 + size_t(max_window) * sizeof(int32_t);
+
+    void save_state(uint8_t* dst) const {
+        const uint64_t window = n_recent_ < uint64_t(cfg_.penalty_last_n) ? n_recent_ : uint64_t(cfg_.penalty_last_n);
+        __builtin_memcpy(dst, &state_, 8);
+        const uint32_t count = uint32_t(window);
+        __builtin_memcpy(dst + 8, &count, 4);
+        __builtin_memset(dst + 12, 0, state_bytes - 12);
+        for (uint64_t i = 0; i < window; ++i) {
+            const int32_t t = recent_[(n_recent_ - window + i) % uint64_t(cfg_.penalty_last_n)];
+            __builtin_memcpy(dst + 16 + i * 4, &t, 4);
+        }
+    }
+
+    // Restores what save_state() wrote (the caller has checked the bytes' integrity).
+    void load_state(const uint8_t* src) {
+        uint32_t count;
+        __builtin_memcpy(&count, src + 8, 4);
+        n_recent_ = 0;
+        for (uint32_t i = 0; i < count && i < uint32_t(max_window); ++i) {
+            int32_t t;
+            __builtin_memcpy(&t, src + 16 + i * 4, 4);
+            accept(t);
+        }
+        __builtin_memcpy(&state_, src, 8);
     }
 
     // Remembers a token for the repetition penalty window.
@@ -161,7 +191,6 @@ public:
     }
 
 private:
-    static constexpr int max_window = 1024;
     struct Candidate {
         int32_t id;
         float logit;

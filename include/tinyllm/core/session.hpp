@@ -60,6 +60,7 @@ public:
             return Status::fail(Error::out_of_memory, "session needs ",
                                 uint64_t(required_bytes(m, n_ctx, n_batch_, n_seq)), " bytes of arena");
         for (int q = 0; q < n_seq_; ++q) n_past_[q] = 0;
+        fingerprint_ = model_fingerprint(m);
         return Status{};
     }
 
@@ -86,7 +87,52 @@ public:
         return run(n, [&](int i) { return tokens[i]; }, logits);
     }
 
+    // A saved state of sequence seq (model_state.hpp): the keys and values of its tokens, layer
+    // by layer. It restores into any sequence of a session of the same model whose context
+    // holds its tokens.
+    size_t state_bytes(int seq) const { return state::Header::bytes + state_payload_bytes(n_past(seq)); }
+
+    Result<size_t> save_state(int seq, uint8_t* dst, size_t capacity) const {
+        if (seq < 0 || seq >= n_seq_) return Status::fail(Error::invalid_argument, "sequence ", seq, " outside 0..", n_seq_ - 1);
+        const size_t need = state_bytes(seq);
+        if (!dst || capacity < need)
+            return Status::fail(Error::out_of_memory, "the state needs ", uint64_t(need), " bytes; the buffer has ", uint64_t(capacity));
+        const int n = n_past_[seq];
+        const size_t row = size_t(model_->config.kv_dim()) * sizeof(uint16_t);
+        uint8_t* out = dst + state::Header::bytes;
+        for (int l = 0; l < model_->config.n_layer; ++l)
+            for (int kv = 0; kv < 2; ++kv) {
+                __builtin_memcpy(out, cache_row(kv ? v_cache_ : k_cache_, l, seq), size_t(n) * row);
+                out += size_t(n) * row;
+            }
+        state::write_header(dst, state_header(n));
+        return need;
+    }
+
+    // Replaces sequence seq's cache with a saved state; a state that does not belong here
+    // changes nothing.
+    Status load_state(int seq, const uint8_t* src, size_t size) {
+        if (seq < 0 || seq >= n_seq_) return Status::fail(Error::invalid_argument, "sequence ", seq, " outside 0..", n_seq_ - 1);
+        state::Header saved;
+        Status st = state::read_header(src, size, saved);
+        if (!st) return st;
+        const int n_fit = saved.n_tokens <= n_ctx_ ? saved.n_tokens : 0;  // check_fits refuses the others
+        if (!(st = state::check_fits(saved, state_header(n_fit), n_ctx_, state_payload_bytes(n_fit)))) return st;
+        const size_t row = size_t(model_->config.kv_dim()) * sizeof(uint16_t), n = size_t(saved.n_tokens);
+        const uint8_t* in = src + state::Header::bytes;
+        for (int l = 0; l < model_->config.n_layer; ++l)
+            for (int kv = 0; kv < 2; ++kv) {
+                __builtin_memcpy(cache_row(kv ? v_cache_ : k_cache_, l, seq), in, n * row);
+                in += n * row;
+            }
+        n_past_[seq] = saved.n_tokens;
+        return Status{};
+    }
+
     // Sequence 0 as a LanguageModel.
+    size_t state_bytes() const override { return state_bytes(0); }
+    Result<size_t> save_state(uint8_t* dst, size_t capacity) const override { return save_state(0, dst, capacity); }
+    Status load_state(const uint8_t* src, size_t size) override { return load_state(0, src, size); }
     int n_past() const override { return n_past(0); }
     Status truncate(int n) override { return truncate(0, n); }
     Status eval(const int32_t* tokens, int n, float* logits, bool all_logits) override {
@@ -94,6 +140,23 @@ public:
     }
 
 private:
+    size_t state_payload_bytes(int n_tokens) const {
+        return size_t(model_->config.n_layer) * 2 * size_t(n_tokens) * size_t(model_->config.kv_dim()) * sizeof(uint16_t);
+    }
+    state::Header state_header(int n_tokens) const {
+        state::Header h;
+        h.model_fingerprint = fingerprint_;
+        h.kind = state::Kind::session_fp16;
+        h.n_ctx = n_ctx_;
+        h.n_tokens = n_tokens;
+        h.payload_bytes = state_payload_bytes(n_tokens);
+        return h;
+    }
+    // Where sequence seq's keys (or values) of one layer start.
+    uint16_t* cache_row(uint16_t* cache, int layer, int seq) const {
+        return cache + (int64_t(layer) * n_seq_ + seq) * n_ctx_ * model_->config.kv_dim();
+    }
+
     template <class TokenAt>
     Status run(int n, TokenAt token_at, float* logits) {
         const ModelConfig& c = model_->config;
@@ -323,6 +386,7 @@ private:
     }
 
     const Model* model_ = nullptr;
+    uint64_t fingerprint_ = 0;
     int n_ctx_ = 0, n_batch_ = 0, n_seq_ = 1;
     int32_t* n_past_ = nullptr;      // [n_seq] tokens in each sequence's cache
     int32_t* seq_tokens_ = nullptr;  // [n_seq] scratch: tokens per sequence in one decode()

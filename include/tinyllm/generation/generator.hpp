@@ -7,6 +7,7 @@
 
 #include "tinyllm/base/arena.hpp"
 #include "tinyllm/core/language_model.hpp"
+#include "tinyllm/core/model_state.hpp"
 #include "tinyllm/generation/token_stream.hpp"
 
 namespace tinyllm {
@@ -73,6 +74,7 @@ public:
         if (!(st = model_->eval(ids, n, all_logits ? all_logits : logits_, all_logits != nullptr))) return st;
         if (all_logits) __builtin_memcpy(logits_, all_logits + size_t(n - 1) * size_t(model_->n_vocab()), size_t(model_->n_vocab()) * sizeof(float));
         stream_.accept(ids, n);
+        replying_ = false;
         stats_ = GenerationStats{};
         stats_.n_prompt = n;
         stats_.prompt_ns = now() - t0;
@@ -82,46 +84,117 @@ public:
 
     // Samples up to request.n_predict tokens, handing each to on_token with its final text.
     Status generate(const GenerationRequest& request, TokenCallback on_token, void* user) {
+        Status st = begin(request);
+        if (!st) return st;
+        GeneratedToken token;
+        for (Result<bool> more = step(token);; more = step(token)) {
+            if (!more) return more.status;
+            if (!*more) return Status{};
+            if (!on_token(token, user) && token.id != GeneratedToken::no_token) stop();
+        }
+    }
+
+    // The same loop driven by the caller: begin(), then step() until it returns false.
+    Status begin(const GenerationRequest& request) {
         Status st = feed_pending();
         if (!st) return st;
         if (!have_logits_) return Status::fail(Error::invalid_argument, "nothing to continue from: evaluate a prompt first");
         if (!(st = stream_.start(request))) return st;
         stats_.n_generated = 0;
         stats_.generation_ns = 0;
-        uint64_t t_token = now();
-        const uint64_t t_start = t_token;
-        for (int i = 0; !stream_.done(); ++i) {
-            if (i > 0) {
-                if (model_->n_past() >= model_->n_ctx()) {
-                    stream_.stop(StopReason::context_full);
-                    break;
-                }
-                if (!(st = feed_pending())) return st;
+        t_start_ = t_token_ = now();
+        n_steps_ = 0;
+        replying_ = true;
+        return Status{};
+    }
+
+    // The next token of the reply and the text it made final: true with a token (id no_token:
+    // the text held back until the end), false once the reply is over.
+    Result<bool> step(GeneratedToken& token) {
+        if (!replying_) return false;
+        token = GeneratedToken{};
+        if (!stream_.done()) {
+            Status st;
+            if (n_steps_ > 0 && model_->n_past() >= model_->n_ctx()) stream_.stop(StopReason::context_full);
+            else if (n_steps_ > 0 && !(st = feed_pending())) {
+                replying_ = false;
+                return st;
             }
+        }
+        if (!stream_.done()) {
             const NextToken next = stream_.next(logits_);
             pending_ = next.id;
             have_logits_ = false;
-            if (!next.in_text) break;
-            GeneratedToken token;
-            token.id = next.id;
-            token.text = next.text.data();
-            token.text_len = next.text.size();
-            const uint64_t t = now();
-            token.nanoseconds = t - t_token;
-            t_token = t;
-            if (i == 0) stats_.first_token_ns = t - t_start;
-            if (!on_token(token, user)) stream_.stop(StopReason::callback);
+            if (next.in_text) {
+                token.id = next.id;
+                token.text = next.text.data();
+                token.text_len = next.text.size();
+                const uint64_t t = now();
+                token.nanoseconds = t - t_token_;
+                t_token_ = t;
+                if (n_steps_++ == 0) stats_.first_token_ns = t - t_start_;
+                return true;
+            }
         }
+        replying_ = false;
         stats_.n_generated = stream_.n_generated();
         stats_.reason = stream_.reason();
-        stats_.generation_ns = now() - t_start;
+        stats_.generation_ns = now() - t_start_;
         const StrView rest = stream_.finish();
-        if (!rest.empty()) {
-            GeneratedToken tail;
-            tail.text = rest.data();
-            tail.text_len = rest.size();
-            on_token(tail, user);
-        }
+        if (rest.empty()) return false;
+        token.text = rest.data();
+        token.text_len = rest.size();
+        return true;
+    }
+
+    // Ends the reply after the token step() gave last (the caller's abort).
+    void stop() { stream_.stop(StopReason::callback); }
+
+    // A saved conversation (model_state.hpp): the model's state, then the generator's own (the
+    // token still to be fed, the logits the next token is sampled from, the sampler's place),
+    // so a generator restored into a fresh model continues exactly as the saved one would.
+    size_t state_bytes() const { return model_->state_bytes() + own_state_bytes(); }
+
+    Result<size_t> save_state(uint8_t* dst, size_t capacity) const {
+        const size_t need = state_bytes();
+        if (!dst || capacity < need)
+            return Status::fail(Error::out_of_memory, "the state needs ", uint64_t(need), " bytes; the buffer has ", uint64_t(capacity));
+        Result<size_t> model_bytes = model_->save_state(dst, capacity);
+        if (!model_bytes) return model_bytes.status;
+        uint8_t* p = dst + *model_bytes;
+        const uint32_t fields[4] = {0x4e474c54u /* "TLGN" */, uint32_t(pending_), uint32_t(have_logits_), uint32_t(model_->n_vocab())};
+        __builtin_memcpy(p, fields, sizeof fields);
+        stream_.sampler().save_state(p + sizeof fields);
+        __builtin_memcpy(p + sizeof fields + Sampler::state_bytes, logits_, size_t(model_->n_vocab()) * sizeof(float));
+        const uint64_t sum = state::checksum(p, own_state_bytes() - 8);
+        __builtin_memcpy(p + own_state_bytes() - 8, &sum, 8);
+        return *model_bytes + own_state_bytes();
+    }
+
+    // Restores a saved conversation; a state that does not belong here changes nothing.
+    Status load_state(const uint8_t* src, size_t size) {
+        Result<size_t> model_bytes = state::stored_bytes(src, size);
+        if (!model_bytes) return model_bytes.status;
+        const uint8_t* p = src + *model_bytes;
+        if (size - *model_bytes != own_state_bytes())
+            return Status::fail(Error::truncated, "the generator's part of the state has ", uint64_t(size - *model_bytes), " bytes, not ",
+                                uint64_t(own_state_bytes()));
+        uint32_t fields[4];
+        __builtin_memcpy(fields, p, sizeof fields);
+        uint64_t sum;
+        __builtin_memcpy(&sum, p + own_state_bytes() - 8, 8);
+        if (fields[0] != 0x4e474c54u || sum != state::checksum(p, own_state_bytes() - 8))
+            return Status::fail(Error::corrupt, "the generator's part of the saved state is damaged");
+        if (int(fields[3]) != model_->n_vocab() || (int32_t(fields[1]) < GeneratedToken::no_token || int32_t(fields[1]) >= model_->n_vocab()))
+            return Status::fail(Error::shape_mismatch, "the saved state is from a vocabulary of ", fields[3], " tokens; this one has ",
+                                model_->n_vocab());
+        Status st = model_->load_state(src, *model_bytes);
+        if (!st) return st;
+        pending_ = int32_t(fields[1]);
+        have_logits_ = fields[2] != 0;
+        stream_.sampler().load_state(p + sizeof fields);
+        __builtin_memcpy(logits_, p + sizeof fields + Sampler::state_bytes, size_t(model_->n_vocab()) * sizeof(float));
+        replying_ = false;
         return Status{};
     }
 
@@ -131,6 +204,7 @@ public:
         stream_.sampler().reset();
         pending_ = GeneratedToken::no_token;
         have_logits_ = false;
+        replying_ = false;
     }
 
     // Keeps the first n tokens of the cache (the next prompt() continues from there).
@@ -139,17 +213,23 @@ public:
         if (!st) return st;
         pending_ = GeneratedToken::no_token;
         have_logits_ = false;
+        replying_ = false;
         return Status{};
     }
 
     // Tokens in the cache, plus the last sampled one when it is still to be fed.
     int n_tokens() const { return model_->n_past() + (pending_ != GeneratedToken::no_token ? 1 : 0); }
+    // The last sampled token while it waits to be fed, else GeneratedToken::no_token.
+    int32_t pending_token() const { return pending_; }
     const GenerationStats& stats() const { return stats_; }
     const float* logits() const { return have_logits_ ? logits_ : nullptr; }
     Sampler& sampler() { return stream_.sampler(); }
     LanguageModel& model() { return *model_; }
+    const LanguageModel& model() const { return *model_; }
 
 private:
+    size_t own_state_bytes() const { return 16 + Sampler::state_bytes + size_t(model_->n_vocab()) * sizeof(float) + 8; }
+
     // The last sampled token goes into the cache before anything that follows it.
     Status feed_pending() {
         if (pending_ == GeneratedToken::no_token) return Status{};
@@ -172,6 +252,10 @@ private:
     int32_t pending_ = GeneratedToken::no_token;
     bool have_logits_ = false;
     GenerationStats stats_;
+    // The reply step() is in: started, tokens given so far, and its clock readings.
+    bool replying_ = false;
+    int n_steps_ = 0;
+    uint64_t t_start_ = 0, t_token_ = 0;
 };
 
 } // namespace tinyllm

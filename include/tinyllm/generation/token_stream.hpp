@@ -121,6 +121,7 @@ public:
     StopReason reason() const { return reason_; }
     int n_generated() const { return n_generated_; }
     Sampler& sampler() { return sampler_; }
+    const Sampler& sampler() const { return sampler_; }
 
 private:
     const TokenText* vocabulary_ = nullptr;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "tinyllm/core/language_model.hpp"
+#include "tinyllm/core/model_state.hpp"
 #include "tinyllm/pte/method.hpp"
 
 namespace tinyllm::pte {
@@ -47,6 +48,7 @@ public:
         n_ctx_ = int(constant_int(program, "get_max_context_len", constant_int(program, "get_max_seq_len", 0)));
         if (n_ctx_ <= 0) return Status::fail(Error::missing_key, "pte: program has no get_max_context_len / get_max_seq_len method");
         n_past_ = 0;
+        fingerprint_ = fingerprint(program);
         return Status();
     }
 
@@ -58,6 +60,39 @@ public:
     Status truncate(int n) override {
         if (n < 0 || n > n_past_) return Status::fail(Error::invalid_argument, "pte: cannot truncate ", n_past_, " tokens to ", n);
         n_past_ = n;
+        return Status();
+    }
+
+    // A saved state is the program's whole persistent memory (the cache, wherever the export
+    // planned it) and the token count: it restores into the same program only.
+    size_t state_bytes() const override { return state::Header::bytes + memory_bytes(); }
+
+    Result<size_t> save_state(uint8_t* dst, size_t capacity) const override {
+        const size_t need = state_bytes();
+        if (!dst || capacity < need)
+            return Status::fail(Error::out_of_memory, "the state needs ", uint64_t(need), " bytes; the buffer has ", uint64_t(capacity));
+        uint8_t* out = dst + state::Header::bytes;
+        for_each_region([&](uint8_t* region, size_t size) {
+            __builtin_memcpy(out, region, size);
+            out += size;
+        });
+        state::write_header(dst, state_header(n_past_));
+        return need;
+    }
+
+    Status load_state(const uint8_t* src, size_t size) override {
+        state::Header saved;
+        Status st = state::read_header(src, size, saved);
+        if (!st) return st;
+        if (!(st = state::check_fits(saved, state_header(saved.n_tokens), n_ctx_, memory_bytes()))) return st;
+        if (saved.n_ctx != n_ctx_)
+            return Status::fail(Error::shape_mismatch, "the saved state has a context of ", saved.n_ctx, "; this program's is ", n_ctx_);
+        const uint8_t* in = src + state::Header::bytes;
+        for_each_region([&](uint8_t* region, size_t bytes) {
+            __builtin_memcpy(region, in, bytes);
+            in += bytes;
+        });
+        n_past_ = saved.n_tokens;
         return Status();
     }
 
@@ -103,7 +138,43 @@ private:
         return v.kind() == ValueKind::Int ? v.as_int() : fallback;
     }
 
+    // Calls f(region, bytes) for each persistent memory region, in a fixed order.
+    template <class F>
+    void for_each_region(F&& f) const {
+        const TensorMemory& m = method_.memory();
+        for (uint32_t k = 0; k < m.n_buffers; ++k)
+            if (m.buffer_size[k]) f(m.buffers[k], size_t(m.buffer_size[k]));
+        if (m.unplaced_size) f(m.unplaced, size_t(m.unplaced_size));
+    }
+    size_t memory_bytes() const {
+        size_t total = 0;
+        for_each_region([&](uint8_t*, size_t bytes) { total += bytes; });
+        return total;
+    }
+    state::Header state_header(int n_tokens) const {
+        state::Header h;
+        h.model_fingerprint = fingerprint_;
+        h.kind = state::Kind::pte_memory;
+        h.n_ctx = n_ctx_;
+        h.n_tokens = n_tokens;
+        h.payload_bytes = memory_bytes();
+        h.extra = memory_bytes();
+        return h;
+    }
+    // The program's size and its first and last 64 KiB (the flatbuffer and the tail of the
+    // constant data): different for any two programs anyone would confuse, and cheap.
+    static uint64_t fingerprint(const Program& program) {
+        const ByteSpan f = program.file;
+        const size_t window = f.size < 65536 ? f.size : 65536;
+        state::Hash h;
+        h.add_u64(f.size);
+        h.add(f.data, window);
+        h.add(f.data + f.size - window, window);
+        return h.h;
+    }
+
     Method method_;
+    uint64_t fingerprint_ = 0;
     int chunk_ = 1, rows_ = 1, n_vocab_ = 0, n_ctx_ = 0, n_past_ = 0;
 };
 

@@ -98,6 +98,10 @@ public:
     uint32_t output_count() const { return chain_.plan.outputs().size(); }
     Value& input(uint32_t i) { return chain_.values[chain_.plan.inputs()[i]]; }
     const Value& output(uint32_t i) const { return chain_.values[chain_.plan.outputs()[i]]; }
+    // The memory that persists between calls (the planned buffers and unplaced tensors): what
+    // a program keeps, such as its KV cache, lives here.
+    TensorMemory& memory() { return memory_; }
+    const TensorMemory& memory() const { return memory_; }
 
     // Copies data of the given type and shape into input i (which must have that static shape).
     Status set_input(uint32_t i, ScalarType type, const void* data, const int64_t* sizes, int dim) {
