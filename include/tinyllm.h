@@ -134,8 +134,10 @@ typedef struct tinyllm_sampling {
     float frequency_penalty;  /* 0: off */
     float presence_penalty;   /* 0: off */
     int penalty_last_n;       /* tokens the penalties look back over */
-    unsigned long seed;
+    unsigned long seed;       /* TINYLLM_SEED_CONTINUE: tinyllm_set_sampling keeps the random sequence where it is */
 } tinyllm_sampling;
+
+#define TINYLLM_SEED_CONTINUE ((unsigned long)-1)
 
 /* llama.cpp's defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, seed 0. */
 TINYLLM_API tinyllm_sampling tinyllm_sampling_default(void);
@@ -160,7 +162,8 @@ TINYLLM_API int tinyllm_n_ctx(const tinyllm_context* context);
 TINYLLM_API int tinyllm_n_tokens(const tinyllm_context* context);
 /* The conversation's tokens, as tinyllm_tokenize writes them. */
 TINYLLM_API tinyllm_status tinyllm_get_tokens(const tinyllm_context* context, tinyllm_token* tokens, int capacity, int* n_tokens);
-/* New sampling settings; the random sequence restarts from their seed. */
+/* New sampling settings; the random sequence restarts from their seed (or, with
+ * TINYLLM_SEED_CONTINUE, goes on). The penalties look back over the conversation. */
 TINYLLM_API tinyllm_status tinyllm_set_sampling(tinyllm_context* context, const tinyllm_sampling* sampling);
 /* Keeps the first n tokens of the conversation (0: start over). */
 TINYLLM_API tinyllm_status tinyllm_truncate(tinyllm_context* context, int n);

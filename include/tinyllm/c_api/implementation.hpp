@@ -269,6 +269,7 @@ TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const ti
     if (!model || !context) return fail(Error::invalid_argument, !model ? "model is NULL" : "context is NULL");
     *context = nullptr;
     const tinyllm_context_params p = params ? *params : tinyllm_context_default_params();
+    if (p.sampling.seed == TINYLLM_SEED_CONTINUE) return fail(Error::invalid_argument, "a new context needs a seed to start from");
     if (p.n_threads < 0 || p.n_threads > 1024) return fail(Error::invalid_argument, "thread count ", p.n_threads, " outside 0..1024");
     Status st = Sampler::check(sampler_config(p.sampling));
     if (!st) return fail(st);
@@ -315,8 +316,10 @@ TINYLLM_API tinyllm_status tinyllm_set_sampling(tinyllm_context* context, const 
     using namespace tinyllm::c_api;
     if (!context || !sampling) return fail(Error::invalid_argument, !context ? "context is NULL" : "sampling is NULL");
     Sampler& sampler = context->generator.sampler();
+    const uint64_t position = sampler.random_state();
     Status st = sampler.configure(sampler_config(*sampling));
     if (!st) return fail(st);
+    if (sampling->seed == TINYLLM_SEED_CONTINUE) sampler.set_random_state(position);
     // The penalty window looks back over the conversation, as if the settings had always held.
     const size_t n = context->tokens.size(), window = size_t(sampling->penalty_last_n);
     for (size_t i = n > window ? n - window : 0; i < n; ++i) sampler.accept(context->tokens[i]);

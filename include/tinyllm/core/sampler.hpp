@@ -85,6 +85,10 @@ public:
         state_ = cfg_.seed;
     }
 
+    // Where the random sequence is, to continue it under new settings.
+    uint64_t random_state() const { return state_; }
+    void set_random_state(uint64_t state) { state_ = state; }
+
     // The sampler's part of a saved state: where the random sequence is and the penalty window
     // (its tokens oldest first, so it restores under any window length).
     static constexpr size_t state_bytes = 16 + size_t(max_window) * sizeof(int32_t);
