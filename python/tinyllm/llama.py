@@ -147,10 +147,14 @@ class Llama:
         text = bytes(text)
         n = ctypes.c_int()
         capacity = len(text) + 8
-        ids = (c.token * capacity)()
-        c.check(c.lib.tinyllm_tokenize(self._model, text, len(text), int(bool(add_bos)), int(bool(special)), ids, capacity,
-                                       ctypes.byref(n)))
-        return ids[:n.value]
+        while True:
+            ids = (c.token * capacity)()
+            status = c.lib.tinyllm_tokenize(self._model, text, len(text), int(bool(add_bos)), int(bool(special)), ids, capacity,
+                                            ctypes.byref(n))
+            if status != c.STATUS_OUT_OF_MEMORY:
+                c.check(status)
+                return ids[:n.value]
+            capacity = n.value
 
     def detokenize(self, tokens):
         """token ids -> bytes."""
@@ -344,15 +348,24 @@ class Llama:
         """Starts a reply now (so argument errors raise here, even when streaming) and returns
         an iterator of its (text bytes, token id) pieces; finish() gives the finish reason."""
         self._start(prompt_tokens, max_tokens, stop, sampling)
+        # The per-token loop is the Python layer's whole cost on a fast model: the arguments are
+        # made once, and each step is one foreign call and one bytes object.
         piece, more = self._piece, self._more
-        next_piece, string_at, byref = c.lib.tinyllm_generate_next, ctypes.string_at, ctypes.byref
+        next_piece, string_at, check = c.lib.tinyllm_generate_next, ctypes.string_at, c.check
+        piece_ref, more_ref = ctypes.byref(piece), ctypes.byref(more)
 
         def pieces():
             while True:
-                c.check(next_piece(self._context(), byref(piece), byref(more)))
+                ctx = self._ctx
+                if ctx is None:
+                    raise ValueError("this Llama is closed")
+                status = next_piece(ctx, piece_ref, more_ref)
+                if status:
+                    check(status)
                 if not more.value:
                     return
-                yield string_at(piece.text, piece.text_len) if piece.text_len else b"", piece.id
+                n = piece.text_len
+                yield string_at(piece.text, n) if n else b"", piece.id
 
         return pieces()
 
@@ -372,9 +385,11 @@ class Llama:
                     "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": reason}]}
         if prefix:
             yield chunk(prefix, None)
+        model = self.model_path
         for piece, _ in run:
             if piece:
-                yield chunk(piece.decode("utf-8", "replace"), None)
+                yield {"id": ident, "object": "text_completion", "created": created, "model": model,
+                       "choices": [{"text": piece.decode("utf-8", "replace"), "index": 0, "logprobs": None, "finish_reason": None}]}
         yield chunk("", self._finish_reason())
 
     def _chat_chunks(self, run, ident, created):

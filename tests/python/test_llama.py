@@ -3,6 +3,7 @@ the same greedy text, streaming equal to non-streaming, chat templates, stop str
 states that continue exactly, and errors as Python exceptions (never a crash)."""
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -184,3 +185,16 @@ def test_package_and_library_location():
         pytest.skip("TINYLLM_PACKAGE_DIR is set only for the installed run")
     assert os.path.dirname(os.path.abspath(tinyllm.__file__)) == os.path.abspath(expected)
     assert tinyllm._lib._name == os.path.join(os.path.abspath(expected), "libtinyllm.so")
+
+
+def test_example_app_serves_gguf_and_pte_alike(models):
+    """examples/python/app.py streams what the Llama calls return, for both kinds of file."""
+    app = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python", "app.py")
+    program, vocab = os.path.join(models, "shakespeare5m_fp32_kv.pte"), os.path.join(models, "shakespeare5m-f16.gguf")
+    for model, extra in ((q8(models), []), (program, ["--tokenizer", vocab])):
+        out = subprocess.run([sys.executable, app, model, PROMPT, "-n", "24", *extra], capture_output=True, text=True, check=True).stdout
+        with tinyllm.Llama(model, n_ctx=0, tokenizer_path=extra[1] if extra else None) as llm:
+            assert out == llm(PROMPT, max_tokens=24, temperature=0)["choices"][0]["text"] + "\n"
+    out = subprocess.run([sys.executable, app, q8(models), "Who art thou?", "--chat-format", "chatml", "--instruct", "-n", "8"],
+                         capture_output=True, text=True, check=True).stdout
+    assert len(out) > 1
