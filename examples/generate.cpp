@@ -29,14 +29,9 @@
 #include <vector>
 
 
-#include "tinyllm/core/session.hpp"
 #include "tinyllm/generation/generator.hpp"
-#include "tinyllm/loaders/formats/pte_program.hpp"
-#include "tinyllm/loaders/host/gguf_model_file.hpp"
-#include "tinyllm/pte/llm_program.hpp"
+#include "tinyllm/loaders/host/model_source.hpp"
 #include "tinyllm/text/chat_template.hpp"
-#include "tinyllm/text/token_text.hpp"
-#include "tinyllm/text/tokenizer.hpp"
 
 using namespace tinyllm;
 
@@ -235,8 +230,6 @@ double peak_rss_mib() {
     return double(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-bool is_pte(const ByteSpan& b) { return b.size >= 8 && std::memcmp(b.data + 4, "ET", 2) == 0; }
-
 } // namespace
 
 uint64_t clock_ns() {
@@ -346,35 +339,17 @@ int main(int argc, char** argv) {
     Options opt = parse_args(argc, argv);
     if (opt.threads) set_thread_count(opt.threads);
 
-    GgufModelFile file;  // the GGUF model, or the GGUF that supplies a .pte's vocabulary
-    MappedFile pte_file;
-    Status st = pte_file.open(opt.model);
-    if (!st) die(st, "cannot load '" + opt.model + "'");
-    const bool pte_model = is_pte(pte_file.bytes());
-    if (!pte_model && !opt.tokenizer.empty()) die("--tokenizer is for .pte programs; a GGUF model carries its own vocabulary");
-    const std::string vocab_path = pte_model ? opt.tokenizer : opt.model;
-    if (!vocab_path.empty() && !(st = file.open(vocab_path))) die(st, "cannot load '" + vocab_path + "'");
-
-    Model model;
-    pte::Program program;
-    int n_ctx_train = 0;
-    if (pte_model) {
-        Result<pte::Program> opened = pte::open_program(pte_file.bytes());
-        if (!opened) die(opened.status, "cannot load '" + opt.model + "'");
-        program = *opened;
-    } else {
-        if (!(st = file.load(model))) die(st, "cannot load '" + opt.model + "'");
-        n_ctx_train = model.config.n_ctx_train;
-    }
-
-    Tokenizer tokenizer;
-    bool have_tokenizer = false;
-    if (vocab_path.empty()) st = Status::fail(Error::missing_key, "a .pte program has no vocabulary; pass --tokenizer FILE.gguf");
-    else have_tokenizer = (st = tokenizer.load(file.gguf)).ok();
+    ModelSource source;
+    Status st = source.open_file(opt.model, opt.tokenizer);
+    if (!st) die(st, "cannot load '" + opt.model + "'" + (opt.tokenizer.empty() ? "" : " with '" + opt.tokenizer + "'"));
+    const bool have_tokenizer = source.has_vocabulary();
+    const Tokenizer& tokenizer = source.tokenizer();
+    st = source.is_pte() ? Status::fail(Error::missing_key, "a .pte program has no vocabulary; pass --tokenizer FILE.gguf")
+                         : source.vocabulary_status();
     if (!have_tokenizer && !opt.have_prompt_ids) die(st, "model has no usable tokenizer");
-    if (pte_model && !have_tokenizer && !opt.print_ids) die(st, "printing text needs a tokenizer (or use --print-ids)");
+    if (source.is_pte() && !have_tokenizer && !opt.print_ids) die(st, "printing text needs a tokenizer (or use --print-ids)");
     if (opt.chat && !have_tokenizer) die(st, "chat needs the model's tokenizer");
-    const ChatTemplate tmpl = opt.chat ? chat_template(opt, file.gguf) : ChatTemplate{};
+    const ChatTemplate tmpl = opt.chat ? chat_template(opt, source.vocabulary_file()) : ChatTemplate{};
     // Opened before any work, so an unwritable path fails first.
     std::ofstream dump_file;
     if (!opt.dump_logits.empty()) {
@@ -386,41 +361,21 @@ int main(int argc, char** argv) {
     if (!opt.have_prompt_ids) prompt = tokenizer.encode(opt.have_prompt_text ? opt.prompt : std::string(), true, false);
     if (prompt.empty() && !opt.chat) die("the prompt is empty (give -p TEXT or --prompt-ids)");
 
-    // Memory: the session's (or the program's memory plan), the vocabulary's and the generator's.
-    PrivateMemory memory;
-    Arena arena;
-    Session session;
-    pte::LlmProgram llm;
-    LanguageModel* language_model = nullptr;
-    const int n_batch = 64;
+    // Memory: the session's (or the program's memory plan) and the generator's.
+    ModelInstance instance;
+    if (!(st = instance.init(source, opt.n_ctx, 64))) die(st, "cannot run '" + opt.model + "'");
+    LanguageModel& language_model = instance.model();
+    const int n_vocab = language_model.n_vocab(), n_ctx = language_model.n_ctx();
     std::string summary;
-    if (pte_model) {
-        pte::MethodOptions options;
-        options.narrow_exact_weights = half_dots_vectorized();  // the memory is RAM here: half the bytes to read
-        Result<size_t> need = pte::LlmProgram::required_bytes(program, options);
-        if (!need) die(need.status, "cannot load '" + opt.model + "'");
-        if (!(st = memory.allocate(*need))) die(st, "cannot run '" + opt.model + "'");
-        arena = Arena(memory.data(), memory.size());
-        if (!(st = llm.init(program, arena, options))) die(st, "cannot run '" + opt.model + "'");
-        if (have_tokenizer && tokenizer.n_vocab() != llm.n_vocab())
-            die("the tokenizer has " + std::to_string(tokenizer.n_vocab()) + " tokens, the program " + std::to_string(llm.n_vocab()));
-        if (opt.n_ctx && opt.n_ctx != llm.n_ctx()) die("a .pte program has a fixed context of " + std::to_string(llm.n_ctx()));
+    if (source.is_pte()) {
         char line[160];
-        std::snprintf(line, sizeof line, "ExecuTorch program | vocab %d | ctx %d | %u values, %u instructions | %.1f MB", llm.n_vocab(),
-                      llm.n_ctx(), program.find_plan("forward").value_count(), program.find_plan("forward").instruction_count(0),
-                      double(pte_file.bytes().size) / 1e6);
+        const pte::PlanView forward = source.program().find_plan("forward");
+        std::snprintf(line, sizeof line, "ExecuTorch program | vocab %d | ctx %d | %u values, %u instructions | %.1f MB", n_vocab, n_ctx,
+                      forward.value_count(), forward.instruction_count(0), double(source.file_bytes()) / 1e6);
         summary = line;
-        language_model = &llm;
     } else {
-        const int n_ctx = opt.n_ctx ? opt.n_ctx : n_ctx_train;
-        if (n_ctx > n_ctx_train) die("context " + std::to_string(n_ctx) + " exceeds the model's " + std::to_string(n_ctx_train));
-        summary = model_summary(model, file.mapping.bytes().size);
-        if (!(st = memory.allocate(Session::required_bytes(model, n_ctx, n_batch)))) die(st, "cannot create session");
-        arena = Arena(memory.data(), memory.size());
-        if (!(st = session.init(model, n_ctx, n_batch, arena))) die(st, "cannot create session");
-        language_model = &session;
+        summary = model_summary(source.model(), source.file_bytes());
     }
-    const int n_vocab = language_model->n_vocab(), n_ctx = language_model->n_ctx();
     if (int(prompt.size()) > n_ctx)
         die("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " + std::to_string(n_ctx));
     // eval checks ids too; checking here reports the problem before any output.
@@ -429,24 +384,15 @@ int main(int argc, char** argv) {
             die("token out of range: prompt id " + std::to_string(prompt[i]) + " at index " + std::to_string(i) +
                 " is outside the vocabulary of " + std::to_string(n_vocab));
 
-    TokenText vocabulary;
-    std::vector<uint8_t> generator_memory;
-    size_t max_token_bytes = 0;
-    if (have_tokenizer) {
-        generator_memory.resize(TokenText::required_bytes(file.gguf));
-        Arena vocabulary_arena(generator_memory.data(), generator_memory.size());
-        if (!(st = vocabulary.init(file.gguf, vocabulary_arena))) die(st, "vocabulary");
-        max_token_bytes = vocabulary.max_token_bytes();
-    }
     GeneratorOptions generator_options;
     generator_options.clock_ns = clock_ns;
     for (const std::string& s : opt.stop)
         if (s.size() > generator_options.max_stop_bytes) generator_options.max_stop_bytes = s.size();
-    std::vector<uint8_t> sampling_memory(Generator::required_bytes(n_vocab, max_token_bytes, generator_options));
+    const TokenText* vocabulary = have_tokenizer ? &source.vocabulary() : nullptr;
+    std::vector<uint8_t> sampling_memory(Generator::required_bytes(n_vocab, vocabulary ? vocabulary->max_token_bytes() : 0, generator_options));
     Arena sampling_arena(sampling_memory.data(), sampling_memory.size());
     Generator generator;
-    if (!(st = generator.init(*language_model, have_tokenizer ? &vocabulary : nullptr, opt.sampling, sampling_arena, generator_options)))
-        die(st, "bad sampling options");
+    if (!(st = generator.init(language_model, vocabulary, opt.sampling, sampling_arena, generator_options))) die(st, "bad sampling options");
     std::vector<StrView> stop;
     for (const std::string& s : opt.stop) stop.push_back(StrView(s.data(), s.size()));
     std::fprintf(stderr, "model: %s\n", summary.c_str());

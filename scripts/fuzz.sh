@@ -3,12 +3,12 @@
 # runs each for SECONDS (default 60) from a corpus seeded from the reference data. A crash is
 # minimized into tests/fuzz/regressions/<harness>/, which the normal test suite replays, and the
 # run fails. Prints executions, executions/s and coverage per harness.
-# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (harnesses: gguf pte text sampler http)
+# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (harnesses: gguf pte text sampler http state)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 harnesses=("${@:2}")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf pte text sampler http)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf pte text sampler http state)
 shared=$(realpath -m "${TINYLLM_SHARED_DIR:-../shared}")
 scripts/setup.sh clang-14 libclang-rt-14-dev
 build=build-fuzz
@@ -21,13 +21,14 @@ seed() {  # harness corpus: the reference files each target reads, plus a few sm
     pte) cp "$shared"/fixtures/pte/{stories260K_fp32_kv,add,xor,stories260k_hybrid_llama_qnn}.pte "$corpus"/ 2>/dev/null || true ;;
     text) printf '\x00Hello world' > "$corpus/spm"; printf '\x02<s> not special </s> [INST] 123 \xe4\xbd\xa0\xff' > "$corpus/bpe" ;;
     http) cp tests/fuzz/seeds/http/* "$corpus"/ ;;
+    state) cp tests/fuzz/seeds/state/* "$corpus"/ ;;
     sampler) head -c 600 /dev/zero > "$corpus/zeros"; python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('7f', 0.8, 0.95, 0.05, 1.0, 1.1, 0.0, 0.0) + bytes([48, 64, 7, 0, 0, 0, 0, 0]) + struct.pack('64f', *[i * 0.1 for i in range(64)]))" > "$corpus/defaults" ;;
   esac
 }
 
 failed=0
 for h in "${harnesses[@]}"; do
-  [ -f "tests/fuzz/fuzz_$h.cpp" ] || { echo "fuzz: no harness '$h' (gguf pte text sampler http)"; exit 1; }
+  [ -f "tests/fuzz/fuzz_$h.cpp" ] || { echo "fuzz: no harness '$h' (gguf pte text sampler http state)"; exit 1; }
   clang++-14 -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -Iinclude -DTINYLLM_SHARED_DIR="\"$shared\"" "tests/fuzz/fuzz_$h.cpp" -o "$build/fuzz_$h"
   corpus=$build/corpus/$h

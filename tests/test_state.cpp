@@ -137,6 +137,9 @@ TEST_CASE("States that do not belong are refused by name and change nothing") {
     bad = state;
     bad[4] = 9;
     refused(target.session, bad, Error::unsupported_version, "version 9");
+    bad = state;
+    bad[24] = 19;  // the header's token count: the payload is for 20
+    refused(target.session, bad, Error::corrupt, "19 tokens need");
 
     SessionMemory other_model(q4.model, 64);
     REQUIRE(other_model.session.eval(held.data(), int(held.size()), nullptr, false).ok());
@@ -208,9 +211,12 @@ TEST_CASE("A generator restored into a fresh session samples what the uninterrup
     std::vector<uint8_t> bad = state;
     bad[bad.size() - 20] ^= 1;
     GeneratorOn third(f.model, sampling);
+    REQUIRE(third.generator.prompt(prompt.data(), 5).ok());
     Status st = third.generator.load_state(bad.data(), bad.size());
     CHECK(st.code == Error::corrupt);
-    CHECK(third.generator.n_tokens() == 0);
+    CHECK(third.generator.n_tokens() == 5);
+    CHECK(third.generator.state_tokens(bad.data(), bad.size()).status.code == Error::corrupt);
+    CHECK(*third.generator.state_tokens(state.data(), state.size()) == first.generator.n_tokens());
 }
 
 TEST_CASE("A .pte program's state restores into the same program and nowhere else") {

@@ -15,7 +15,7 @@ from tinyllm import Llama  # was: from llama_cpp import Llama
 
 class LLMApi:
     def __init__(self, model, tokenizer=None, chat_format=None):
-        self.llm = Llama(model, n_ctx=512, tokenizer_path=tokenizer, chat_format=chat_format)
+        self.llm = Llama(model, tokenizer_path=tokenizer, chat_format=chat_format)
 
     def generate(self, prompt, max_tokens=64, temperature=0.0):
         for chunk in self.llm(prompt, max_tokens=max_tokens, temperature=temperature, stream=True):

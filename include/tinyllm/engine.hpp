@@ -23,6 +23,7 @@
 #include "tinyllm/core/session.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "tinyllm/loaders/formats/gguf.hpp"
+#include "tinyllm/loaders/formats/pte_program.hpp"
 #include "tinyllm/text/token_text.hpp"
 #if TINYLLM_WITH_PTE
 #include "tinyllm/pte/llm_program.hpp"
@@ -44,15 +45,15 @@ class Engine {
 public:
     // Arena bytes open() needs for this model and these options, from the model bytes alone.
     static Result<size_t> required_arena_bytes(ByteSpan model, const EngineOptions& options) {
-        Result<Shape> shape = is_pte(model) ? pte_shape(model, options) : gguf_shape(model, options);
+        Result<Shape> shape = pte::looks_like_program(model) ? pte_shape(model, options) : gguf_shape(model, options);
         if (!shape) return shape.status;
         size_t total = shape->model_bytes, max_token_bytes = 0;
-        const ByteSpan vocabulary = is_pte(model) ? options.vocabulary : model;
+        const ByteSpan vocabulary = pte::looks_like_program(model) ? options.vocabulary : model;
         if (vocabulary.size) {
             gguf::File header;
             Status st = gguf::read_header(vocabulary, header);
             if (!st) return st;
-            if (is_pte(model)) total += gguf::index_bytes(vocabulary);
+            if (pte::looks_like_program(model)) total += gguf::index_bytes(vocabulary);
             if (header.find("tokenizer.ggml.tokens")) {
                 total += TokenText::required_bytes(header);
                 max_token_bytes = TokenText::longest_piece(header);
@@ -69,7 +70,7 @@ public:
         if (arena_bytes < *need)
             return Status::fail(Error::out_of_memory, "the arena has ", uint64_t(arena_bytes), " bytes; this model and context need ",
                                 uint64_t(*need));
-        Status st = is_pte(model) ? open_pte(model) : open_gguf(model);
+        Status st = pte::looks_like_program(model) ? open_pte(model) : open_gguf(model);
         if (!st) return st;
         return generator_.init(*language_model_, vocabulary(), options.sampling, arena_, options.generation);
     }
@@ -101,7 +102,6 @@ private:
         int n_vocab;
     };
 
-    static bool is_pte(ByteSpan b) { return b.size >= 8 && b.data[4] == 'E' && b.data[5] == 'T'; }
     static int clamp_batch(int n_batch, int n_ctx) { return n_batch < 1 ? 1 : n_batch > n_ctx && n_ctx > 0 ? n_ctx : n_batch; }
 
     static Result<Shape> gguf_shape(ByteSpan model, const EngineOptions& options) {

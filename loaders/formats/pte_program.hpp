@@ -378,12 +378,15 @@ inline Status verify_plan(const Program& p, uint32_t pi, const Status& fb_error)
 
 } // namespace detail
 
+// Whether bytes look like an ExecuTorch program ("ET" at byte 4; a GGUF starts with "GGUF"):
+// which reader to hand them to. open_program() checks the rest.
+inline bool looks_like_program(ByteSpan file) { return file.size >= 8 && file.data[4] == 'E' && file.data[5] == 'T'; }
+
 // Validates `file` as a .pte program: header, every structure the schema reaches, segments
 // inside the file, and the indices between them. The file must outlive the Program.
 inline Result<Program> open_program(ByteSpan file) {
     if (file.size < 8) return Status::fail(Error::truncated, "pte: file of ", uint64_t(file.size), " bytes is too small");
-    if (file.data[4] != 'E' || file.data[5] != 'T')
-        return Status::fail(Error::bad_magic, "pte: no ExecuTorch identifier 'ET..' at byte 4");
+    if (!looks_like_program(file)) return Status::fail(Error::bad_magic, "pte: no ExecuTorch identifier 'ET..' at byte 4");
     if (file.data[6] != '1' || file.data[7] != '2')
         return Status::fail(Error::unsupported_version, "pte: identifier ET", StrView(reinterpret_cast<const char*>(file.data + 6), 2),
                             ", expected ET12");

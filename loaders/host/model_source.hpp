@@ -1,9 +1,8 @@
 // Host-side (edge of the engine): a model opened from a file or from memory, a GGUF model or
 // an ExecuTorch .pte program with a GGUF vocabulary beside it, with its tokenizer and token
-// text; and ModelInstance, one conversation's model over it (a Session over the GGUF weights,
-// or the program with planned memory of its own). Library bindings open models this way.
+// text; and ModelInstance, the model conversations run on (a Session over the GGUF weights, or
+// the program with planned memory of its own). The server and the C API open models this way.
 #pragma once
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -19,9 +18,6 @@
 
 namespace tinyllm {
 
-// An ExecuTorch program has "ET" at byte 4 (a GGUF starts with "GGUF").
-inline bool is_pte_bytes(ByteSpan b) { return b.size >= 8 && b.data[4] == 'E' && b.data[5] == 'T'; }
-
 class ModelSource {
 public:
     ModelSource() = default;
@@ -29,21 +25,23 @@ public:
     ModelSource& operator=(const ModelSource&) = delete;
 
     // A GGUF file (vocabulary_path empty), or a .pte program and the GGUF file with its
-    // vocabulary. GGUF weights are repacked for this CPU in a private copy, as generate does.
+    // vocabulary (without one: token ids only). GGUF weights are repacked for this CPU in a
+    // private copy.
     Status open_file(const std::string& path, const std::string& vocabulary_path) {
-        uint8_t magic[8] = {};
-        std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(magic), sizeof magic);
-        pte_ = is_pte_bytes(ByteSpan{magic, sizeof magic});
         Status st;
-        if (!pte_) {  // a file that cannot be read fails here with its reason
+        {
+            MappedFile probe;  // refuses what is not a regular file (a FIFO would block a read)
+            if (!(st = probe.open(path))) return st;
+            pte_ = pte::looks_like_program(probe.bytes());
+        }
+        if (!pte_) {
             if (!vocabulary_path.empty())
-                return Status::fail(Error::invalid_argument, "a tokenizer file is for .pte programs; a GGUF model has its own vocabulary");
+                return Status::fail(Error::invalid_argument, "a tokenizer is for .pte programs; a GGUF model has its own vocabulary");
             if (!(st = model_file_.open(path)) || !(st = model_file_.load(model_))) return st;
             return open_vocabulary(model_file_.gguf);
         }
-        if (vocabulary_path.empty())
-            return Status::fail(Error::missing_key, "a .pte program has no vocabulary; give the GGUF file that has it as the tokenizer");
         if (!(st = program_file_.open(path)) || !(st = open_program(program_file_.bytes()))) return st;
+        if (vocabulary_path.empty()) return Status{};
         if (!(st = model_file_.open(vocabulary_path))) return st;
         return open_vocabulary(model_file_.gguf);
     }
@@ -51,20 +49,19 @@ public:
     // The same from bytes the caller keeps alive and unchanged while this source and its
     // instances live; nothing is copied, so GGUF weights keep their file layout.
     Status open_memory(ByteSpan model, ByteSpan vocabulary) {
-        pte_ = is_pte_bytes(model);
+        pte_ = pte::looks_like_program(model);
         Status st;
         if (!pte_) {
             if (vocabulary.size)
-                return Status::fail(Error::invalid_argument, "a tokenizer file is for .pte programs; a GGUF model has its own vocabulary");
+                return Status::fail(Error::invalid_argument, "a tokenizer is for .pte programs; a GGUF model has its own vocabulary");
             if (!(st = model_index_.parse(model))) return st;
             model_memory_.assign(size_t(model_index_.file.n_tensors + 1) * sizeof(LayerWeights) + 64, 0);
             Arena arena(model_memory_.data(), model_memory_.size());
             if (!(st = load_model(model_index_.file, arena, model_))) return st;
             return open_vocabulary(model_index_.file);
         }
-        if (!vocabulary.size)
-            return Status::fail(Error::missing_key, "a .pte program has no vocabulary; give the GGUF file that has it as the tokenizer");
         if (!(st = open_program(model))) return st;
+        if (!vocabulary.size) return Status{};
         if (!(st = vocabulary_index_.parse(vocabulary))) return st;
         return open_vocabulary(vocabulary_index_.file);
     }
@@ -75,36 +72,40 @@ public:
     int n_vocab() const { return pte_ ? program_vocab_ : model_.config.n_vocab; }
     // The longest context a conversation can have (a .pte program's is fixed).
     int n_ctx_max() const { return pte_ ? program_ctx_ : model_.config.n_ctx_train; }
+    size_t file_bytes() const { return pte_ ? program_file_.bytes().size : model_file_.mapping.bytes().size; }
+    // Text in and out needs a vocabulary: a .pte program opened without one, or a GGUF file
+    // whose tokenizer tinyllm cannot use, has none, and vocabulary_status() says why.
+    bool has_vocabulary() const { return vocabulary_status_.ok(); }
+    const Status& vocabulary_status() const { return vocabulary_status_; }
     const Tokenizer& tokenizer() const { return tokenizer_; }
     const TokenText& vocabulary() const { return vocabulary_; }
-    const gguf::File& vocabulary_file() const { return *vocabulary_file_; }
+    const gguf::File& vocabulary_file() const { return *vocabulary_file_; }  // with has_vocabulary()
 
 private:
+    // The program's memory plan, vocabulary and context from its declarations; whether it is an
+    // LLM export tinyllm can drive is checked when an instance opens it.
     Status open_program(ByteSpan bytes) {
         Result<pte::Program> program = pte::open_program(bytes);
         if (!program) return program.status;
         program_ = *program;
-        // The program's vocabulary and context, checked as an instance will: open it once.
-        pte::LlmProgram probe;
-        Result<size_t> need = pte::LlmProgram::required_bytes(program_);
-        if (!need) return need.status;
-        PrivateMemory memory;
-        Status st = memory.allocate(*need);
-        if (!st) return st;
-        Arena arena(memory.data(), memory.size());
-        if (!(st = probe.init(program_, arena))) return st;
-        program_vocab_ = probe.n_vocab();
-        program_ctx_ = probe.n_ctx();
+        Result<size_t> plan = pte::LlmProgram::required_bytes(program_);  // names a missing delegate or operator
+        if (!plan) return plan.status;
+        Result<int> n_vocab = pte::LlmProgram::vocab_size(program_);
+        if (!n_vocab) return n_vocab.status;
+        program_vocab_ = *n_vocab;
+        program_ctx_ = pte::LlmProgram::context_size(program_);
         return Status{};
     }
 
+    // A vocabulary that does not fit the model is an error; one that is missing or unusable
+    // leaves the model without text (vocabulary_status()).
     Status open_vocabulary(const gguf::File& f) {
         vocabulary_file_ = &f;
-        Status st = tokenizer_.load(f);
-        if (!st) return st;
+        if (!(vocabulary_status_ = tokenizer_.load(f))) return Status{};
         vocabulary_memory_.assign(TokenText::required_bytes(f), 0);
         Arena arena(vocabulary_memory_.data(), vocabulary_memory_.size());
-        if (!(st = vocabulary_.init(f, arena))) return st;
+        Status st = vocabulary_.init(f, arena);
+        if (!st) return st;
         if (tokenizer_.n_vocab() != n_vocab())
             return Status::fail(Error::shape_mismatch, "the tokenizer has ", tokenizer_.n_vocab(), " tokens, the model ", n_vocab());
         return Status{};
@@ -119,47 +120,54 @@ private:
     pte::Program program_;
     int program_vocab_ = 0, program_ctx_ = 0;
     const gguf::File* vocabulary_file_ = nullptr;
+    Status vocabulary_status_ = Status::fail(Error::missing_key, "a .pte program has no vocabulary; give the GGUF file that has it as the tokenizer");
     Tokenizer tokenizer_;
     std::vector<uint8_t> vocabulary_memory_;
     TokenText vocabulary_;
 };
 
-// One conversation's model over an open source.
+// The model conversations run on, over an open source: a Session with n_seq sequences over
+// the GGUF weights, or the .pte program with planned memory of its own (one sequence).
 class ModelInstance {
 public:
-    // n_ctx 0: the model's own. A .pte program's context is fixed; its prompt chunking is its own.
-    Status init(const ModelSource& source, int n_ctx, int n_batch) {
+    // n_ctx 0: the model's own (a .pte program's is fixed). n_batch: tokens per forward pass
+    // over all sequences; a .pte program takes prompts in its own chunks.
+    Status init(const ModelSource& source, int n_ctx, int n_batch, int n_seq = 1) {
         if (n_ctx < 0 || n_ctx > source.n_ctx_max() || (source.is_pte() && n_ctx && n_ctx != source.n_ctx_max()))
             return Status::fail(Error::invalid_argument, "context ", n_ctx, source.is_pte() ? ": a .pte program's is fixed at " : " outside 1..",
                                 source.n_ctx_max());
         if (n_batch <= 0) return Status::fail(Error::invalid_argument, "batch size ", n_batch);
+        if (source.is_pte() && n_seq != 1) return Status::fail(Error::invalid_argument, "a .pte program runs one sequence, not ", n_seq);
         if (!n_ctx) n_ctx = source.n_ctx_max();
+        pte_ = source.is_pte();
         Status st;
-        if (source.is_pte()) {
+        if (pte_) {
             pte::MethodOptions options;
             options.narrow_exact_weights = half_dots_vectorized();  // the memory is RAM here: half the bytes to read
             Result<size_t> need = pte::LlmProgram::required_bytes(source.program(), options);
             if (!need) return need.status;
             if (!(st = memory_.allocate(*need))) return st;
             Arena arena(memory_.data(), memory_.size());
-            if (!(st = program_.init(source.program(), arena, options))) return st;
-            model_ = &program_;
-            return Status{};
+            return program_.init(source.program(), arena, options);
         }
-        if (!(st = memory_.allocate(Session::required_bytes(source.model(), n_ctx, n_batch)))) return st;
+        if (!(st = memory_.allocate(Session::required_bytes(source.model(), n_ctx, n_batch, n_seq)))) return st;
         Arena arena(memory_.data(), memory_.size());
-        if (!(st = session_.init(source.model(), n_ctx, n_batch, arena))) return st;
-        model_ = &session_;
-        return Status{};
+        return session_.init(source.model(), n_ctx, n_batch, arena, n_seq);
     }
 
-    LanguageModel& model() { return *model_; }
+    bool is_pte() const { return pte_; }
+    // Sequence 0 (the only one of a .pte program) as a LanguageModel.
+    LanguageModel& model() { return pte_ ? static_cast<LanguageModel&>(program_) : session_; }
+    const LanguageModel& model() const { return pte_ ? static_cast<const LanguageModel&>(program_) : session_; }
+    // All sequences of a GGUF model.
+    Session& session() { return session_; }
+    int n_seq() const { return pte_ ? 1 : session_.n_seq(); }
 
 private:
+    bool pte_ = false;
     PrivateMemory memory_;
     Session session_;
     pte::LlmProgram program_;
-    LanguageModel* model_ = nullptr;
 };
 
 } // namespace tinyllm

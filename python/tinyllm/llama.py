@@ -14,14 +14,14 @@ CHAT_FORMATS = ("llama2", "llama2-sys", "llama3", "chatml", "gemma", "phi3", "fa
 
 
 class LlamaState:
-    """A saved conversation: the engine's state bytes and how many tokens it holds."""
+    """A saved conversation, as llama-cpp-python's: its tokens (input_ids, n_tokens) and the
+    engine's state bytes (llama_state: cache, tokens, sampler, logits; llama_state_size)."""
 
-    def __init__(self, data, n_tokens):
-        self.data = bytes(data)
-        self.n_tokens = n_tokens
-
-    def __len__(self):
-        return len(self.data)
+    def __init__(self, input_ids, llama_state):
+        self.input_ids = list(input_ids)
+        self.n_tokens = len(self.input_ids)
+        self.llama_state = bytes(llama_state)
+        self.llama_state_size = len(self.llama_state)
 
 
 def _int(name, value, low, high=None):
@@ -38,7 +38,8 @@ def _number(name, value):
     return float(value)
 
 
-def _token_array(tokens):
+def _token_list(tokens):
+    """The ids as a list, after checking they are ints that fit a token id."""
     if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__iter__"):
         raise TypeError("tokens must be a sequence of ints")
     tokens = list(tokens)
@@ -47,25 +48,32 @@ def _token_array(tokens):
             raise TypeError(f"token ids must be ints, not {type(t).__name__}")
         if not -2**31 <= t < 2**31:
             raise TinyllmValueError(f"token id {t} is outside the vocabulary", "token out of range")
+    return tokens
+
+
+def _token_array(tokens):
+    tokens = _token_list(tokens)
     return (c.token * len(tokens))(*tokens), len(tokens)
 
 
 class Llama:
     """A model and one conversation over it.
 
-    Llama(model_path, n_ctx=512, n_threads=None, seed=..., tokenizer_path=None) opens a GGUF
-    file, or a .pte program with the GGUF file holding its vocabulary as tokenizer_path. n_ctx 0:
-    the model's own; the default 512 is capped at the model's. n_threads None: one per CPU.
+    Llama(model_path, n_ctx=None, n_threads=None, seed=0, tokenizer_path=None) opens a GGUF
+    file, or a .pte program with the GGUF file holding its vocabulary as tokenizer_path. n_ctx
+    None: 512 as llama-cpp-python, or less if the model's is smaller (a .pte program: its own);
+    0: the model's own. n_threads None: one per CPU. Not for use from two threads at once.
     """
 
-    def __init__(self, model_path, n_ctx=512, n_threads=None, seed=0, tokenizer_path=None, n_batch=64, chat_format=None,
+    def __init__(self, model_path, n_ctx=None, n_threads=None, seed=0, tokenizer_path=None, n_batch=64, chat_format=None,
                  verbose=False):
         self._model = self._ctx = None
         if not isinstance(model_path, (str, os.PathLike)):
             raise TypeError(f"model_path must be a path, not {type(model_path).__name__}")
         if tokenizer_path is not None and not isinstance(tokenizer_path, (str, os.PathLike)):
             raise TypeError(f"tokenizer_path must be a path, not {type(tokenizer_path).__name__}")
-        _int("n_ctx", n_ctx, 0)
+        if n_ctx is not None:
+            _int("n_ctx", n_ctx, 0)
         _int("n_batch", n_batch, 1)
         if n_threads is not None:
             _int("n_threads", n_threads, 1, 1024)
@@ -83,7 +91,7 @@ class Llama:
         try:
             params = c.lib.tinyllm_context_default_params()
             n_max = c.lib.tinyllm_model_n_ctx_max(model)
-            params.n_ctx = min(n_ctx, n_max) if n_ctx == 512 else n_ctx
+            params.n_ctx = n_ctx if n_ctx is not None else 0 if tokenizer_path is not None else min(512, n_max)
             params.n_batch = n_batch
             params.n_threads = n_threads or 0
             params.sampling.seed = seed
@@ -95,6 +103,7 @@ class Llama:
             raise
         self._piece = c.Piece()
         self._more = ctypes.c_int()
+        self._reply = 0  # counts replies started: a stream of an earlier one stops with an error
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -204,12 +213,13 @@ class Llama:
         return out.value
 
     def generate(self, tokens, top_k=40, top_p=0.95, min_p=0.05, typical_p=1.0, temp=0.80, repeat_penalty=1.0, frequency_penalty=0.0,
-                 presence_penalty=0.0, seed=None, stop=None):
-        """Yields generated token ids after `tokens` (reusing the conversation's common prefix)
-        until an end-of-generation token, a stop string or a full context; close the iterator
-        to stop early."""
+                 presence_penalty=0.0, seed=None, stop=None, reset=True):
+        """Yields generated token ids after `tokens` until an end-of-generation token, a stop
+        string or a full context; stop iterating to stop early. reset: `tokens` is the whole
+        conversation (its prefix already evaluated is reused); else they continue it (may be
+        empty: continue from the last token)."""
         run = self._run(tokens, -1, stop, (temp, top_k, top_p, min_p, typical_p, repeat_penalty, frequency_penalty,
-                                           presence_penalty, seed))
+                                           presence_penalty, seed), reset)
         return (token for _, token in run if token >= 0)
 
     def save_state(self):
@@ -219,12 +229,12 @@ class Llama:
         buffer = ctypes.create_string_buffer(size)
         written = ctypes.c_size_t()
         c.check(c.lib.tinyllm_state_save(ctx, buffer, size, ctypes.byref(written)))
-        return LlamaState(buffer.raw[:written.value], c.lib.tinyllm_n_tokens(ctx))
+        return LlamaState(self.tokens(), buffer.raw[:written.value])
 
     def load_state(self, state):
         """Restores a LlamaState (or its bytes) saved from this model."""
         ctx = self._context()
-        data = state.data if isinstance(state, LlamaState) else state
+        data = state.llama_state if isinstance(state, LlamaState) else state
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError(f"load_state takes a LlamaState or bytes, not {type(state).__name__}")
         c.check(c.lib.tinyllm_state_load(ctx, bytes(data), len(data)))
@@ -242,8 +252,7 @@ class Llama:
         if isinstance(prompt, str):
             prompt_tokens = self.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
         else:
-            prompt_tokens = list(prompt)
-            _token_array(prompt_tokens)
+            prompt_tokens = _token_list(prompt)
         sampling = (temperature, top_k, top_p, min_p, typical_p, repeat_penalty, frequency_penalty, presence_penalty, seed)
         run = self._run(prompt_tokens, max_tokens, stop, sampling)
         ident, created = f"cmpl-{random.getrandbits(64):016x}", int(time.time())
@@ -315,42 +324,58 @@ class Llama:
         s.seed = _int("seed", seed, 0, 2**63 - 1) if seed is not None else c.SEED_CONTINUE
         c.check(c.lib.tinyllm_set_sampling(self._ctx, ctypes.byref(s)))
 
-    def _start(self, prompt_tokens, max_tokens, stop, sampling):
-        """Keeps the conversation's prefix shared with prompt_tokens, sets the sampler, and
-        starts a reply after the rest of the prompt."""
+    def _start(self, prompt_tokens, max_tokens, stop, sampling, reset=True):
+        """Starts a reply after prompt_tokens. reset: they are the whole conversation, and the
+        part of it already evaluated is kept; else they continue it. Every argument is checked
+        before the conversation changes."""
         ctx = self._context()
-        array, n = _token_array(prompt_tokens)
-        if n == 0:
-            raise TinyllmValueError("the prompt is empty", "invalid argument")
+        prompt_tokens = _token_list(prompt_tokens)
+        n = len(prompt_tokens)
+        n_vocab, n_ctx = c.lib.tinyllm_model_n_vocab(self._model), c.lib.tinyllm_n_ctx(ctx)
+        bad = next((t for t in prompt_tokens if not 0 <= t < n_vocab), None)
+        if bad is not None:
+            raise TinyllmValueError(f"token id {bad} is outside the vocabulary of {n_vocab}", "token out of range")
         if stop is None:
             stop = []
         elif isinstance(stop, str):
             stop = [stop]
         if not all(isinstance(s, str) and s for s in stop):
             raise TypeError("stop must be a non-empty string or a list of them")
+        if max_tokens is not None:
+            _int("max_tokens", max_tokens, -2**31)
         held = self.tokens()
-        common = 0
-        while common < min(len(held), n) and held[common] == prompt_tokens[common]:
-            common += 1
-        common = min(common, n - 1)  # the prompt's last token is evaluated again: its logits start the reply
-        c.check(c.lib.tinyllm_truncate(ctx, common))
-        self._set_sampling(*sampling)
-        if max_tokens is None or max_tokens <= 0:
-            max_tokens = c.lib.tinyllm_n_ctx(ctx) - n
+        if reset:
+            if n == 0:
+                raise TinyllmValueError("the prompt is empty", "invalid argument")
+            common = 0
+            while common < min(len(held), n) and held[common] == prompt_tokens[common]:
+                common += 1
+            common = min(common, n - 1)  # the prompt's last token is evaluated again: its logits start the reply
+            rest = prompt_tokens[common:]
+        else:
+            common, rest = len(held), list(prompt_tokens)
+        total = common + len(rest)
+        if total > n_ctx:
+            raise TinyllmValueError(f"the prompt of {total} tokens does not fit the context of {n_ctx}", "context full")
+        self._set_sampling(*sampling)  # checks the settings (the penalties look back over what is held)
+        if common < len(held):
+            c.check(c.lib.tinyllm_truncate(ctx, common))
+            self._set_sampling(*sampling)  # ... and now over what is kept
         params = c.lib.tinyllm_generate_default_params()
-        params.n_predict = _int("max_tokens", max_tokens, 0)
+        params.n_predict = max_tokens if max_tokens is not None and max_tokens > 0 else max(n_ctx - total, 0)
         self._stop = (ctypes.c_char_p * max(len(stop), 1))(*[s.encode() for s in stop])
         params.stop, params.n_stop = self._stop, len(stop)
-        rest = (c.token * (n - common))(*prompt_tokens[common:])
-        c.check(c.lib.tinyllm_generate_begin(ctx, rest, n - common, ctypes.byref(params)))
+        array = (c.token * max(len(rest), 1))(*rest)
+        c.check(c.lib.tinyllm_generate_begin(ctx, array, len(rest), ctypes.byref(params)))
+        self._reply += 1
 
-    def _run(self, prompt_tokens, max_tokens, stop, sampling):
+    def _run(self, prompt_tokens, max_tokens, stop, sampling, reset=True):
         """Starts a reply now (so argument errors raise here, even when streaming) and returns
-        an iterator of its (text bytes, token id) pieces; finish() gives the finish reason."""
-        self._start(prompt_tokens, max_tokens, stop, sampling)
+        an iterator of its (text bytes, token id) pieces."""
+        self._start(prompt_tokens, max_tokens, stop, sampling, reset)
         # The per-token loop is the Python layer's whole cost on a fast model: the arguments are
         # made once, and each step is one foreign call and one bytes object.
-        piece, more = self._piece, self._more
+        reply, piece, more = self._reply, self._piece, self._more
         next_piece, string_at, check = c.lib.tinyllm_generate_next, ctypes.string_at, c.check
         piece_ref, more_ref = ctypes.byref(piece), ctypes.byref(more)
 
@@ -359,6 +384,8 @@ class Llama:
                 ctx = self._ctx
                 if ctx is None:
                     raise ValueError("this Llama is closed")
+                if reply != self._reply:
+                    raise RuntimeError("a later call on this Llama started another reply; this stream has ended")
                 status = next_piece(ctx, piece_ref, more_ref)
                 if status:
                     check(status)

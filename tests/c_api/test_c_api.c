@@ -101,9 +101,9 @@ static void test_basics(void) {
     CHECK_FAILS(tinyllm_model_open(path("models/shakespeare5m.torch.json"), NULL, &model), TINYLLM_ERR_BAD_MAGIC, "bad magic");
     CHECK_FAILS(tinyllm_model_open(path("models/shakespeare5m_fp32_kv.pte"), NULL, &model), TINYLLM_ERR_MISSING_KEY, "no vocabulary");
     CHECK_FAILS(tinyllm_model_open(path("models/shakespeare5m-q8_0.gguf"), path("models/shakespeare5m-f16.gguf"), &model),
-                TINYLLM_ERR_INVALID_ARGUMENT, "for .pte programs");
+                TINYLLM_ERR_INVALID_ARGUMENT, "tokenizer is for .pte programs");
     CHECK_FAILS(tinyllm_model_open_memory(NULL, 10, NULL, 0, &model), TINYLLM_ERR_INVALID_ARGUMENT, "data is NULL");
-    CHECK_FAILS(tinyllm_model_open_memory("GGUF", 4, NULL, 0, &model), TINYLLM_ERR_TRUNCATED, "");
+    CHECK_FAILS(tinyllm_model_open_memory("GGUF", 4, NULL, 0, &model), TINYLLM_ERR_TRUNCATED, "GGUF version");
     /* Queries on NULL answer neutrally; frees of NULL do nothing. */
     CHECK(tinyllm_model_n_vocab(NULL) == 0);
     CHECK(tinyllm_n_ctx(NULL) == 0);
@@ -124,6 +124,9 @@ static void test_text(tinyllm_model* model) {
     CHECK(tinyllm_model_n_ctx_max(model) > 0);
     CHECK(tinyllm_tokenize(model, "To be, or not to be", 19, 1, 0, ids, 64, &n) == TINYLLM_OK);
     CHECK(n > 3 && ids[0] == tinyllm_model_bos(model));
+    CHECK(tinyllm_model_bos(model) == 1 && tinyllm_model_eos(model) == 2);  /* SentencePiece's <s> and </s> */
+    CHECK(tinyllm_model_is_eog(model, 2) == 1 && tinyllm_model_is_eog(model, ids[1]) == 0 && tinyllm_model_is_eog(NULL, 2) == 0);
+    CHECK(tinyllm_model_bos(NULL) == -1 && tinyllm_model_eos(NULL) == -1);
     CHECK_FAILS(tinyllm_tokenize(model, "To be, or not to be", 19, 1, 0, small, 2, &needed), TINYLLM_ERR_OUT_OF_MEMORY, "tokens");
     CHECK(needed == n);
     CHECK_FAILS(tinyllm_tokenize(NULL, "x", 1, 1, 0, ids, 64, &n), TINYLLM_ERR_INVALID_ARGUMENT, "model is NULL");
@@ -254,11 +257,28 @@ static void test_generation(tinyllm_model* model) {
     CHECK(reason == TINYLLM_STOP_STRING && strstr(r3.text, stop_text) == NULL);
     CHECK(r3.text_len <= 6 + 2 && strncmp(r3.text, r1.text, r3.text_len) == 0);
     stops[0] = NULL;
-    CHECK_FAILS(tinyllm_generate(b, NULL, 0, &gp, collect, &r3, &reason), TINYLLM_ERR_INVALID_ARGUMENT, "stop string 0 is NULL");
+    CHECK_FAILS(tinyllm_generate(b, NULL, 0, &gp, collect, &r3, &reason), TINYLLM_ERR_INVALID_ARGUMENT, "stop string 0 is NULL or empty");
     gp.n_stop = 0;
     gp.n_predict = -1;
     CHECK_FAILS(tinyllm_generate(b, NULL, 0, &gp, collect, &r3, &reason), TINYLLM_ERR_INVALID_ARGUMENT, "n_predict -1");
     CHECK_FAILS(tinyllm_generate_next(NULL, &piece, &more), TINYLLM_ERR_INVALID_ARGUMENT, "context is NULL");
+
+    /* A refused start changes nothing and leaves no reply to step through. */
+    {
+        char long_stop[300];
+        const char* bad_stops[1];
+        int before = tinyllm_n_tokens(b);
+        memset(long_stop, 'x', sizeof long_stop - 1);
+        long_stop[sizeof long_stop - 1] = 0;
+        bad_stops[0] = long_stop;
+        gp.n_predict = 8;
+        gp.stop = bad_stops;
+        gp.n_stop = 1;
+        CHECK_FAILS(tinyllm_generate_begin(b, ids, n, &gp), TINYLLM_ERR_INVALID_ARGUMENT, "longer than 256 bytes");
+        CHECK(tinyllm_n_tokens(b) == before);
+        more = 1;
+        CHECK(tinyllm_generate_next(b, &piece, &more) == TINYLLM_OK && more == 0);
+    }
     tinyllm_context_free(a);
     tinyllm_context_free(b);
 }
@@ -268,6 +288,33 @@ static void continue_sampled(tinyllm_context* ctx, const tinyllm_token* prompt, 
     tinyllm_generate_params gp = tinyllm_generate_default_params();
     gp.n_predict = n;
     CHECK(tinyllm_generate(ctx, prompt, n_prompt, &gp, collect, r, NULL) == TINYLLM_OK);
+}
+
+/* A reply that fills the context keeps its last token waiting; nothing after it fits, and the
+ * state saved then restores. */
+static void test_full_context(tinyllm_model* model) {
+    tinyllm_context *ctx = greedy_context(model, 16), *copy = greedy_context(model, 16);
+    tinyllm_generate_params gp = tinyllm_generate_default_params();
+    tinyllm_token ids[64];
+    int n = prompt_tokens(model, "ROMEO:", ids, 64);
+    tinyllm_stop_reason reason = TINYLLM_STOP_TOKEN_BUDGET;
+    unsigned char* state;
+    size_t size;
+    Reply r;
+    memset(&r, 0, sizeof r);
+    gp.n_predict = 100;
+    CHECK(tinyllm_generate(ctx, ids, n, &gp, collect, &r, &reason) == TINYLLM_OK);
+    CHECK(reason == TINYLLM_STOP_CONTEXT_FULL && r.n_ids == 16 - n + 1 && tinyllm_n_tokens(ctx) == 17);
+    CHECK_FAILS(tinyllm_eval(ctx, ids, 1), TINYLLM_ERR_CONTEXT_FULL, "does not fit");
+    CHECK(tinyllm_n_tokens(ctx) == 17);
+    size = tinyllm_state_size(ctx);
+    state = (unsigned char*)malloc(size);
+    CHECK(tinyllm_state_save(ctx, state, size, NULL) == TINYLLM_OK);
+    CHECK(tinyllm_state_load(copy, state, size) == TINYLLM_OK && tinyllm_n_tokens(copy) == 17);
+    CHECK(tinyllm_truncate(copy, 10) == TINYLLM_OK && tinyllm_eval(copy, ids, 1) == TINYLLM_OK && tinyllm_n_tokens(copy) == 11);
+    free(state);
+    tinyllm_context_free(ctx);
+    tinyllm_context_free(copy);
 }
 
 static void test_state(tinyllm_model* model, tinyllm_model* other) {
@@ -354,7 +401,7 @@ static void test_other_sources(tinyllm_model* from_path) {
     na = greedy_ids(from_path, a, 16);
     nb = greedy_ids(from_memory, b, 16);
     CHECK(na == 16 && na == nb && memcmp(a, b, 16 * sizeof(tinyllm_token)) == 0);
-    CHECK_FAILS(tinyllm_model_open_memory(bytes, size / 2, NULL, 0, &program), TINYLLM_ERR_BAD_OFFSET, "");
+    CHECK_FAILS(tinyllm_model_open_memory(bytes, size / 2, NULL, 0, &program), TINYLLM_ERR_BAD_OFFSET, "past the end of the file");
     tinyllm_model_free(from_memory);
     free(bytes);
 
@@ -391,6 +438,7 @@ int main(int argc, char** argv) {
     test_text(model);
     test_contexts(model);
     test_generation(model);
+    test_full_context(model);
     test_state(model, other);
     test_other_sources(model);
     tinyllm_model_free(model);

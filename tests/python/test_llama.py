@@ -39,7 +39,7 @@ def test_greedy_text_equals_generate(models, generate_program, llm):
 
 def test_pte_program_greedy_text_equals_generate(models, generate_program):
     program, vocab = os.path.join(models, "shakespeare5m_fp32_kv.pte"), os.path.join(models, "shakespeare5m-f16.gguf")
-    with tinyllm.Llama(program, tokenizer_path=vocab, n_ctx=0, n_threads=1) as llm:
+    with tinyllm.Llama(program, tokenizer_path=vocab, n_threads=1) as llm:  # the program's own context
         got = llm(PROMPT, max_tokens=30, temperature=0)["choices"][0]["text"]
         assert got == generate_text(generate_program, program, PROMPT, 30, ["--tokenizer", vocab])
 
@@ -113,13 +113,19 @@ def test_state_from_another_model_or_damaged_is_refused(models):
         state = a.save_state()
         with pytest.raises(tinyllm.TinyllmRuntimeError, match="another model"):
             b.load_state(state)
-        damaged = bytearray(state.data)
+        assert state.n_tokens == len(state.input_ids) == 3 and state.llama_state_size == len(state.llama_state)
+        damaged = bytearray(state.llama_state)
         damaged[200] ^= 1
         with pytest.raises(tinyllm.TinyllmRuntimeError, match="checksum"):
             a.load_state(bytes(damaged))
         with pytest.raises(TypeError):
             a.load_state("not a state")
-        assert b.n_tokens == 0
+        # Refused states changed nothing: a continues as a copy restored from the state does.
+        assert b.n_tokens == 0 and a.tokens() == state.input_ids
+        b2 = tinyllm.Llama(q8(models), n_ctx=64)
+        b2.load_state(state)
+        assert list(zip(range(8), a.generate([], temp=0, reset=False))) == list(zip(range(8), b2.generate([], temp=0, reset=False)))
+        b2.close()
 
 
 def test_tokenize_and_detokenize(llm):
@@ -162,8 +168,27 @@ def test_errors_are_exceptions(models, llm):
     llm.chat_format = "chatml"
     with pytest.raises(ValueError, match="robot"):
         llm.create_chat_completion([{"role": "robot", "content": "hi"}])
+    # A prompt that does not fit leaves the conversation as it was.
+    llm(PROMPT, max_tokens=4, temperature=0)
+    held = llm.tokens()
+    with pytest.raises(ValueError, match="does not fit"):
+        llm.create_chat_completion([{"role": "user", "content": "x " * 400}])
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        llm([1, 2, 5000])
+    with pytest.raises(TypeError):
+        llm(PROMPT, stop=[""])
+    assert llm.tokens() == held
     # The model still works after all that.
     assert llm(PROMPT, max_tokens=4, temperature=0)["usage"]["completion_tokens"] == 4
+
+
+def test_a_new_reply_ends_the_stream_of_the_old_one(llm):
+    first = llm(PROMPT, max_tokens=16, temperature=0, stream=True)
+    next(first)
+    second = llm(PROMPT, max_tokens=16, temperature=0, stream=True)
+    with pytest.raises(RuntimeError, match="another reply"):
+        list(first)
+    assert "".join(c["choices"][0]["text"] for c in second) == llm(PROMPT, max_tokens=16, temperature=0)["choices"][0]["text"]
 
 
 def test_closed_model_raises(models):

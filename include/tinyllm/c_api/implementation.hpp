@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tinyllm.h"
@@ -105,8 +106,8 @@ inline void use_threads(const tinyllm_context* c) {
     if (thread_count() != n) set_thread_count(n);
 }
 
-// After a reply: the end-of-generation token the generator holds to feed next joins the
-// conversation's tokens too.
+// An end-of-generation token the generator holds to feed next (it gives no piece for it) joins
+// the conversation's tokens as soon as it is sampled.
 inline void sync_pending(tinyllm_context* c) {
     if (c->generator.n_tokens() == int(c->tokens.size()) + 1) c->tokens.push_back(c->generator.pending_token());
 }
@@ -137,6 +138,7 @@ TINYLLM_API tinyllm_status tinyllm_model_open(const char* path, const char* toke
     return guarded([&] {
         tinyllm_model* m = new tinyllm_model;
         Status st = m->source.open_file(path, tokenizer_path ? tokenizer_path : "");
+        if (st && !m->source.has_vocabulary()) st = m->source.vocabulary_status();
         if (!st) {
             delete m;
             return fail(st);
@@ -157,6 +159,7 @@ TINYLLM_API tinyllm_status tinyllm_model_open_memory(const void* data, size_t si
         tinyllm_model* m = new tinyllm_model;
         Status st = m->source.open_memory(ByteSpan{static_cast<const uint8_t*>(data), size},
                                           ByteSpan{static_cast<const uint8_t*>(tokenizer), tokenizer_size});
+        if (st && !m->source.has_vocabulary()) st = m->source.vocabulary_status();
         if (!st) {
             delete m;
             return fail(st);
@@ -297,7 +300,7 @@ TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const ti
 
 TINYLLM_API void tinyllm_context_free(tinyllm_context* context) { delete context; }
 
-TINYLLM_API int tinyllm_n_ctx(const tinyllm_context* context) { return context ? context->generator.model().n_ctx() : 0; }
+TINYLLM_API int tinyllm_n_ctx(const tinyllm_context* context) { return context ? context->instance.model().n_ctx() : 0; }
 TINYLLM_API int tinyllm_n_tokens(const tinyllm_context* context) { return context ? int(context->tokens.size()) : 0; }
 
 TINYLLM_API tinyllm_status tinyllm_get_tokens(const tinyllm_context* context, tinyllm_token* tokens, int capacity, int* n_tokens) {
@@ -361,9 +364,7 @@ TINYLLM_API tinyllm_status tinyllm_sample(tinyllm_context* context, tinyllm_toke
     if (!context || !token) return fail(Error::invalid_argument, !context ? "context is NULL" : "token is NULL");
     const float* logits = context->generator.logits();
     if (!logits) return fail(Error::invalid_argument, "no logits to sample from: evaluate tokens first");
-    Sampler& sampler = context->generator.sampler();
-    *token = sampler.sample(logits);
-    sampler.accept(*token);
+    *token = context->generator.sampler().sample(logits);  // it joins the penalty window when evaluated
     return TINYLLM_OK;
 }
 
@@ -385,19 +386,22 @@ TINYLLM_API tinyllm_status tinyllm_generate_begin(tinyllm_context* context, cons
     const tinyllm_generate_params p = params ? *params : tinyllm_generate_default_params();
     if (p.n_predict < 0) return fail(Error::invalid_argument, "n_predict ", p.n_predict);
     if (p.n_stop < 0 || (!p.stop && p.n_stop)) return fail(Error::invalid_argument, "stop is NULL or n_stop negative");
-    for (int i = 0; i < p.n_stop; ++i)
-        if (!p.stop[i]) return fail(Error::invalid_argument, "stop string ", i, " is NULL");
+    for (int i = 0; i < p.n_stop; ++i) {
+        if (!p.stop[i] || !p.stop[i][0]) return fail(Error::invalid_argument, "stop string ", i, " is NULL or empty");
+        if (std::strlen(p.stop[i]) > max_stop_bytes)
+            return fail(Error::invalid_argument, "stop string ", i, " is longer than ", uint64_t(max_stop_bytes), " bytes");
+    }
     return guarded([&] {
-        context->stop.assign(p.stop, p.stop + p.n_stop);
-        context->stop_views.clear();
-        for (const std::string& s : context->stop) context->stop_views.push_back(StrView(s.data(), s.size()));
-        context->abort = p.abort;
         use_threads(context);
         Status st;
         if (n_prompt) {
             if (!(st = context->generator.prompt(prompt, n_prompt))) return fail(st);
             context->tokens.insert(context->tokens.end(), prompt, prompt + n_prompt);
         }
+        context->stop.assign(p.stop, p.stop + p.n_stop);
+        context->stop_views.clear();
+        for (const std::string& s : context->stop) context->stop_views.push_back(StrView(s.data(), s.size()));
+        context->abort = p.abort;
         GenerationRequest request;
         request.n_predict = p.n_predict;
         request.stop = context->stop_views.data();
@@ -415,11 +419,9 @@ TINYLLM_API tinyllm_status tinyllm_generate_next(tinyllm_context* context, tinyl
     GeneratedToken token;
     Result<bool> next = context->generator.step(token);
     if (!next) return fail(next.status);
-    if (!*next) {
-        sync_pending(context);
-        return TINYLLM_OK;
-    }
-    if (token.id != GeneratedToken::no_token) context->tokens.push_back(token.id);
+    if (*next && token.id != GeneratedToken::no_token) context->tokens.push_back(token.id);
+    sync_pending(context);
+    if (!*next) return TINYLLM_OK;
     piece->id = token.id;
     piece->text = token.text;
     piece->text_len = token.text_len;
@@ -473,33 +475,28 @@ TINYLLM_API tinyllm_status tinyllm_state_load(tinyllm_context* context, const vo
     using namespace tinyllm::c_api;
     if (!context || !buffer) return fail(Error::invalid_argument, !context ? "context is NULL" : "buffer is NULL");
     const uint8_t* in = static_cast<const uint8_t*>(buffer);
-    Result<size_t> model_bytes = state::stored_bytes(in, size);
-    if (!model_bytes) return fail(model_bytes.status);
-    state::Header model_header;
-    Status st = state::read_header(in, *model_bytes, model_header);
+    state::Header header;
+    Status st = state::peek_header(in, size, header);  // a cut-short or foreign buffer is named as such first
     if (!st) return fail(st);
-    if (size < *model_bytes + tokens_trailer) return fail(Error::truncated, "the saved state ends before its token list");
+    // The token list is read from the end; everything is checked before the context changes.
     uint32_t n, magic;
     uint64_t sum;
     std::memcpy(&n, in + size - 16, 4);
     std::memcpy(&magic, in + size - 12, 4);
     std::memcpy(&sum, in + size - 8, 8);
-    if (magic != tokens_magic || uint64_t(n) * 4 > size - *model_bytes - tokens_trailer)
+    if (magic != tokens_magic || uint64_t(n) * 4 > size - state::Header::bytes - tokens_trailer)
         return fail(Error::corrupt, "the saved state's token list is damaged or cut short");
     const uint8_t* ids = in + size - tokens_trailer - size_t(n) * 4;
     if (state::checksum(ids, size_t(n) * 4 + 8) != sum) return fail(Error::corrupt, "the saved state's token list is damaged");
-    if (int64_t(n) != model_header.n_tokens && int64_t(n) != int64_t(model_header.n_tokens) + 1)
-        return fail(Error::corrupt, "the saved state lists ", n, " tokens for a cache of ", model_header.n_tokens);
+    const size_t generator_bytes = size_t(ids - in);
+    Result<int> n_tokens = context->generator.state_tokens(in, generator_bytes);
+    if (!n_tokens) return fail(n_tokens.status);
+    if (int64_t(n) != *n_tokens) return fail(Error::corrupt, "the saved state lists ", n, " tokens for a conversation of ", *n_tokens);
     return guarded([&] {
         std::vector<int32_t> tokens(n);
         std::memcpy(tokens.data(), ids, size_t(n) * 4);
-        Status s = context->generator.load_state(in, size_t(ids - in));
+        Status s = context->generator.load_state(in, generator_bytes);
         if (!s) return fail(s);
-        if (context->generator.n_tokens() != int(n)) {  // only a crafted state gets here: start over rather than keep a mismatch
-            context->generator.reset();
-            context->tokens.clear();
-            return fail(Error::corrupt, "the saved state's tokens do not match its cache");
-        }
         context->tokens = std::move(tokens);
         return TINYLLM_OK;
     });

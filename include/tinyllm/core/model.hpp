@@ -27,6 +27,7 @@ struct Model {
     WeightView output;  // the embedding itself when the output head is tied
     const float* rope_freq_factors = nullptr;  // n_rot / 2 divisors of the RoPE angles (Llama 3)
     LayerWeights* layers = nullptr;
+    uint64_t fingerprint = 0;  // model_fingerprint() at load: what saved states are checked against
 };
 
 namespace detail {
@@ -100,6 +101,38 @@ inline Status bind_vector(const gguf::File& f, const ModelConfig& c, int layer, 
 
 } // namespace detail
 
+// Identifies a model for saved states: its shape, options and weight types, its norm vectors
+// and the first and last 64 bytes of every matrix, as the file has them (load_model computes it
+// before any repacking), so a state restores only into the model that wrote it, fine-tunes of
+// one base model told apart, however the file was opened.
+inline uint64_t model_fingerprint(const Model& m) {
+    const ModelConfig& c = m.config;
+    state::Hash h;
+    const int64_t shape[] = {int64_t(c.arch), c.n_vocab, c.n_embd, c.n_layer, c.n_ff, c.n_head, c.n_head_kv, c.head_dim, c.n_rot,
+                             c.sliding_window, c.swa_pattern, int64_t(c.rope_style), int64_t(c.activation)};
+    for (int64_t v : shape) h.add_u64(uint64_t(v));
+    const float options[] = {c.rms_eps, c.rope_base, c.rope_freq_scale, c.q_scale, c.kq_scale, c.attn_softcap, c.final_softcap, c.rope_base_swa};
+    h.add(reinterpret_cast<const uint8_t*>(options), sizeof options);
+    auto matrix = [&](const WeightView& w) {
+        const size_t bytes = size_t(w.rows) * size_t(w.row_bytes), edge = bytes < 64 ? bytes : 64;
+        h.add_u64(uint64_t(w.type));
+        h.add(w.data, edge);
+        h.add(w.data + bytes - edge, edge);
+    };
+    const size_t row = size_t(c.n_embd) * sizeof(float);
+    matrix(m.token_embd);
+    matrix(m.output);
+    h.add(reinterpret_cast<const uint8_t*>(m.output_norm), row);
+    for (int l = 0; l < c.n_layer; ++l) {
+        const LayerWeights& L = m.layers[l];
+        h.add(reinterpret_cast<const uint8_t*>(L.attn_norm), row);
+        h.add(reinterpret_cast<const uint8_t*>(L.ffn_norm), row);
+        const WeightView* matrices[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
+        for (const WeightView* w : matrices) matrix(*w);
+    }
+    return h.h;
+}
+
 // Binds all weights of a parsed GGUF file. The layer table comes from `arena`; the weights
 // stay where they are in the file's buffer, which must outlive the model.
 inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
@@ -170,29 +203,8 @@ inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
             if (!(st = bind_vector(f, c, l, "post_ffw_norm.weight", c.n_embd, L.post_ffn_norm))) return st;
         }
     }
+    m.fingerprint = model_fingerprint(m);
     return Status{};
-}
-
-// Identifies a model for saved states: its shape, options and weight types, and the bytes of
-// its norm vectors (never repacked, and different between any two trained or random models),
-// so a state restores only into the model that wrote it, however the file was opened.
-inline uint64_t model_fingerprint(const Model& m) {
-    const ModelConfig& c = m.config;
-    state::Hash h;
-    const int64_t shape[] = {int64_t(c.arch), c.n_vocab, c.n_embd, c.n_layer, c.n_ff, c.n_head, c.n_head_kv, c.head_dim, c.n_rot,
-                             c.sliding_window, c.swa_pattern, int64_t(c.rope_style), int64_t(c.activation), int64_t(m.token_embd.type),
-                             int64_t(m.output.type)};
-    for (int64_t v : shape) h.add_u64(uint64_t(v));
-    const float options[] = {c.rms_eps, c.rope_base, c.rope_freq_scale, c.q_scale, c.kq_scale, c.attn_softcap, c.final_softcap, c.rope_base_swa};
-    h.add(reinterpret_cast<const uint8_t*>(options), sizeof options);
-    const size_t row = size_t(c.n_embd) * sizeof(float);
-    h.add(reinterpret_cast<const uint8_t*>(m.output_norm), row);
-    for (int l = 0; l < c.n_layer; ++l) {
-        h.add(reinterpret_cast<const uint8_t*>(m.layers[l].attn_norm), row);
-        h.add(reinterpret_cast<const uint8_t*>(m.layers[l].ffn_norm), row);
-        h.add_u64(uint64_t(m.layers[l].wq.type) << 8 | uint64_t(m.layers[l].w_down.type));
-    }
-    return h.h;
 }
 
 } // namespace tinyllm

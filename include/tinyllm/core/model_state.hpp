@@ -87,18 +87,12 @@ inline void write_header(uint8_t* dst, Header h) {
     detail::put(p, h.extra);
 }
 
-// A whole header's bytes with the magic in front.
-inline Status check_start(const uint8_t* src, size_t size) {
+// Reads the header at the start of src, whose payload follows within size bytes (a caller
+// may store more after it). Checks the magic, version and lengths; not the checksum.
+inline Status peek_header(const uint8_t* src, size_t size, Header& h) {
     if (!src || size < Header::bytes)
         return Status::fail(Error::truncated, "a saved state has a ", uint64_t(Header::bytes), "-byte header; got ", uint64_t(size), " bytes");
     if (__builtin_memcmp(src, "TLST", 4) != 0) return Status::fail(Error::bad_magic, "not a tinyllm saved state");
-    return Status{};
-}
-
-// Reads and checks a state buffer's header: its magic, version, length and checksum.
-inline Status read_header(const uint8_t* src, size_t size, Header& h) {
-    Status st = check_start(src, size);
-    if (!st) return st;
     const uint8_t* p = src + 4;
     const uint32_t version = detail::get<uint32_t>(p);
     if (version != Header::version)
@@ -111,25 +105,23 @@ inline Status read_header(const uint8_t* src, size_t size, Header& h) {
     h.payload_bytes = detail::get<uint64_t>(p);
     h.checksum = detail::get<uint64_t>(p);
     h.extra = detail::get<uint64_t>(p);
-    if (h.payload_bytes != size - Header::bytes)
+    if (h.payload_bytes > size - Header::bytes)
         return Status::fail(Error::truncated, "the saved state says ", h.payload_bytes, " payload bytes; the buffer has ",
                             uint64_t(size - Header::bytes));
     if (h.n_tokens < 0 || h.n_ctx <= 0) return Status::fail(Error::corrupt, "saved state of ", h.n_tokens, " tokens in a context of ", h.n_ctx);
-    if (checksum(src + Header::bytes, size_t(h.payload_bytes)) != h.checksum)
-        return Status::fail(Error::corrupt, "the saved state's checksum does not match its bytes");
     return Status{};
 }
 
-// The length of the state at the start of src (header and payload), for a caller that stores
-// more after it; read_header then checks those bytes.
-inline Result<size_t> stored_bytes(const uint8_t* src, size_t size) {
-    Status st = check_start(src, size);
+// Reads and checks a state buffer of exactly size bytes: its header and the payload's checksum.
+inline Status read_header(const uint8_t* src, size_t size, Header& h) {
+    Status st = peek_header(src, size, h);
     if (!st) return st;
-    uint64_t payload;
-    __builtin_memcpy(&payload, src + 32, 8);
-    if (payload > size - Header::bytes)
-        return Status::fail(Error::truncated, "the saved state says ", payload, " payload bytes; the buffer has ", uint64_t(size - Header::bytes));
-    return size_t(Header::bytes + payload);
+    if (h.payload_bytes != size - Header::bytes)
+        return Status::fail(Error::truncated, "the saved state says ", h.payload_bytes, " payload bytes; the buffer has ",
+                            uint64_t(size - Header::bytes));
+    if (checksum(src + Header::bytes, size_t(h.payload_bytes)) != h.checksum)
+        return Status::fail(Error::corrupt, "the saved state's checksum does not match its bytes");
+    return Status{};
 }
 
 // Checks that a state read by read_header belongs in a model described by `here`: the same

@@ -60,7 +60,6 @@ public:
             return Status::fail(Error::out_of_memory, "session needs ",
                                 uint64_t(required_bytes(m, n_ctx, n_batch_, n_seq)), " bytes of arena");
         for (int q = 0; q < n_seq_; ++q) n_past_[q] = 0;
-        fingerprint_ = model_fingerprint(m);
         return Status{};
     }
 
@@ -145,7 +144,7 @@ private:
     }
     state::Header state_header(int n_tokens) const {
         state::Header h;
-        h.model_fingerprint = fingerprint_;
+        h.model_fingerprint = model_->fingerprint;
         h.kind = state::Kind::session_fp16;
         h.n_ctx = n_ctx_;
         h.n_tokens = n_tokens;
@@ -386,7 +385,6 @@ private:
     }
 
     const Model* model_ = nullptr;
-    uint64_t fingerprint_ = 0;
     int n_ctx_ = 0, n_batch_ = 0, n_seq_ = 1;
     int32_t* n_past_ = nullptr;      // [n_seq] tokens in each sequence's cache
     int32_t* seq_tokens_ = nullptr;  // [n_seq] scratch: tokens per sequence in one decode()

@@ -63,13 +63,18 @@ public:
     // Evaluates prompt tokens after what the cache holds (first feeding the last sampled token,
     // if it was not fed yet); the logits of the last one are what generate() samples from.
     // all_logits, if given, receives [n][n_vocab]: every prompt position's logits.
+    // A prompt that cannot run (empty, an id outside the vocabulary, too long) changes nothing.
     Status prompt(const int32_t* ids, int n, float* all_logits = nullptr) {
         if (n <= 0) return Status::fail(Error::invalid_argument, "empty prompt");
+        for (int i = 0; i < n; ++i)
+            if (ids[i] < 0 || ids[i] >= model_->n_vocab())
+                return Status::fail(Error::token_out_of_range, "token id ", ids[i], " at index ", i, " is outside the vocabulary of ",
+                                    model_->n_vocab());
+        if (n_tokens() + n > model_->n_ctx())
+            return Status::fail(Error::context_full, "prompt of ", n, " tokens after ", n_tokens(), " does not fit the context of ",
+                                model_->n_ctx());
         Status st = feed_pending();
         if (!st) return st;
-        if (model_->n_past() + n > model_->n_ctx())
-            return Status::fail(Error::context_full, "prompt of ", n, " tokens after ", model_->n_past(), " does not fit the context of ",
-                                model_->n_ctx());
         const uint64_t t0 = now();
         if (!(st = model_->eval(ids, n, all_logits ? all_logits : logits_, all_logits != nullptr))) return st;
         if (all_logits) __builtin_memcpy(logits_, all_logits + size_t(n - 1) * size_t(model_->n_vocab()), size_t(model_->n_vocab()) * sizeof(float));
@@ -96,6 +101,7 @@ public:
 
     // The same loop driven by the caller: begin(), then step() until it returns false.
     Status begin(const GenerationRequest& request) {
+        replying_ = false;
         Status st = feed_pending();
         if (!st) return st;
         if (!have_logits_) return Status::fail(Error::invalid_argument, "nothing to continue from: evaluate a prompt first");
@@ -173,29 +179,24 @@ public:
 
     // Restores a saved conversation; a state that does not belong here changes nothing.
     Status load_state(const uint8_t* src, size_t size) {
-        Result<size_t> model_bytes = state::stored_bytes(src, size);
-        if (!model_bytes) return model_bytes.status;
-        const uint8_t* p = src + *model_bytes;
-        if (size - *model_bytes != own_state_bytes())
-            return Status::fail(Error::truncated, "the generator's part of the state has ", uint64_t(size - *model_bytes), " bytes, not ",
-                                uint64_t(own_state_bytes()));
-        uint32_t fields[4];
-        __builtin_memcpy(fields, p, sizeof fields);
-        uint64_t sum;
-        __builtin_memcpy(&sum, p + own_state_bytes() - 8, 8);
-        if (fields[0] != 0x4e474c54u || sum != state::checksum(p, own_state_bytes() - 8))
-            return Status::fail(Error::corrupt, "the generator's part of the saved state is damaged");
-        if (int(fields[3]) != model_->n_vocab() || (int32_t(fields[1]) < GeneratedToken::no_token || int32_t(fields[1]) >= model_->n_vocab()))
-            return Status::fail(Error::shape_mismatch, "the saved state is from a vocabulary of ", fields[3], " tokens; this one has ",
-                                model_->n_vocab());
-        Status st = model_->load_state(src, *model_bytes);
+        Result<OwnState> own = read_own_state(src, size);
+        if (!own) return own.status;
+        Status st = model_->load_state(src, own->model_bytes);
         if (!st) return st;
-        pending_ = int32_t(fields[1]);
-        have_logits_ = fields[2] != 0;
-        stream_.sampler().load_state(p + sizeof fields);
-        __builtin_memcpy(logits_, p + sizeof fields + Sampler::state_bytes, size_t(model_->n_vocab()) * sizeof(float));
+        pending_ = own->pending;
+        have_logits_ = own->have_logits;
+        stream_.sampler().load_state(own->sampler);
+        __builtin_memcpy(logits_, own->logits, size_t(model_->n_vocab()) * sizeof(float));
         replying_ = false;
         return Status{};
+    }
+
+    // The n_tokens() a saved state restores to (checked as load_state() checks it, except the
+    // model's payload), for a caller that keeps more beside it.
+    Result<int> state_tokens(const uint8_t* src, size_t size) const {
+        Result<OwnState> own = read_own_state(src, size);
+        if (!own) return own.status;
+        return own->n_tokens + (own->pending != GeneratedToken::no_token ? 1 : 0);
     }
 
     // Forgets the conversation: an empty cache, the sampler's history and seed restarted.
@@ -225,20 +226,56 @@ public:
     const float* logits() const { return have_logits_ ? logits_ : nullptr; }
     Sampler& sampler() { return stream_.sampler(); }
     LanguageModel& model() { return *model_; }
-    const LanguageModel& model() const { return *model_; }
 
 private:
+    // The generator's part of a saved state, after the model's: magic, pending token, whether
+    // logits are current, vocabulary size, the sampler's state, the logits, a checksum.
+    struct OwnState {
+        size_t model_bytes;
+        int n_tokens;  // in the model's cache
+        int32_t pending;
+        bool have_logits;
+        const uint8_t* sampler;
+        const uint8_t* logits;
+    };
+    Result<OwnState> read_own_state(const uint8_t* src, size_t size) const {
+        state::Header header;
+        Status st = state::peek_header(src, size, header);
+        if (!st) return st;
+        OwnState own;
+        own.model_bytes = state::Header::bytes + size_t(header.payload_bytes);
+        own.n_tokens = header.n_tokens;
+        const uint8_t* p = src + own.model_bytes;
+        if (size - own.model_bytes != own_state_bytes())
+            return Status::fail(Error::truncated, "the generator's part of the state has ", uint64_t(size - own.model_bytes), " bytes, not ",
+                                uint64_t(own_state_bytes()));
+        uint32_t fields[4];
+        __builtin_memcpy(fields, p, sizeof fields);
+        uint64_t sum;
+        __builtin_memcpy(&sum, p + own_state_bytes() - 8, 8);
+        if (fields[0] != 0x4e474c54u || sum != state::checksum(p, own_state_bytes() - 8))
+            return Status::fail(Error::corrupt, "the generator's part of the saved state is damaged");
+        if (int(fields[3]) != model_->n_vocab() || int32_t(fields[1]) < GeneratedToken::no_token || int32_t(fields[1]) >= model_->n_vocab())
+            return Status::fail(Error::shape_mismatch, "the saved state is from a vocabulary of ", fields[3], " tokens; this one has ",
+                                model_->n_vocab());
+        own.pending = int32_t(fields[1]);
+        own.have_logits = fields[2] != 0;
+        own.sampler = p + sizeof fields;
+        own.logits = p + sizeof fields + Sampler::state_bytes;
+        return own;
+    }
+
     size_t own_state_bytes() const { return 16 + Sampler::state_bytes + size_t(model_->n_vocab()) * sizeof(float) + 8; }
 
     // The last sampled token goes into the cache before anything that follows it.
+    // Without room for it, the token stays pending (and in n_tokens()).
     Status feed_pending() {
         if (pending_ == GeneratedToken::no_token) return Status{};
-        const int32_t id = pending_;
-        pending_ = GeneratedToken::no_token;
         if (model_->n_past() >= model_->n_ctx())
             return Status::fail(Error::context_full, "the context of ", model_->n_ctx(), " tokens is full");
-        Status st = model_->eval(&id, 1, logits_, false);
+        Status st = model_->eval(&pending_, 1, logits_, false);
         if (!st) return st;
+        pending_ = GeneratedToken::no_token;
         have_logits_ = true;
         return Status{};
     }
