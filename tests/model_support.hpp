@@ -1,9 +1,10 @@
-// Test helpers that need the engine: a GGUF held in memory, parsed and bound as a Model, and
-// the logits of every prompt position.
+// Test helpers that need the engine: a GGUF held in memory or a shared model file, parsed and
+// bound as a Model; a session with its memory; the logits of every prompt position.
 #pragma once
 #include <vector>
 
 #include "tinyllm/loaders/host/gguf_index.hpp"
+#include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/loaders/formats/gguf.hpp"
 #include "test_support.hpp"
 #include "tinyllm/core/model.hpp"
@@ -22,6 +23,27 @@ struct InMemoryModel {
         layers.resize(index.file.n_tensors * sizeof(tinyllm::LayerWeights) + 64);
         tinyllm::Arena la(layers.data(), layers.size());
         REQUIRE(tinyllm::load_model(index.file, la, model).ok());
+    }
+};
+
+// A shared model file, bound (and repacked for this CPU, as programs load it).
+struct LoadedFile {
+    tinyllm::GgufModelFile file;
+    tinyllm::Model model;
+    explicit LoadedFile(const std::string& name) {
+        REQUIRE(file.open(shared_path(name)).ok());
+        REQUIRE(file.load(model).ok());
+    }
+};
+
+// A session of n_seq sequences with its own memory.
+struct SessionMemory {
+    std::vector<uint8_t> bytes;
+    tinyllm::Arena arena;
+    tinyllm::Session session;
+    SessionMemory(const tinyllm::Model& m, int n_ctx, int n_batch, int n_seq = 1)
+        : bytes(tinyllm::Session::required_bytes(m, n_ctx, n_batch, n_seq)), arena(bytes.data(), bytes.size()) {
+        REQUIRE(session.init(m, n_ctx, n_batch, arena, n_seq).ok());
     }
 };
 

@@ -10,32 +10,12 @@
 #include "../examples/random_model.hpp"
 #include "model_support.hpp"
 #include "tinyllm/core/parallel.hpp"
-#include "tinyllm/loaders/host/gguf_model_file.hpp"
 
 using namespace tinyllm;
-using test_support::shared_path;
+using test_support::LoadedFile;
+using test_support::SessionMemory;
 
 namespace {
-
-// A shared model file, bound (and repacked for this CPU, as programs load it).
-struct LoadedFile {
-    GgufModelFile file;
-    Model model;
-    explicit LoadedFile(const std::string& name) {
-        REQUIRE(file.open(shared_path(name)).ok());
-        REQUIRE(file.load(model).ok());
-    }
-};
-
-struct SessionMemory {
-    std::vector<uint8_t> bytes;
-    Arena arena;
-    Session session;
-    SessionMemory(const Model& m, int n_ctx, int n_batch, int n_seq)
-        : bytes(Session::required_bytes(m, n_ctx, n_batch, n_seq)), arena(bytes.data(), bytes.size()) {
-        REQUIRE(session.init(m, n_ctx, n_batch, arena, n_seq).ok());
-    }
-};
 
 std::vector<std::vector<int32_t>> random_sequences(int count, int n_vocab, const std::vector<int>& lengths, uint32_t seed) {
     std::mt19937 rng(seed);

@@ -8,35 +8,17 @@
 
 #include <random>
 
-#include "tinyllm/core/session.hpp"
+#include "model_support.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "tinyllm/loaders/formats/pte_program.hpp"
-#include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/pte/llm_program.hpp"
 
 using namespace tinyllm;
+using test_support::LoadedFile;
+using test_support::SessionMemory;
 using test_support::shared_path;
 
 namespace {
-
-struct LoadedFile {
-    GgufModelFile file;
-    Model model;
-    explicit LoadedFile(const std::string& name) {
-        REQUIRE(file.open(shared_path(name)).ok());
-        REQUIRE(file.load(model).ok());
-    }
-};
-
-struct SessionMemory {
-    std::vector<uint8_t> bytes;
-    Arena arena;
-    Session session;
-    SessionMemory(const Model& m, int n_ctx, int n_seq = 1)
-        : bytes(Session::required_bytes(m, n_ctx, 16, n_seq)), arena(bytes.data(), bytes.size()) {
-        REQUIRE(session.init(m, n_ctx, 16, arena, n_seq).ok());
-    }
-};
 
 std::vector<int32_t> random_tokens(int n, int n_vocab, uint32_t seed) {
     std::mt19937 rng(seed);
@@ -76,7 +58,7 @@ TEST_CASE("A sequence's saved state continues bit-identically in a fresh session
     const int V = f.model.config.n_vocab;
     const std::vector<int32_t> prompt = random_tokens(23, V, 1), more = random_tokens(9, V, 2);
 
-    SessionMemory original(f.model, 64, 2);
+    SessionMemory original(f.model, 64, 16, 2);
     std::vector<float> prompt_logits(prompt.size() * size_t(V));
     std::vector<BatchToken> batch;
     for (int32_t id : prompt) batch.push_back(BatchToken{id, 1, false});
@@ -86,20 +68,20 @@ TEST_CASE("A sequence's saved state continues bit-identically in a fresh session
     const std::vector<float> expected = continue_with(original.session, 1, more);
 
     // A larger context, a different slot: the same bits.
-    SessionMemory restored(f.model, 128, 3);
+    SessionMemory restored(f.model, 128, 16, 3);
     REQUIRE(restored.session.load_state(2, state.data(), state.size()).ok());
     CHECK(restored.session.n_past(2) == int(prompt.size()));
     CHECK(restored.session.n_past(0) == 0);
     CHECK(same_bits(continue_with(restored.session, 2, more), expected));
 
     // The LanguageModel calls are sequence 0 of a one-sequence session.
-    SessionMemory single(f.model, 64);
+    SessionMemory single(f.model, 64, 16);
     REQUIRE(single.session.load_state(state.data(), state.size()).ok());
     CHECK(single.session.n_past() == int(prompt.size()));
     CHECK(same_bits(continue_with(single.session, 0, more), expected));
 
     // An empty sequence saves and restores too.
-    SessionMemory empty(f.model, 64);
+    SessionMemory empty(f.model, 64, 16);
     const std::vector<uint8_t> nothing = save(empty.session, 0);
     CHECK(nothing.size() == state::Header::bytes);
     REQUIRE(single.session.load_state(nothing.data(), nothing.size()).ok());
@@ -110,11 +92,11 @@ TEST_CASE("States that do not belong are refused by name and change nothing") {
     if (!test_support::require_shared("models/shakespeare5m-q8_0.gguf")) return;
     LoadedFile q8("models/shakespeare5m-q8_0.gguf"), q4("models/shakespeare5m-q4_0.gguf");
     const std::vector<int32_t> prompt = random_tokens(20, q8.model.config.n_vocab, 3);
-    SessionMemory source(q8.model, 64);
+    SessionMemory source(q8.model, 64, 16);
     REQUIRE(source.session.eval(prompt.data(), int(prompt.size()), nullptr, false).ok());
     const std::vector<uint8_t> state = save(source.session, 0);
 
-    SessionMemory target(q8.model, 64);
+    SessionMemory target(q8.model, 64, 16);
     const std::vector<int32_t> held = random_tokens(5, q8.model.config.n_vocab, 4);
     REQUIRE(target.session.eval(held.data(), int(held.size()), nullptr, false).ok());
     auto refused = [&](Session& s, std::vector<uint8_t> bytes, Error code, const char* words) {
@@ -141,10 +123,10 @@ TEST_CASE("States that do not belong are refused by name and change nothing") {
     bad[24] = 19;  // the header's token count: the payload is for 20
     refused(target.session, bad, Error::corrupt, "19 tokens need");
 
-    SessionMemory other_model(q4.model, 64);
+    SessionMemory other_model(q4.model, 64, 16);
     REQUIRE(other_model.session.eval(held.data(), int(held.size()), nullptr, false).ok());
     refused(other_model.session, state, Error::shape_mismatch, "another model");
-    SessionMemory small(q8.model, 16);
+    SessionMemory small(q8.model, 16, 16);
     refused(small.session, state, Error::context_full, "room for 16");
 
     // A buffer too small to save into, and a sequence that does not exist.
@@ -161,7 +143,7 @@ struct GeneratorOn {
     SessionMemory memory;
     std::vector<uint8_t> generator_memory;
     Generator generator;
-    GeneratorOn(const Model& m, const SamplerConfig& sampling) : memory(m, 96), generator_memory(Generator::required_bytes(m.config.n_vocab, 0)) {
+    GeneratorOn(const Model& m, const SamplerConfig& sampling) : memory(m, 96, 16), generator_memory(Generator::required_bytes(m.config.n_vocab, 0)) {
         Arena arena(generator_memory.data(), generator_memory.size());
         REQUIRE(generator.init(memory.session, nullptr, sampling, arena).ok());
     }
@@ -247,7 +229,7 @@ TEST_CASE("A .pte program's state restores into the same program and nowhere els
     // A GGUF session's state is not a program's, and the other way round.
     if (!test_support::require_shared("models/shakespeare5m-q8_0.gguf")) return;
     LoadedFile f("models/shakespeare5m-q8_0.gguf");
-    SessionMemory s(f.model, 64);
+    SessionMemory s(f.model, 64, 16);
     Status st = s.session.load_state(state.data(), state.size());
     CHECK(st.code == Error::shape_mismatch);
     CHECK(std::strstr(st.detail, ".pte program") != nullptr);
