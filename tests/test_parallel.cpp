@@ -81,3 +81,33 @@ TEST_CASE("workers that went to sleep wake for the next loop") {
     set_thread_count(3);  // restarting the workers, then using them at once
     CHECK(visits(100) == std::vector<int>(100, 1));
 }
+
+TEST_CASE("loops run alone while workers keep a loop waiting, and workers are tried again") {
+    ContentionWatch watch;
+    auto window = [&](uint64_t total, uint64_t waited) {
+        for (int i = 0; i < ContentionWatch::window; ++i) watch.loop(total, waited);
+    };
+    auto alone_for = [&] {
+        uint64_t n = 0;
+        while (watch.alone()) ++n;
+        return n;
+    };
+    window(400'000, 8'000);  // quiet: a 2% wait
+    CHECK(alone_for() == 0);
+    window(20'000, 10'000);  // small loops waiting half their time, but only microseconds
+    CHECK(alone_for() == 0);
+    window(400'000, 150'000);  // a worker descheduled: waits over a quarter
+    CHECK(alone_for() == ContentionWatch::min_backoff);
+    window(400'000, 150'000);  // still: twice as long alone
+    CHECK(alone_for() == 2 * ContentionWatch::min_backoff);
+    window(400'000, 8'000);  // gone: back to the first backoff next time
+    CHECK(alone_for() == 0);
+    watch.loop(ContentionWatch::stall_ticks * 2, ContentionWatch::stall_ticks + 1);  // one lost time slice is enough
+    CHECK(alone_for() == ContentionWatch::min_backoff);
+}
+
+TEST_CASE("the default thread count is the CPUs this process may use") {
+    cpu_set_t set;
+    REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+    CHECK(default_thread_count() == CPU_COUNT(&set));
+}

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <new>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tinyllm.h"
@@ -102,7 +101,7 @@ inline tinyllm_status write_text(const std::string& bytes, char* out, size_t cap
 }
 
 inline void use_threads(const tinyllm_context* c) {
-    const int n = c->n_threads > 0 ? c->n_threads : int(std::thread::hardware_concurrency());
+    const int n = c->n_threads > 0 ? c->n_threads : default_thread_count();
     if (thread_count() != n) set_thread_count(n);
 }
 

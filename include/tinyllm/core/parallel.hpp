@@ -8,11 +8,21 @@
 // of a 2-thread decode. Here the workers spin between loops and take iterations in shrinking
 // chunks from a shared counter, so a core the hypervisor slows down takes fewer chunks instead
 // of holding the other one at a barrier. Workers idle for longer than ~0.7 ms go to sleep.
+//
+// When another process takes a core, a worker can be descheduled for a whole time slice
+// (milliseconds) while the loop it holds waits for it, and a token's hundreds of loops each pay
+// that. So the pool watches how long loops wait for their last worker: when that is a quarter
+// of the loops' time, it runs loops on the calling thread alone (the workers sleep and leave
+// the core to the other process), and tries its workers again later, backing off while the
+// contention lasts.
 #pragma once
 #include <stdint.h>
 
 #if defined(TINYLLM_THREADS)
+#include <sched.h>
+
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -26,15 +36,64 @@ namespace tinyllm {
 
 #if defined(TINYLLM_THREADS)
 
+// CPUs this process may run on (its affinity mask: a container or taskset may allow fewer
+// than the machine has).
+inline int available_cpus() {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    const unsigned n = std::thread::hardware_concurrency();
+    return n > 0 ? int(n) : 1;
+}
+
+// Decides, loop by loop, whether the workers help or the calling thread runs loops alone.
+// Windows of 16 loops with workers: when their waits for the last worker add up to a
+// quarter of their time (and to more than ~10 us a loop: small loops always wait a little
+// for a spinning worker), or one wait is as long as a lost time slice, loops run alone for
+// a while (2^12 loops, a few tokens; doubling while every try still finds contention, up
+// to 2^18), then the workers get another window.
+class ContentionWatch {
+public:
+    static constexpr int window = 16;
+    static constexpr uint64_t min_backoff = 1 << 12, max_backoff = 1 << 18;
+    static constexpr uint64_t min_wait_ticks = 30'000;    // ~10 us of a time-stamp counter (30 us of ns)
+    static constexpr uint64_t stall_ticks = 10'000'000;  // ~3 ms of a time-stamp counter (10 ms of ns): a lost time slice
+
+    // Whether the next loop runs on the calling thread alone.
+    bool alone() {
+        if (alone_left_ == 0) return false;
+        --alone_left_;
+        return true;
+    }
+    // A loop run with the workers: its ticks, and those the caller spent waiting for the last worker.
+    void loop(uint64_t total, uint64_t waited) {
+        total_ += total;
+        waited_ += waited;
+        const bool stall = waited > stall_ticks;
+        if (++loops_ < window && !stall) return;
+        if (stall || (waited_ * 4 > total_ && waited_ > window * min_wait_ticks)) {
+            alone_left_ = backoff_;
+            if (backoff_ < max_backoff) backoff_ *= 2;
+        } else {
+            backoff_ = min_backoff;
+        }
+        loops_ = 0;
+        total_ = waited_ = 0;
+    }
+
+private:
+    int loops_ = 0;
+    uint64_t total_ = 0, waited_ = 0, alone_left_ = 0, backoff_ = min_backoff;
+};
+
 class ThreadPool {
 public:
-    // The process-wide pool, with one thread per CPU until set_thread_count() says otherwise.
+    // The process-wide pool, with one thread per available CPU until set_thread_count() says otherwise.
     static ThreadPool& shared() {
         static ThreadPool pool;
         return pool;
     }
 
-    ThreadPool() { resize(int(std::thread::hardware_concurrency())); }
+    ThreadPool() { resize(available_cpus()); }
     ~ThreadPool() {
         std::lock_guard<std::mutex> running(run_mutex_);
         stop_workers();
@@ -50,6 +109,7 @@ public:
         std::lock_guard<std::mutex> running(run_mutex_);
         stop_workers();
         threads_.store(n > 1 ? n : 1, std::memory_order_relaxed);
+        contention_ = ContentionWatch();
     }
 
     // body(i) for i in [0, n). A loop started while another runs (from a second user thread,
@@ -58,10 +118,13 @@ public:
     void run(int64_t n, const Body& body) {
         std::unique_lock<std::mutex> running;
         if (n > 1 && threads() > 1 && !in_loop()) running = std::unique_lock<std::mutex>(run_mutex_, std::try_to_lock);
-        if (!running.owns_lock()) {
+        if (!running.owns_lock() || contention_.alone()) {
             for (int64_t i = 0; i < n; ++i) body(i);
             return;
         }
+        const uint64_t t_start = ticks();
+        // Starting or waking workers is slow for reasons other than contention: not counted.
+        const bool counted = !workers_.empty() && sleepers_.load(std::memory_order_relaxed) == 0;
         if (workers_.empty()) start_workers();
         in_loop() = true;
         job_ = Job{&body, &run_range<Body>, n, int64_t(threads())};
@@ -73,11 +136,23 @@ public:
             wake_.notify_all();
         }
         take_chunks();
+        const uint64_t t_mine = ticks();
         while (busy_workers_.load(std::memory_order_acquire) != 0) pause();
         in_loop() = false;
+        const uint64_t t_end = ticks();
+        if (counted) contention_.loop(t_end - t_start, t_end - t_mine);
     }
 
 private:
+    // A cheap monotonic tick: the time-stamp counter on x86 (a few ns to read), else nanoseconds.
+    static uint64_t ticks() {
+#if defined(__x86_64__) || defined(__i386__)
+        return __rdtsc();
+#else
+        return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+#endif
+    }
+
     struct Job {
         const void* body = nullptr;
         void (*run)(const void*, int64_t, int64_t) = nullptr;
@@ -175,10 +250,12 @@ private:
     alignas(64) std::atomic<int> sleepers_{0};
     std::mutex sleep_mutex_;
     std::condition_variable wake_;
+    ContentionWatch contention_;  // used with run_mutex_ held
 };
 
 inline void set_thread_count(int n) { ThreadPool::shared().resize(n); }
 inline int thread_count() { return ThreadPool::shared().threads(); }
+inline int default_thread_count() { return available_cpus(); }
 
 template <class Body>
 inline void parallel_for(int64_t n, const Body& body) {
@@ -189,6 +266,7 @@ inline void parallel_for(int64_t n, const Body& body) {
 
 inline void set_thread_count(int) {}
 inline int thread_count() { return 1; }
+inline int default_thread_count() { return 1; }
 
 template <class Body>
 inline void parallel_for(int64_t n, const Body& body) {
