@@ -2,8 +2,8 @@
  * make contexts (conversations), tokenize, evaluate, sample, generate with streaming, apply
  * chat templates, and save and restore a conversation's state. C89/C99 compatible; no C++
  * types. The implementation is the header-only C++ library compiled once: link libtinyllm
- * (static or shared, built by the CMake project), or define TINYLLM_IMPLEMENTATION in one C++
- * file before including this header.
+ * (static or shared, built by the CMake project), or include "tinyllm/c_api/implementation.hpp"
+ * in one C++ file of your own build.
  *
  * Every fallible call returns a tinyllm_status; on failure tinyllm_last_error() says what went
  * wrong and nothing the caller had is changed. Objects are not safe to use from two threads at
@@ -222,10 +222,6 @@ TINYLLM_API tinyllm_status tinyllm_state_load(tinyllm_context* context, const vo
 
 #ifdef __cplusplus
 }
-#endif
-
-#if defined(TINYLLM_IMPLEMENTATION) && defined(__cplusplus)
-#include "tinyllm/c_api/implementation.hpp"
 #endif
 
 #endif /* TINYLLM_H */

@@ -1,5 +1,5 @@
 // The C API (tinyllm.h) over the C++ library: compiled once, into libtinyllm or into the one
-// C++ file that defines TINYLLM_IMPLEMENTATION. Every function checks its pointers and
+// C++ file of an application's build that includes this header. Every function checks its pointers and
 // arguments, turns a failed Status into its code and this thread's last error message, and
 // lets no C++ exception cross into C.
 #pragma once
