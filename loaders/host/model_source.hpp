@@ -1,7 +1,7 @@
 // Host-side (edge of the engine): a model opened from a file or from memory, a GGUF model or
 // an ExecuTorch .pte program with a GGUF vocabulary beside it, with its tokenizer and token
 // text; and ModelInstance, the model conversations run on (a Session over the GGUF weights, or
-// the program with planned memory of its own). The server and the C API open models this way.
+// the program with planned memory of its own). generate, the server and the C API open models this way.
 #pragma once
 #include <string>
 #include <vector>
