@@ -1,8 +1,9 @@
 // inspect: what is inside a model file.
 //
 //   inspect FILE.pte   methods (inputs/outputs with types and shapes), operators (and whether
-//                      tinyllm implements them), delegates, constants, memory plan, and the
-//                      values of constant methods such as get_vocab_size
+//                      tinyllm implements them), delegates (an XNNPACK payload: its nodes by
+//                      type), constants, memory plan, and the values of constant methods such
+//                      as get_vocab_size
 //   inspect FILE.gguf  metadata and tensors
 //   inspect --calls FILE.pte   also every instruction with its arguments
 //
@@ -67,6 +68,20 @@ std::string call_text(const pte::PlanView& plan, const pte::InstructionView& in)
     return out + ")";
 }
 
+// An XNNPACK payload's nodes, counted by type; types tinyllm does not run are marked.
+void print_xnnpack_nodes(ByteSpan payload) {
+    Result<xnnpack::Payload> opened = xnnpack::open_payload(payload);
+    if (!opened) return (void)std::printf("    payload refused: %s: %s\n", error_name(opened.status.code), opened.status.detail);
+    uint32_t counts[xnnpack::node_kind_count] = {};
+    for (uint32_t i = 0; i < opened->node_count(); ++i) ++counts[uint8_t(opened->node(i).kind())];
+    std::printf("    %u values, %u nodes:", opened->value_count(), opened->node_count());
+    for (uint8_t k = 1; k < xnnpack::node_kind_count; ++k)
+        if (counts[k])
+            std::printf(" %s x%u%s", xnnpack::node_kind_name(xnnpack::NodeKind(k)), counts[k],
+                        pte::xnnpack_node_runs(xnnpack::NodeKind(k)) ? "" : " (not run by tinyllm)");
+    std::printf("\n");
+}
+
 void inspect_pte(ByteSpan bytes, bool calls) {
     Result<pte::Program> opened = pte::open_program(bytes);
     if (!opened) die(opened.status);
@@ -107,6 +122,7 @@ void inspect_pte(ByteSpan bytes, bool calls) {
             if (del.in_segment()) std::printf(" (%zu bytes)", p.segment(del.data_index()).size);
             for (uint32_t k = 0; k < del.compile_spec_count(); ++k) std::printf("%s%s", k ? ", " : "; compile specs: ", str(del.compile_spec_key(k)).c_str());
             std::printf("\n");
+            if (pte::runnable_delegate(del)) print_xnnpack_nodes(p.delegate_data(del));
         }
         if (calls)
             for (uint32_t n = 0; n < n_instr; ++n) std::printf("  %4u: %s\n", n, call_text(plan, plan.instruction(0, n)).c_str());

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The file-format tests (GGUF and .pte readers, including thousands of mutated files), the
+# The file-format tests (GGUF and .pte readers, XNNPACK payloads, thousands of mutated files), the
 # Engine's sizing and opening of mutated models, saved states (damaged ones included) and the C
 # API under AddressSanitizer and UndefinedBehaviorSanitizer: any out-of-bounds access or UB
 # fails the run.
@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-cmake --build build-sanitize --target test_gguf test_pte test_pte_ops test_engine test_state test_c_api
+cmake --build build-sanitize --target test_gguf test_pte test_pte_ops test_xnnpack test_engine test_state test_c_api
 build-sanitize/tests/test_gguf
 build-sanitize/tests/test_pte
 build-sanitize/tests/test_pte_ops
+build-sanitize/tests/test_xnnpack
 build-sanitize/tests/test_engine
 build-sanitize/tests/test_state
 build-sanitize/tests/test_c_api "${TINYLLM_SHARED_DIR:-../shared}" || [ $? -eq 77 ]  # 77: no shared models, skipped

@@ -163,16 +163,6 @@ TEST_CASE("QNN program: metadata from constant methods, delegated methods refuse
     CHECK(std::string(s.detail).find("kv_forward") != std::string::npos);
 }
 
-TEST_CASE("XNNPACK-delegated stories260K is refused naming XnnpackBackend") {
-    const std::string path = std::string(pte_dir) + "stories260K_fp32_kv_xnnpack.pte";
-    if (!require_shared(path)) return;
-    Loaded l;
-    Status s = l.open(read_bytes(shared_path(path)), "forward");
-    CHECK(s.code == Error::unsupported_delegate);
-    CHECK_MESSAGE(std::string(s.detail).find("XnnpackBackend") != std::string::npos, s.detail);
-    CHECK(l.program.named_data_count() == 36);
-}
-
 TEST_CASE("keyword_spotting.pte is refused at load, naming its missing Cortex-M operators") {
     const std::string path = std::string(pte_dir) + "keyword_spotting.pte";
     if (!require_shared(path)) return;

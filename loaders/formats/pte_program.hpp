@@ -243,6 +243,14 @@ struct Program {
         return ByteSpan{s.data + off, size_t(s.size - off)};
     }
 
+    // The payload of delegate d (checked at open to lie in the file).
+    ByteSpan delegate_data(const DelegateView& d) const {
+        if (d.in_segment()) return d.data_index() < segment_count() ? segment(d.data_index()) : ByteSpan{};
+        fb::Vector<uint8_t> data =
+            fb::Table::element(root.vector<uint32_t>(field::program_backend_delegate_data), d.data_index()).vector<uint8_t>(0);
+        return {data.bytes(), data.size()};
+    }
+
     uint32_t named_data_count() const { return root.vector<uint32_t>(field::program_named_data).size(); }
     StrView named_data_key(uint32_t i) const {
         return fb::Table::element(root.vector<uint32_t>(field::program_named_data), i).string(field::named_key);

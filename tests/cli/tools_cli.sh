@@ -36,6 +36,9 @@ if [ -d "$shared/models" ]; then
   printf 'hello\n__ggml_vocab_test__\nworld' > "$tmp/unclosed.inp"
   out=$(run "$bin/tokenize" -m "$shared/fixtures/vocab/ggml-vocab-llama-spm.gguf" -f "$tmp/unclosed.inp")
   expect "tokenize -f keeps a last case the file does not close" "2" "$(grep -c . <<<"$out")"
+  out=$(run "$bin/inspect" "$shared/fixtures/pte/stories260K_fp32_kv_xnnpack.pte")
+  expect "inspect counts an XNNPACK delegate's nodes by type" "yes 63" \
+    "$(grep -q '10 values, 5 nodes: Add x1 FullyConnected x1 Multiply x2 ReciprocalSquareRoot x1$' <<<"$out" && echo yes || echo no) $(grep -c 'XnnpackBackend' <<<"$out")"
 else
   echo "skipped: $shared not found (the quantize and tokenize cases)"
 fi

@@ -34,6 +34,9 @@ struct TensorMemory {
     uint64_t unplaced_size = 0, unplaced_used = 0;
 };
 
+// The delegate tinyllm runs itself (xnnpack_delegate.hpp); others are refused by name.
+inline bool runnable_delegate(const DelegateView& d) { return d.id() == cstr("XnnpackBackend"); }
+
 // Refuses, at load, methods that need a delegate or an operator we do not have, and calls
 // whose argument kinds do not match their kernel's signature.
 inline Status check_calls(const PlanView& plan) {
@@ -49,7 +52,7 @@ inline Status check_calls(const PlanView& plan) {
     const uint32_t n = plan.chain_count() ? plan.instruction_count(0) : 0;
     for (uint32_t i = 0; i < n; ++i) {
         InstructionView in = plan.instruction(0, i);
-        if (in.kind() == InstructionKind::DelegateCall) {
+        if (in.kind() == InstructionKind::DelegateCall && !runnable_delegate(plan.delegate(uint32_t(in.callee())))) {
             DelegateView d = plan.delegate(uint32_t(in.callee()));
             return Status::fail(Error::unsupported_delegate, "pte: method '", method, "' is delegated to backend '", d.id(),
                                 "', which tinyllm cannot run");

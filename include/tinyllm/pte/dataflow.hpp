@@ -23,6 +23,12 @@ struct Chain {
     Step* steps = nullptr;              // one per instruction
     Uses* uses = nullptr;               // one per value, as of the last find_uses()
 
+    // Whether instruction j calls a kernel or a delegate (the instructions that read and write values).
+    bool is_call(uint32_t j) const {
+        const InstructionKind kind = plan.instruction(0, j).kind();
+        return kind == InstructionKind::KernelCall || kind == InstructionKind::DelegateCall;
+    }
+
     // The one instruction that reads value v, or -1 (several readers, or a method output).
     int32_t sole_reader(int32_t v, uint32_t producer) const {
         for (uint32_t k = 0; k < plan.outputs().size(); ++k)
@@ -31,7 +37,7 @@ struct Chain {
         int32_t reader = -1;
         for (uint32_t j = 0; j < n; ++j) {
             InstructionView in = plan.instruction(0, j);
-            if (j == producer || in.kind() != InstructionKind::KernelCall) continue;
+            if (j == producer || !is_call(j)) continue;
             fb::Vector<int32_t> args = in.call_args();
             for (uint32_t k = 0; k < args.size(); ++k)
                 if (args[k] == v) {
@@ -50,13 +56,12 @@ struct Chain {
         return op.name() == cstr(name) && op.overload() == cstr(overload);
     }
 
-    // Whether the method has only kernel calls (and frees): instruction order is execution order.
+    // Whether the method has only kernel and delegate calls (and frees): instruction order is
+    // execution order.
     bool straight_line() const {
         const uint32_t n = n_instructions;
-        for (uint32_t j = 0; j < n; ++j) {
-            const InstructionKind kind = plan.instruction(0, j).kind();
-            if (kind != InstructionKind::KernelCall && kind != InstructionKind::FreeCall) return false;
-        }
+        for (uint32_t j = 0; j < n; ++j)
+            if (!is_call(j) && plan.instruction(0, j).kind() != InstructionKind::FreeCall) return false;
         return true;
     }
 
@@ -92,11 +97,15 @@ struct Chain {
     template <class Hit>
     bool written_args(uint32_t j, Hit&& hit) const {
         InstructionView in = plan.instruction(0, j);
-        if (in.kind() != InstructionKind::KernelCall || steps[j].kind == StepKind::skip) return false;
+        if (!is_call(j) || steps[j].kind == StepKind::skip) return false;
         fb::Vector<int32_t> a = in.call_args();
-        const OpEntry* op = entries[in.callee()];
-        if (op->fn == ops::copy_into && hit(a[0])) return true;
-        for (uint32_t k = a.size() - uint32_t(op->written); k < a.size(); ++k) {
+        uint32_t written = steps[j].delegate_outputs;
+        if (in.kind() == InstructionKind::KernelCall) {
+            const OpEntry* op = entries[in.callee()];
+            if (op->fn == ops::copy_into && hit(a[0])) return true;
+            written = uint32_t(op->written);
+        }
+        for (uint32_t k = a.size() - written; k < a.size(); ++k) {
             if (hit(a[k])) return true;
             const Value& arg = values[a[k]];
             for (uint32_t m = 0; m < arg.list_items.size(); ++m)
@@ -129,7 +138,7 @@ struct Chain {
         };
         for (uint32_t j = 0; j < n; ++j) {
             InstructionView in = plan.instruction(0, j);
-            if (in.kind() != InstructionKind::KernelCall || steps[j].kind == StepKind::skip) continue;
+            if (!is_call(j) || steps[j].kind == StepKind::skip) continue;
             fb::Vector<int32_t> a = in.call_args();
             if (steps[j].kind == StepKind::folded_copy) use(steps[j].source, j);
             for (uint32_t k = 0; k < a.size(); ++k) {

@@ -14,6 +14,7 @@
 #include "tinyllm/core/weights.hpp"
 #include "tinyllm/pte/binding.hpp"
 #include "tinyllm/pte/planner.hpp"
+#include "tinyllm/pte/xnnpack_delegate.hpp"
 
 namespace tinyllm::pte {
 
@@ -26,7 +27,7 @@ public:
         const uint64_t limit = uint64_t(SIZE_MAX) - 64;
         uint64_t total = 0;
         Method m;
-        const bool fits = m.carve(footprint(plan, options), [&](auto*&, uint64_t count, size_t elem_size) {
+        const bool fits = m.carve(footprint(program, plan, options), [&](auto*&, uint64_t count, size_t elem_size) {
             const uint64_t start = (total + 63) / 64 * 64;
             if (start > limit || count > (limit - start) / elem_size) return false;
             total = start + count * elem_size;
@@ -41,7 +42,7 @@ public:
         chain_.plan = program.find_plan(name);
         if (!chain_.plan.t.valid()) return missing_method(program, name);
         if (Status s = check_calls(chain_.plan); !s) return s;
-        const Footprint f = footprint(chain_.plan, options);
+        const Footprint f = footprint(program, chain_.plan, options);
         if (f.n_buffers > TensorMemory::max_buffers)
             return Status::fail(Error::unsupported_type, "pte: ", f.n_buffers, " memory arenas (at most 4 supported)");
         memory_ = TensorMemory();
@@ -66,6 +67,7 @@ public:
             if (Status s = binder.bind_value(v); !s) return s;
         }
         for (uint32_t i = 0; i < f.n_instructions; ++i) chain_.steps[i] = decode_step(chain_.plan, i);
+        if (Status s = init_delegates(program, f); !s) return s;
         chain_.n_instructions = f.n_instructions;  // only now: steps exist to run
         halves_.left = f.narrow_elems;
         folds_.left = f.n_strided_copies;
@@ -132,6 +134,11 @@ public:
                 if (!s) return with_context(s, pc - 1);
                 break;
             }
+            case InstructionKind::DelegateCall: {
+                if (step.kind == StepKind::skip) break;
+                if (Status s = delegates_[step.first].execute(values, step.args); !s) return with_context(s, pc - 1);
+                break;
+            }
             case InstructionKind::MoveCall: values[step.second] = values[step.first]; break;
             case InstructionKind::JumpFalseCall: {
                 const Value& cond = values[step.first];
@@ -154,10 +161,22 @@ private:
         uint64_t unplaced_bytes = 0;    // unplaced_room of every unplaced tensor
         uint32_t n_strided_copies = 0;  // the most copies fold_copy_chains can fold
         uint64_t narrow_elems = 0;      // narrowed_elems of every weight narrowing may copy
+        uint32_t n_delegates = 0;
+        uint64_t delegate_bytes = 0;    // the delegates' tables and repacked filters
+        uint64_t delegate_scratch = 0;  // the most scratch one delegate uses (they run one at a time)
     };
 
-    static Footprint footprint(const PlanView& plan, const MethodOptions& options) {
+    static Footprint footprint(const Program& program, const PlanView& plan, const MethodOptions& options) {
         Footprint f;
+        f.n_delegates = plan.delegate_count();
+        for (uint32_t d = 0; d < f.n_delegates; ++d) {
+            if (!runnable_delegate(plan.delegate(d))) continue;
+            Result<xnnpack::Payload> payload = xnnpack::open_payload(program.delegate_data(plan.delegate(d)));
+            if (!payload) continue;  // init reports it
+            const XnnFootprint x = measure_delegate(*payload);
+            f.delegate_bytes += XnnpackDelegate::arena_bytes(x);
+            f.delegate_scratch = x.scratch_bytes > f.delegate_scratch ? x.scratch_bytes : f.delegate_scratch;
+        }
         f.n_values = plan.value_count();
         f.n_operators = plan.operator_count();
         Chain chain;
@@ -184,7 +203,9 @@ private:
     bool carve(const Footprint& f, Alloc&& alloc) {
         bool ok = alloc(chain_.values, f.n_values, sizeof(Value)) && alloc(chain_.entries, f.n_operators, sizeof(const OpEntry*)) &&
                   alloc(chain_.uses, f.n_values, sizeof(Uses)) && alloc(chain_.steps, f.n_instructions, sizeof(Step)) &&
-                  alloc(memory_.unplaced, f.unplaced_bytes, 1) && alloc(folds_.next, f.n_strided_copies, sizeof(FoldedCopy));
+                  alloc(memory_.unplaced, f.unplaced_bytes, 1) && alloc(folds_.next, f.n_strided_copies, sizeof(FoldedCopy)) &&
+                  alloc(delegates_, f.n_delegates, sizeof(XnnpackDelegate)) && alloc(delegate_memory_, f.delegate_bytes, 1) &&
+                  alloc(delegate_scratch_, f.delegate_scratch, 1);
         for (uint32_t k = 0; ok && k < f.n_buffers && k < TensorMemory::max_buffers; ++k) ok = alloc(memory_.buffers[k], f.buffer_size[k], 1);
         return ok && alloc(halves_.next, f.narrow_elems, sizeof(uint16_t));
     }
@@ -204,6 +225,24 @@ private:
         in.n_tokens = int(x.sizes[0]);
         in.cols = int(x.sizes[1]);
         matmul(weight, in, out.as<float>(), w.sizes[0]);
+        return Status();
+    }
+
+    // Loads the delegates the method runs (XnnpackBackend) and checks each call's arguments
+    // against its delegate's graph.
+    Status init_delegates(const Program& program, const Footprint& f) {
+        Arena memory(delegate_memory_, size_t(f.delegate_bytes));
+        for (uint32_t d = 0; d < f.n_delegates; ++d) {
+            delegates_[d] = XnnpackDelegate();
+            const DelegateView del = chain_.plan.delegate(d);
+            if (!runnable_delegate(del)) continue;
+            if (Status s = delegates_[d].init(program, program.delegate_data(del), d, memory, delegate_scratch_); !s) return s;
+        }
+        for (uint32_t i = 0; i < f.n_instructions; ++i) {
+            Step& step = chain_.steps[i];
+            if (step.instruction != InstructionKind::DelegateCall) continue;
+            if (Status s = delegates_[step.first].check_call(chain_.values, step.args, step.delegate_outputs); !s) return with_context(s, i);
+        }
         return Status();
     }
 
@@ -240,6 +279,9 @@ private:
     TensorMemory memory_;
     HalfPool halves_;  // filled by init's planning
     FoldPool folds_;
+    XnnpackDelegate* delegates_ = nullptr;  // one per delegate of the plan
+    uint8_t* delegate_memory_ = nullptr;
+    uint8_t* delegate_scratch_ = nullptr;
 };
 
 } // namespace tinyllm::pte

@@ -82,14 +82,14 @@ inline bool bind_input_to_copy(Chain& c, uint32_t i, int32_t in, int32_t out) {
         // Before the copy, only `in` and its views may be used in the copy's bytes, except
         // that an elementwise producer may read an input lying exactly there.
         InstructionView instruction = c.plan.instruction(0, j);
-        if (instruction.kind() != InstructionKind::KernelCall || c.steps[j].kind == StepKind::skip) continue;
+        if (!c.is_call(j) || c.steps[j].kind == StepKind::skip) continue;
         fb::Vector<int32_t> a = instruction.call_args();
         for (uint32_t k = 0; k < a.size(); ++k) {
             bool moved = a[k] == in;
             for (int m = 0; m < n_views; ++m) moved = moved || a[k] == views[m];
             if (moved || !c.overlaps(a[k], copy)) continue;
             const Tensor& t = c.values[a[k]].tensor;
-            const bool in_place = j == producer && c.entries[instruction.callee()]->elementwise && c.values[a[k]].kind == ValueKind::Tensor &&
+            const bool in_place = j == producer && instruction.kind() == InstructionKind::KernelCall && c.entries[instruction.callee()]->elementwise && c.values[a[k]].kind == ValueKind::Tensor &&
                                   t.data == copy.data && t.type == source.type && t.same_shape(source);
             if (!in_place) return false;
         }
@@ -121,7 +121,7 @@ inline void alias_buffer_updates(Chain& c) {
         // Every other reader of the buffer must be copy_(buffer, out, ...).
         bool only_write_back = true;
         for (uint32_t j = 0; j < n && only_write_back; ++j) {
-            if (j == i || c.plan.instruction(0, j).kind() != InstructionKind::KernelCall) continue;
+            if (j == i || !c.is_call(j)) continue;
             fb::Vector<int32_t> a = c.plan.instruction(0, j).call_args();
             bool reads = false;
             for (uint32_t k = 0; k < a.size(); ++k) reads = reads || a[k] == buffer;

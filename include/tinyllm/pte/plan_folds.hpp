@@ -66,8 +66,7 @@ inline bool only_read_by(const Chain& c, int32_t v, uint32_t writer, uint32_t re
     if (!c.find_views(v, writer, views, n_views, last)) return false;
     views[n_views++] = v;
     for (uint32_t j = 0; j < c.n_instructions; ++j) {
-        if (j == writer || j == reader || c.plan.instruction(0, j).kind() != InstructionKind::KernelCall || c.steps[j].kind == StepKind::skip)
-            continue;
+        if (j == writer || j == reader || !c.is_call(j) || c.steps[j].kind == StepKind::skip) continue;
         fb::Vector<int32_t> a = c.plan.instruction(0, j).call_args();
         for (uint32_t k = 0; k < a.size(); ++k)
             for (int m = 0; m < n_views; ++m) {

@@ -9,8 +9,8 @@
 
 namespace tinyllm::pte {
 
-// An instruction runs as its kernel, not at all, as a linear layer, or as a copy read from an
-// earlier copy's input.
+// An instruction runs as its kernel (or its delegate), not at all, as a linear layer, or as a
+// copy read from an earlier copy's input.
 enum class StepKind : uint8_t { kernel, skip, linear, folded_copy };
 
 // A copy reading another copy's input directly (fold_copy_chains): the output, in row-major
@@ -23,8 +23,9 @@ struct FoldedCopy {
 struct Step {
     StepKind kind = StepKind::kernel;
     InstructionKind instruction = InstructionKind::None;
-    int32_t first = 0, second = 0;  // KernelCall: callee; MoveCall: from, to; JumpFalseCall: cond, target
-    fb::Vector<int32_t> args;       // KernelCall arguments
+    int32_t first = 0, second = 0;  // Kernel/DelegateCall: callee; MoveCall: from, to; JumpFalseCall: cond, target
+    fb::Vector<int32_t> args;       // Kernel/DelegateCall arguments
+    uint32_t delegate_outputs = 0;  // DelegateCall: how many trailing arguments the delegate writes
     // linear: the constant weight [N,K] (float32, or int8 codes with optional per-group
     // scale and zero point [N, K/group]).
     int32_t weight = -1, scale = -1, zero = -1;
@@ -42,7 +43,7 @@ inline Step decode_step(const PlanView& plan, uint32_t i) {
     InstructionView in = plan.instruction(0, i);
     Step step;
     step.instruction = in.kind();
-    if (in.kind() == InstructionKind::KernelCall) {
+    if (in.kind() == InstructionKind::KernelCall || in.kind() == InstructionKind::DelegateCall) {
         step.first = in.callee();
         step.args = in.call_args();
     } else if (in.kind() == InstructionKind::MoveCall || in.kind() == InstructionKind::JumpFalseCall) {
