@@ -7,7 +7,7 @@
 #include <map>
 #include <random>
 
-#include "pte_builder.hpp"
+#include "tinyllm/loaders/host/flatbuffer_writer.hpp"
 #include "tinyllm/loaders/formats/pte_program.hpp"
 #include "test_support.hpp"
 #include "tinyllm/pte/method.hpp"
@@ -446,7 +446,7 @@ TEST_CASE("quantized programs (8da4w, int4 weights, int8) match their PyTorch re
 
 namespace {
 
-using namespace pte_builder;
+using namespace tinyllm::flatbuffer_writer;
 
 NodePtr evalue(uint8_t kind, NodePtr val) {
     NodePtr v = table();
@@ -607,7 +607,9 @@ TEST_CASE("mutable data segments: a planned tensor starts from its stored value,
     const float initial[2] = {10, 20};
     std::memcpy(data.data() + 16, initial, 8);
     Loaded l;
-    REQUIRE_MESSAGE(l.open(Writer().finish_pte(program, data), "forward").ok(), describe(l.status));
+    std::vector<uint8_t> file = Writer().finish_pte(program, data.size());
+    file.insert(file.end(), data.begin(), data.end());
+    REQUIRE_MESSAGE(l.open(file, "forward").ok(), describe(l.status));
     const float x[2] = {1, 2};
     const int64_t shape[1] = {2};
     for (int call = 1; call <= 2; ++call) {

@@ -7,13 +7,13 @@
 #include <cstring>
 #include <random>
 
-#include "pte_builder.hpp"
+#include "tinyllm/loaders/host/flatbuffer_writer.hpp"
 #include "test_support.hpp"
 #include "tinyllm/pte/method.hpp"
 
 using namespace tinyllm;
 using namespace test_support;
-namespace pb = pte_builder;
+namespace pb = tinyllm::flatbuffer_writer;
 namespace xnn = tinyllm::xnnpack;
 
 namespace {

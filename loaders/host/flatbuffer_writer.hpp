@@ -1,7 +1,8 @@
-// A tiny FlatBuffers writer for tests: builds .pte programs that the fixtures lack (control
-// flow, moves, malformed calls). Nodes are serialized depth first, front to back: a table's
-// vtable, then the table, then its children, so every offset points forward as the format
-// requires. Scalars are aligned to their size from the start of the buffer.
+// A small FlatBuffers writer (host side): a tree of tables, vectors and strings serialized depth
+// first, front to back: a table's vtable, then the table, then its children, so every offset
+// points forward as the format requires. Scalars are aligned to their size from the start of the
+// buffer. Writes ExecuTorch programs (the GGUF converter) and, in the tests, programs and XNNPACK
+// payloads the fixtures lack.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace pte_builder {
+namespace tinyllm::flatbuffer_writer {
 
 struct Node;
 using NodePtr = std::shared_ptr<Node>;
@@ -83,9 +84,10 @@ public:
         return buf_;
     }
 
-    // An ExecuTorch file: the flatbuffer with an `eh00` extended header after the identifier,
-    // then `segment_data` at a 16-byte aligned segment base.
-    std::vector<uint8_t> finish_pte(const NodePtr& root, const std::vector<uint8_t>& segment_data) {
+    // The start of an ExecuTorch file: the flatbuffer with an `eh00` extended header after the
+    // identifier, padded to the 16-byte aligned segment base; the caller appends the
+    // `segment_data_size` bytes of segment data.
+    std::vector<uint8_t> finish_pte(const NodePtr& root, uint64_t segment_data_size) {
         buf_.assign(40, 0);
         std::memcpy(buf_.data() + 4, "ET12", 4);
         std::memcpy(buf_.data() + 8, "eh00", 4);
@@ -94,11 +96,10 @@ public:
         put32(0, at);
         const uint64_t program_size = buf_.size();
         align(16);
-        const uint64_t base = buf_.size(), data_size = segment_data.size();
+        const uint64_t base = buf_.size();
         std::memcpy(buf_.data() + 16, &program_size, 8);
         std::memcpy(buf_.data() + 24, &base, 8);
-        std::memcpy(buf_.data() + 32, &data_size, 8);
-        buf_.insert(buf_.end(), segment_data.begin(), segment_data.end());
+        std::memcpy(buf_.data() + 32, &segment_data_size, 8);
         return buf_;
     }
 
@@ -193,4 +194,4 @@ private:
     std::vector<uint8_t> buf_;
 };
 
-} // namespace pte_builder
+} // namespace tinyllm::flatbuffer_writer

@@ -1,0 +1,381 @@
+// GGUF -> ExecuTorch program: the forward pass of a `llama`, `qwen2` or `qwen3` model written as
+// a method of ExecuTorch's portable operators, the way ExecuTorch's own Llama export lays it out:
+// `forward(tokens int64 [1, 1], input_pos int64 [1]) -> logits float [1, n_vocab]`, the KV cache
+// in planned buffers that persist across calls (index_put, then copy_ back), RoPE cos/sin and
+// the causal mask as constants indexed by the position, and the constant methods ExecuTorch's
+// LLM runner reads (get_vocab_size, get_max_seq_len, get_bos_id, get_eos_ids, use_kv_cache, ...).
+//
+// Weights: `keep` writes F32, F16 and BF16 matrices as they are (16-bit ones widened by
+// _to_copy) and dequantizes every other type to f32, exactly; `f32` and `f16` store every matrix
+// in that type (f16 rounds what it cannot hold). Constants stream from the mapped GGUF to the
+// file when written: converting never holds a second copy of the model.
+#pragma once
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tinyllm/core/model.hpp"
+#include "tinyllm/kernels/fp16.hpp"
+#include "tinyllm/loaders/host/pte_writer.hpp"
+
+namespace tinyllm::pte {
+
+enum class WeightFormat : uint8_t { keep, f32, f16 };
+
+struct ConvertOptions {
+    WeightFormat weights = WeightFormat::keep;
+    int max_seq_len = 0;  // 0: the model's training context, at most 4096
+    int32_t bos_id = -1;
+    std::vector<int64_t> eos_ids;
+};
+
+// What the conversion did that a user should know (types dequantized or rounded).
+struct ConvertReport {
+    std::vector<std::string> notes;
+    int max_seq_len = 0;
+    uint64_t planned_bytes = 0;
+};
+
+namespace detail {
+
+inline const char* ggml_type_name_of(GgmlType t) { return ggml_type_info(uint32_t(t)).name; }
+
+// Builds the forward method into a ProgramWriter.
+class LlamaGraph {
+public:
+    LlamaGraph(const Model& model, const ConvertOptions& options, ProgramWriter& w, ConvertReport& report)
+        : m_(model), c_(model.config), o_(options), w_(w), report_(report) {}
+
+    Status build() {
+        if (c_.arch != Arch::llama && c_.arch != Arch::qwen2 && c_.arch != Arch::qwen3)
+            return Status::fail(Error::unsupported_architecture, "architecture '", cstr(c_.architecture),
+                                "' is not converted (llama, qwen2 and qwen3 are)");
+        if (c_.n_rot != c_.head_dim) return Status::fail(Error::unsupported_type, "partial rotary embeddings (", c_.n_rot, " of ", c_.head_dim, ")");
+        if (c_.fused_qkv || c_.fused_gate_up || c_.post_norms || c_.embed_scale || c_.sliding_window > 0 || c_.attn_softcap > 0 ||
+            c_.final_softcap > 0 || c_.q_scale != 1.0f)
+            return Status::fail(Error::unsupported_type, "model options outside the llama/qwen forward pass");
+        ctx_ = o_.max_seq_len > 0 ? o_.max_seq_len : (c_.n_ctx_train > 0 && c_.n_ctx_train < 4096 ? c_.n_ctx_train : 4096);
+        report_.max_seq_len = ctx_;
+        const int64_t D = c_.n_embd, H = c_.n_head, KV = c_.n_head_kv, hd = c_.head_dim, V = c_.n_vocab;
+        tokens_ = w_.input_tensor(ScalarType::Long, {1, 1});
+        pos_ = w_.input_tensor(ScalarType::Long, {1});
+        pos_index_ = w_.tensor_list({pos_}, true);
+
+        int x = embedding();
+        // Position-dependent constants, looked up once per call.
+        cos_ = w_.planned_tensor(ScalarType::Float, {1, hd / 2});
+        sin_ = w_.planned_tensor(ScalarType::Float, {1, hd / 2});
+        w_.call("aten::index", "Tensor_out", {rope_table(false), pos_index_}, cos_);
+        w_.call("aten::index", "Tensor_out", {rope_table(true), pos_index_}, sin_);
+        const int mask_row = w_.planned_tensor(ScalarType::Bool, {1, ctx_});
+        w_.call("aten::index", "Tensor_out", {causal_mask(), pos_index_}, mask_row);
+        const int zero = w_.planned_tensor(ScalarType::Float, {}), minus_inf = w_.planned_tensor(ScalarType::Float, {});
+        w_.call("aten::scalar_tensor", "out", {w_.double_value(0.0)}, zero);
+        w_.call("aten::scalar_tensor", "out", {w_.double_value(-std::numeric_limits<double>::infinity())}, minus_inf);
+        mask_ = w_.planned_tensor(ScalarType::Float, {1, ctx_});
+        w_.call("aten::where", "self_out", {mask_row, zero, minus_inf}, mask_);
+
+        std::vector<std::pair<int, int>> cache_updates;
+        for (int l = 0; l < c_.n_layer; ++l) {
+            const LayerWeights& L = m_.layers[l];
+            const int xn = rms_norm(x, {1, 1, D}, L.attn_norm);
+            int q = linear(xn, D, L.wq, L.bq), k = linear(xn, D, L.wk, L.bk), v = linear(xn, D, L.wv, L.bv);
+            q = w_.view(q, {1, 1, H, hd});
+            k = w_.view(k, {1, 1, KV, hd});
+            v = w_.view(v, {1, 1, KV, hd});
+            if (c_.qk_norm) {
+                q = rms_norm(q, {1, 1, H, hd}, L.q_norm);
+                k = rms_norm(k, {1, 1, KV, hd}, L.k_norm);
+            }
+            q = rope(q, H);
+            k = rope(k, KV);
+            const int qt = permute(q, {1, 1, H, hd}, {0, 2, 1, 3});
+            const int kt = permute(k, {1, 1, KV, hd}, {0, 2, 1, 3});
+            const int vt = permute(v, {1, 1, KV, hd}, {0, 2, 1, 3});
+            const int k_all = cache_update(kt, cache_updates), v_all = cache_update(vt, cache_updates);
+            const int attn = attention(qt, k_all, v_all);
+            const int o = linear(attn, H * hd, L.wo, nullptr);
+            x = add(x, w_.view(o, {1, 1, D}), {1, 1, D});
+            const int hn = rms_norm(x, {1, 1, D}, L.ffn_norm);
+            const int64_t F = L.w_gate.rows;
+            const int g = linear(hn, D, L.w_gate, nullptr), u = linear(hn, D, L.w_up, nullptr);
+            const int sig = w_.planned_tensor(ScalarType::Float, {1, F});
+            w_.call("aten::sigmoid", "out", {g}, sig);
+            const int act = w_.planned_tensor(ScalarType::Float, {1, F}), gated = w_.planned_tensor(ScalarType::Float, {1, F});
+            w_.call("aten::mul", "out", {g, sig}, act);
+            w_.call("aten::mul", "out", {act, u}, gated);
+            const int d = linear(gated, F, L.w_down, nullptr);
+            x = add(x, w_.view(d, {1, 1, D}), {1, 1, D});
+        }
+        const int xn = rms_norm(x, {1, 1, D}, m_.output_norm);
+        logits_ = linear(xn, D, m_.output, nullptr);
+        if (m_.output.rows != V) return Status::fail(Error::shape_mismatch, "output head has ", m_.output.rows, " rows, vocabulary ", V);
+        // The updated caches are written back last, as ExecuTorch's export does.
+        for (const auto& [cache, updated] : cache_updates)
+            w_.call_raw("aten::copy_", "", {cache, updated, w_.bool_value(false), w_.view(cache, shape_of_cache())});
+        w_.set_io({tokens_, pos_}, {logits_});
+        return status_;
+    }
+
+private:
+    std::vector<int64_t> shape_of_cache() const { return {1, c_.n_head_kv, ctx_, c_.head_dim}; }
+
+    void note(const std::string& text) {
+        for (const std::string& n : report_.notes)
+            if (n == text) return;
+        report_.notes.push_back(text);
+    }
+
+    // A float32 [n] vector (norm weights, biases): copied from the model.
+    int vector_constant(const float* data, int64_t n) {
+        return w_.constant_tensor(ScalarType::Float, {n}, ByteSpan{reinterpret_cast<const uint8_t*>(data), size_t(n) * 4});
+    }
+
+    // A weight matrix [rows, cols] as the options say: stored as is, or converted when written.
+    // Returns the constant and the type it has in the program.
+    std::pair<int, ScalarType> matrix_constant(const WeightView& wv) {
+        if (wv.interleaved && status_.ok()) status_ = Status::fail(Error::invalid_argument, "the model's weights were repacked at load; bind it with repack off");
+        for (const auto& [view, value] : matrices_)
+            if (view == wv.data) return value;
+        ScalarType type = ScalarType::Float;
+        const bool f32_source = wv.type == GgmlType::F32, half_source = wv.type == GgmlType::F16 || wv.type == GgmlType::BF16;
+        if (o_.weights == WeightFormat::f16) type = ScalarType::Half;
+        else if (o_.weights == WeightFormat::keep && half_source) type = wv.type == GgmlType::F16 ? ScalarType::Half : ScalarType::BFloat16;
+        if (o_.weights == WeightFormat::keep && !f32_source && !half_source)
+            note(std::string(detail::ggml_type_name_of(wv.type)) + " matrices have no exact ExecuTorch form: dequantized to f32 (exactly)");
+        if (o_.weights == WeightFormat::f16 && wv.type != GgmlType::F16)
+            note(std::string(detail::ggml_type_name_of(wv.type)) + " matrices stored as f16 (rounded)");
+        const std::vector<int64_t> sizes{wv.rows, wv.cols};
+        int value;
+        const bool stored_as_is = (type == ScalarType::Float && f32_source) || (type == ScalarType::Half && wv.type == GgmlType::F16) ||
+                                  (type == ScalarType::BFloat16 && wv.type == GgmlType::BF16);
+        if (stored_as_is) {
+            value = w_.constant_tensor(type, sizes, ByteSpan{wv.data, size_t(wv.row_bytes * uint64_t(wv.rows))});
+        } else {
+            const WeightView source = wv;
+            const bool to_half = type == ScalarType::Half;
+            value = w_.generated_tensor(type, sizes, [source, to_half](FILE* out) {
+                std::vector<float> row(size_t(source.cols));
+                std::vector<uint16_t> half(to_half ? size_t(source.cols) : 0);
+                for (int64_t r = 0; r < source.rows; ++r) {
+                    dequantize_row(source, r, row.data());
+                    if (to_half) {
+                        for (size_t i = 0; i < row.size(); ++i) half[i] = f32_to_fp16(row[i]);
+                        if (std::fwrite(half.data(), 2, half.size(), out) != half.size()) return false;
+                    } else if (std::fwrite(row.data(), 4, row.size(), out) != row.size()) {
+                        return false;
+                    }
+                }
+                return true;
+            });
+        }
+        matrices_.push_back({wv.data, {value, type}});
+        return {value, type};
+    }
+
+    int embedding() {
+        const WeightView& e = m_.token_embd;
+        const auto [table, type] = matrix_constant(e);
+        const int64_t D = c_.n_embd;
+        const int rows = w_.planned_tensor(type, {1, 1, D});
+        w_.call("aten::embedding", "out", {table, tokens_, w_.int_value(-1), w_.bool_value(false), w_.bool_value(false)}, rows);
+        return widen(rows, type, {1, 1, D});
+    }
+
+    // A 16-bit tensor as float32 (_to_copy); float32 passes through.
+    int widen(int t, ScalarType type, const std::vector<int64_t>& sizes) {
+        if (type == ScalarType::Float) return t;
+        const int out = w_.planned_tensor(ScalarType::Float, sizes);
+        w_.call_raw("aten::_to_copy", "out", {t, w_.bool_value(false), w_.null_value(), out, out});
+        return out;
+    }
+
+    // x [.., n] . W^T for x of `cols` values per row, plus the bias: [1, rows].
+    int linear(int x, int64_t cols, const WeightView& wv, const float* bias) {
+        if (wv.cols != cols) {
+            if (status_.ok()) status_ = Status::fail(Error::shape_mismatch, "a matrix has ", wv.cols, " columns where ", cols, " are expected");
+            return x;
+        }
+        const auto [weight, type] = matrix_constant(wv);
+        const int w_float = widen(weight, type, {wv.rows, wv.cols});
+        const int wt = permute(w_float, {wv.rows, wv.cols}, {1, 0});
+        const int out = w_.planned_tensor(ScalarType::Float, {1, wv.rows});
+        w_.call("aten::mm", "out", {w_.view(x, {1, cols}), wt}, out);
+        if (!bias) return out;
+        const int biased = w_.planned_tensor(ScalarType::Float, {1, wv.rows});
+        w_.call("aten::add", "out", {out, vector_constant(bias, wv.rows), w_.int_value(1)}, biased);
+        return biased;
+    }
+
+    int permute(int t, const std::vector<int64_t>& sizes, const std::vector<int64_t>& dims) {
+        std::vector<int64_t> out_sizes;
+        for (int64_t d : dims) out_sizes.push_back(sizes[size_t(d)]);
+        const int out = w_.planned_tensor(ScalarType::Float, out_sizes);
+        w_.call("aten::permute_copy", "out", {t, w_.int_list(dims)}, out);
+        return out;
+    }
+
+    int add(int a, int b, const std::vector<int64_t>& sizes) {
+        const int out = w_.planned_tensor(ScalarType::Float, sizes);
+        w_.call("aten::add", "out", {a, b, w_.int_value(1)}, out);
+        return out;
+    }
+
+    // x * rsqrt(mean(x^2, -1) + eps) * weight, over the last dimension of `sizes`.
+    int rms_norm(int x, std::vector<int64_t> sizes, const float* weight) {
+        const int sq = w_.planned_tensor(ScalarType::Float, sizes);
+        w_.call("aten::mul", "out", {x, x}, sq);
+        std::vector<int64_t> reduced = sizes;
+        reduced.back() = 1;
+        const int mean = w_.planned_tensor(ScalarType::Float, reduced);
+        w_.call("aten::mean", "out", {sq, w_.int_list({-1}), w_.bool_value(true), w_.null_value()}, mean);
+        const int eps = w_.planned_tensor(ScalarType::Float, reduced);
+        w_.call("aten::add", "out", {mean, eps_constant(), w_.int_value(1)}, eps);
+        const int inv = w_.planned_tensor(ScalarType::Float, reduced);
+        w_.call("aten::rsqrt", "out", {eps}, inv);
+        const int scaled = w_.planned_tensor(ScalarType::Float, sizes);
+        w_.call("aten::mul", "out", {x, inv}, scaled);
+        const int out = w_.planned_tensor(ScalarType::Float, sizes);
+        w_.call("aten::mul", "out", {scaled, vector_constant(weight, sizes.back())}, out);
+        return out;
+    }
+
+    int eps_constant() {
+        if (eps_ < 0) {
+            std::vector<uint8_t> bytes(4);
+            std::memcpy(bytes.data(), &c_.rms_eps, 4);
+            eps_ = w_.constant_tensor(ScalarType::Float, {}, std::move(bytes));
+        }
+        return eps_;
+    }
+
+    // cos or sin of every position's angles: [ctx, head_dim / 2], as the GGUF path computes them.
+    int rope_table(bool sine) {
+        const int n = c_.n_rot / 2;
+        std::vector<uint8_t> bytes(size_t(ctx_) * size_t(n) * 4);
+        std::vector<float> cs(size_t(2 * n));
+        for (int p = 0; p < ctx_; ++p) {
+            rope_angles(cs.data(), p, c_.n_rot, c_.rope_base, c_.rope_freq_scale, m_.rope_freq_factors);
+            for (int i = 0; i < n; ++i) std::memcpy(bytes.data() + (size_t(p) * size_t(n) + size_t(i)) * 4, &cs[size_t(2 * i + (sine ? 1 : 0))], 4);
+        }
+        return w_.constant_tensor(ScalarType::Float, {ctx_, n}, std::move(bytes));
+    }
+
+    int causal_mask() {
+        std::vector<uint8_t> mask(size_t(ctx_) * size_t(ctx_), 0);
+        for (int r = 0; r < ctx_; ++r)
+            for (int c = 0; c <= r; ++c) mask[size_t(r) * size_t(ctx_) + size_t(c)] = 1;
+        return w_.constant_tensor(ScalarType::Bool, {ctx_, ctx_}, std::move(mask));
+    }
+
+    // RoPE on [1, 1, heads, hd]: pairs (2i, 2i+1) for llama, (i, i + hd/2) for qwen (neox).
+    int rope(int t, int64_t heads) {
+        const int64_t hd = c_.head_dim, half = hd / 2;
+        int a, b;
+        std::vector<int64_t> part;
+        if (c_.rope_style == RopeStyle::adjacent) {
+            const int pairs = w_.view(t, {1, 1, heads, half, 2});
+            const int a5 = w_.planned_tensor(ScalarType::Float, {1, 1, heads, half, 1}), b5 = w_.planned_tensor(ScalarType::Float, {1, 1, heads, half, 1});
+            w_.call("aten::slice_copy", "Tensor_out", {pairs, w_.int_value(4), w_.int_value(0), w_.int_value(1), w_.int_value(1)}, a5);
+            w_.call("aten::slice_copy", "Tensor_out", {pairs, w_.int_value(4), w_.int_value(1), w_.int_value(2), w_.int_value(1)}, b5);
+            a = w_.view(a5, {1, 1, heads, half});
+            b = w_.view(b5, {1, 1, heads, half});
+        } else {
+            a = w_.planned_tensor(ScalarType::Float, {1, 1, heads, half});
+            b = w_.planned_tensor(ScalarType::Float, {1, 1, heads, half});
+            w_.call("aten::slice_copy", "Tensor_out", {t, w_.int_value(3), w_.int_value(0), w_.int_value(half), w_.int_value(1)}, a);
+            w_.call("aten::slice_copy", "Tensor_out", {t, w_.int_value(3), w_.int_value(half), w_.int_value(hd), w_.int_value(1)}, b);
+        }
+        const std::vector<int64_t> s{1, 1, heads, half};
+        const int cs = w_.view(cos_, {1, 1, 1, half}), sn = w_.view(sin_, {1, 1, 1, half});
+        auto mul = [&](int x, int y) {
+            const int out = w_.planned_tensor(ScalarType::Float, s);
+            w_.call("aten::mul", "out", {x, y}, out);
+            return out;
+        };
+        const int ac = mul(a, cs), bs = mul(b, sn), as = mul(a, sn), bc = mul(b, cs);
+        const int ra = w_.planned_tensor(ScalarType::Float, s), rb = w_.planned_tensor(ScalarType::Float, s);
+        w_.call("aten::sub", "out", {ac, bs, w_.int_value(1)}, ra);
+        w_.call("aten::add", "out", {as, bc, w_.int_value(1)}, rb);
+        if (c_.rope_style == RopeStyle::adjacent) {
+            const int out = w_.planned_tensor(ScalarType::Float, {1, 1, heads, half, 2});
+            w_.call("aten::cat", "out", {w_.tensor_list({w_.view(ra, {1, 1, heads, half, 1}), w_.view(rb, {1, 1, heads, half, 1})}), w_.int_value(-1)}, out);
+            return w_.view(out, {1, 1, heads, hd});
+        }
+        const int out = w_.planned_tensor(ScalarType::Float, {1, 1, heads, hd});
+        w_.call("aten::cat", "out", {w_.tensor_list({ra, rb}), w_.int_value(-1)}, out);
+        return out;
+    }
+
+    // Writes this position's k or v ([1, KV, 1, hd]) into a new cache buffer; returns the
+    // updated cache [1, KV, ctx, hd], to be copied back at the end.
+    int cache_update(int t, std::vector<std::pair<int, int>>& updates) {
+        const int cache = w_.persistent_tensor(ScalarType::Float, shape_of_cache());
+        const int updated = w_.planned_tensor(ScalarType::Float, shape_of_cache());
+        const int indices = w_.tensor_list({-1, -1, pos_}, true);
+        w_.call("aten::index_put", "out", {cache, indices, w_.view(t, {c_.n_head_kv, 1, c_.head_dim}), w_.bool_value(false)}, updated);
+        updates.push_back({cache, updated});
+        return updated;
+    }
+
+    // Scaled dot-product attention of q [1, H, 1, hd] over the cache [1, KV, ctx, hd]:
+    // returns [1, H * hd].
+    int attention(int q, int k_all, int v_all) {
+        const int64_t H = c_.n_head, KV = c_.n_head_kv, hd = c_.head_dim, G = H / KV, T = ctx_;
+        auto expand = [&](int cache) {
+            if (G == 1) return cache;
+            const int wide = w_.planned_tensor(ScalarType::Float, {1, KV, G, T, hd});
+            w_.call("aten::expand_copy", "out", {w_.view(cache, {1, KV, 1, T, hd}), w_.int_list({1, KV, G, T, hd}), w_.bool_value(false)}, wide);
+            return w_.view(wide, {1, H, T, hd});
+        };
+        const int k = expand(k_all), v = expand(v_all);
+        const int qs = w_.planned_tensor(ScalarType::Float, {1, H, 1, hd});
+        w_.call("aten::mul", "Scalar_out", {q, w_.double_value(double(c_.kq_scale))}, qs);
+        const int kt = permute(k, {1, H, T, hd}, {0, 1, 3, 2});
+        const int scores = w_.planned_tensor(ScalarType::Float, {H, 1, T});
+        w_.call("aten::bmm", "out", {w_.view(qs, {H, 1, hd}), w_.view(kt, {H, hd, T})}, scores);
+        const int masked = add(w_.view(scores, {1, H, 1, T}), mask_, {1, H, 1, T});
+        const int probs = w_.planned_tensor(ScalarType::Float, {1, H, 1, T});
+        w_.call("aten::_softmax", "out", {masked, w_.int_value(-1), w_.bool_value(false)}, probs);
+        const int out = w_.planned_tensor(ScalarType::Float, {H, 1, hd});
+        w_.call("aten::bmm", "out", {w_.view(probs, {H, 1, T}), w_.view(v, {H, T, hd})}, out);
+        const int heads = permute(w_.view(out, {1, H, 1, hd}), {1, H, 1, hd}, {0, 2, 1, 3});
+        return w_.view(heads, {1, H * hd});
+    }
+
+    const Model& m_;
+    const ModelConfig& c_;
+    const ConvertOptions& o_;
+    ProgramWriter& w_;
+    ConvertReport& report_;
+    Status status_;
+    int ctx_ = 0;
+    int tokens_ = -1, pos_ = -1, pos_index_ = -1, cos_ = -1, sin_ = -1, mask_ = -1, logits_ = -1, eps_ = -1;
+    std::vector<std::pair<const uint8_t*, std::pair<int, ScalarType>>> matrices_;  // written once, shared (tied head)
+};
+
+} // namespace detail
+
+// Writes `model` (bound from a GGUF file, not repacked) as an ExecuTorch program to `out`.
+inline Status write_llm_program(const Model& model, const ConvertOptions& options, FILE* out, ConvertReport& report) {
+    ProgramWriter w;
+    detail::LlamaGraph graph(model, options, w, report);
+    if (Status s = graph.build(); !s) return s;
+    const ModelConfig& c = model.config;
+    w.constant_method("get_vocab_size", {c.n_vocab});
+    w.constant_method("get_max_seq_len", {report.max_seq_len});
+    w.constant_method("get_max_context_len", {report.max_seq_len});
+    w.constant_method("get_n_layers", {c.n_layer});
+    if (options.bos_id >= 0) w.constant_method("get_bos_id", {options.bos_id});
+    if (!options.eos_ids.empty()) w.constant_method("get_eos_ids", options.eos_ids);
+    w.constant_method("use_kv_cache", {1}, true);
+    w.constant_method("use_sdpa_with_kv_cache", {0}, true);
+    w.constant_method("enable_dynamic_shape", {0}, true);
+    if (!w.write("forward", out)) return Status::fail(Error::io_error, "writing the program failed");
+    report.planned_bytes = w.planned_bytes();
+    return Status();
+}
+
+} // namespace tinyllm::pte

@@ -1,0 +1,196 @@
+// GGUF -> .pte conversion (loaders/host/gguf_to_pte.hpp): each converted program passes the
+// .pte verifier and, run by tinyllm's interpreter, gives the GGUF path's logits and greedy ids;
+// `keep` changes no weight value (its logits equal the f32 conversion's bit for bit); the
+// constant methods say what the model is; other architectures are refused by name.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <cmath>
+#include <cstdio>
+
+#include "model_support.hpp"
+#include "test_support.hpp"
+#include "tinyllm/loaders/host/gguf_to_pte.hpp"
+#include "tinyllm/pte/llm_program.hpp"
+
+using namespace tinyllm;
+using namespace test_support;
+
+namespace {
+
+std::string describe(const Status& s) { return std::string(error_name(s.code)) + ": " + s.detail; }
+
+// The program bytes of `model` converted with `options`.
+std::vector<uint8_t> convert(const Model& model, const pte::ConvertOptions& options, Status& status) {
+    FILE* f = std::tmpfile();
+    REQUIRE(f);
+    pte::ConvertReport report;
+    status = pte::write_llm_program(model, options, f, report);
+    std::vector<uint8_t> bytes(size_t(std::ftell(f)));
+    std::rewind(f);
+    REQUIRE(std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size());
+    std::fclose(f);
+    return bytes;
+}
+
+// A converted program loaded for decoding.
+struct Converted {
+    std::vector<uint8_t> bytes, memory;
+    pte::Program program;
+    Arena arena;
+    pte::LlmProgram llm;
+
+    Converted(const Model& model, pte::WeightFormat weights, int max_seq_len = 64) {
+        pte::ConvertOptions options;
+        options.weights = weights;
+        options.max_seq_len = max_seq_len;
+        options.bos_id = 1;
+        options.eos_ids = {2};
+        Status s;
+        bytes = convert(model, options, s);
+        REQUIRE_MESSAGE(s.ok(), describe(s));
+        Result<pte::Program> p = pte::open_program(ByteSpan{bytes.data(), bytes.size()});
+        REQUIRE_MESSAGE(p.ok(), describe(p.status));
+        program = *p;
+        Result<size_t> need = pte::LlmProgram::required_bytes(program);
+        REQUIRE_MESSAGE(need.ok(), describe(need.status));
+        memory.assign(*need, 0);
+        arena = Arena(memory.data(), memory.size());
+        Status st = llm.init(program, arena);
+        REQUIRE_MESSAGE(st.ok(), describe(st));
+    }
+    // Logits of every prompt position, one token at a time.
+    std::vector<float> logits(const std::vector<int>& prompt) {
+        const int n_vocab = llm.n_vocab();
+        std::vector<float> out(prompt.size() * size_t(n_vocab));
+        for (size_t i = 0; i < prompt.size(); ++i) {
+            const int32_t id = prompt[i];
+            Status s = llm.eval(&id, 1, out.data() + i * size_t(n_vocab), false);
+            REQUIRE_MESSAGE(s.ok(), describe(s));
+        }
+        return out;
+    }
+};
+
+// A model bound as stored (no repacking): what the converter reads.
+struct Stored {
+    GgufModelFile file;
+    Model model;
+    explicit Stored(const std::string& name) {
+        REQUIRE(file.open(shared_path(name)).ok());
+        REQUIRE(file.load(model, /*repack=*/false).ok());
+    }
+};
+
+double max_row_nrmse(const std::vector<float>& ours, const std::vector<float>& ref, int n_vocab) {
+    return compare(ours, ref, n_vocab).max_nrmse;
+}
+
+int64_t constant_method(const pte::Program& p, const char* name, uint32_t k = 0) {
+    const pte::PlanView plan = p.find_plan(cstr(name));
+    REQUIRE(plan.t.valid());
+    REQUIRE(k < plan.outputs().size());
+    const pte::EValueView v = plan.value(uint32_t(plan.outputs()[k]));
+    return v.kind() == pte::ValueKind::Bool ? int64_t(v.as_bool()) : v.as_int();
+}
+
+} // namespace
+
+TEST_CASE("float models: converted programs match PyTorch / llama2.c float32 within 1e-4, with their greedy ids") {
+    struct Case {
+        const char* gguf;
+        const char* reference;  // JSON with the prompt and the greedy ids
+        const char* logits;     // float32 [n_prompt][n_vocab]
+        const char* greedy_key;
+    };
+    const Case cases[] = {{"fixtures/gguf/stories260K-f32.gguf", "fixtures/gguf/stories260K.llama2c.json",
+                           "fixtures/gguf/stories260K.llama2c.logits.f32", "greedy_after_prompt"},
+                          {"models/shakespeare5m-f16.gguf", "models/shakespeare5m.torch.json", "models/shakespeare5m.torch.logits.f32", "greedy"}};
+    for (const Case& c : cases) {
+        CAPTURE(std::string(c.gguf));
+        if (!require_shared(c.gguf) || !require_shared(c.reference)) continue;
+        Stored f(c.gguf);
+        Converted program(f.model, pte::WeightFormat::keep, 128);
+        const std::string json = read_text(shared_path(c.reference));
+        const std::vector<int> prompt = json_int_array(json, "prompt"), greedy = json_int_array(json, c.greedy_key);
+        const std::vector<float> want = read_f32(shared_path(c.logits));
+        const int n_vocab = f.model.config.n_vocab;
+        const std::vector<float> got = program.logits(prompt);
+        REQUIRE(want.size() == got.size());
+        CHECK(max_row_nrmse(got, want, n_vocab) <= 1e-4);
+        std::vector<int> generated;
+        std::vector<float> row(got.end() - n_vocab, got.end());
+        for (size_t step = 0; step < 32 && step < greedy.size(); ++step) {
+            const int32_t id = argmax(row.data(), n_vocab);
+            generated.push_back(id);
+            REQUIRE(program.llm.eval(&id, 1, row.data(), false).ok());
+        }
+        CHECK(generated == std::vector<int>(greedy.begin(), greedy.begin() + std::ptrdiff_t(generated.size())));
+    }
+}
+
+TEST_CASE("synthetic llama, llama3, qwen2, qwen3: the GGUF path's logits (float tolerance) and greedy ids") {
+    for (const char* name : {"fixtures/gguf/synthetic/llama-f16.gguf", "fixtures/gguf/synthetic/llama3-f16.gguf",
+                             "fixtures/gguf/synthetic/qwen2-f16.gguf", "fixtures/gguf/synthetic/qwen3-f16.gguf"}) {
+        CAPTURE(std::string(name));
+        if (!require_shared(name)) continue;
+        Stored f(name);
+        Converted c(f.model, pte::WeightFormat::keep);
+        const std::vector<int> prompt{1, 20, 30, 40, 50, 60, 70, 80};
+        const int n_vocab = f.model.config.n_vocab;
+        const std::vector<float> got = c.logits(prompt);
+        // The GGUF path rounds activations to f16 for f16 matrices and keeps an f16 KV cache, as
+        // llama.cpp does; the program computes in float32: the fixtures' float tolerance.
+        CHECK(max_row_nrmse(got, prompt_logits(f.model, prompt), n_vocab) <= 5e-3);
+        std::vector<uint8_t> mem(Session::required_bytes(f.model, 64, 16));
+        Arena arena(mem.data(), mem.size());
+        Session s;
+        REQUIRE(s.init(f.model, 64, 16, arena).ok());
+        std::vector<float> row(static_cast<size_t>(n_vocab)), p(got.end() - n_vocab, got.end());
+        REQUIRE(s.eval(prompt.data(), int(prompt.size()), row.data(), false).ok());
+        for (int step = 0; step < 16; ++step) {
+            const int32_t id = argmax(row.data(), n_vocab);
+            REQUIRE(id == argmax(p.data(), n_vocab));
+            REQUIRE(s.eval(&id, 1, row.data(), false).ok());
+            REQUIRE(c.llm.eval(&id, 1, p.data(), false).ok());
+        }
+    }
+}
+
+TEST_CASE("keep changes no weight value: Q8_0 and Q4_0 programs equal their exact f32 dequantization bit for bit") {
+    for (const char* name : {"models/shakespeare5m-q8_0.gguf", "models/shakespeare5m-q4_0.gguf", "fixtures/gguf/synthetic/llama-q4_k_m.gguf"}) {
+        CAPTURE(std::string(name));
+        if (!require_shared(name)) continue;
+        Stored f(name);
+        Converted keep(f.model, pte::WeightFormat::keep), f32(f.model, pte::WeightFormat::f32);
+        const std::vector<int> prompt{1, 5, 9, 200, 31, 7};
+        const std::vector<float> a = keep.logits(prompt), b = f32.logits(prompt);
+        CHECK(a == b);
+        // Against the GGUF path, which rounds activations to 8 bits for these types: the
+        // fixtures' quantized tolerance.
+        CHECK(max_row_nrmse(a, prompt_logits(f.model, prompt), f.model.config.n_vocab) <= 0.05);
+    }
+}
+
+TEST_CASE("constant methods: vocabulary, context, layers, BOS/EOS, KV cache") {
+    if (!require_shared("models/shakespeare5m-f16.gguf")) return;
+    Stored f("models/shakespeare5m-f16.gguf");
+    Converted c(f.model, pte::WeightFormat::f16, 100);
+    CHECK(constant_method(c.program, "get_vocab_size") == f.model.config.n_vocab);
+    CHECK(constant_method(c.program, "get_max_seq_len") == 100);
+    CHECK(constant_method(c.program, "get_n_layers") == f.model.config.n_layer);
+    CHECK(constant_method(c.program, "get_bos_id") == 1);
+    CHECK(constant_method(c.program, "get_eos_ids") == 2);
+    CHECK(constant_method(c.program, "use_kv_cache") == 1);
+    CHECK(c.llm.n_ctx() == 100);
+}
+
+TEST_CASE("architectures outside llama/qwen2/qwen3 are refused by name, nothing written") {
+    if (!require_shared("fixtures/gguf/synthetic/gemma-f16.gguf")) return;
+    Stored f("fixtures/gguf/synthetic/gemma-f16.gguf");
+    FILE* out = std::tmpfile();
+    pte::ConvertReport report;
+    Status s = pte::write_llm_program(f.model, {}, out, report);
+    CHECK(s.code == Error::unsupported_architecture);
+    CHECK_MESSAGE(std::string(s.detail).find("'gemma'") != std::string::npos, s.detail);
+    CHECK(std::ftell(out) == 0);
+    std::fclose(out);
+}
