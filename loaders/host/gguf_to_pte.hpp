@@ -6,9 +6,13 @@
 // LLM runner reads (get_vocab_size, get_max_seq_len, get_bos_id, get_eos_ids, use_kv_cache, ...).
 //
 // Weights: `keep` writes F32, F16 and BF16 matrices as they are (16-bit ones widened by
-// _to_copy) and dequantizes every other type to f32, exactly; `f32` and `f16` store every matrix
-// in that type (f16 rounds what it cannot hold). Constants stream from the mapped GGUF to the
-// file when written: converting never holds a second copy of the model.
+// _to_copy), Q8_0 and Q4_0 as their int8 codes and float32 group scales (the fp16 scales
+// widened: code x scale is exact in float32), turned back into the same float weights by
+// ExecuTorch's quantized_decomposed::dequantize_per_channel over the codes seen as
+// [rows x cols / 32, 32] (one "channel" per group) and, for the token embedding,
+// embedding_byte; every other type is dequantized to f32, exactly. `f32` and `f16` store every
+// matrix in that type (f16 rounds what it cannot hold). Constants stream from the mapped GGUF
+// to the file when written: converting never holds a second copy of the model.
 #pragma once
 #include <cmath>
 #include <functional>
@@ -18,6 +22,8 @@
 
 #include "tinyllm/core/model.hpp"
 #include "tinyllm/kernels/fp16.hpp"
+#include "tinyllm/kernels/type_q4_0.hpp"
+#include "tinyllm/kernels/type_q8_0.hpp"
 #include "tinyllm/loaders/host/pte_writer.hpp"
 
 namespace tinyllm::pte {
@@ -133,6 +139,49 @@ private:
         return w_.constant_tensor(ScalarType::Float, {n}, ByteSpan{reinterpret_cast<const uint8_t*>(data), size_t(n) * 4});
     }
 
+    // A matrix stored as int8 codes [rows, cols] (value `codes`) with one float32 scale per
+    // group of 32 (value `scales`, [rows x cols / 32]); quant_min/max bound the codes.
+    struct Codes {
+        int codes = -1, scales = -1;
+        int64_t qmin = 0, qmax = 0;
+    };
+
+    // Q8_0 / Q4_0 matrices under `keep`: codes and scales written from the blocks.
+    Codes code_constants(const WeightView& wv) {
+        for (const auto& [view, value] : codes_)
+            if (view == wv.data) return value;
+        Codes c;
+        const bool q8 = wv.type == GgmlType::Q8_0;
+        c.qmin = q8 ? -128 : -8;
+        c.qmax = q8 ? 127 : 7;
+        const WeightView source = wv;
+        auto blocks = [source](FILE* out, bool scales) {
+            std::vector<int8_t> codes(size_t(source.cols));
+            std::vector<float> row_scales(size_t(source.cols / 32));
+            for (int64_t r = 0; r < source.rows; ++r) {
+                for (int64_t b = 0; b < source.cols / 32; ++b) {
+                    BlockCodes<32, 32> decoded;
+                    if (source.type == GgmlType::Q8_0) TypeQ8_0::decode(reinterpret_cast<const TypeQ8_0::Block*>(source.row(r))[b], decoded);
+                    else TypeQ4_0::decode(reinterpret_cast<const TypeQ4_0::Block*>(source.row(r))[b], decoded);
+                    for (int i = 0; i < 32; ++i) codes[size_t(b * 32 + i)] = decoded.code[i];
+                    row_scales[size_t(b)] = decoded.scale[0];
+                }
+                const bool ok = scales ? std::fwrite(row_scales.data(), 4, row_scales.size(), out) == row_scales.size()
+                                       : std::fwrite(codes.data(), 1, codes.size(), out) == codes.size();
+                if (!ok) return false;
+            }
+            return true;
+        };
+        c.codes = w_.generated_tensor(ScalarType::Char, {wv.rows, wv.cols}, [blocks](FILE* out) { return blocks(out, false); });
+        c.scales = w_.generated_tensor(ScalarType::Float, {wv.rows * (wv.cols / 32)}, [blocks](FILE* out) { return blocks(out, true); });
+        codes_.push_back({wv.data, c});
+        return c;
+    }
+
+    bool keeps_codes(const WeightView& wv) const {
+        return o_.weights == WeightFormat::keep && (wv.type == GgmlType::Q8_0 || wv.type == GgmlType::Q4_0) && wv.cols % 32 == 0;
+    }
+
     // A weight matrix [rows, cols] as the options say: stored as is, or converted when written.
     // Returns the constant and the type it has in the program.
     std::pair<int, ScalarType> matrix_constant(const WeightView& wv) {
@@ -143,7 +192,7 @@ private:
         const bool f32_source = wv.type == GgmlType::F32, half_source = wv.type == GgmlType::F16 || wv.type == GgmlType::BF16;
         if (o_.weights == WeightFormat::f16) type = ScalarType::Half;
         else if (o_.weights == WeightFormat::keep && half_source) type = wv.type == GgmlType::F16 ? ScalarType::Half : ScalarType::BFloat16;
-        if (o_.weights == WeightFormat::keep && !f32_source && !half_source)
+        if (o_.weights == WeightFormat::keep && !f32_source && !half_source && !keeps_codes(wv))
             note(std::string(detail::ggml_type_name_of(wv.type)) + " matrices have no exact ExecuTorch form: dequantized to f32 (exactly)");
         if (o_.weights == WeightFormat::f16 && wv.type != GgmlType::F16)
             note(std::string(detail::ggml_type_name_of(wv.type)) + " matrices stored as f16 (rounded)");
@@ -177,8 +226,17 @@ private:
 
     int embedding() {
         const WeightView& e = m_.token_embd;
-        const auto [table, type] = matrix_constant(e);
         const int64_t D = c_.n_embd;
+        if (keeps_codes(e)) {
+            const Codes c = code_constants(e);
+            const int rows = w_.planned_tensor(ScalarType::Float, {1, 1, D});
+            w_.call("quantized_decomposed::embedding_byte", "dtype_out",
+                    {c.codes, w_.view(c.scales, {e.rows, e.cols / 32}), w_.null_value(), w_.int_value(c.qmin), w_.int_value(c.qmax), tokens_,
+                     w_.int_value(int64_t(ScalarType::Float))},
+                    rows);
+            return rows;
+        }
+        const auto [table, type] = matrix_constant(e);
         const int rows = w_.planned_tensor(type, {1, 1, D});
         w_.call("aten::embedding", "out", {table, tokens_, w_.int_value(-1), w_.bool_value(false), w_.bool_value(false)}, rows);
         return widen(rows, type, {1, 1, D});
@@ -198,8 +256,20 @@ private:
             if (status_.ok()) status_ = Status::fail(Error::shape_mismatch, "a matrix has ", wv.cols, " columns where ", cols, " are expected");
             return x;
         }
-        const auto [weight, type] = matrix_constant(wv);
-        const int w_float = widen(weight, type, {wv.rows, wv.cols});
+        int w_float;
+        if (keeps_codes(wv)) {
+            const Codes c = code_constants(wv);
+            const int64_t groups = wv.rows * (wv.cols / 32);
+            const int dequantized = w_.planned_tensor(ScalarType::Float, {groups, 32});
+            w_.call("quantized_decomposed::dequantize_per_channel", "out",
+                    {w_.view(c.codes, {groups, 32}), c.scales, w_.null_value(), w_.int_value(0), w_.int_value(c.qmin), w_.int_value(c.qmax),
+                     w_.int_value(int64_t(ScalarType::Char)), w_.null_value()},
+                    dequantized);
+            w_float = w_.view(dequantized, {wv.rows, wv.cols});
+        } else {
+            const auto [weight, type] = matrix_constant(wv);
+            w_float = widen(weight, type, {wv.rows, wv.cols});
+        }
         const int wt = permute(w_float, {wv.rows, wv.cols}, {1, 0});
         const int out = w_.planned_tensor(ScalarType::Float, {1, wv.rows});
         w_.call("aten::mm", "out", {w_.view(x, {1, cols}), wt}, out);
@@ -354,6 +424,7 @@ private:
     int ctx_ = 0;
     int tokens_ = -1, pos_ = -1, pos_index_ = -1, cos_ = -1, sin_ = -1, mask_ = -1, logits_ = -1, eps_ = -1;
     std::vector<std::pair<const uint8_t*, std::pair<int, ScalarType>>> matrices_;  // written once, shared (tied head)
+    std::vector<std::pair<const uint8_t*, Codes>> codes_;
 };
 
 } // namespace detail

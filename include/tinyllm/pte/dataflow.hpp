@@ -48,6 +48,22 @@ struct Chain {
         return reader > int32_t(producer) ? reader : -1;
     }
 
+    // Whether no instruction other than `producer` names value v (nor the method's outputs).
+    bool unread(int32_t v, uint32_t producer) const {
+        if (is_io(v)) return false;
+        for (uint32_t j = 0; j < n_instructions; ++j) {
+            if (j == producer || !is_call(j)) continue;
+            fb::Vector<int32_t> args = plan.instruction(0, j).call_args();
+            for (uint32_t k = 0; k < args.size(); ++k) {
+                if (args[k] == v) return false;
+                const Value& arg = values[args[k]];
+                for (uint32_t m = 0; m < arg.list_items.size(); ++m)
+                    if (arg.list_items[m] == v) return false;
+            }
+        }
+        return true;
+    }
+
     // Whether the instruction calls operator name.overload.
     bool is_op(uint32_t instruction, const char* name, const char* overload) const {
         InstructionView in = plan.instruction(0, instruction);

@@ -213,9 +213,8 @@ private:
     // out [M,N] = x [M,K] . w [N,K]^T by the core's matrix product (core/weights.hpp): each
     // element one dot product, whatever the thread count.
     Status linear(const Tensor& x, const Step& step, const Tensor& out) const {
-        const Tensor& w = chain_.values[step.weight].tensor;
-        if (x.type != ScalarType::Float || out.type != ScalarType::Float || x.dim != 2 || out.dim != 2 || x.sizes[1] != w.sizes[1] ||
-            out.sizes[0] != x.sizes[0] || out.sizes[1] != w.sizes[0])
+        if (x.type != ScalarType::Float || out.type != ScalarType::Float || x.dim != 2 || out.dim != 2 || x.sizes[1] != step.cols ||
+            out.sizes[0] != x.sizes[0] || out.sizes[1] != step.rows)
             return shape_error("aten::mm", "operands are not [m,k] x [k,n] -> [m,n]");
         if (out.constant) return Status::fail(Error::invalid_argument, "aten::mm: output is a constant of the program");
         GroupwiseMatrix separate;
@@ -224,7 +223,7 @@ private:
         in.x = x.as<float>();
         in.n_tokens = int(x.sizes[0]);
         in.cols = int(x.sizes[1]);
-        matmul(weight, in, out.as<float>(), w.sizes[0]);
+        matmul(weight, in, out.as<float>(), step.rows);
         return Status();
     }
 

@@ -69,6 +69,7 @@ inline const OpEntry* op_table(size_t& count) {
         {"torchao::quantize_affine", "out", "TLTtIIITT", ops::quantize_affine},
         {"torchao::dequantize_affine", "out", "TLTtIIIITT", ops::dequantize_affine},
         {"quantized_decomposed::embedding_byte", "dtype_out", "TTtIIT?TT", ops::embedding_byte},
+        {"quantized_decomposed::dequantize_per_channel", "out", "TTtIIII?TT", ops::dequantize_per_channel},
     };
     count = sizeof(table) / sizeof(table[0]);
     return table;

@@ -11,15 +11,31 @@
 namespace tinyllm::pte {
 namespace passes {
 
-// Fills the weight of a linear step from a constant int8 dequantization: _to_copy (codes
-// only) or dequantize_affine with [1, G] blocks.
+// Fills the weight of a linear step ([rows, cols] already set) from the constant conversion
+// that makes it float: _to_copy of 16-bit floats (read as they are) or of int8 codes,
+// dequantize_affine with [1, G] blocks, or dequantize_per_channel of the codes seen as
+// [rows * cols / G, G] (one scale per group of G).
 inline bool quantized_weight(const Chain& c, uint32_t instruction, Step& step) {
     fb::Vector<int32_t> a = c.plan.instruction(0, instruction).call_args();
     const Tensor& q = c.values[a[0]].tensor;
-    if (!q.constant || q.type != ScalarType::Char || q.dim != 2) return false;
+    if (!q.constant || q.dim != 2 || q.numel() != step.rows * step.cols) return false;
     step.weight = a[0];
-    step.group = q.sizes[1];
+    if (c.is_op(instruction, "aten::_to_copy", "out") && (q.type == ScalarType::Half || q.type == ScalarType::BFloat16)) {
+        step.half_rows = reinterpret_cast<const uint16_t*>(q.data);
+        step.half_type = q.type == ScalarType::Half ? GgmlType::F16 : GgmlType::BF16;
+        return true;
+    }
+    if (q.type != ScalarType::Char) return false;
+    step.group = step.cols;
     if (c.is_op(instruction, "aten::_to_copy", "out")) return true;
+    if (c.is_op(instruction, "quantized_decomposed::dequantize_per_channel", "out")) {
+        const Tensor& scale = c.values[a[1]].tensor;
+        if (!c.values[a[2]].is_none() || c.values[a[3]].i != 0 || q.sizes[1] <= 0 || step.cols % q.sizes[1] != 0) return false;
+        if (!scale.constant || scale.type != ScalarType::Float || scale.numel() != q.sizes[0]) return false;
+        step.group = q.sizes[1];
+        step.scale = a[1];
+        return true;
+    }
     const Value& block = c.values[a[1]];
     if (block.int_items.size() != 2 || c.values[block.int_items[0]].i != 1) return false;
     step.group = c.values[block.int_items[1]].i;
@@ -41,6 +57,9 @@ inline bool quantized_weight(const Chain& c, uint32_t instruction, Step& step) {
 // as one product against the stored rows: no dequantized or transposed copy per call.
 inline void plan_linear_layers(Chain& c) {
     const uint32_t n = c.n_instructions;
+    // Views are attributed to their owners only where uses are known (alias_buffer_updates
+    // found them for straight-line methods).
+    const bool straight = c.straight_line();
     for (uint32_t i = 0; i < n; ++i) {
         if (!c.is_op(i, "aten::permute_copy", "out")) continue;
         fb::Vector<int32_t> pargs = c.plan.instruction(0, i).call_args();
@@ -53,14 +72,26 @@ inline void plan_linear_layers(Chain& c) {
         linear.kind = StepKind::linear;
         int32_t source = -1;  // the dequantizing instruction, if any
         const Tensor& w = c.values[pargs[0]].tensor;
-        if (w.constant && w.type == ScalarType::Float && w.dim == 2) {
+        if (w.dim != 2 || w.type != ScalarType::Float) continue;
+        linear.rows = w.sizes[0];
+        linear.cols = w.sizes[1];
+        if (w.constant) {
             linear.weight = pargs[0];
         } else {
-            // The permuted tensor is produced by one earlier dequantizing call.
+            // The permuted tensor is produced by one earlier dequantizing call, directly or
+            // through a view of its whole output (the memory plan's owner of the view's bytes)
+            // that nothing else reads.
+            const int32_t owner = w.view && straight ? c.view_owner(pargs[0]) : -1;
             for (uint32_t j = 0; j < i && source < 0; ++j) {
-                if (!c.is_op(j, "torchao::dequantize_affine", "out") && !c.is_op(j, "aten::_to_copy", "out")) continue;
+                if (!c.is_op(j, "torchao::dequantize_affine", "out") && !c.is_op(j, "aten::_to_copy", "out") &&
+                    !c.is_op(j, "quantized_decomposed::dequantize_per_channel", "out"))
+                    continue;
                 fb::Vector<int32_t> a = c.plan.instruction(0, j).call_args();
-                if (a[a.size() - 1] == pargs[0] && c.sole_reader(pargs[0], j) == int32_t(i)) source = int32_t(j);
+                const int32_t out = a[a.size() - 1];
+                const Tensor& o = c.values[out].tensor;
+                const bool direct = out == pargs[0];
+                const bool through_view = out == owner && o.data == w.data && o.nbytes() == w.nbytes() && c.unread(out, j);
+                if ((direct || through_view) && c.sole_reader(pargs[0], j) == int32_t(i)) source = int32_t(j);
             }
             if (source < 0 || !quantized_weight(c, uint32_t(source), linear)) continue;
             c.steps[source].kind = StepKind::skip;
@@ -125,8 +156,8 @@ inline void narrow_linear_weights(Chain& c, HalfPool& pool) {
 inline WeightView linear_weight(const Value* values, const Step& step, GroupwiseMatrix& separate) {
     const Tensor& w = values[step.weight].tensor;
     WeightView view;
-    view.rows = w.sizes[0];
-    view.cols = w.sizes[1];
+    view.rows = step.rows;
+    view.cols = step.cols;
     view.float_act = true;
     if (step.half_rows) {
         view.type = step.half_type;

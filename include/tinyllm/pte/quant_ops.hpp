@@ -177,6 +177,32 @@ inline Status embedding_byte(const OpCall& c) {
     return Status();
 }
 
+// dequantize_per_channel.out(input, scales [C], zero_points? [C], axis, quant_min, quant_max,
+// dtype, out_dtype?): out = (input - zero_point[c]) * scale[c], c the index along `axis`, in
+// float32 as ExecuTorch's quantized kernel computes it.
+inline Status dequantize_per_channel(const OpCall& c) {
+    const char* op = "quantized_decomposed::dequantize_per_channel";
+    const Tensor &in = c.t(0), &scales = c.t(1), &out = c.out();
+    if (Status s = writable(op, out); !s) return s;
+    if (Status s = same_numel(op, in, out); !s) return s;
+    int64_t axis = c.i(3);
+    if (!wrap_dim(axis, in.dim) || in.dim == 0) return shape_error(op, "axis out of range");
+    const AxisSplit a = split_at(in, int(axis));
+    if (scales.numel() != a.size) return shape_error(op, "one scale per channel");
+    const Value& zero = c.arg(2);
+    if (zero.is_tensor() && zero.tensor.numel() != a.size) return shape_error(op, "one zero point per channel");
+    if (out.type != ScalarType::Float) return Status::fail(Error::unsupported_type, op, ": float32 output only");
+    float* y = out.as<float>();
+    for (int64_t o = 0; o < a.outer; ++o)
+        for (int64_t ch = 0; ch < a.size; ++ch) {
+            const float scale = float(load_element(scales, ch));
+            const int32_t zp = zero.is_tensor() ? int32_t(load_element(zero.tensor, ch)) : 0;
+            const int64_t base = (o * a.size + ch) * a.inner;
+            for (int64_t i = 0; i < a.inner; ++i) y[base + i] = float(int32_t(load_element(in, base + i)) - zp) * scale;
+        }
+    return Status();
+}
+
 inline Status to_copy(const OpCall& c) { return reshape_copy("aten::_to_copy", c); }
 
 } // namespace tinyllm::pte::ops

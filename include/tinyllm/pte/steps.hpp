@@ -26,10 +26,10 @@ struct Step {
     int32_t first = 0, second = 0;  // Kernel/DelegateCall: callee; MoveCall: from, to; JumpFalseCall: cond, target
     fb::Vector<int32_t> args;       // Kernel/DelegateCall arguments
     uint32_t delegate_outputs = 0;  // DelegateCall: how many trailing arguments the delegate writes
-    // linear: the constant weight [N,K] (float32, or int8 codes with optional per-group
-    // scale and zero point [N, K/group]).
+    // linear: the constant weight, read as [rows, cols] = [N,K] (float32, 16-bit floats, or int8
+    // codes with optional per-group scale and zero point [N, K/group]).
     int32_t weight = -1, scale = -1, zero = -1;
-    int64_t group = 0;
+    int64_t group = 0, rows = 0, cols = 0;
     // A float weight's exact 16-bit copy (narrow_linear_weights): F16 or BF16 rows.
     const uint16_t* half_rows = nullptr;
     GgmlType half_type = GgmlType::F16;
