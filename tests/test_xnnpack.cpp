@@ -177,7 +177,7 @@ struct DelegateRun {
         scratch.assign(size_t(f.scratch_bytes) + 64, 0);
         arena = Arena(memory.data(), memory.size());
         uint8_t* aligned_scratch = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-        if (Status s = delegate.init(pte::Program(), ByteSpan{bytes.data(), bytes.size()}, 0, arena, aligned_scratch); !s) return s;
+        if (Status s = delegate.init(pte::Program(), ByteSpan{bytes.data(), bytes.size()}, 0, arena, aligned_scratch, f.scratch_bytes); !s) return s;
         values.assign(shapes.size(), pte::Value());
         data.assign(shapes.size(), {});
         arg_buffer.assign(1, int32_t(shapes.size()));
@@ -450,6 +450,79 @@ TEST_CASE("refusals name what is missing: a convolution node, an unknown datatyp
         ok.data[0] = {1, -2, 3, -4};
         REQUIRE(ok.run().ok());
         CHECK(ok.data[1] == std::vector<float>{-1, 2, -3, 4});
+    }
+}
+
+TEST_CASE("crafted payloads are refused or run safely: constant qdint8, writing an input, absurd dims, a shared filter, moved arguments") {
+    {  // A dynamically quantized value with constant data (ExecuTorch refuses it too).
+        GraphBuilder g;
+        const uint8_t four[4] = {};
+        const uint32_t q = g.value(xnn::Datatype::qdint8, {64}, g.constant(four, 4));
+        const uint32_t y = g.value(xnn::Datatype::fp32, {64}, 0, 0, xnn::external_output);
+        g.node(xnn::NodeKind::convert, GraphBuilder::ids({{0, q}, {1, y}}));
+        DelegateRun run;
+        CHECK(run.load(g.payload(), {{64}}).code == Error::corrupt);
+    }
+    {  // A node writing the delegate's input (which the program may hold as a constant).
+        GraphBuilder g;
+        const uint32_t x = g.value(xnn::Datatype::fp32, {4}, 0, 0, xnn::external_input);
+        const uint32_t y = g.value(xnn::Datatype::fp32, {4}, 0, 1, xnn::external_output);
+        g.node(xnn::NodeKind::negate, GraphBuilder::ids({{0, x}, {1, y}}));
+        g.node(xnn::NodeKind::square, GraphBuilder::ids({{0, y}, {1, x}}));
+        DelegateRun run;
+        Status s = run.load(g.payload(), {{4}, {4}});
+        CHECK(s.code == Error::invalid_argument);
+        CHECK_MESSAGE(std::string(s.detail).find("input of the delegate") != std::string::npos, s.detail);
+    }
+    {  // A zero dimension does not hide dimensions whose products overflow.
+        GraphBuilder g;
+        const uint32_t x = g.value(xnn::Datatype::fp32, {0, 0xffffffffu, 0xffffffffu, 0xffffffffu}, 0, 0, xnn::external_input);
+        const uint32_t y = g.value(xnn::Datatype::fp32, {0, 0xffffffffu, 0xffffffffu, 0xffffffffu}, 0, 1, xnn::external_output);
+        pb::NodePtr perm = GraphBuilder::ids({{0, 4}, {2, x}, {3, y}});
+        pb::child(perm, 1, pb::scalars(std::vector<uint32_t>{0, 1, 2, 3}));
+        g.node(xnn::NodeKind::static_transpose, perm);
+        const std::vector<uint8_t> bytes = g.payload();
+        CHECK(xnn::open_payload(ByteSpan{bytes.data(), bytes.size()}).status.code == Error::corrupt);
+    }
+    {  // One filter read by two fully connected nodes of different geometry: each keeps its own.
+        GraphBuilder g;
+        const float w[4] = {1, 2, 3, 4};
+        const uint32_t filter = g.value(xnn::Datatype::fp32, {1, 4}, g.constant(w, sizeof(w)));
+        const uint32_t x = g.value(xnn::Datatype::fp32, {1, 4}, 0, 0, xnn::external_input);
+        const uint32_t t = g.value(xnn::Datatype::fp32, {4, 1}, 0, 1, xnn::external_input);
+        const uint32_t y = g.value(xnn::Datatype::fp32, {1, 1}, 0, 2, xnn::external_output);
+        const uint32_t z = g.value(xnn::Datatype::fp32, {4, 4}, 0, 3, xnn::external_output);
+        g.node(xnn::NodeKind::fully_connected, GraphBuilder::ids({{0, x}, {1, filter}, {2, xnn::invalid_id}, {3, y}}));
+        // Transposed: the filter [1, 4] is [K = 1, N = 4]; t is 4 rows of one value.
+        g.node(xnn::NodeKind::fully_connected, GraphBuilder::ids({{0, t}, {1, filter}, {2, xnn::invalid_id}, {3, z}, {4, 1}}));
+        DelegateRun run;
+        Status s = run.load(g.payload(), {{1, 4}, {4, 1}, {1, 1}, {4, 4}});
+        REQUIRE_MESSAGE(s.ok(), describe(s));
+        run.data[0] = {1, 1, 1, 1};
+        run.data[1] = {1, 2, 3, 4};
+        REQUIRE(run.run().ok());
+        CHECK(run.data[2][0] == 10.0f);
+        CHECK(run.data[3][15] == 16.0f);
+        // An argument replaced after load (a move in the method) is checked again when run.
+        run.values[2].tensor.sizes[1] = 0;
+        CHECK(run.run().code == Error::shape_mismatch);
+    }
+    {  // A float input to a per-channel int8 filter is used as it is (XNNPACK's f32 x qc8w).
+        GraphBuilder g;
+        const int8_t codes[4] = {1, -2, 3, -4};
+        const float scale = 0.5f;
+        const uint32_t wc = g.constant(codes, 4);
+        pb::NodePtr params = pb::table();
+        pb::child(params, xnn::field::per_channel_scale, pb::scalars(std::vector<float>{scale}));
+        const uint32_t filter = g.quantized(xnn::Datatype::qcint8, {1, 4}, wc, xnn::QuantKind::per_channel, params);
+        const uint32_t x = g.value(xnn::Datatype::fp32, {1, 4}, 0, 0, xnn::external_input);
+        const uint32_t y = g.value(xnn::Datatype::fp32, {1, 1}, 0, 1, xnn::external_output);
+        g.node(xnn::NodeKind::fully_connected, GraphBuilder::ids({{0, x}, {1, filter}, {2, xnn::invalid_id}, {3, y}}));
+        DelegateRun run;
+        REQUIRE(run.load(g.payload(), {{1, 4}, {1, 1}}).ok());
+        run.data[0] = {0.1f, 0.2f, 0.3f, 0.4f};
+        REQUIRE(run.run().ok());
+        CHECK(run.data[1][0] == doctest::Approx(0.5 * (0.1 - 0.4 + 0.9 - 1.6)).epsilon(1e-6));
     }
 }
 

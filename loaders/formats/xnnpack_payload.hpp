@@ -220,10 +220,13 @@ inline Status verify_value(const Payload& p, uint32_t i, const Status& fb_error)
     if (!t.t.valid()) return bad("value without a tensor", i);
     fb::Vector<uint32_t> dims = t.dims();
     if (dims.size() > uint32_t(max_dims)) return Status::fail(Error::bad_shape, "xnnpack payload: value ", i, " has ", dims.size(), " dimensions (at most 8)");
-    uint64_t numel = 1;
+    // Each dimension, and the product of the nonzero ones, bounded: a zero dimension must not
+    // hide sizes whose products (strides) overflow.
+    uint64_t nonzero = 1;
     for (uint32_t d = 0; d < dims.size(); ++d) {
-        numel *= dims[d];
-        if (numel > (uint64_t(1) << 40)) return bad("tensor element count absurd", i);
+        if (dims[d] > (uint32_t(1) << 31)) return bad("tensor dimension absurd", i);
+        nonzero *= dims[d] ? dims[d] : 1;
+        if (nonzero > (uint64_t(1) << 40)) return bad("tensor element count absurd", i);
     }
     if (t.constant_index() != 0 && t.constant_index() >= p.constant_count() && t.constant_index() >= p.legacy_constant_count())
         return bad("constant index out of range", i);

@@ -174,7 +174,7 @@ private:
             Result<xnnpack::Payload> payload = xnnpack::open_payload(program.delegate_data(plan.delegate(d)));
             if (!payload) continue;  // init reports it
             const XnnFootprint x = measure_delegate(*payload);
-            f.delegate_bytes += XnnpackDelegate::arena_bytes(x);
+            f.delegate_bytes = saturating_add(f.delegate_bytes, XnnpackDelegate::arena_bytes(x));
             f.delegate_scratch = x.scratch_bytes > f.delegate_scratch ? x.scratch_bytes : f.delegate_scratch;
         }
         f.n_values = plan.value_count();
@@ -235,7 +235,7 @@ private:
             delegates_[d] = XnnpackDelegate();
             const DelegateView del = chain_.plan.delegate(d);
             if (!runnable_delegate(del)) continue;
-            if (Status s = delegates_[d].init(program, program.delegate_data(del), d, memory, delegate_scratch_); !s) return s;
+            if (Status s = delegates_[d].init(program, program.delegate_data(del), d, memory, delegate_scratch_, f.delegate_scratch); !s) return s;
         }
         for (uint32_t i = 0; i < f.n_instructions; ++i) {
             Step& step = chain_.steps[i];

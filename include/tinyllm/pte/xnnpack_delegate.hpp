@@ -77,7 +77,6 @@ struct XnnValue {
     bool internal = false;                // lives in the shared scratch memory
     int64_t row_len = 0;                  // qdint8: values per quantized row
     QuantizedRow* rows = nullptr;         // qdint8: per-row parameters
-    int32_t filter = -1;                  // index into the delegate's filters
 };
 
 // A fully connected layer's filter as the core's matrix product reads it.
@@ -95,6 +94,8 @@ struct XnnNode {
     uint32_t flags = 0;
     fb::Vector<uint32_t> list, list2;  // perm / new_shape / offsets and sizes
     float param = 0;                    // concatenation axis, ELU alpha, leaky slope
+    int32_t filter = -1;                // fully connected: index into the delegate's filters
+    bool quantize_input = false;        // fully connected: float input quantized dynamically first
     bool clamp = false;
     float lo = 0, hi = 0;
 };
@@ -119,7 +120,10 @@ inline bool xnnpack_node_runs(xnn::NodeKind k) {
     }
 }
 
-inline uint64_t xnn_room(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
+inline uint64_t xnn_room(uint64_t bytes) { return bytes > UINT64_MAX - 63 ? UINT64_MAX : (bytes + 63) / 64 * 64; }
+
+// a + b, or the largest value when that overflows (an absurd size then fails to allocate).
+inline uint64_t saturating_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 // Bytes value v takes in scratch memory (0 for constants and externals, and for kinds the
 // executor refuses: init names those).
@@ -144,7 +148,7 @@ inline XnnFootprint measure_delegate(const xnn::Payload& p) {
     for (uint32_t v = 0; v < f.n_values; ++v) {
         const xnn::TensorValueView t = p.value(v);
         if (t.constant_index() == 0 && !(t.flags() & (xnn::external_input | xnn::external_output)))
-            f.scratch_bytes += xnn_room(xnn_value_bytes(t));
+            f.scratch_bytes = saturating_add(f.scratch_bytes, xnn_room(xnn_value_bytes(t)));
     }
     uint64_t rows_scratch = 0;
     for (uint32_t i = 0; i < f.n_nodes; ++i) {
@@ -156,16 +160,17 @@ inline XnnFootprint measure_delegate(const xnn::Payload& p) {
         const xnn::TensorValueView input = p.value(fields.scalar<uint32_t>(0));
         if (filter.dims().size() == 2 && xnn_4bit(filter.datatype())) {
             const uint64_t rows = filter.dims()[0], cols = filter.dims()[1];
-            f.filter_bytes += xnn_room(rows * ((cols + 31) / 32 * 16));
+            f.filter_bytes = saturating_add(f.filter_bytes, xnn_room(rows * ((cols + 31) / 32 * 16)));
             // Blockwise scales given as float32 in the graph become bf16, as XNNPACK reads them.
-            if (filter.quant_kind == xnn::QuantKind::per_channel_group) f.filter_bytes += xnn_room(2 * uint64_t(filter.quant.vector<float>(0).size()));
+            if (filter.quant_kind == xnn::QuantKind::per_channel_group)
+                f.filter_bytes = saturating_add(f.filter_bytes, xnn_room(2 * uint64_t(filter.quant.vector<float>(0).size())));
         }
         // Quantized filters read float rows: the input dequantized (or quantized and
         // dequantized, for a float input) into scratch.
         const uint64_t need = 4 * input.numel();
         rows_scratch = need > rows_scratch ? need : rows_scratch;
     }
-    f.scratch_bytes += xnn_room(rows_scratch);
+    f.scratch_bytes = saturating_add(f.scratch_bytes, xnn_room(rows_scratch));
     return f;
 }
 
@@ -173,13 +178,15 @@ class XnnpackDelegate {
 public:
     // Arena bytes init() takes (an upper bound, alignment included); scratch is separate.
     static uint64_t arena_bytes(const XnnFootprint& f) {
-        return xnn_room(uint64_t(f.n_values) * sizeof(XnnValue)) + xnn_room(uint64_t(f.n_nodes) * sizeof(XnnNode)) +
-               xnn_room(uint64_t(f.n_filters) * sizeof(XnnFilter)) + f.filter_bytes + 4 * 64;
+        auto table = [](uint32_t n, size_t size) { return xnn_room(uint64_t(n ? n : 1) * size); };  // init takes at least one of each
+        return saturating_add(table(f.n_values, sizeof(XnnValue)) + table(f.n_nodes, sizeof(XnnNode)) + table(f.n_filters, sizeof(XnnFilter)) + 4 * 64,
+                              f.filter_bytes);
     }
 
     // Loads `payload` (delegate `index` of the method) from `program`, taking its tables from
-    // `arena` and using `scratch` (footprint.scratch_bytes) while it runs.
-    Status init(const Program& program, ByteSpan payload_bytes, uint32_t index, Arena& arena, uint8_t* scratch) {
+    // `arena` and using `scratch` (scratch_capacity bytes, at least footprint.scratch_bytes)
+    // while it runs.
+    Status init(const Program& program, ByteSpan payload_bytes, uint32_t index, Arena& arena, uint8_t* scratch, uint64_t scratch_capacity) {
         index_ = index;
         Result<xnn::Payload> opened = xnn::open_payload(payload_bytes);
         if (!opened) return context(opened.status);
@@ -191,6 +198,8 @@ public:
         uint8_t* repacked = f.filter_bytes ? static_cast<uint8_t*>(arena.allocate(size_t(f.filter_bytes))) : nullptr;
         if (!values_ || !nodes_ || !filters_ || (f.filter_bytes && !repacked))
             return Status::fail(Error::out_of_memory, "xnnpack delegate ", index, ": arena too small");
+        if (f.scratch_bytes > scratch_capacity)
+            return Status::fail(Error::out_of_memory, "xnnpack delegate ", index, ": needs ", f.scratch_bytes, " bytes of scratch, has ", scratch_capacity);
         n_values_ = f.n_values;
         uint64_t used = 0;
         for (uint32_t v = 0; v < n_values_; ++v) {
@@ -213,16 +222,8 @@ public:
     Status check_call(const Value* values, fb::Vector<int32_t> args, uint32_t& n_outputs) const {
         n_outputs = 0;
         for (uint32_t v = 0; v < n_values_; ++v) {
-            const XnnValue& x = values_[v];
-            if (x.external == xnn::invalid_id) continue;
-            if (x.external >= args.size())
-                return fail_call(Error::invalid_argument, "called with ", args.size(), " arguments; value ", v, " is argument ", x.external);
-            const Value& a = values[args[x.external]];
-            if (!a.is_tensor()) return fail_call(Error::invalid_argument, "argument ", x.external, " is a ", value_kind_name(a.kind), ", not a tensor");
-            if (a.tensor.numel() != x.tensor.numel() || a.tensor.type != x.tensor.type)
-                return fail_call(Error::shape_mismatch, "argument ", x.external, " is ", scalar_type_name(a.tensor.type), " with ",
-                                 a.tensor.numel(), " elements; the graph's value ", v, " is ", xnn::datatype_name(x.type), " with ", x.tensor.numel());
-            if (is_output(v) && a.tensor.constant) return fail_call(Error::invalid_argument, "output argument ", x.external, " is a constant of the program");
+            if (values_[v].external == xnn::invalid_id) continue;
+            if (Status s = check_argument(values, args, v); !s) return s;
             n_outputs += is_output(v);
         }
         for (uint32_t v = 0; v < n_values_; ++v)
@@ -231,10 +232,14 @@ public:
         return Status();
     }
 
-    // Runs the graph with its externals bound to the call's arguments (checked by check_call).
+    // Runs the graph with its externals bound to the call's arguments, checked again: a move
+    // earlier in the method may have put another value where an argument was.
     Status execute(const Value* values, fb::Vector<int32_t> args) {
-        for (uint32_t v = 0; v < n_values_; ++v)
-            if (values_[v].external != xnn::invalid_id) values_[v].tensor.data = values[args[values_[v].external]].tensor.data;
+        for (uint32_t v = 0; v < n_values_; ++v) {
+            if (values_[v].external == xnn::invalid_id) continue;
+            if (Status s = check_argument(values, args, v); !s) return s;
+            values_[v].tensor.data = values[args[values_[v].external]].tensor.data;
+        }
         for (uint32_t i = 0; i < n_nodes_; ++i)
             if (Status s = run(nodes_[i]); !s) return Status::fail(s.code, s.detail, " (node ", i, " of xnnpack delegate ", index_, ")");
         return Status();
@@ -251,6 +256,29 @@ private:
     Status context(const Status& s) const { return Status::fail(s.code, s.detail, " (xnnpack delegate ", index_, ")"); }
 
     bool is_output(uint32_t v) const { return payload_.value(v).flags() & xnn::external_output; }
+
+    // External value v's argument: a tensor with v's element count and element type; an
+    // output neither a constant of the program nor sharing bytes with another argument.
+    Status check_argument(const Value* values, fb::Vector<int32_t> args, uint32_t v) const {
+        const XnnValue& x = values_[v];
+        if (x.external >= args.size())
+            return fail_call(Error::invalid_argument, "called with ", args.size(), " arguments; value ", v, " is argument ", x.external);
+        const Value& a = values[args[x.external]];
+        if (!a.is_tensor()) return fail_call(Error::invalid_argument, "argument ", x.external, " is a ", value_kind_name(a.kind), ", not a tensor");
+        if (a.tensor.numel() != x.tensor.numel() || a.tensor.type != x.tensor.type)
+            return fail_call(Error::shape_mismatch, "argument ", x.external, " is ", scalar_type_name(a.tensor.type), " with ", a.tensor.numel(),
+                             " elements; the graph's value ", v, " is ", xnn::datatype_name(x.type), " with ", x.tensor.numel());
+        if (!is_output(v)) return Status();
+        if (a.tensor.constant) return fail_call(Error::invalid_argument, "output argument ", x.external, " is a constant of the program");
+        const uint8_t *begin = a.tensor.data, *end = a.tensor.data + a.tensor.nbytes();
+        for (uint32_t w = 0; w < n_values_; ++w) {
+            if (w == v || values_[w].external == xnn::invalid_id || values_[w].external >= args.size()) continue;
+            const Tensor& o = values[args[values_[w].external]].tensor;
+            if (values[args[values_[w].external]].is_tensor() && o.data < end && begin < o.data + o.nbytes() && o.nbytes() && a.tensor.nbytes())
+                return fail_call(Error::invalid_argument, "output argument ", x.external, " shares memory with argument ", values_[w].external);
+        }
+        return Status();
+    }
 
     // A constant's bytes: from the program's named data (by key) or the payload.
     ByteSpan constant_bytes(const Program& program, uint32_t k) const {
@@ -296,6 +324,7 @@ private:
             return Status::fail(Error::unsupported_type, "value ", v, " has datatype ", xnn::datatype_name(x.type), ", which tinyllm does not run");
         }
         if (t.constant_index() != 0) {
+            if (x.type == xnn::Datatype::qdint8) return Status::fail(Error::corrupt, "value ", v, ": a dynamically quantized value cannot be a constant");
             const ByteSpan data = constant_bytes(program, t.constant_index());
             const uint64_t need = constant_need(x.type, uint64_t(numel), uint64_t(rows));
             if (!data.data) return Status::fail(Error::missing_tensor, "constant of value ", v, " is not in the program");
@@ -354,8 +383,9 @@ private:
             node.clamp = !(node.lo <= -3.4e38f && node.hi >= 3.4e38f);
         }
         const XnnValue& out = values_[node.out];
-        if (out.tensor.constant || (!out.internal && out.external == xnn::invalid_id))
-            return Status::fail(Error::invalid_argument, "node ", i, " (", xnn::node_kind_name(kind), ") writes a constant");
+        if (!out.internal && !(out.external != xnn::invalid_id && is_output(node.out)))
+            return Status::fail(Error::invalid_argument, "node ", i, " (", xnn::node_kind_name(kind), ") writes value ", node.out,
+                                ", which is a constant or an input of the delegate");
         for (int k = 0; k < node.n_in; ++k) {
             if (node.in[k] == xnn::invalid_id) continue;
             if (node.in[k] == node.out) return Status::fail(Error::corrupt, "node ", i, " reads its own output");
@@ -430,7 +460,8 @@ private:
         }
         default: return Status::fail(Error::unsupported_type, "node ", i, ": fully connected filter of datatype ", xnn::datatype_name(w.type));
         }
-        values_[node.in[1]].filter = int32_t(n_filters_);
+        node.quantize_input = filter.quantized && !quantized_input && payload_.value(node.in[0]).dq_datatype() == xnn::Datatype::qint8;
+        node.filter = int32_t(n_filters_);
         ++n_filters_;
         return Status();
     }
@@ -448,8 +479,9 @@ private:
         if (group <= 0 || cols % group != 0) return Status::fail(Error::bad_shape, "node ", i, ": group size ", group, " does not divide ", cols, " columns");
         const int64_t n_scales = rows * (cols / group);
         // Scales, as XNNPACK's runtime reads them: a constant (per channel: float32; blockwise:
-        // bf16) when scale_buffer_idx names one, else the graph's float32 vector, which blockwise
-        // filters use as bf16 = the top half of (scale * 1.00389105f).
+        // bf16) when scale_buffer_idx names one; else, blockwise, the graph's bf16 vector (older
+        // exports, which older runtimes prefer) or its float32 one as bf16 = the top half of
+        // (scale * 1.00389105f); per channel, the float32 vector.
         GroupScale scale_type = grouped ? GroupScale::bf16 : GroupScale::f32;
         const uint8_t* scales = nullptr;
         const fb::Vector<float> f32_scales = wv.quant.vector<float>(0);
@@ -461,6 +493,8 @@ private:
             if (!data.data || data.size < scale_bytes)
                 return Status::fail(Error::truncated, "node ", i, ": filter scales (constant ", scale_buffer, ") are missing or shorter than ", scale_bytes, " bytes");
             scales = data.data;
+        } else if (grouped && wv.quant.vector<uint16_t>(xnn::field::group_scale_bf16).size() == uint64_t(n_scales)) {
+            scales = wv.quant.vector<uint16_t>(xnn::field::group_scale_bf16).bytes();
         } else if (f32_scales.size() != uint64_t(n_scales)) {
             return Status::fail(Error::bad_shape, "node ", i, ": filter has ", f32_scales.size(), " scales, needs ", n_scales);
         } else if (grouped) {
@@ -695,7 +729,7 @@ private:
 
     Status fully_connected(const XnnNode& node) {
         const XnnValue& in = values_[node.in[0]];
-        const XnnFilter& filter = filters_[values_[node.in[1]].filter];
+        const XnnFilter& filter = filters_[node.filter];
         const Tensor& out = values_[node.out].tensor;
         const int64_t k = filter.view.cols, n = filter.view.rows, tokens = in.tensor.numel() / k;
         MatmulInput x;
@@ -706,9 +740,10 @@ private:
             for (int64_t r = 0; r < tokens; ++r)
                 dequantize_row_qd8(in.tensor.as<int8_t>() + r * k, rows_scratch_ + r * k, k, in.rows[r]);
             x.x = rows_scratch_;
-        } else if (filter.quantized) {
-            // A float input to a quantized filter is quantized dynamically first (inputs marked
-            // with dq_datatype): the same rows a Convert node would give.
+        } else if (node.quantize_input) {
+            // A float input marked for dynamic quantization (dq_datatype, older exports) is
+            // quantized first: the rows a Convert node would give. Unmarked float inputs meet
+            // a quantized filter as they are (XNNPACK's f32 x qc8w/qc4w/qb4w).
             for (int64_t r = 0; r < tokens; ++r) {
                 const float* row = in.tensor.as<float>() + r * k;
                 int8_t codes[256];
