@@ -364,7 +364,7 @@ TEST_CASE("quantized fully connected: qd8 x qc8w, qc4w and qb4w (group 32-256) f
     }
 }
 
-TEST_CASE("float nodes: transpose, slice, concatenate, batch matmul (plain and transposed), softmax, clamp, gelu, reshape") {
+TEST_CASE("float nodes: transpose, slice, concatenate, batch matmul (plain and transposed), softmax, clamp, gelu, reshape, mean") {
     GraphBuilder g;
     const uint32_t a = g.value(xnn::Datatype::fp32, {2, 3}, 0, 0, xnn::external_input);       // [[0,1,2],[3,4,5]]
     const uint32_t at = g.value(xnn::Datatype::fp32, {3, 2});                                 // transpose
@@ -396,9 +396,15 @@ TEST_CASE("float nodes: transpose, slice, concatenate, batch matmul (plain and t
     g.node(xnn::NodeKind::softmax, GraphBuilder::ids({{0, cat}, {1, sm}}));
     g.node(xnn::NodeKind::clamp, GraphBuilder::ids({{0, mm}, {1, cl}}), true, 6.0f, 40.0f);
     g.node(xnn::NodeKind::gelu, GraphBuilder::ids({{0, mmt}, {1, ge}}));
+    // The mean of a[:, 1:3] seen as NHWC [1, 2, 2, 1]: (-1.5 - 0.5 + 1.5 + 2.5) / 4 = 0.5.
+    const uint32_t mean = g.value(xnn::Datatype::fp32, {1, 1, 1, 1}, 0, 4, xnn::external_output);
+    pb::NodePtr r3 = GraphBuilder::ids({{0, 4}, {2, s}, {3, g.value(xnn::Datatype::fp32, {1, 2, 2, 1})}});
+    pb::child(r3, 1, pb::scalars(std::vector<uint32_t>{1, 2, 2, 1}));
+    g.node(xnn::NodeKind::static_reshape, r3);
+    g.node(xnn::NodeKind::global_avg_pooling_2d, GraphBuilder::ids({{0, uint32_t(g.values.size() - 1)}, {1, mean}, {2, 0x40}}));
 
     DelegateRun run;
-    Status st = run.load(g.payload(), {{2, 3}, {2, 5}, {1, 2, 2}, {1, 2, 2}});
+    Status st = run.load(g.payload(), {{2, 3}, {2, 5}, {1, 2, 2}, {1, 2, 2}, {1, 1, 1, 1}});
     REQUIRE_MESSAGE(st.ok(), describe(st));
     for (int i = 0; i < 6; ++i) run.data[0][size_t(i)] = float(i) - 2.5f;  // [[-2.5,-1.5,-0.5],[0.5,1.5,2.5]]
     REQUIRE(run.run().ok());
@@ -414,6 +420,7 @@ TEST_CASE("float nodes: transpose, slice, concatenate, batch matmul (plain and t
     double total = 0;
     for (double v : row0) total += std::exp(v);
     for (int i = 0; i < 5; ++i) CHECK(run.data[1][size_t(i)] == doctest::Approx(std::exp(row0[i]) / total).epsilon(1e-6));
+    CHECK(run.data[4][0] == 0.5f);
 }
 
 TEST_CASE("refusals name what is missing: a convolution node, an unknown datatype, a wrong call") {

@@ -108,12 +108,13 @@ struct XnnFootprint {
 };
 
 // Whether tinyllm executes a node kind: everything but the image operators (convolutions,
-// pooling, resizing, padding) and attention, which ExecuTorch's runtime no longer defines.
+// windowed pooling, resizing, padding) and attention, which ExecuTorch's runtime no longer
+// defines. GlobalAvgPooling2d runs: it is how ExecuTorch delegates a mean over two dimensions.
 inline bool xnnpack_node_runs(xnn::NodeKind k) {
     switch (k) {
     case xnn::NodeKind::conv2d: case xnn::NodeKind::depthwise_conv2d: case xnn::NodeKind::conv_transpose_2d:
     case xnn::NodeKind::static_resize_bilinear_2d: case xnn::NodeKind::static_constant_pad: case xnn::NodeKind::avg_pooling_2d:
-    case xnn::NodeKind::max_pooling_2d: case xnn::NodeKind::argmax_pooling_2d: case xnn::NodeKind::global_avg_pooling_2d:
+    case xnn::NodeKind::max_pooling_2d: case xnn::NodeKind::argmax_pooling_2d:
     case xnn::NodeKind::scaled_dot_product_attention: case xnn::NodeKind::none:
         return false;
     default: return uint8_t(k) < xnn::node_kind_count;
@@ -376,7 +377,8 @@ private:
             node.param = kind == xnn::NodeKind::elu || kind == xnn::NodeKind::leaky_relu ? f.scalar<float>(l.first_scalar)
                                                                                            : float(f.scalar<uint32_t>(l.first_scalar));
         const bool clamps = kind == xnn::NodeKind::fully_connected || kind == xnn::NodeKind::add || kind == xnn::NodeKind::subtract ||
-                            kind == xnn::NodeKind::multiply || kind == xnn::NodeKind::div || kind == xnn::NodeKind::clamp;
+                            kind == xnn::NodeKind::multiply || kind == xnn::NodeKind::div || kind == xnn::NodeKind::clamp ||
+                            kind == xnn::NodeKind::global_avg_pooling_2d;
         if (clamps && n.has_min_max()) {
             node.lo = n.output_min();
             node.hi = n.output_max();
@@ -623,6 +625,7 @@ private:
         case K::static_slice: return slice(node, a, out);
         case K::concatenate2: case K::concatenate3: case K::concatenate4: case K::concatenate5: return concatenate(node, out);
         case K::batch_matrix_multiply: return batch_matmul(node, a, values_[node.in[1]].tensor, out);
+        case K::global_avg_pooling_2d: return global_average(node, a, out);
         case K::fully_connected: return fully_connected(node);
         case K::convert: return convert(node);
         default: return Status::fail(Error::unsupported_op, xnn::node_kind_name(node.kind), " cannot run");
@@ -647,6 +650,23 @@ private:
             r = 1.0 - math::exp(-ax * ax) / (ax + f) * 0.5641895835477563;
         }
         return x < 0 ? -r : r;
+    }
+
+    // The mean over the two dimensions before the last of [.., H, W, C] (NHWC): [.., C] values,
+    // as [.., 1, 1, C] or [.., C].
+    Status global_average(const XnnNode& node, const Tensor& in, const Tensor& out) {
+        if (in.dim < 3) return shape_error("GlobalAvgPooling2d", "input has fewer than 3 dimensions");
+        const int64_t c = in.sizes[in.dim - 1], hw = in.sizes[in.dim - 3] * in.sizes[in.dim - 2], batch = in.outer(in.dim - 3);
+        if (out.numel() != batch * c) return shape_error("GlobalAvgPooling2d", "output is not one value per batch and channel");
+        const float* x = in.as<float>();
+        float* y = out.as<float>();
+        for (int64_t b = 0; b < batch; ++b)
+            for (int64_t ch = 0; ch < c; ++ch) {
+                double sum = 0;
+                for (int64_t p = 0; p < hw; ++p) sum += double(x[(b * hw + p) * c + ch]);
+                y[b * c + ch] = hw ? float(sum / double(hw)) : 0.0f;
+            }
+        return clamp_output(node);
     }
 
     Status transpose(const XnnNode& node, const Tensor& in, const Tensor& out) {
