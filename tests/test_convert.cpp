@@ -109,7 +109,7 @@ TEST_CASE("float models: converted programs match PyTorch / llama2.c float32 wit
         CAPTURE(std::string(c.gguf));
         if (!require_shared(c.gguf) || !require_shared(c.reference)) continue;
         Stored f(c.gguf);
-        Converted program(f.model, pte::WeightFormat::keep, 128);
+        Converted program(f.model, pte::WeightFormat::keep);
         const std::string json = read_text(shared_path(c.reference));
         const std::vector<int> prompt = json_int_array(json, "prompt"), greedy = json_int_array(json, c.greedy_key);
         const std::vector<float> want = read_f32(shared_path(c.logits));

@@ -29,6 +29,8 @@ expect "make_random_model --help: usage, exit 0, no file" "0 yes no" \
 check_error "make_random_model: unknown architecture" "unknown architecture 'foo'" "$bin/make_random_model" "$tmp/x.gguf" --arch foo
 expect "make_random_model: nothing written for a bad architecture" "no" "$([ -e "$tmp/x.gguf" ] && echo yes || echo no)"
 check_error "quantize: unknown flag" "unknown argument '--frob'" "$bin/quantize" a.gguf b.gguf q4_0 --frob
+check_error "convert: unknown weight format" "unknown weight format 'q2'" "$bin/convert" a.gguf b.pte --weights q2
+check_error "convert: missing file" "cannot load 'missing.gguf'" "$bin/convert" missing.gguf "$tmp/m.pte"
 if [ -d "$shared/models" ]; then
   check_error "quantize: an already quantized file" "already quantized" "$bin/quantize" "$shared/models/shakespeare5m-q8_0.gguf" "$tmp/q.gguf" q4_0
   run "$bin/quantize" "$shared/models/shakespeare5m-q8_0.gguf" "$tmp/q.gguf" q4_0 --allow-requantize >/dev/null
@@ -36,6 +38,12 @@ if [ -d "$shared/models" ]; then
   printf 'hello\n__ggml_vocab_test__\nworld' > "$tmp/unclosed.inp"
   out=$(run "$bin/tokenize" -m "$shared/fixtures/vocab/ggml-vocab-llama-spm.gguf" -f "$tmp/unclosed.inp")
   expect "tokenize -f keeps a last case the file does not close" "2" "$(grep -c . <<<"$out")"
+  check_error "convert: an architecture it does not write" "architecture 'gemma' is not converted" \
+    "$bin/convert" "$shared/fixtures/gguf/synthetic/gemma-f16.gguf" "$tmp/g.pte"
+  expect "convert: nothing left behind after a refusal" "no no" "$([ -e "$tmp/g.pte" ] && echo yes || echo no) $([ -e "$tmp/g.pte.partial" ] && echo yes || echo no)"
+  run "$bin/convert" "$shared/fixtures/gguf/stories260K-f32.gguf" "$tmp/s.pte" --max-seq-len 64 >/dev/null
+  expect "convert: the written program runs in generate" "397,445,447,403" \
+    "$(run "$bin/generate" -m "$tmp/s.pte" --prompt-ids 1,403,407,261,378,275,289,268 -n 4 --temp 0 --print-ids 2>/dev/null)"
   out=$(run "$bin/inspect" "$shared/fixtures/pte/stories260K_fp32_kv_xnnpack.pte")
   expect "inspect counts an XNNPACK delegate's nodes by type" "yes 63" \
     "$(grep -q '10 values, 5 nodes: Add x1 FullyConnected x1 Multiply x2 ReciprocalSquareRoot x1$' <<<"$out" && echo yes || echo no) $(grep -c 'XnnpackBackend' <<<"$out")"
