@@ -7,12 +7,14 @@
 #include <cstring>
 #include <random>
 
+#include "pte_support.hpp"
 #include "tinyllm/loaders/host/flatbuffer_writer.hpp"
 #include "test_support.hpp"
 #include "tinyllm/pte/method.hpp"
 
 using namespace tinyllm;
 using namespace test_support;
+using namespace pte_support;
 namespace pb = tinyllm::flatbuffer_writer;
 namespace xnn = tinyllm::xnnpack;
 
@@ -20,49 +22,6 @@ namespace {
 
 const std::string xnnpack_pte = "fixtures/pte/stories260K_fp32_kv_xnnpack.pte";
 const std::string portable_pte = "fixtures/pte/stories260K_fp32_kv.pte";
-
-std::string describe(const Status& s) { return std::string(error_name(s.code)) + ": " + s.detail; }
-
-struct Loaded {
-    std::vector<uint8_t> file;
-    pte::Program program;
-    std::vector<uint8_t> memory;
-    Arena arena;
-    pte::Method method;
-    Status status;
-
-    Status open(std::vector<uint8_t> bytes) {
-        file = std::move(bytes);
-        Result<pte::Program> p = pte::open_program(ByteSpan{file.data(), file.size()});
-        if (!p) return status = p.status;
-        program = *p;
-        Result<size_t> need = pte::Method::required_bytes(program, cstr("forward"));
-        if (!need) return status = need.status;
-        // Mutated shapes can ask for any amount: more than this test gives is an arena too small.
-        if (*need > (size_t(256) << 20)) return status = Status::fail(Error::out_of_memory, "needs ", uint64_t(*need), " bytes");
-        memory.assign(*need, 0);
-        arena = Arena(memory.data(), memory.size());
-        return status = method.init(program, cstr("forward"), arena);
-    }
-    std::vector<float> step(int64_t token, int64_t pos) {
-        const int64_t tok_shape[2] = {1, 1}, pos_shape[1] = {1};
-        REQUIRE(method.set_input(0, pte::ScalarType::Long, &token, tok_shape, 2).ok());
-        REQUIRE(method.set_input(1, pte::ScalarType::Long, &pos, pos_shape, 1).ok());
-        Status s = method.execute();
-        REQUIRE_MESSAGE(s.ok(), describe(s));
-        const pte::Tensor& out = method.output(0).tensor;
-        return std::vector<float>(out.as<float>(), out.as<float>() + out.numel());
-    }
-};
-
-double nrmse(const std::vector<float>& a, const std::vector<float>& b) {
-    double err = 0, norm = 0;
-    for (size_t i = 0; i < b.size(); ++i) {
-        err += double(a[i] - b[i]) * (a[i] - b[i]);
-        norm += double(b[i]) * b[i];
-    }
-    return std::sqrt(err / norm);
-}
 
 // ---- building payloads from the schema ----
 
@@ -239,23 +198,23 @@ TEST_CASE("stories260K XNNPACK export: the logits of its portable twin, the gree
     const std::vector<int> prompt = json_int_array(ref, "prompt_tokens");
     const std::vector<int> greedy = json_int_array(ref, "generated_ids");
     Loaded x, p;
-    REQUIRE_MESSAGE(x.open(read_bytes(shared_path(xnnpack_pte))).ok(), describe(x.status));
-    REQUIRE_MESSAGE(p.open(read_bytes(shared_path(portable_pte))).ok(), describe(p.status));
+    REQUIRE_MESSAGE(x.open(read_bytes(shared_path(xnnpack_pte)), "forward").ok(), describe(x.status));
+    REQUIRE_MESSAGE(p.open(read_bytes(shared_path(portable_pte)), "forward").ok(), describe(p.status));
     CHECK(x.program.named_data_count() == 36);
     CHECK(x.program.plan(0).delegate_count() == 63);
     std::vector<float> lx, lp;
     double worst = 0;
     for (size_t i = 0; i < prompt.size(); ++i) {
-        lx = x.step(prompt[i], int64_t(i));
-        lp = p.step(prompt[i], int64_t(i));
+        lx = decode_step(x.method, prompt[i], int64_t(i));
+        lp = decode_step(p.method, prompt[i], int64_t(i));
         worst = std::max(worst, nrmse(lx, lp));
     }
     std::vector<int> generated;
     for (size_t j = 0; j < greedy.size(); ++j) {
         const int next = argmax(lx.data(), int(lx.size()));
         generated.push_back(next);
-        lx = x.step(next, int64_t(prompt.size() + j));
-        lp = p.step(next, int64_t(prompt.size() + j));
+        lx = decode_step(x.method, next, int64_t(prompt.size() + j));
+        lp = decode_step(p.method, next, int64_t(prompt.size() + j));
         worst = std::max(worst, nrmse(lx, lp));
     }
     MESSAGE("worst nrmse against the portable program: " << worst);
@@ -560,7 +519,7 @@ TEST_CASE("fuzz: mutated delegate payloads load, run or fail with a named error,
             std::memcpy(&bytes[word], &v, 4);
         }
         Loaded l;
-        if (!l.open(bytes).ok()) continue;
+        if (!l.open(bytes, "forward").ok()) continue;
         ++loaded;
         const int64_t tok_shape[2] = {1, 1}, pos_shape[1] = {1};
         const int64_t token = 1, pos = 0;

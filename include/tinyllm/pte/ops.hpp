@@ -309,23 +309,10 @@ inline Status cat(const OpCall& c) {
     if (Status s = writable("aten::cat", out); !s) return s;
     int64_t dim = c.i(1);
     if (!wrap_dim(dim, out.dim) || out.dim == 0) return shape_error("aten::cat", "dimension out of range");
-    AxisSplit o = split_at(out, int(dim));
-    const size_t elem = out.element_size();
-    int64_t at = 0;
-    for (uint32_t k = 0; k < list.list_items.size(); ++k) {
-        const Tensor& in = c.values[list.list_items[k]].tensor;
-        if (in.numel() == 0 && in.dim == 1) continue;  // legacy empty tensors are skipped
-        if (in.dim != out.dim || in.type != out.type) return shape_error("aten::cat", "inputs differ in rank or dtype");
-        for (int d = 0; d < out.dim; ++d)
-            if (d != dim && in.sizes[d] != out.sizes[d]) return shape_error("aten::cat", "inputs differ outside the cat dimension");
-        if (at + in.sizes[dim] > o.size) return shape_error("aten::cat", "inputs longer than the output");
-        const size_t chunk = size_t(in.sizes[dim] * o.inner) * elem;
-        for (int64_t r = 0; r < o.outer; ++r)
-            __builtin_memcpy(out.data + (size_t(r * o.size + at) * size_t(o.inner)) * elem, in.data + size_t(r) * chunk, chunk);
-        at += in.sizes[dim];
-    }
-    if (at != o.size) return shape_error("aten::cat", "inputs shorter than the output");
-    return Status();
+    return concatenate("aten::cat", out, dim, int(list.list_items.size()), [&](int k) -> const Tensor* {
+        const Tensor& in = c.values[list.list_items[uint32_t(k)]].tensor;
+        return in.numel() == 0 && in.dim == 1 ? nullptr : &in;  // legacy empty tensors are skipped
+    });
 }
 
 // ---- indexing ----

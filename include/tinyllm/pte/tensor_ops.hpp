@@ -203,4 +203,28 @@ inline AxisSplit split_at(const Tensor& t, int d) {
     return {t.outer(d), t.sizes[d], t.inner(d)};
 }
 
+// Concatenates n tensors along dimension `dim` (already normalised) into `out`; input(k)
+// returns the k-th tensor, or null for one to skip.
+template <class Input>
+Status concatenate(const char* op, const Tensor& out, int64_t dim, int n, Input input) {
+    if (dim < 0 || dim >= out.dim) return shape_error(op, "dimension out of range");
+    const AxisSplit o = split_at(out, int(dim));
+    const size_t elem = out.element_size();
+    int64_t at = 0;
+    for (int k = 0; k < n; ++k) {
+        const Tensor* in = input(k);
+        if (!in) continue;
+        if (in->dim != out.dim || in->type != out.type) return shape_error(op, "inputs differ in rank or dtype");
+        for (int d = 0; d < out.dim; ++d)
+            if (d != dim && in->sizes[d] != out.sizes[d]) return shape_error(op, "inputs differ outside the cat dimension");
+        if (at + in->sizes[dim] > o.size) return shape_error(op, "inputs longer than the output");
+        const size_t chunk = size_t(in->sizes[dim] * o.inner) * elem;
+        for (int64_t r = 0; r < o.outer; ++r)
+            __builtin_memcpy(out.data + (size_t(r * o.size + at) * size_t(o.inner)) * elem, in->data + size_t(r) * chunk, chunk);
+        at += in->sizes[dim];
+    }
+    if (at != o.size) return shape_error(op, "inputs shorter than the output");
+    return Status();
+}
+
 } // namespace tinyllm::pte

@@ -701,24 +701,7 @@ private:
     }
 
     Status concatenate(const XnnNode& node, const Tensor& out) {
-        const int64_t axis = int64_t(node.param);
-        if (axis >= out.dim) return shape_error("Concatenate", "axis out of range");
-        AxisSplit o = split_at(out, int(axis));
-        const size_t elem = out.element_size();
-        int64_t at = 0;
-        for (int k = 0; k < node.n_in; ++k) {
-            const Tensor& in = values_[node.in[k]].tensor;
-            if (in.dim != out.dim || in.type != out.type) return shape_error("Concatenate", "inputs differ in rank or type");
-            for (int d = 0; d < out.dim; ++d)
-                if (d != axis && in.sizes[d] != out.sizes[d]) return shape_error("Concatenate", "inputs differ outside the axis");
-            if (at + in.sizes[axis] > o.size) return shape_error("Concatenate", "inputs longer than the output");
-            const size_t chunk = size_t(in.sizes[axis] * o.inner) * elem;
-            for (int64_t r = 0; r < o.outer; ++r)
-                __builtin_memcpy(out.data + (size_t(r * o.size + at) * size_t(o.inner)) * elem, in.data + size_t(r) * chunk, chunk);
-            at += in.sizes[axis];
-        }
-        if (at != o.size) return shape_error("Concatenate", "inputs shorter than the output");
-        return clamp_output(node);
+        return pte::concatenate("Concatenate", out, int64_t(node.param), node.n_in, [&](int k) { return &values_[node.in[k]].tensor; });
     }
 
     Status batch_matmul(const XnnNode& node, const Tensor& a, const Tensor& b, const Tensor& out) {
