@@ -39,7 +39,6 @@ struct Loaded {
     }
 };
 
-
 // One decode step of an ExecuTorch Llama export: tokens [1,1], input_pos [1] -> logits.
 inline std::vector<float> decode_step(pte::Method& m, int64_t token, int64_t pos) {
     const int64_t tok_shape[2] = {1, 1}, pos_shape[1] = {1};

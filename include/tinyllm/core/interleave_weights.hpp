@@ -13,7 +13,8 @@ template <class Visit>
 void for_each_projection(Model& m, Visit&& visit) {
     for (int l = 0; l < m.config.n_layer; ++l) {
         LayerWeights& L = m.layers[l];
-        for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) visit(*w);
+        WeightView* const matrices[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
+        for (WeightView* w : matrices) visit(*w);
     }
     visit(m.output);
 }
