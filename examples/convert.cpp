@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
             } else {
                 char* end = nullptr;
                 const long n = std::strtol(v.c_str(), &end, 10);
-                if (*end || n < 1 || n > 131072) return fail("bad --max-seq-len '" + v + "' (1 to 131072)");
+                // The causal mask is max_seq_len^2 bytes of the program: 1 GiB at the limit.
+                if (*end || n < 1 || n > 32768) return fail("bad --max-seq-len '" + v + "' (1 to 32768)");
                 options.max_seq_len = int(n);
             }
         } else if (a.size() > 1 && a[0] == '-') {

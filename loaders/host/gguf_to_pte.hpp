@@ -58,7 +58,10 @@ public:
         if (c_.arch != Arch::llama && c_.arch != Arch::qwen2 && c_.arch != Arch::qwen3)
             return Status::fail(Error::unsupported_architecture, "architecture '", cstr(c_.architecture),
                                 "' is not converted (llama, qwen2 and qwen3 are)");
-        if (c_.n_rot != c_.head_dim) return Status::fail(Error::unsupported_type, "partial rotary embeddings (", c_.n_rot, " of ", c_.head_dim, ")");
+        if (c_.n_rot != c_.head_dim || c_.head_dim % 2 != 0)
+            return Status::fail(Error::unsupported_type, "rotary embeddings over ", c_.n_rot, " of ", c_.head_dim, " head dimensions (all of an even number are converted)");
+        if (c_.n_head_kv <= 0 || c_.n_head % c_.n_head_kv != 0)
+            return Status::fail(Error::bad_shape, c_.n_head, " query heads do not share ", c_.n_head_kv, " key/value heads evenly");
         if (c_.fused_qkv || c_.fused_gate_up || c_.post_norms || c_.embed_scale || c_.sliding_window > 0 || c_.attn_softcap > 0 ||
             c_.final_softcap > 0 || c_.q_scale != 1.0f)
             return Status::fail(Error::unsupported_type, "model options outside the llama/qwen forward pass");
@@ -322,22 +325,33 @@ private:
     }
 
     // cos or sin of every position's angles: [ctx, head_dim / 2], as the GGUF path computes them.
+    // Tables and mask are written row by row when the file is: a long context costs no memory.
     int rope_table(bool sine) {
-        const int n = c_.n_rot / 2;
-        std::vector<uint8_t> bytes(size_t(ctx_) * size_t(n) * 4);
-        std::vector<float> cs(size_t(2 * n));
-        for (int p = 0; p < ctx_; ++p) {
-            rope_angles(cs.data(), p, c_.n_rot, c_.rope_base, c_.rope_freq_scale, m_.rope_freq_factors);
-            for (int i = 0; i < n; ++i) std::memcpy(bytes.data() + (size_t(p) * size_t(n) + size_t(i)) * 4, &cs[size_t(2 * i + (sine ? 1 : 0))], 4);
-        }
-        return w_.constant_tensor(ScalarType::Float, {ctx_, n}, std::move(bytes));
+        const int n = c_.n_rot / 2, ctx = ctx_, n_rot = c_.n_rot;
+        const float base = c_.rope_base, scale = c_.rope_freq_scale;
+        const float* factors = m_.rope_freq_factors;
+        return w_.generated_tensor(ScalarType::Float, {ctx_, n}, [=](FILE* out) {
+            std::vector<float> cs(static_cast<size_t>(2 * n)), row(static_cast<size_t>(n));
+            for (int p = 0; p < ctx; ++p) {
+                rope_angles(cs.data(), p, n_rot, base, scale, factors);
+                for (int i = 0; i < n; ++i) row[size_t(i)] = cs[size_t(2 * i + (sine ? 1 : 0))];
+                if (std::fwrite(row.data(), 4, row.size(), out) != row.size()) return false;
+            }
+            return true;
+        });
     }
 
+    // Row p lets position p see positions 0..p.
     int causal_mask() {
-        std::vector<uint8_t> mask(size_t(ctx_) * size_t(ctx_), 0);
-        for (int r = 0; r < ctx_; ++r)
-            for (int c = 0; c <= r; ++c) mask[size_t(r) * size_t(ctx_) + size_t(c)] = 1;
-        return w_.constant_tensor(ScalarType::Bool, {ctx_, ctx_}, std::move(mask));
+        const int ctx = ctx_;
+        return w_.generated_tensor(ScalarType::Bool, {ctx_, ctx_}, [ctx](FILE* out) {
+            std::vector<uint8_t> row(size_t(ctx), 0);
+            for (int p = 0; p < ctx; ++p) {
+                row[size_t(p)] = 1;
+                if (std::fwrite(row.data(), 1, row.size(), out) != row.size()) return false;
+            }
+            return true;
+        });
     }
 
     // RoPE on [1, 1, heads, hd]: pairs (2i, 2i+1) for llama, (i, i + hd/2) for qwen (neox).
