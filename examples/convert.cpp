@@ -9,8 +9,12 @@
 // exactly, saying which. The file appears only when it is complete.
 //
 // Errors: exit 1 with one line naming the problem; nothing is left at OUT.pte.
+#include <stdlib.h>
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -42,8 +46,8 @@ int main(int argc, char** argv) {
             } else {
                 char* end = nullptr;
                 const long n = std::strtol(v.c_str(), &end, 10);
-                // The causal mask is max_seq_len^2 bytes of the program: 1 GiB at the limit.
-                if (*end || n < 1 || n > 32768) return fail("bad --max-seq-len '" + v + "' (1 to 32768)");
+                if (*end || n < 1 || n > pte::max_seq_len_limit)
+                    return fail("bad --max-seq-len '" + v + "' (1 to " + std::to_string(pte::max_seq_len_limit) + ")");
                 options.max_seq_len = int(n);
             }
         } else if (a.size() > 1 && a[0] == '-') {
@@ -68,12 +72,21 @@ int main(int argc, char** argv) {
             if (tokenizer.is_eog(id)) options.eos_ids.push_back(id);
     }
 
-    // Written beside the target, then renamed: a failed conversion leaves nothing behind.
-    const std::string tmp_path = out_path + ".partial";
-    FILE* out = std::fopen(tmp_path.c_str(), "wb");
-    if (!out) return fail("cannot write '" + tmp_path + "'");
+    // Written to a new file beside the target, then renamed: a failed conversion leaves nothing
+    // behind, and no existing file is truncated on the way.
+    std::string tmp_path = out_path + ".XXXXXX";
+    const int fd = mkstemp(tmp_path.data());
+    const mode_t umask_bits = umask(0);
+    umask(umask_bits);
+    if (fd >= 0) fchmod(fd, 0666 & ~umask_bits);  // the permissions a new file gets, not mkstemp's 0600
+    FILE* out = fd >= 0 ? fdopen(fd, "wb") : nullptr;
+    if (!out) return fail("cannot create a file beside '" + out_path + "'");
     pte::ConvertReport report;
-    st = pte::write_llm_program(model, options, out, report);
+    try {
+        st = pte::write_llm_program(model, options, out, report);
+    } catch (const std::exception& e) {  // memory for the program's tables
+        st = Status::fail(Error::out_of_memory, "convert: ", cstr(e.what()));
+    }
     const bool closed = std::fclose(out) == 0;
     if (st && !closed) st = Status::fail(Error::io_error, "convert: closing the output failed");
     if (st && std::rename(tmp_path.c_str(), out_path.c_str()) != 0) st = Status::fail(Error::io_error, "convert: cannot rename to '", cstr(out_path.c_str()), "'");

@@ -9,6 +9,7 @@
 
 #include "pte_support.hpp"
 #include "tinyllm/loaders/host/flatbuffer_writer.hpp"
+#include "tinyllm/loaders/host/pte_writer.hpp"
 #include "tinyllm/loaders/formats/pte_program.hpp"
 #include "test_support.hpp"
 #include "tinyllm/pte/method.hpp"
@@ -722,5 +723,85 @@ TEST_CASE("a copy of a copy reads the first copy's input directly, as GQA's expa
             for (int k = 0; k < 3; ++k)
                 for (int r = 0; r < 4; ++r) CHECK(y[k * 4 + r] == x[(r % 2) * 3 + k]);  // y[k][r] = ev[r][k] = x[r % 2][k]
         }
+    }
+}
+
+namespace {
+
+// A program of one dequantization read through views: y = ones [1, cols] . view(D)^T, D the
+// dequantized codes (dequantize_per_channel over [rows, 32], or dequantize_affine with groups
+// of 32 along rows of `q_cols`), and, with `second_view`, z = 2 * view(D) as a second output.
+std::vector<uint8_t> dequantized_product(bool affine, int64_t q_rows, int64_t q_cols, int64_t view_rows, bool second_view,
+                                         const std::vector<int8_t>& codes, const std::vector<float>& scales) {
+    pte::ProgramWriter w;
+    const int64_t numel = q_rows * q_cols, view_cols = numel / view_rows;
+    const int q = w.constant_tensor(pte::ScalarType::Char, {q_rows, q_cols}, std::vector<uint8_t>(codes.begin(), codes.end()));
+    std::vector<uint8_t> scale_bytes(scales.size() * 4), ones(size_t(view_cols) * 4);
+    std::memcpy(scale_bytes.data(), scales.data(), scale_bytes.size());
+    const float one = 1.0f;
+    for (int64_t k = 0; k < view_cols; ++k) std::memcpy(ones.data() + 4 * k, &one, 4);
+    const int64_t groups = (q_cols + 31) / 32;
+    const int s = w.constant_tensor(pte::ScalarType::Float, affine ? std::vector<int64_t>{q_rows, groups} : std::vector<int64_t>{q_rows}, scale_bytes);
+    const int x = w.constant_tensor(pte::ScalarType::Float, {1, view_cols}, ones);
+    const int d = w.planned_tensor(pte::ScalarType::Float, {q_rows, q_cols});
+    if (affine)
+        w.call("torchao::dequantize_affine", "out",
+               {q, w.int_list({1, 32}), s, w.null_value(), w.int_value(1), w.int_value(-128), w.int_value(127), w.int_value(6)}, d);
+    else
+        w.call("quantized_decomposed::dequantize_per_channel", "out",
+               {q, s, w.null_value(), w.int_value(0), w.int_value(-128), w.int_value(127), w.int_value(1), w.null_value()}, d);
+    const int t = w.planned_tensor(pte::ScalarType::Float, {view_cols, view_rows});
+    w.call("aten::permute_copy", "out", {w.view(d, {view_rows, view_cols}), w.int_list({1, 0})}, t);
+    const int y = w.planned_tensor(pte::ScalarType::Float, {1, view_rows});
+    w.call("aten::mm", "out", {x, t}, y);
+    std::vector<int> outputs{y};
+    if (second_view) {
+        const int v = w.view(d, {view_rows, view_cols}), z = w.planned_tensor(pte::ScalarType::Float, {view_rows, view_cols});
+        w.call("aten::add", "out", {v, v, w.int_value(1)}, z);
+        outputs.push_back(z);
+    }
+    w.set_io({}, outputs);
+    FILE* f = std::tmpfile();
+    REQUIRE(w.write("forward", f));
+    std::vector<uint8_t> bytes(size_t(std::ftell(f)));
+    std::rewind(f);
+    REQUIRE(std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size());
+    std::fclose(f);
+    return bytes;
+}
+
+} // namespace
+
+TEST_CASE("linear-layer fusion keeps a dequantization another view reads, or whose groups do not follow the product's rows") {
+    std::vector<int8_t> codes(192);
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = int8_t(int(i % 7) - 3);
+    struct Case {
+        bool affine, second_view;
+        int64_t q_rows, q_cols, view_rows;
+        std::vector<float> scales;
+    };
+    const Case cases[] = {{false, false, 4, 32, 2, {0.5f, 1, 2, 4}},  // fused: the permute is the only reader
+                          {false, true, 4, 32, 2, {0.5f, 1, 2, 4}},   // another view reads the dequantized bytes
+                          {true, false, 4, 48, 2, {0.5f, 1, 2, 4, 0.25f, 8, 3, 1}}};  // groups along rows of 48, product rows of 96
+    for (const Case& c : cases) {
+        CAPTURE(c.affine);
+        CAPTURE(c.second_view);
+        const int64_t numel = c.q_rows * c.q_cols, cols = numel / c.view_rows;
+        std::vector<float> d(static_cast<size_t>(numel));
+        for (int64_t i = 0; i < numel; ++i) {
+            const int64_t row = i / c.q_cols, scale = c.affine ? row * ((c.q_cols + 31) / 32) + (i % c.q_cols) / 32 : row;
+            d[size_t(i)] = float(codes[size_t(i)]) * c.scales[size_t(scale)];
+        }
+        Loaded l;
+        REQUIRE_MESSAGE(l.open(dequantized_product(c.affine, c.q_rows, c.q_cols, c.view_rows, c.second_view, codes, c.scales), "forward").ok(),
+                        describe(l.status));
+        REQUIRE(l.method.execute().ok());
+        for (int64_t r = 0; r < c.view_rows; ++r) {
+            double want = 0;
+            for (int64_t k = 0; k < cols; ++k) want += d[size_t(r * cols + k)];
+            CHECK(l.method.output(0).tensor.as<float>()[r] == doctest::Approx(want));
+        }
+        if (c.second_view)
+            for (int64_t i = 0; i < numel; ++i) CHECK(l.method.output(1).tensor.as<float>()[i] == 2 * d[size_t(i)]);
     }
 }

@@ -1,7 +1,8 @@
 // GGUF -> ExecuTorch program: the forward pass of a `llama`, `qwen2` or `qwen3` model written as
 // a method of ExecuTorch's portable operators, the way ExecuTorch's own Llama export lays it out:
 // `forward(tokens int64 [1, 1], input_pos int64 [1]) -> logits float [1, n_vocab]`, the KV cache
-// in planned buffers that persist across calls (index_put, then copy_ back), RoPE cos/sin and
+// in planned buffers that persist across calls (index_put, then copy_ back after the layer's
+// attention), RoPE cos/sin and
 // the causal mask as constants indexed by the position, and the constant methods ExecuTorch's
 // LLM runner reads (get_vocab_size, get_max_seq_len, get_bos_id, get_eos_ids, use_kv_cache, ...).
 //
@@ -29,6 +30,8 @@
 namespace tinyllm::pte {
 
 enum class WeightFormat : uint8_t { keep, f32, f16 };
+
+constexpr int max_seq_len_limit = 32768;
 
 struct ConvertOptions {
     WeightFormat weights = WeightFormat::keep;
@@ -66,6 +69,8 @@ public:
             c_.final_softcap > 0 || c_.q_scale != 1.0f)
             return Status::fail(Error::unsupported_type, "model options outside the llama/qwen forward pass");
         ctx_ = o_.max_seq_len > 0 ? o_.max_seq_len : (c_.n_ctx_train > 0 && c_.n_ctx_train < 4096 ? c_.n_ctx_train : 4096);
+        // The causal mask is a [ctx, ctx] constant: 1 GiB at the limit.
+        if (ctx_ > max_seq_len_limit) return Status::fail(Error::invalid_argument, "max_seq_len ", ctx_, " is above ", max_seq_len_limit);
         report_.max_seq_len = ctx_;
         const int64_t D = c_.n_embd, H = c_.n_head, KV = c_.n_head_kv, hd = c_.head_dim, V = c_.n_vocab;
         tokens_ = w_.input_tensor(ScalarType::Long, {1, 1});
@@ -105,6 +110,11 @@ public:
             const int vt = permute(v, {1, 1, KV, hd}, {0, 2, 1, 3});
             const int k_all = cache_update(kt, cache_updates), v_all = cache_update(vt, cache_updates);
             const int attn = attention(qt, k_all, v_all);
+            // This layer's updated caches are written back now, so their copies do not stay
+            // planned through the other layers.
+            for (const auto& [cache, updated] : cache_updates)
+                w_.call_raw("aten::copy_", "", {cache, updated, w_.bool_value(false), w_.view(cache, shape_of_cache())});
+            cache_updates.clear();
             const int o = linear(attn, H * hd, L.wo, nullptr);
             x = add(x, w_.view(o, {1, 1, D}), {1, 1, D});
             const int hn = rms_norm(x, {1, 1, D}, L.ffn_norm);
@@ -121,9 +131,6 @@ public:
         const int xn = rms_norm(x, {1, 1, D}, m_.output_norm);
         logits_ = linear(xn, D, m_.output, nullptr);
         if (m_.output.rows != V) return Status::fail(Error::shape_mismatch, "output head has ", m_.output.rows, " rows, vocabulary ", V);
-        // The updated caches are written back last, as ExecuTorch's export does.
-        for (const auto& [cache, updated] : cache_updates)
-            w_.call_raw("aten::copy_", "", {cache, updated, w_.bool_value(false), w_.view(cache, shape_of_cache())});
         w_.set_io({tokens_, pos_}, {logits_});
         return status_;
     }
@@ -448,6 +455,7 @@ inline Status write_llm_program(const Model& model, const ConvertOptions& option
     ProgramWriter w;
     detail::LlamaGraph graph(model, options, w, report);
     if (Status s = graph.build(); !s) return s;
+    if (!w.status().ok()) return w.status();
     const ModelConfig& c = model.config;
     w.constant_method("get_vocab_size", {c.n_vocab});
     w.constant_method("get_max_seq_len", {report.max_seq_len});

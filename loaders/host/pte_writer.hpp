@@ -116,6 +116,9 @@ public:
         constant_methods_.push_back({name, std::move(values), is_bool});
     }
 
+    // The first tensor the program format cannot describe, if any (write() then refuses).
+    const Status& status() const { return status_; }
+
     // Bytes of planned memory the plan needs (after plan_memory()).
     uint64_t planned_bytes() const { return planned_bytes_; }
     uint64_t constant_bytes() const {
@@ -124,8 +127,9 @@ public:
         return total;
     }
 
-    // Writes the program to `out`. Returns false on an I/O error.
+    // Writes the program to `out`. Returns false on an I/O error or when status() is not ok.
     bool write(const std::string& method_name, FILE* out) {
+        if (!status_.ok()) return false;
         plan_memory();
         namespace fw = flatbuffer_writer;
         fw::NodePtr program = fw::table();
@@ -211,6 +215,8 @@ private:
     }
 
     int tensor(ScalarType type, const std::vector<int64_t>& sizes, Placement placement, int buffer) {
+        for (int64_t s : sizes)
+            if ((s < 0 || s > INT32_MAX) && status_.ok()) status_ = Status::fail(Error::bad_shape, "a tensor dimension of ", s, " does not fit the program's int32 sizes");
         Value v;
         v.type = type;
         v.sizes = sizes;
@@ -397,6 +403,7 @@ private:
     std::vector<int> inputs_, outputs_;
     std::vector<ConstantMethod> constant_methods_;
     uint64_t planned_bytes_ = 0;
+    Status status_;
 };
 
 } // namespace tinyllm::pte

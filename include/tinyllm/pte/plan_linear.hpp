@@ -36,8 +36,9 @@ inline bool quantized_weight(const Chain& c, uint32_t instruction, Step& step) {
         step.scale = a[1];
         return true;
     }
+    // Affine groups run along q's own rows, which must be the product's rows.
     const Value& block = c.values[a[1]];
-    if (block.int_items.size() != 2 || c.values[block.int_items[0]].i != 1) return false;
+    if (q.sizes[1] != step.cols || block.int_items.size() != 2 || c.values[block.int_items[0]].i != 1) return false;
     step.group = c.values[block.int_items[1]].i;
     const Tensor& scale = c.values[a[2]].tensor;
     const int64_t groups = step.group > 0 ? (q.sizes[1] + step.group - 1) / step.group : 0;
@@ -47,6 +48,22 @@ inline bool quantized_weight(const Chain& c, uint32_t instruction, Step& step) {
     if (zero.is_tensor()) {
         if (!zero.tensor.constant || zero.tensor.type != ScalarType::Char || zero.tensor.numel() != scale.numel()) return false;
         step.zero = a[3];
+    }
+    return true;
+}
+
+// Whether the permute reading `read` (a view of `out`, or `out` itself) is the only reader of
+// dequantization output `out`: no other used view of its bytes, which the skipped
+// dequantization would leave unwritten.
+inline bool only_reader_of(const Chain& c, int32_t out, int32_t read, bool uses_known) {
+    const Tensor& o = c.values[out].tensor;
+    for (uint32_t k = 0; k < c.n_values; ++k) {
+        const int32_t v = int32_t(k);
+        if (v == out || v == read || c.values[k].kind != ValueKind::Tensor || !c.values[k].tensor.view || !c.overlaps(v, o)) continue;
+        if (!uses_known) return false;
+        if (c.first_use(v) == c.n_instructions) continue;
+        const int32_t owner = c.view_owner(v);
+        if (owner < 0 || owner == out) return false;
     }
     return true;
 }
@@ -91,7 +108,8 @@ inline void plan_linear_layers(Chain& c) {
                 const Tensor& o = c.values[out].tensor;
                 const bool direct = out == pargs[0];
                 const bool through_view = out == owner && o.data == w.data && o.nbytes() == w.nbytes() && c.unread(out, j);
-                if ((direct || through_view) && c.sole_reader(pargs[0], j) == int32_t(i)) source = int32_t(j);
+                if ((direct || through_view) && c.sole_reader(pargs[0], j) == int32_t(i) && only_reader_of(c, out, pargs[0], straight))
+                    source = int32_t(j);
             }
             if (source < 0 || !quantized_weight(c, uint32_t(source), linear)) continue;
             c.steps[source].kind = StepKind::skip;
