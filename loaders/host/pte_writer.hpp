@@ -121,11 +121,6 @@ public:
 
     // Bytes of planned memory the plan needs (after plan_memory()).
     uint64_t planned_bytes() const { return planned_bytes_; }
-    uint64_t constant_bytes() const {
-        uint64_t total = 0;
-        for (const Constant& c : constants_) total = align(total) + c.size;
-        return total;
-    }
 
     // Writes the program to `out`. Returns false on an I/O error or when status() is not ok.
     bool write(const std::string& method_name, FILE* out) {
