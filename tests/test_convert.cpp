@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "model_support.hpp"
+#include "pte_support.hpp"
 #include "test_support.hpp"
 #include "tinyllm/loaders/host/gguf_to_pte.hpp"
 #include "tinyllm/pte/llm_program.hpp"
@@ -95,7 +96,7 @@ int64_t constant_method(const pte::Program& p, const char* name, uint32_t k = 0)
 
 } // namespace
 
-TEST_CASE("float models: converted programs match PyTorch / llama2.c float32 within 1e-4, with their greedy ids") {
+TEST_CASE("float models: converted programs give the GGUF path's logits and the references' greedy ids") {
     struct Case {
         const char* gguf;
         const char* reference;  // JSON with the prompt and the greedy ids
@@ -116,7 +117,12 @@ TEST_CASE("float models: converted programs match PyTorch / llama2.c float32 wit
         const int n_vocab = f.model.config.n_vocab;
         const std::vector<float> got = program.logits(prompt);
         REQUIRE(want.size() == got.size());
-        CHECK(max_row_nrmse(got, want, n_vocab) <= 1e-4);
+        // The program rounds where the GGUF path does (fp16 cache, f16 activations for f16
+        // matrices): that path's arithmetic, up to the order of float sums, which can move a
+        // value across a rounding boundary. Against PyTorch / llama2.c's
+        // float32, the forward tests' float tolerance.
+        CHECK(max_row_nrmse(got, prompt_logits(f.model, prompt), n_vocab) <= 1e-3);
+        CHECK(max_row_nrmse(got, want, n_vocab) <= 5e-3);
         std::vector<int> generated;
         std::vector<float> row(got.end() - n_vocab, got.end());
         for (size_t step = 0; step < 32 && step < greedy.size(); ++step) {
@@ -138,9 +144,7 @@ TEST_CASE("synthetic llama, llama3, qwen2, qwen3: the GGUF path's logits (float 
         const std::vector<int> prompt{1, 20, 30, 40, 50, 60, 70, 80};
         const int n_vocab = f.model.config.n_vocab;
         const std::vector<float> got = c.logits(prompt);
-        // The GGUF path rounds activations to f16 for f16 matrices and keeps an f16 KV cache, as
-        // llama.cpp does; the program computes in float32: the fixtures' float tolerance.
-        CHECK(max_row_nrmse(got, prompt_logits(f.model, prompt), n_vocab) <= 5e-3);
+        CHECK(max_row_nrmse(got, prompt_logits(f.model, prompt), n_vocab) <= 1e-3);  // as above
         std::vector<uint8_t> mem(Session::required_bytes(f.model, 64, 16));
         Arena arena(mem.data(), mem.size());
         Session s;
@@ -186,13 +190,20 @@ TEST_CASE("keep changes no weight value: Q8_0 and Q4_0 codes x scales are the GG
             ++checked;
         }
         CHECK(checked == (wq.type == GgmlType::Q8_0 || wq.type == GgmlType::Q4_0 ? 1 : 0));
-        // The same weights in both programs; only the order of the sums differs.
+        // Every product (7 per layer and the head) runs on the stored codes, never on a
+        // dequantized copy: fusion holds however the memory plan reuses the copies' bytes.
+        pte_support::Loaded method;
+        REQUIRE_MESSAGE(method.open(keep.bytes, "forward").ok(), describe(method.status));
+        CHECK(method.method.linear_layers() == uint32_t(7 * f.model.config.n_layer + 1));
+        // The program quantizes each matrix input to 8 bits as the GGUF path does for these
+        // types (q8_0, and q8_K for the K-quants it dequantizes), so it computes that path's
+        // integer dot products in float: equal up to the order of the sums. A float32 program
+        // skips that rounding: within the quantized tolerance only.
         const std::vector<int> prompt{1, 5, 9, 200, 31, 7};
-        const std::vector<float> a = keep.logits(prompt), b = f32.logits(prompt);
-        CHECK(max_row_nrmse(a, b, f.model.config.n_vocab) <= 1e-5);
-        // Against the GGUF path, which rounds activations to 8 bits for these types: the
-        // fixtures' quantized tolerance.
-        CHECK(max_row_nrmse(a, prompt_logits(f.model, prompt), f.model.config.n_vocab) <= 0.05);
+        const int n_vocab = f.model.config.n_vocab;
+        const std::vector<float> gguf = prompt_logits(f.model, prompt);
+        CHECK(max_row_nrmse(keep.logits(prompt), gguf, n_vocab) <= 1e-5);
+        CHECK(max_row_nrmse(f32.logits(prompt), gguf, n_vocab) <= 0.05);
     }
 }
 

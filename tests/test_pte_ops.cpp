@@ -167,7 +167,7 @@ TEST_CASE("elementwise: broadcasting add/sub with alpha, mul, div, where, compar
     CHECK(c.run_out("aten::add", "out", {a, b, c.integer(1)}, small).code == Error::shape_mismatch);
 }
 
-TEST_CASE("unary math, scalar_tensor, full_like, copy_ and constant outputs") {
+TEST_CASE("unary math (rsqrt, sigmoid, exp, neg, abs, round), scalar_tensor, full_like, copy_ and constant outputs") {
     Call c;
     int x = c.f32({4}, {0.25, 1, 4, -2}), o = c.f32({4});
     REQUIRE(c.run_out("aten::rsqrt", "out", {x}, o).ok());
@@ -180,6 +180,12 @@ TEST_CASE("unary math, scalar_tensor, full_like, copy_ and constant outputs") {
     check_close(c.read(o), {std::exp(0.25), std::exp(1.0), std::exp(4.0), std::exp(-2.0)});
     REQUIRE(c.run_out("aten::neg", "out", {x}, o).ok());
     check_close(c.read(o), {-0.25, -1, -4, 2});
+    REQUIRE(c.run_out("aten::abs", "out", {x}, o).ok());
+    CHECK(c.read(o) == std::vector<double>{0.25, 1, 4, 2});
+    // round: to nearest, ties to even (torch.round), exact far from zero.
+    int ties = c.f32({8}, {0.5, 1.5, 2.5, -2.5, -0.49999997, 2.5000002, 16777216, -3.7}), rounded = c.f32({8});
+    REQUIRE(c.run_out("aten::round", "out", {ties}, rounded).ok());
+    CHECK(c.read(rounded) == std::vector<double>{0, 2, 2, -2, -0.0, 3, 16777216, -4});
     int bools = c.tensor(ScalarType::Bool, {3}, {1, 0, 1}), nb = c.tensor(ScalarType::Bool, {3});
     REQUIRE(c.run_out("aten::logical_not", "out", {bools}, nb).ok());
     CHECK(c.read(nb) == std::vector<double>{0, 1, 0});
@@ -333,7 +339,7 @@ TEST_CASE("indexing: index, index_put, embedding, gather, scatter") {
     CHECK(c.read(sc) == std::vector<double>{1, 2, -1, -1, 5, 6});
 }
 
-TEST_CASE("reductions: mean, sum, any, argmax, softmax, log_softmax") {
+TEST_CASE("reductions: mean, amax, sum, any, argmax, softmax, log_softmax") {
     Call c;
     int x = c.f32({2, 3}, {1, 5, 3, -4, 0, 8});
     int m = c.f32({2, 1});
@@ -343,6 +349,15 @@ TEST_CASE("reductions: mean, sum, any, argmax, softmax, log_softmax") {
     REQUIRE(c.run_out("aten::mean", "out", {x, c.int_list({0}), c.boolean(false), c.none()}, cols).ok());
     check_close(c.read(cols), {-1.5, 2.5, 5.5});
     int total = c.f32({});
+    // amax per row and overall; a NaN wins.
+    int row_max = c.f32({2, 1}), all_max = c.f32({});
+    REQUIRE(c.run_out("aten::amax", "out", {x, c.int_list({-1}), c.boolean(true)}, row_max).ok());
+    CHECK(c.read(row_max) == std::vector<double>{5, 8});
+    REQUIRE(c.run_out("aten::amax", "out", {x, c.int_list({}), c.boolean(false)}, all_max).ok());
+    CHECK(c.read(all_max) == std::vector<double>{8});
+    int with_nan = c.f32({3}, {1, NAN, 2}), nan_max = c.f32({});
+    REQUIRE(c.run_out("aten::amax", "out", {with_nan, c.int_list({}), c.boolean(false)}, nan_max).ok());
+    CHECK(std::isnan(c.read(nan_max)[0]));
     REQUIRE(c.run_out("aten::sum", "IntList_out", {x, c.int_list({}), c.boolean(false), c.none()}, total).ok());
     CHECK(c.read(total) == std::vector<double>{13});
     int bools = c.tensor(ScalarType::Bool, {2, 3}, {0, 0, 0, 0, 1, 0}), hit = c.tensor(ScalarType::Bool, {2, 1});

@@ -14,8 +14,15 @@
 // embedding_byte; every other type is dequantized to f32, exactly. `f32` and `f16` store every
 // matrix in that type (f16 rounds what it cannot hold). Constants stream from the mapped GGUF
 // to the file when written: converting never holds a second copy of the model.
+//
+// Arithmetic: the program rounds where llama.cpp (and tinyllm's GGUF path) rounds, so it picks
+// the same tokens as `generate` on the GGUF even at near ties: a matrix's input is rounded to
+// the format that weight type's dot products take (f16, bf16, or llama.cpp's int8 blocks
+// q8_0 / q8_K, written as abs/amax/round ops), keys and values to fp16 (the cache's type),
+// and queries and attention probabilities to fp16 where they meet the cache.
 #pragma once
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <string>
@@ -23,6 +30,7 @@
 
 #include "tinyllm/core/model.hpp"
 #include "tinyllm/kernels/fp16.hpp"
+#include "tinyllm/kernels/ggml_types.hpp"
 #include "tinyllm/kernels/type_q4_0.hpp"
 #include "tinyllm/kernels/type_q8_0.hpp"
 #include "tinyllm/loaders/host/pte_writer.hpp"
@@ -103,8 +111,9 @@ public:
                 q = rms_norm(q, {1, 1, H, hd}, L.q_norm);
                 k = rms_norm(k, {1, 1, KV, hd}, L.k_norm);
             }
-            q = rope(q, H);
-            k = rope(k, KV);
+            q = to_fp16_and_back(rope(q, H), {1, 1, H, hd});
+            k = to_fp16_and_back(rope(k, KV), {1, 1, KV, hd});
+            v = to_fp16_and_back(v, {1, 1, KV, hd});
             const int qt = permute(q, {1, 1, H, hd}, {0, 2, 1, 3});
             const int kt = permute(k, {1, 1, KV, hd}, {0, 2, 1, 3});
             const int vt = permute(v, {1, 1, KV, hd}, {0, 2, 1, 3});
@@ -252,12 +261,95 @@ private:
         return widen(rows, type, {1, 1, D});
     }
 
-    // A 16-bit tensor as float32 (_to_copy); float32 passes through.
-    int widen(int t, ScalarType type, const std::vector<int64_t>& sizes) {
-        if (type == ScalarType::Float) return t;
-        const int out = w_.planned_tensor(ScalarType::Float, sizes);
+    // `t` converted to `type` (_to_copy).
+    int cast(int t, ScalarType type, const std::vector<int64_t>& sizes) {
+        const int out = w_.planned_tensor(type, sizes);
         w_.call_raw("aten::_to_copy", "out", {t, w_.bool_value(false), w_.null_value(), out, out});
         return out;
+    }
+
+    // A 16-bit tensor as float32; float32 passes through.
+    int widen(int t, ScalarType type, const std::vector<int64_t>& sizes) {
+        return type == ScalarType::Float ? t : cast(t, ScalarType::Float, sizes);
+    }
+
+    // A float32 tensor rounded to a 16-bit type's values.
+    int round_to(int t, ScalarType half_type, const std::vector<int64_t>& sizes) {
+        return cast(cast(t, half_type, sizes), ScalarType::Float, sizes);
+    }
+    int to_fp16_and_back(int t, const std::vector<int64_t>& sizes) { return round_to(t, ScalarType::Half, sizes); }
+
+    // The format llama.cpp's dot products for this matrix take their input in (the program's
+    // weight type under f32/f16, the GGUF's under keep).
+    ActFormat input_format(const WeightView& wv) const {
+        if (o_.weights == WeightFormat::f32) return ActFormat::f32;
+        if (o_.weights == WeightFormat::f16) return ActFormat::f16;
+        return ggml_type_info(uint32_t(wv.type)).act;
+    }
+
+    // x as [1, cols], rounded as that format does; each value and format is rounded once (q, k
+    // and v share theirs).
+    int rounded_input(int x, int64_t cols, ActFormat format) {
+        const int row = w_.view(x, {1, cols});
+        if (format == ActFormat::f32) return row;
+        for (const RoundedInput& r : rounded_)
+            if (r.x == x && r.format == format) return r.out;
+        int out = row;
+        if (format == ActFormat::f16 || format == ActFormat::bf16) {
+            out = round_to(row, format == ActFormat::f16 ? ScalarType::Half : ScalarType::BFloat16, {1, cols});
+        } else {
+            const int64_t block = format == ActFormat::q8_0 ? 32 : 256;
+            if (cols % block != 0) {
+                if (status_.ok()) status_ = Status::fail(Error::bad_shape, "a matrix input of ", cols, " values does not split into blocks of ", block);
+                return row;
+            }
+            out = int8_blocks(row, cols, block, format == ActFormat::q8_k);
+        }
+        rounded_.push_back({x, format, out});
+        return out;
+    }
+
+    // llama.cpp's activation quantization, as float values: per block of 32 (q8_0), d = amax /
+    // 127 rounded to fp16 and codes round(x * 127 / amax); per block of 256 (q8_K), with m the
+    // value of largest magnitude, codes round(x * -127 / m) and d = m / -127 (as 1 / scale).
+    // Rounding is to nearest, ties to even; an all-zero block stays zero. Returns codes x d.
+    int int8_blocks(int x, int64_t cols, int64_t block, bool signed_max) {
+        const int64_t R = cols / block;
+        const std::vector<int64_t> full{R, block}, per_block{R, 1};
+        const int v = w_.view(x, full);
+        const int magnitudes = w_.planned_tensor(ScalarType::Float, full);
+        w_.call("aten::abs", "out", {v}, magnitudes);
+        const int m = w_.planned_tensor(ScalarType::Float, per_block);
+        if (signed_max) {
+            const int at = w_.planned_tensor(ScalarType::Long, per_block);
+            w_.call("aten::argmax", "out", {magnitudes, w_.int_value(-1), w_.bool_value(true)}, at);
+            w_.call("aten::gather", "out", {v, w_.int_value(-1), at, w_.bool_value(false)}, m);
+        } else {
+            w_.call("aten::amax", "out", {magnitudes, w_.int_list({-1}), w_.bool_value(true)}, m);
+        }
+        const int zero_block = w_.planned_tensor(ScalarType::Bool, per_block);
+        w_.call("aten::eq", "Scalar_out", {m, w_.double_value(0.0)}, zero_block);
+        const int safe_m = w_.planned_tensor(ScalarType::Float, per_block);
+        w_.call("aten::where", "self_out", {zero_block, scalar_constant(1.0f), m}, safe_m);
+        auto divide = [&](int a, int b) {
+            const int out = w_.planned_tensor(ScalarType::Float, per_block);
+            w_.call("aten::div", "out", {a, b}, out);
+            return out;
+        };
+        int inverse_d, d;
+        if (signed_max) {
+            inverse_d = divide(scalar_constant(-127.0f), safe_m);
+            d = divide(scalar_constant(1.0f), inverse_d);
+        } else {
+            inverse_d = divide(scalar_constant(127.0f), safe_m);
+            d = to_fp16_and_back(divide(safe_m, scalar_constant(127.0f)), per_block);
+        }
+        const int scaled = w_.planned_tensor(ScalarType::Float, full), codes = w_.planned_tensor(ScalarType::Float, full);
+        w_.call("aten::mul", "out", {v, inverse_d}, scaled);
+        w_.call("aten::round", "out", {scaled}, codes);
+        const int out = w_.planned_tensor(ScalarType::Float, full);
+        w_.call("aten::mul", "out", {codes, d}, out);
+        return w_.view(out, {1, cols});
     }
 
     // x [.., n] . W^T for x of `cols` values per row, plus the bias: [1, rows].
@@ -282,7 +374,7 @@ private:
         }
         const int wt = permute(w_float, {wv.rows, wv.cols}, {1, 0});
         const int out = w_.planned_tensor(ScalarType::Float, {1, wv.rows});
-        w_.call("aten::mm", "out", {w_.view(x, {1, cols}), wt}, out);
+        w_.call("aten::mm", "out", {rounded_input(x, cols, input_format(wv)), wt}, out);
         if (!bias) return out;
         const int biased = w_.planned_tensor(ScalarType::Float, {1, wv.rows});
         w_.call("aten::add", "out", {out, vector_constant(bias, wv.rows), w_.int_value(1)}, biased);
@@ -312,7 +404,7 @@ private:
         const int mean = w_.planned_tensor(ScalarType::Float, reduced);
         w_.call("aten::mean", "out", {sq, w_.int_list({-1}), w_.bool_value(true), w_.null_value()}, mean);
         const int eps = w_.planned_tensor(ScalarType::Float, reduced);
-        w_.call("aten::add", "out", {mean, eps_constant(), w_.int_value(1)}, eps);
+        w_.call("aten::add", "out", {mean, scalar_constant(c_.rms_eps), w_.int_value(1)}, eps);
         const int inv = w_.planned_tensor(ScalarType::Float, reduced);
         w_.call("aten::rsqrt", "out", {eps}, inv);
         const int scaled = w_.planned_tensor(ScalarType::Float, sizes);
@@ -322,13 +414,15 @@ private:
         return out;
     }
 
-    int eps_constant() {
-        if (eps_ < 0) {
-            std::vector<uint8_t> bytes(4);
-            std::memcpy(bytes.data(), &c_.rms_eps, 4);
-            eps_ = w_.constant_tensor(ScalarType::Float, {}, std::move(bytes));
-        }
-        return eps_;
+    // A float32 scalar constant, written once per value.
+    int scalar_constant(float value) {
+        for (const auto& [known, tensor] : scalars_)
+            if (std::memcmp(&known, &value, 4) == 0) return tensor;
+        std::vector<uint8_t> bytes(4);
+        std::memcpy(bytes.data(), &value, 4);
+        const int tensor = w_.constant_tensor(ScalarType::Float, {}, std::move(bytes));
+        scalars_.push_back({value, tensor});
+        return tensor;
     }
 
     // cos or sin of every position's angles: [ctx, head_dim / 2], as the GGUF path computes them.
@@ -422,14 +516,15 @@ private:
             return w_.view(wide, {1, H, T, hd});
         };
         const int k = expand(k_all), v = expand(v_all);
-        const int qs = w_.planned_tensor(ScalarType::Float, {1, H, 1, hd});
-        w_.call("aten::mul", "Scalar_out", {q, w_.double_value(double(c_.kq_scale))}, qs);
         const int kt = permute(k, {1, H, T, hd}, {0, 1, 3, 2});
         const int scores = w_.planned_tensor(ScalarType::Float, {H, 1, T});
-        w_.call("aten::bmm", "out", {w_.view(qs, {H, 1, hd}), w_.view(kt, {H, hd, T})}, scores);
-        const int masked = add(w_.view(scores, {1, H, 1, T}), mask_, {1, H, 1, T});
-        const int probs = w_.planned_tensor(ScalarType::Float, {1, H, 1, T});
-        w_.call("aten::_softmax", "out", {masked, w_.int_value(-1), w_.bool_value(false)}, probs);
+        w_.call("aten::bmm", "out", {w_.view(q, {H, 1, hd}), w_.view(kt, {H, hd, T})}, scores);
+        const int scaled = w_.planned_tensor(ScalarType::Float, {1, H, 1, T});
+        w_.call("aten::mul", "Scalar_out", {w_.view(scores, {1, H, 1, T}), w_.double_value(double(c_.kq_scale))}, scaled);
+        const int masked = add(scaled, mask_, {1, H, 1, T});
+        const int softmax = w_.planned_tensor(ScalarType::Float, {1, H, 1, T});
+        w_.call("aten::_softmax", "out", {masked, w_.int_value(-1), w_.bool_value(false)}, softmax);
+        const int probs = to_fp16_and_back(softmax, {1, H, 1, T});
         const int out = w_.planned_tensor(ScalarType::Float, {H, 1, hd});
         w_.call("aten::bmm", "out", {w_.view(probs, {H, 1, T}), w_.view(v, {H, T, hd})}, out);
         const int heads = permute(w_.view(out, {1, H, 1, hd}), {1, H, 1, hd}, {0, 2, 1, 3});
@@ -443,9 +538,16 @@ private:
     ConvertReport& report_;
     Status status_;
     int ctx_ = 0;
-    int tokens_ = -1, pos_ = -1, pos_index_ = -1, cos_ = -1, sin_ = -1, mask_ = -1, logits_ = -1, eps_ = -1;
+    int tokens_ = -1, pos_ = -1, pos_index_ = -1, cos_ = -1, sin_ = -1, mask_ = -1, logits_ = -1;
     std::vector<std::pair<const uint8_t*, std::pair<int, ScalarType>>> matrices_;  // written once, shared (tied head)
     std::vector<std::pair<const uint8_t*, Codes>> codes_;
+    std::vector<std::pair<float, int>> scalars_;
+    struct RoundedInput {
+        int x;
+        ActFormat format;
+        int out;
+    };
+    std::vector<RoundedInput> rounded_;
 };
 
 } // namespace detail

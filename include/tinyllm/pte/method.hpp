@@ -80,6 +80,13 @@ public:
 
     StrView name() const { return chain_.plan.name(); }
 
+    // How many products run as linear layers on the stored weights (plan_linear_layers).
+    uint32_t linear_layers() const {
+        uint32_t linear = 0;
+        for (uint32_t i = 0; i < chain_.n_instructions; ++i) linear += chain_.steps[i].kind == StepKind::linear;
+        return linear;
+    }
+
     // How many linear layers read 16-bit copies of their weights (MethodOptions).
     uint32_t narrowed_linear_layers() const {
         uint32_t narrowed = 0;

@@ -151,6 +151,21 @@ inline Status exp(const OpCall& c) {
 inline Status neg(const OpCall& c) {
     return unary("aten::neg", c.t(0), c.out(), [](auto x) { return -x; });
 }
+inline Status abs(const OpCall& c) {
+    return unary("aten::abs", c.t(0), c.out(), [](auto x) { return __builtin_fabs(double(x)); });
+}
+// Rounds to the nearest integer, ties to even (as torch.round). Adding and taking away 2^52
+// lets the FPU round a double; floats are exact in a double, and values that large are integers.
+inline double round_half_even(double v) {
+    const double big = 4503599627370496.0;
+    const double a = __builtin_fabs(v);
+    if (!(a < big)) return v;
+    const double r = (a + big) - big;
+    return v < 0 ? -r : r;
+}
+inline Status round(const OpCall& c) {
+    return unary("aten::round", c.t(0), c.out(), [](auto x) { return round_half_even(double(x)); });
+}
 inline Status logical_not(const OpCall& c) {
     return unary("aten::logical_not", c.t(0), c.out(), [](auto x) { return x == 0 ? 1.0f : 0.0f; });
 }
@@ -509,6 +524,11 @@ inline Status mean(const OpCall& c) {
     if (!is_floating(c.out().type)) return Status::fail(Error::unsupported_type, "aten::mean: integer output");
     return reduce("aten::mean", c, 1, c.b(2), 0.0, [](double a, double v) { return a + v; },
                   [](double a, int64_t n) { return n ? double(float(a) / float(n)) : 0.0; });
+}
+// The largest value (a NaN, once met, stays).
+inline Status amax(const OpCall& c) {
+    return reduce("aten::amax", c, 1, c.b(2), -__builtin_inf(), [](double a, double v) { return v > a || v != v ? v : a; },
+                  [](double a, int64_t) { return a; });
 }
 inline Status sum(const OpCall& c) {
     return reduce("aten::sum", c, 1, c.b(2), 0.0, [](double a, double v) { return a + v; }, [](double a, int64_t) { return a; });

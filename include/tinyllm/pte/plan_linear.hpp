@@ -53,15 +53,15 @@ inline bool quantized_weight(const Chain& c, uint32_t instruction, Step& step) {
 }
 
 // Whether the permute reading `read` (a view of `out`, or `out` itself) is the only reader of
-// dequantization output `out`: no other used view of its bytes, which the skipped
-// dequantization would leave unwritten.
-inline bool only_reader_of(const Chain& c, int32_t out, int32_t read, bool uses_known) {
+// dequantization output `out`, written by instruction `at`: no other view of its bytes used
+// from then on, which would find them unwritten once the dequantization is skipped.
+inline bool only_reader_of(const Chain& c, int32_t out, int32_t read, bool uses_known, uint32_t at) {
     const Tensor& o = c.values[out].tensor;
     for (uint32_t k = 0; k < c.n_values; ++k) {
         const int32_t v = int32_t(k);
         if (v == out || v == read || c.values[k].kind != ValueKind::Tensor || !c.values[k].tensor.view || !c.overlaps(v, o)) continue;
         if (!uses_known) return false;
-        if (c.first_use(v) == c.n_instructions) continue;
+        if (c.first_use(v) == c.n_instructions || c.last_use(v) < at) continue;
         const int32_t owner = c.view_owner(v);
         if (owner < 0 || owner == out) return false;
     }
@@ -108,7 +108,7 @@ inline void plan_linear_layers(Chain& c) {
                 const Tensor& o = c.values[out].tensor;
                 const bool direct = out == pargs[0];
                 const bool through_view = out == owner && o.data == w.data && o.nbytes() == w.nbytes() && c.unread(out, j);
-                if ((direct || through_view) && c.sole_reader(pargs[0], j) == int32_t(i) && only_reader_of(c, out, pargs[0], straight))
+                if ((direct || through_view) && c.sole_reader(pargs[0], j) == int32_t(i) && only_reader_of(c, out, pargs[0], straight, j))
                     source = int32_t(j);
             }
             if (source < 0 || !quantized_weight(c, uint32_t(source), linear)) continue;
