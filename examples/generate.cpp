@@ -3,12 +3,13 @@
 //
 //   generate [-m MODEL] [-p TEXT | --prompt-ids 1,2,3] [-n N] [--temp T] [--top-k K] [--top-p P]
 //            [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS] [-c CTX] [--print-ids]
-//            [--stop STR ...] [--dump-logits FILE] [--tokenizer FILE.gguf]
+//            [--stop STR ...] [--dump-logits FILE] [--tokenizer FILE]
 //
 // Generation stops at the vocabulary's end-of-generation tokens and at any --stop string,
 // which is never printed.
-// A .pte program carries no vocabulary: text prompts and output need --tokenizer (a GGUF file
-// with the same vocabulary), --prompt-ids with --print-ids do not.
+// A .pte program carries no vocabulary: text prompts and output need --tokenizer (a Hugging Face
+// tokenizer.json, e.g. from `convert --tokenizer-out`, or a GGUF file with the same vocabulary),
+// --prompt-ids with --print-ids do not.
 //
 // Text streams to stdout as tokens arrive (or, with --print-ids, the generated ids as one
 // comma-separated line). Timings and peak memory go to stderr. Any bad input: exit code 1 and
@@ -51,7 +52,7 @@ struct Options {
     bool chat = false;
     std::string chat_template;  // empty: detect from the model
     std::string system_prompt;
-    std::string tokenizer;  // GGUF file whose vocabulary a .pte model uses
+    std::string tokenizer;  // tokenizer.json or GGUF file with the vocabulary a .pte model uses
     std::vector<std::string> stop;
     SamplerConfig sampling;
 };
@@ -189,7 +190,7 @@ Options parse_args(int argc, char** argv) {
                         "  --chat-template NAME     llama2, llama2-sys, llama3, chatml, gemma, phi3, falcon3\n"
                         "                           (default: detected from the model)\n"
                         "  --system TEXT            system prompt for --chat\n"
-                        "  --tokenizer FILE.gguf    the vocabulary of a .pte program\n",
+                        "  --tokenizer FILE         the vocabulary of a .pte program: tokenizer.json or .gguf\n",
                         TINYLLM_DEFAULT_MODEL, double(d.temperature), d.top_k, double(d.top_p), double(d.min_p), double(d.typical_p),
                         double(d.repeat_penalty), double(d.frequency_penalty), double(d.presence_penalty), d.penalty_last_n,
                         static_cast<unsigned long long>(d.seed));
@@ -344,7 +345,7 @@ int main(int argc, char** argv) {
     if (!st) die(st, "cannot load '" + opt.model + "'" + (opt.tokenizer.empty() ? "" : " with '" + opt.tokenizer + "'"));
     const bool have_tokenizer = source.has_vocabulary();
     const Tokenizer& tokenizer = source.tokenizer();
-    st = source.is_pte() ? Status::fail(Error::missing_key, "a .pte program has no vocabulary; pass --tokenizer FILE.gguf")
+    st = source.is_pte() ? Status::fail(Error::missing_key, "a .pte program has no vocabulary; pass --tokenizer tokenizer.json (or a .gguf)")
                          : source.vocabulary_status();
     if (!have_tokenizer && !opt.have_prompt_ids) die(st, "model has no usable tokenizer");
     if (source.is_pte() && !have_tokenizer && !opt.print_ids) die(st, "printing text needs a tokenizer (or use --print-ids)");

@@ -8,6 +8,7 @@
 #include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/loaders/host/gguf_writer.hpp"
+#include "tinyllm/loaders/host/tokenizer_json.hpp"
 #include "tinyllm/text/tokenizer.hpp"
 
 using namespace tinyllm;
@@ -242,5 +243,135 @@ TEST_CASE("Phi-3 drops the white space after special tokens as llama.cpp does; o
             CHECK(ids[5] == 2);
             CHECK(ids[6] == 29871);  // the space after </s> stays
         }
+    }
+}
+
+namespace {
+
+// A vocabulary read back from the tokenizer.json written for it.
+struct JsonTokenizer {
+    std::string json;
+    std::vector<uint8_t> bytes;
+    GgufIndex index;
+    Tokenizer tok;
+    // bos/eos: what the model declares (a .pte program's constant methods).
+    JsonTokenizer(const gguf::File& f, int32_t bos, int32_t eos) {
+        Status st = write_tokenizer_json(f, json);
+        REQUIRE_MESSAGE(st.ok(), std::string(st.detail));
+        st = tokenizer_json_to_gguf(json, bos, eos, bytes);
+        REQUIRE_MESSAGE(st.ok(), std::string(st.detail));
+        REQUIRE(index.parse({bytes.data(), bytes.size()}).ok());
+        st = tok.load(index.file);
+        REQUIRE_MESSAGE(st.ok(), std::string(st.detail));
+    }
+};
+
+} // namespace
+
+TEST_CASE("tokenizer.json written from a GGUF vocabulary encodes every suite as the GGUF does") {
+    // SentencePiece (merges derived from the scores) and byte-level BPE with each pre-tokenizer
+    // a tokenizer.json can name; BOS as the vocabulary adds it.
+    for (const char* base : {"fixtures/vocab/ggml-vocab-llama-spm.gguf", "fixtures/vocab/ggml-vocab-phi-3.gguf", "models/shakespeare5m-f16.gguf",
+                             "fixtures/vocab/ggml-vocab-gpt-2.gguf", "fixtures/vocab/ggml-vocab-falcon.gguf", "fixtures/vocab/ggml-vocab-starcoder.gguf",
+                             "fixtures/vocab/ggml-vocab-mpt.gguf", "fixtures/vocab/ggml-vocab-refact.gguf"}) {
+        CAPTURE(std::string(base));
+        LoadedTokenizer original;
+        if (!original.load(base)) continue;
+        JsonTokenizer copy(original.file.gguf, original.tok.bos_id(), original.tok.eos_id());
+        const std::string inp = std::string(base).find("shakespeare") != std::string::npos ? "models/shakespeare5m.vocab-test.inp" : std::string(base) + ".inp";
+        int same = 0;
+        const std::vector<std::string> cases = split_cases(test_support::read_text(shared_path(inp)));
+        for (const std::string& text : cases) {
+            const std::vector<int32_t> want = original.tok.encode(text, true, false), got = copy.tok.encode(text, true, false);
+            if (want == got) ++same;
+            else MESSAGE("differs for [", text, "]");
+        }
+        CHECK(same == int(cases.size()));
+        REQUIRE(copy.tok.n_vocab() == original.tok.n_vocab());
+        for (int32_t id = 0; id < original.tok.n_vocab(); ++id)
+            if (copy.tok.token_piece(id) != original.tok.token_piece(id)) FAIL_CHECK("token " << id << " decodes differently");
+        CHECK(copy.tok.bos_id() == original.tok.bos_id());
+        CHECK(copy.tok.eos_id() == original.tok.eos_id());
+        // Merges are [left, right] pairs, as ExecuTorch's tokenizer library reads them.
+        CHECK(copy.json.find("\"merges\":[\n[\"") != std::string::npos);
+    }
+}
+
+TEST_CASE("tokenizer.json: vocabularies with no form in it are refused by name") {
+    for (const auto& [base, names] : {std::pair<const char*, const char*>{"fixtures/vocab/ggml-vocab-deepseek-llm.gguf", "pre-tokenizer 'deepseek-llm'"},
+                                      {"fixtures/vocab/ggml-vocab-bert-bge.gguf", "tokenizer model 'bert'"}}) {
+        CAPTURE(std::string(base));
+        if (!test_support::require_shared(base)) continue;
+        GgufModelFile file;
+        REQUIRE(file.open(shared_path(base)).ok());
+        std::string json;
+        const Status st = write_tokenizer_json(file.gguf, json);
+        CHECK(st.code == Error::unsupported_type);
+        CHECK_MESSAGE(std::string(st.detail).find(names) != std::string::npos, st.detail);
+    }
+}
+
+TEST_CASE("tokenizer.json: Hugging Face's spellings read, unknown forms refused by name") {
+    // A byte-level file as Hugging Face writes GPT-2's: ByteLevel with its own regex, merges as pairs.
+    const std::string gpt2 = R"({"added_tokens":[{"id":3,"content":"<|endoftext|>","special":true}],
+        "pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},
+        "post_processor":null,"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]]}})";
+    std::vector<uint8_t> bytes;
+    Status st = tokenizer_json_to_gguf(gpt2, -1, 3, bytes);
+    REQUIRE_MESSAGE(st.ok(), std::string(st.detail));
+    GgufIndex index;
+    REQUIRE(index.parse({bytes.data(), bytes.size()}).ok());
+    Tokenizer tok;
+    REQUIRE(tok.load(index.file).ok());
+    CHECK(tok.encode("abab<|endoftext|>", false, true) == std::vector<int32_t>{2, 2, 3});
+    CHECK(tok.eos_id() == 3);
+    CHECK(tok.is_eog(3));
+
+    struct Bad {
+        const char* json;
+        Error code;
+        const char* names;
+    };
+    const Bad bad[] = {
+        {R"({"model":{"type":"Unigram","vocab":[]}})", Error::unsupported_type, "Unigram"},
+        {R"({"model":{"type":"BPE","vocab":{"a":0,"c":2},"merges":[]}})", Error::corrupt, "1 of 3 ids have no token"},
+        {R"({"model":{"type":"BPE","vocab":{"a":0,"b":0}}})", Error::corrupt, "id 0 names two tokens"},
+        {R"({"model":{"type":"BPE","vocab":{"a":-1}}})", Error::token_out_of_range, "'a'"},
+        {R"({"pre_tokenizer":{"type":"Split","pattern":{"Regex":"\\w+"}},"model":{"type":"BPE","vocab":{"a":0}}})", Error::unsupported_type, "\\w+"},
+        {R"({"model":{"type":"BPE","vocab":{"a":0})", Error::corrupt, "expected ',' or '}' at byte"},
+        {R"({"model":"\ud800"})", Error::corrupt, "unpaired surrogate"},
+        {"", Error::corrupt, "unexpected end"},
+    };
+    for (const Bad& b : bad) {
+        CAPTURE(std::string(b.json));
+        st = tokenizer_json_to_gguf(b.json, -1, -1, bytes);
+        CHECK(st.code == b.code);
+        CHECK_MESSAGE(std::string(st.detail).find(b.names) != std::string::npos, st.detail);
+    }
+    // Nesting deeper than the parser's limit is an error, not a stack overflow.
+    const std::string deep(100000, '[');
+    JsonValue v;
+    st = parse_json(deep, v);
+    CHECK(st.code == Error::corrupt);
+    CHECK(std::string(st.detail).find("nesting too deep") != std::string::npos);
+}
+
+TEST_CASE("JSON values: escapes, surrogate pairs, numbers, and strings written back") {
+    JsonValue v;
+    REQUIRE(parse_json(R"( {"s":"a\"\\\/\n\u00e9\ud83d\ude00", "n":[-1.5e2, 0, 7], "t":true, "f":false, "z":null} )", v).ok());
+    CHECK(v.string_or("s", "") == "a\"\\/\n\xC3\xA9\xF0\x9F\x98\x80");
+    REQUIRE(v.get("n")->items.size() == 3);
+    CHECK(v.get("n")->items[0].number == -150);
+    CHECK(v.bool_or("t", false));
+    CHECK(!v.bool_or("f", true));
+    CHECK(v.get("z")->is(JsonValue::Kind::null));
+    std::string out;
+    CHECK(append_json_string(out, std::string("q\"\\\x01\xE2\x96\x81")));
+    CHECK(out == "\"q\\\"\\\\\\u0001\xE2\x96\x81\"");
+    out.clear();
+    CHECK(!append_json_string(out, std::string("\xFF")));  // not UTF-8: no JSON string holds it
+    for (const char* bad : {"[1,]", "{\"a\" 1}", "01x", "\"\\x\"", "[1] 2", "-", "1.", "tru"}) {
+        CAPTURE(std::string(bad));
+        CHECK(parse_json(bad, v).code == Error::corrupt);
     }
 }

@@ -1,5 +1,6 @@
 // Host-side (edge of the engine): a model opened from a file or from memory, a GGUF model or
-// an ExecuTorch .pte program with a GGUF vocabulary beside it, with its tokenizer and token
+// an ExecuTorch .pte program with a vocabulary beside it (a GGUF file or a Hugging Face
+// tokenizer.json), with its tokenizer and token
 // text; and ModelInstance, the model conversations run on (a Session over the GGUF weights, or
 // the program with planned memory of its own). generate, the server and the C API open models this way.
 #pragma once
@@ -12,6 +13,7 @@
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/loaders/host/mapped_file.hpp"
 #include "tinyllm/loaders/host/private_memory.hpp"
+#include "tinyllm/loaders/host/tokenizer_json.hpp"
 #include "tinyllm/pte/llm_program.hpp"
 #include "tinyllm/text/token_text.hpp"
 #include "tinyllm/text/tokenizer.hpp"
@@ -24,9 +26,9 @@ public:
     ModelSource(const ModelSource&) = delete;
     ModelSource& operator=(const ModelSource&) = delete;
 
-    // A GGUF file (vocabulary_path empty), or a .pte program and the GGUF file with its
-    // vocabulary (without one: token ids only). GGUF weights are repacked for this CPU in a
-    // private copy.
+    // A GGUF file (vocabulary_path empty), or a .pte program and the file with its vocabulary,
+    // a GGUF file or a tokenizer.json (without one: token ids only). GGUF weights are repacked
+    // for this CPU in a private copy.
     Status open_file(const std::string& path, const std::string& vocabulary_path) {
         Status st;
         {
@@ -42,8 +44,8 @@ public:
         }
         if (!(st = program_file_.open(path)) || !(st = open_program(program_file_.bytes()))) return st;
         if (vocabulary_path.empty()) return Status{};
-        if (!(st = model_file_.open(vocabulary_path))) return st;
-        return open_vocabulary(model_file_.gguf);
+        if (!(st = vocabulary_file_mapping_.open(vocabulary_path))) return st;
+        return open_program_vocabulary(vocabulary_file_mapping_.bytes());
     }
 
     // The same from bytes the caller keeps alive and unchanged while this source and its
@@ -62,8 +64,7 @@ public:
         }
         if (!(st = open_program(model))) return st;
         if (!vocabulary.size) return Status{};
-        if (!(st = vocabulary_index_.parse(vocabulary))) return st;
-        return open_vocabulary(vocabulary_index_.file);
+        return open_program_vocabulary(vocabulary);
     }
 
     bool is_pte() const { return pte_; }
@@ -97,6 +98,22 @@ private:
         return Status{};
     }
 
+    // A program's vocabulary: GGUF metadata, or a tokenizer.json (a JSON object) read into GGUF
+    // metadata in memory, with the BOS and EOS ids the program declares.
+    Status open_program_vocabulary(ByteSpan bytes) {
+        size_t first = 0;
+        while (first < bytes.size && (bytes.data[first] == ' ' || bytes.data[first] == '\n' || bytes.data[first] == '\r' || bytes.data[first] == '\t')) ++first;
+        if (first < bytes.size && bytes.data[first] == '{') {
+            const std::string text(reinterpret_cast<const char*>(bytes.data), bytes.size);
+            const int64_t bos = pte::LlmProgram::constant_int(program_, "get_bos_id", -1), eos = pte::LlmProgram::constant_int(program_, "get_eos_ids", -1);
+            auto id = [&](int64_t v) { return v >= 0 && v < program_vocab_ ? int32_t(v) : -1; };
+            if (Status st = tokenizer_json_to_gguf(text, id(bos), id(eos), vocabulary_gguf_); !st) return st;
+            bytes = ByteSpan{vocabulary_gguf_.data(), vocabulary_gguf_.size()};
+        }
+        if (Status st = vocabulary_index_.parse(bytes); !st) return st;
+        return open_vocabulary(vocabulary_index_.file);
+    }
+
     // A vocabulary that does not fit the model is an error; one that is missing or unusable
     // leaves the model without text (vocabulary_status()).
     Status open_vocabulary(const gguf::File& f) {
@@ -113,14 +130,16 @@ private:
 
     bool pte_ = false;
     MappedFile program_file_;
-    GgufModelFile model_file_;               // the GGUF model, or the GGUF with a program's vocabulary
-    GgufIndex model_index_, vocabulary_index_;  // the same, from memory
+    GgufModelFile model_file_;                  // the GGUF model
+    GgufIndex model_index_, vocabulary_index_;  // the model from memory; a program's vocabulary
+    MappedFile vocabulary_file_mapping_;        // a program's vocabulary file
+    std::vector<uint8_t> vocabulary_gguf_;      // a tokenizer.json's vocabulary as GGUF metadata
     std::vector<uint8_t> model_memory_;
     Model model_;
     pte::Program program_;
     int program_vocab_ = 0, program_ctx_ = 0;
     const gguf::File* vocabulary_file_ = nullptr;
-    Status vocabulary_status_ = Status::fail(Error::missing_key, "a .pte program has no vocabulary; give the GGUF file that has it as the tokenizer");
+    Status vocabulary_status_ = Status::fail(Error::missing_key, "a .pte program has no vocabulary; give its tokenizer.json or a GGUF file that has it as the tokenizer");
     Tokenizer tokenizer_;
     std::vector<uint8_t> vocabulary_memory_;
     TokenText vocabulary_;

@@ -25,7 +25,7 @@ check_error "inspect: no file" "no file given" "$bin/inspect"
 check_error "make_random_model: an option where the output goes" "the first argument is the output file, not '--type'" \
   "$bin/make_random_model" --type q4_0
 expect "make_random_model --help: usage, exit 0, no file" "0 yes no" \
-  "$(cd "$tmp" && run "$bin/make_random_model" --help >help.txt; echo "$? $(grep -q '^usage: make_random_model OUT.gguf' help.txt && echo yes || echo no) $([ -e -- "--help" ] && echo yes || echo no)")"
+  "$(cd "$tmp" && run "$bin/make_random_model" --help >help.txt; echo "$? $(grep -q '^usage: make_random_model OUT.gguf' help.txt && echo yes || echo no) $([ -e ./--help ] && echo yes || echo no)")"
 check_error "make_random_model: unknown architecture" "unknown architecture 'foo'" "$bin/make_random_model" "$tmp/x.gguf" --arch foo
 expect "make_random_model: nothing written for a bad architecture" "no" "$([ -e "$tmp/x.gguf" ] && echo yes || echo no)"
 check_error "quantize: unknown flag" "unknown argument '--frob'" "$bin/quantize" a.gguf b.gguf q4_0 --frob
@@ -44,6 +44,15 @@ if [ -d "$shared/models" ]; then
   run "$bin/convert" "$shared/fixtures/gguf/stories260K-f32.gguf" "$tmp/s.pte" --max-seq-len 64 >/dev/null
   expect "convert: the written program runs in generate" "397,445,447,403" \
     "$(run "$bin/generate" -m "$tmp/s.pte" --prompt-ids 1,403,407,261,378,275,289,268 -n 4 --temp 0 --print-ids 2>/dev/null)"
+  # With its tokenizer.json, the program takes text and prints text as the GGUF does.
+  demo=$shared/models/shakespeare5m-q8_0.gguf
+  run "$bin/convert" "$demo" "$tmp/d.pte" --max-seq-len 64 --tokenizer-out "$tmp/d.json" >/dev/null
+  expect "convert --tokenizer-out: generate on the program with tokenizer.json prints the GGUF's text" \
+    "$(run "$bin/generate" -m "$demo" -p $'ROMEO:\n' -n 24 --temp 0 2>/dev/null)" \
+    "$(run "$bin/generate" -m "$tmp/d.pte" --tokenizer "$tmp/d.json" -p $'ROMEO:\n' -n 24 --temp 0 2>/dev/null)"
+  printf '{"model":{"type":"BPE","vocab":{"a":0}' >"$tmp/bad.json"
+  check_error "generate: a truncated tokenizer.json is named" "JSON: expected ',' or '}' at byte 38" \
+    "$bin/generate" -m "$tmp/d.pte" --tokenizer "$tmp/bad.json" -p hi -n 1
   out=$(run "$bin/inspect" "$shared/fixtures/pte/stories260K_fp32_kv_xnnpack.pte")
   expect "inspect counts an XNNPACK delegate's nodes by type" "yes 63" \
     "$(grep -q '10 values, 5 nodes: Add x1 FullyConnected x1 Multiply x2 ReciprocalSquareRoot x1$' <<<"$out" && echo yes || echo no) $(grep -c 'XnnpackBackend' <<<"$out")"

@@ -36,6 +36,15 @@ public:
         return n > 0 && n <= (int64_t(1) << 30) ? int(n) : 0;
     }
 
+    // The value a constant method such as get_max_seq_len or get_bos_id returns (the first of
+    // several, as get_eos_ids may return), or `fallback`.
+    static int64_t constant_int(const Program& program, const char* name, int64_t fallback) {
+        PlanView plan = program.find_plan(cstr(name));
+        if (!plan.t.valid() || plan.outputs().size() < 1) return fallback;
+        EValueView v = plan.value(uint32_t(plan.outputs()[0]));
+        return v.kind() == ValueKind::Int ? v.as_int() : fallback;
+    }
+
     Status init(const Program& program, Arena& arena, const MethodOptions& options = {}) {
         if (Status s = method_.init(program, "forward", arena, {}, options); !s) return s;
         if (method_.input_count() != 2 || method_.output_count() < 1)
@@ -136,13 +145,6 @@ public:
 private:
     static constexpr int max_chunk = 512;
 
-    // The value a constant method such as get_max_seq_len returns, or `fallback`.
-    static int64_t constant_int(const Program& program, const char* name, int64_t fallback) {
-        PlanView plan = program.find_plan(cstr(name));
-        if (!plan.t.valid() || plan.outputs().size() != 1) return fallback;
-        EValueView v = plan.value(uint32_t(plan.outputs()[0]));
-        return v.kind() == ValueKind::Int ? v.as_int() : fallback;
-    }
 
     // Calls f(region, bytes) for each persistent memory region, in a fixed order.
     template <class F>
