@@ -19,7 +19,8 @@ seed() {  # harness corpus: the reference files each target reads, plus a few sm
   case "$h" in
     gguf) cp "$shared"/fixtures/gguf/stories260K-f16.gguf "$shared"/fixtures/vocab/ggml-vocab-gpt-2.gguf "$corpus"/ 2>/dev/null || true ;;
     pte) cp "$shared"/fixtures/pte/{stories260K_fp32_kv,add,xor,stories260k_hybrid_llama_qnn}.pte "$corpus"/ 2>/dev/null || true ;;
-    text) printf '\x00Hello world' > "$corpus/spm"; printf '\x02<s> not special </s> [INST] 123 \xe4\xbd\xa0\xff' > "$corpus/bpe" ;;
+    text) printf '\x00Hello world' > "$corpus/spm"; printf '\x02<s> not special </s> [INST] 123 \xe4\xbd\xa0\xff' > "$corpus/bpe"
+          cp tests/fuzz/seeds/text/* "$corpus"/ ;;
     http) cp tests/fuzz/seeds/http/* "$corpus"/ ;;
     state) cp tests/fuzz/seeds/state/* "$corpus"/ ;;
     sampler) head -c 600 /dev/zero > "$corpus/zeros"; python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('7f', 0.8, 0.95, 0.05, 1.0, 1.1, 0.0, 0.0) + bytes([48, 64, 7, 0, 0, 0, 0, 0]) + struct.pack('64f', *[i * 0.1 for i in range(64)]))" > "$corpus/defaults" ;;

@@ -3,6 +3,7 @@
 // `keep` changes no weight value (its logits equal the f32 conversion's bit for bit); the
 // constant methods say what the model is; other architectures are refused by name.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -195,15 +196,51 @@ TEST_CASE("keep changes no weight value: Q8_0 and Q4_0 codes x scales are the GG
         pte_support::Loaded method;
         REQUIRE_MESSAGE(method.open(keep.bytes, "forward").ok(), describe(method.status));
         CHECK(method.method.linear_layers() == uint32_t(7 * f.model.config.n_layer + 1));
-        // The program quantizes each matrix input to 8 bits as the GGUF path does for these
-        // types (q8_0, and q8_K for the K-quants it dequantizes), so it computes that path's
-        // integer dot products in float: equal up to the order of the sums. A float32 program
-        // skips that rounding: within the quantized tolerance only.
+        // A float32 program skips the 8-bit rounding of matrix inputs: the quantized tolerance.
         const std::vector<int> prompt{1, 5, 9, 200, 31, 7};
-        const int n_vocab = f.model.config.n_vocab;
-        const std::vector<float> gguf = prompt_logits(f.model, prompt);
-        CHECK(max_row_nrmse(keep.logits(prompt), gguf, n_vocab) <= 1e-5);
-        CHECK(max_row_nrmse(f32.logits(prompt), gguf, n_vocab) <= 0.05);
+        CHECK(max_row_nrmse(f32.logits(prompt), prompt_logits(f.model, prompt), f.model.config.n_vocab) <= 0.05);
+    }
+}
+
+TEST_CASE("keep: each weight type's program computes the GGUF path's arithmetic") {
+    // The program rounds each matrix input as the GGUF path does for the type (q8_0, q8_K, f16,
+    // bf16), so its products are that path's integer or 16-bit products, summed in another
+    // order. A sum's last bit can still move a value across a rounding boundary (a tie in
+    // round(x * 127 / amax), an fp16 scale): that token's logits then differ by about one
+    // quantum. So most tokens (three in four; without the rounding, none), not all, agree
+    // within 1e-5; every one within the quantized tolerance. Q4_1 and Q5_1 (whose min terms llama.cpp sums in fp16) take float input: the
+    // tolerance only.
+    struct Case {
+        const char* name;
+        bool exact;
+    };
+    const Case cases[] = {{"llama-q8_0", true}, {"llama-q4_0", true}, {"llama-q5_0", true}, {"llama-iq4_nl", true}, {"llama-iq4_xs", true},
+                          {"llama-q2_k", true}, {"llama-q4_k_m", true}, {"llama-q6_k", true}, {"llama-bf16", true}, {"llama-f16", true},
+                          {"llama-q4_1", false}, {"llama-q5_1", false}};
+    for (const Case& c : cases) {
+        const std::string name = std::string("fixtures/gguf/synthetic/") + c.name + ".gguf";
+        CAPTURE(name);
+        if (!require_shared(name)) continue;
+        Stored f(name);
+        Converted keep(f.model, pte::WeightFormat::keep);
+        SessionMemory gguf(f.model, 64, 16);
+        const int n_vocab = f.model.config.n_vocab, n = 64;
+        std::vector<float> a(static_cast<size_t>(n_vocab)), b(static_cast<size_t>(n_vocab));
+        int within = 0;
+        double worst = 0;
+        for (int t = 0; t < n; ++t) {
+            const int32_t id = (t * 37 + 11) % n_vocab;
+            REQUIRE(keep.llm.truncate(0).ok());
+            REQUIRE(gguf.session.truncate(0).ok());
+            REQUIRE(keep.llm.eval(&id, 1, a.data(), false).ok());
+            REQUIRE(gguf.session.eval(&id, 1, b.data(), false).ok());
+            const double e = max_row_nrmse(a, b, n_vocab);
+            within += e <= 1e-5;
+            worst = std::max(worst, e);
+        }
+        MESSAGE(c.name, ": ", within, "/", n, " tokens within 1e-5, worst ", worst);
+        if (c.exact) CHECK(within >= n * 3 / 4);
+        CHECK(worst <= 0.05);
     }
 }
 

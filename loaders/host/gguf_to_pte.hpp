@@ -31,6 +31,7 @@
 #include "tinyllm/core/model.hpp"
 #include "tinyllm/kernels/fp16.hpp"
 #include "tinyllm/kernels/ggml_types.hpp"
+#include "tinyllm/kernels/groupwise.hpp"
 #include "tinyllm/kernels/type_q4_0.hpp"
 #include "tinyllm/kernels/type_q8_0.hpp"
 #include "tinyllm/loaders/host/pte_writer.hpp"
@@ -280,10 +281,14 @@ private:
     int to_fp16_and_back(int t, const std::vector<int64_t>& sizes) { return round_to(t, ScalarType::Half, sizes); }
 
     // The format llama.cpp's dot products for this matrix take their input in (the program's
-    // weight type under f32/f16, the GGUF's under keep).
+    // weight type under f32/f16, the GGUF's under keep). Q4_1 and Q5_1 take float input here:
+    // their min term multiplies fp16-rounded block sums (llama.cpp's q8_1), which the program's
+    // folded-in float weights cannot reproduce, so 8-bit input would not bring it closer.
     ActFormat input_format(const WeightView& wv) const {
         if (o_.weights == WeightFormat::f32) return ActFormat::f32;
         if (o_.weights == WeightFormat::f16) return ActFormat::f16;
+        if (wv.type == GgmlType::Q4_1 || wv.type == GgmlType::Q5_1) return ActFormat::f32;
+        if (groupwise_bits(wv.type)) return groupwise_takes_q8(wv.groupwise()) ? ActFormat::q8_0 : ActFormat::f32;
         return ggml_type_info(uint32_t(wv.type)).act;
     }
 

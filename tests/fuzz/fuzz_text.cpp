@@ -1,6 +1,8 @@
 // Fuzz target: the text layer on arbitrary bytes. The first byte picks a vocabulary (loaded once)
 // and options; the rest is encoded (invalid UTF-8 included), its bytes are read as token ids and
 // decoded, streamed through a TextStream with a stop string, and formatted as a chat message.
+// A first byte of 0xFF reads the rest as a tokenizer.json instead: a vocabulary it yields is
+// loaded, encodes a few texts, and is written back as JSON.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -9,7 +11,9 @@
 #include <vector>
 
 #include "tinyllm/generation/text_stream.hpp"
+#include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
+#include "tinyllm/loaders/host/tokenizer_json.hpp"
 #include "tinyllm/text/chat_template.hpp"
 #include "tinyllm/text/token_text.hpp"
 #include "tinyllm/text/tokenizer.hpp"
@@ -43,9 +47,24 @@ std::vector<std::unique_ptr<Vocabulary>> load_vocabularies() {
     return out;
 }
 
+void tokenizer_json(const std::string& json) {
+    std::vector<uint8_t> bytes;
+    if (!tinyllm::tokenizer_json_to_gguf(json, -1, -1, bytes)) return;
+    tinyllm::GgufIndex index;
+    tinyllm::Tokenizer tokenizer;
+    if (!index.parse({bytes.data(), bytes.size()}) || !tokenizer.load(index.file)) return;
+    for (const char* text : {"Hello world", " a  b\n\n12345 <s>", "\xe4\xbd\xa0\xff"}) (void)tokenizer.encode(text, true, true);
+    std::string again;
+    (void)tinyllm::write_tokenizer_json(index.file, again);
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size >= 1 && data[0] == 0xFF) {
+        tokenizer_json(std::string(reinterpret_cast<const char*>(data + 1), size - 1));
+        return 0;
+    }
     static std::vector<std::unique_ptr<Vocabulary>> vocabularies = load_vocabularies();
     if (size < 1 || vocabularies.empty()) return 0;
     Vocabulary& v = *vocabularies[data[0] % vocabularies.size()];

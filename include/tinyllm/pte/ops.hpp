@@ -160,8 +160,7 @@ inline double round_half_even(double v) {
     const double big = 4503599627370496.0;
     const double a = __builtin_fabs(v);
     if (!(a < big)) return v;
-    const double r = (a + big) - big;
-    return v < 0 ? -r : r;
+    return __builtin_copysign((a + big) - big, v);
 }
 inline Status round(const OpCall& c) {
     return unary("aten::round", c.t(0), c.out(), [](auto x) { return round_half_even(double(x)); });

@@ -61,8 +61,13 @@ inline bool only_reader_of(const Chain& c, int32_t out, int32_t read, bool uses_
         const int32_t v = int32_t(k);
         if (v == out || v == read || c.values[k].kind != ValueKind::Tensor || !c.values[k].tensor.view || !c.overlaps(v, o)) continue;
         if (!uses_known) return false;
-        if (c.first_use(v) == c.n_instructions || c.last_use(v) < at) continue;
+        if (c.first_use(v) == c.n_instructions) continue;
         const int32_t owner = c.view_owner(v);
+        // Used only before the dequantization, and there reading bytes this call wrote first
+        // (not ones kept from the previous call), or read by nothing that still runs (the view
+        // of an earlier layer this pass fused).
+        const bool folded_away = c.first_use(v) == c.last_use(v) && c.steps[c.first_use(v)].kind == StepKind::skip;
+        if (c.last_use(v) < at && (owner >= 0 || folded_away)) continue;
         if (owner < 0 || owner == out) return false;
     }
     return true;
