@@ -351,7 +351,8 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) inline void store_codes(
         const __m256i pair = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
         __m128i four = _mm_add_epi32(_mm256_castsi256_si128(pair), _mm256_extracti128_si256(pair, 1));
         four = _mm_add_epi32(four, _mm_shuffle_epi32(four, 0x4e));
-        half[h] = _mm_cvtsi128_si32(four) + _mm_extract_epi32(four, 1);
+        // Unsigned: a NaN's code (INT_MIN before the saturating packs) must wrap, not overflow.
+        half[h] = int(uint32_t(_mm_cvtsi128_si32(four)) + uint32_t(_mm_extract_epi32(four, 1)));
     }
 }
 
@@ -375,7 +376,7 @@ __attribute__((target("avx2,fma,f16c"))) inline void quantize_row_q8_avx2(const 
         int half[2];
         store_codes(q, out[b].qs, half);
         out[b].d = fp16_to_f32(f32_to_fp16(d));
-        out[b].sum = fp16_to_f32(f32_to_fp16(d * float(half[0] + half[1])));
+        out[b].sum = fp16_to_f32(f32_to_fp16(d * float(int(uint32_t(half[0]) + uint32_t(half[1])))));
         out[b].half_sum[0] = int16_t(half[0]);
         out[b].half_sum[1] = int16_t(half[1]);
     }
@@ -410,7 +411,7 @@ __attribute__((target("avx2,fma,f16c"))) inline void quantize_row_q8k_avx2(const
             int half[2];
             store_codes(q, out[k].qs, half);
             out[k].d = d;
-            out[k].sum = d * float(half[0] + half[1]);
+            out[k].sum = d * float(int(uint32_t(half[0]) + uint32_t(half[1])));
             out[k].half_sum[0] = int16_t(half[0]);
             out[k].half_sum[1] = int16_t(half[1]);
         }

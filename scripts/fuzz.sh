@@ -27,36 +27,50 @@ seed() {  # harness corpus: the reference files each target reads, plus a few sm
   esac
 }
 
-failed=0
-for h in "${harnesses[@]}"; do
-  [ -f "tests/fuzz/fuzz_$h.cpp" ] || { echo "fuzz: no harness '$h' (gguf pte text sampler http state)"; exit 1; }
+# One harness: build, fuzz, and keep a minimized copy of each finding. Its report goes to
+# $build/report_$h (printed in harness order when all are done); the exit status says whether
+# it found nothing.
+run_harness() {
+  local h=$1
+  local corpus=$build/corpus/$h artifacts=$build/artifacts/$h log=$build/fuzz_$h.log report=$build/report_$h
   clang++-14 -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Iinclude -DTINYLLM_SHARED_DIR="\"$shared\"" "tests/fuzz/fuzz_$h.cpp" -o "$build/fuzz_$h"
-  corpus=$build/corpus/$h
-  artifacts=$build/artifacts/$h
+    -Iinclude -DTINYLLM_SHARED_DIR="\"$shared\"" "tests/fuzz/fuzz_$h.cpp" -o "$build/fuzz_$h" > "$report" 2>&1 || return 1
   mkdir -p "$corpus" "$artifacts"
   seed "$h" "$corpus"
-  log=$build/fuzz_$h.log
-  set +e
+  local rc=0
   "$build/fuzz_$h" -max_total_time="$seconds" -print_final_stats=1 -max_len=1100000 -rss_limit_mb=4096 -timeout=20 \
-    -artifact_prefix="$artifacts/" "$corpus" > "$log" 2>&1
-  rc=$?
-  set -e
+    -artifact_prefix="$artifacts/" "$corpus" > "$log" 2>&1 || rc=$?
+  local runs rate cov
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
-  echo "fuzz $h: ${runs:-?} executions, ${rate:-?}/s, ${cov:-cov: ?} in ${seconds}s"
-  if [ $rc -ne 0 ]; then
-    failed=$((failed + 1))
-    grep -m3 -E 'ERROR|runtime error|SUMMARY' "$log" || tail -5 "$log"
-    for crash in "$artifacts"/crash-* "$artifacts"/timeout-* "$artifacts"/oom-*; do
-      [ -f "$crash" ] || continue
-      mkdir -p "tests/fuzz/regressions/$h"
-      "$build/fuzz_$h" -minimize_crash=1 -runs=20000 -exact_artifact_path="$crash.min" "$crash" > /dev/null 2>&1 || true
-      cp "${crash}.min" "tests/fuzz/regressions/$h/$(basename "$crash")" 2>/dev/null || cp "$crash" "tests/fuzz/regressions/$h/"
-      echo "fuzz $h: finding kept as tests/fuzz/regressions/$h/$(basename "$crash")"
-    done
-  fi
+  echo "fuzz $h: ${runs:-?} executions, ${rate:-?}/s, ${cov:-cov: ?} in ${seconds}s" >> "$report"
+  [ $rc -eq 0 ] && return 0
+  grep -m3 -E 'ERROR|runtime error|SUMMARY' "$log" >> "$report" || tail -5 "$log" >> "$report"
+  for crash in "$artifacts"/crash-* "$artifacts"/timeout-* "$artifacts"/oom-*; do
+    [ -f "$crash" ] || continue
+    mkdir -p "tests/fuzz/regressions/$h"
+    "$build/fuzz_$h" -minimize_crash=1 -runs=20000 -exact_artifact_path="$crash.min" "$crash" > /dev/null 2>&1 || true
+    cp "${crash}.min" "tests/fuzz/regressions/$h/$(basename "$crash")" 2>/dev/null || cp "$crash" "tests/fuzz/regressions/$h/"
+    echo "fuzz $h: finding kept as tests/fuzz/regressions/$h/$(basename "$crash")" >> "$report"
+  done
+  return 1
+}
+
+for h in "${harnesses[@]}"; do
+  [ -f "tests/fuzz/fuzz_$h.cpp" ] || { echo "fuzz: no harness '$h' (gguf pte text sampler http state)"; exit 1; }
+done
+# Two harnesses at a time: each fuzzes on one core.
+declare -A pid
+for h in "${harnesses[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done
+  run_harness "$h" &
+  pid[$h]=$!
+done
+failed=0
+for h in "${harnesses[@]}"; do
+  wait "${pid[$h]}" || failed=$((failed + 1))
+  cat "$build/report_$h"
 done
 echo "fuzz: $((${#harnesses[@]} - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

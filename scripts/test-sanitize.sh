@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The file-format tests (GGUF and .pte readers, XNNPACK payloads, thousands of mutated files), the
-# Engine's sizing and opening of mutated models, saved states (damaged ones included) and the C
-# API under AddressSanitizer and UndefinedBehaviorSanitizer: any out-of-bounds access or UB
-# fails the run.
+# Engine's sizing and opening of mutated models, saved states (damaged ones included), the C
+# API and the kernels' handling of NaN and infinities under AddressSanitizer and
+# UndefinedBehaviorSanitizer: any out-of-bounds access or UB fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-cmake --build build-sanitize --target test_gguf test_pte test_pte_ops test_xnnpack test_engine test_state test_c_api
+cmake --build build-sanitize --target test_gguf test_pte test_pte_ops test_xnnpack test_engine test_state test_c_api test_kernels
 build-sanitize/tests/test_gguf
 build-sanitize/tests/test_pte
 build-sanitize/tests/test_pte_ops
@@ -16,3 +16,4 @@ build-sanitize/tests/test_xnnpack
 build-sanitize/tests/test_engine
 build-sanitize/tests/test_state
 build-sanitize/tests/test_c_api "${TINYLLM_SHARED_DIR:-../shared}" || [ $? -eq 77 ]  # 77: no shared models, skipped
+build-sanitize/tests/test_kernels -tc="*NaN*"

@@ -691,3 +691,26 @@ TEST_CASE("cpuid feature detection agrees with GCC's __builtin_cpu_supports") {
     CHECK(f.avx512_vnni == vnni);
 }
 #endif
+
+TEST_CASE("activation quantizers take NaN and infinities without undefined behaviour; other blocks are unchanged") {
+    // A flipped byte in a weight or scale reaches the activations as NaN or Inf. The codes of
+    // such a block are whatever they are; the block sums must wrap, not overflow, and blocks
+    // without such a value must quantize as they would alone.
+    std::vector<float> x(512);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.1f * float(i)) * 3.0f;
+    std::vector<BlockQ8> clean(16), dirty(16);
+    for (const QuantizeRowQ8 quantize : {best_quantize_row_q8(), best_quantize_row_q8k()}) {
+        quantize(x.data(), clean.data(), 512);
+        std::vector<float> y = x;
+        y[3] = NAN;
+        y[40] = INFINITY;
+        y[41] = -INFINITY;
+        quantize(y.data(), dirty.data(), 512);
+        // q8_0 blocks are 32 values, q8_K's 256: the second half is clean either way.
+        for (size_t b = 8; b < 16; ++b) {
+            CHECK(dirty[b].d == clean[b].d);
+            CHECK(std::memcmp(dirty[b].qs, clean[b].qs, 32) == 0);
+            CHECK(dirty[b].code_sum() == clean[b].code_sum());
+        }
+    }
+}
