@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     bool allow_requantize = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
+        if (a == "-h" || a == "--help") return std::printf("%s\n", usage.c_str()), 0;
         if (a == "--group-size") {
             if (i + 1 >= argc) return fail("missing value after --group-size");
             group_arg = argv[++i];

@@ -27,6 +27,7 @@ namespace {
 } // namespace
 
 int main(int argc, char** argv) {
+    const char* usage = "usage: tokenize -m MODEL (-p TEXT | -f FILE) [--add-special] [--parse-special]";
     std::string model, text, file;
     bool have_text = false, add_special = false, parse_special = false;
     for (int i = 1; i < argc; ++i) {
@@ -35,12 +36,13 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) die("missing value after " + a);
             return argv[++i];
         };
+        if (a == "-h" || a == "--help") return std::printf("%s\n", usage), 0;
         if (a == "-m") model = value();
         else if (a == "-p") { text = value(); have_text = true; }
         else if (a == "-f") file = value();
         else if (a == "--add-special") add_special = true;
         else if (a == "--parse-special") parse_special = true;
-        else die("unknown argument '" + a + "' (usage: tokenize -m MODEL (-p TEXT | -f FILE) [--add-special] [--parse-special])");
+        else die("unknown argument '" + a + "' (" + usage + ")");
     }
     if (model.empty()) die("give -m MODEL.gguf");
     if (have_text == !file.empty()) die("give exactly one of -p TEXT or -f FILE");

@@ -26,6 +26,10 @@ check_error "make_random_model: an option where the output goes" "the first argu
   "$bin/make_random_model" --type q4_0
 expect "make_random_model --help: usage, exit 0, no file" "0 yes no" \
   "$(cd "$tmp" && run "$bin/make_random_model" --help >help.txt; echo "$? $(grep -q '^usage: make_random_model OUT.gguf' help.txt && echo yes || echo no) $([ -e ./--help ] && echo yes || echo no)")"
+for tool in quantize tokenize convert inspect; do
+  expect "$tool --help: its usage on stdout, exit 0" "0 yes" \
+    "$(run "$bin/$tool" --help >"$tmp/help.txt" 2>/dev/null; echo "$? $(grep -q "^usage: $tool " "$tmp/help.txt" && echo yes || echo no)")"
+done
 check_error "make_random_model: unknown architecture" "unknown architecture 'foo'" "$bin/make_random_model" "$tmp/x.gguf" --arch foo
 expect "make_random_model: nothing written for a bad architecture" "no" "$([ -e "$tmp/x.gguf" ] && echo yes || echo no)"
 check_error "quantize: unknown flag" "unknown argument '--frob'" "$bin/quantize" a.gguf b.gguf q4_0 --frob
