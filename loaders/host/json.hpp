@@ -216,16 +216,6 @@ inline Status parse_json(const std::string& text, JsonValue& out) {
     return json_detail::Parser(text).document(out);
 }
 
-// The length of the UTF-8 sequence starting at s[i], 0 if it is not one.
-inline size_t utf8_sequence_length(const std::string& s, size_t i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return 0;
-    for (size_t k = 1; k < len; ++k)
-        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-    return len;
-}
-
 // Appends `s` as a JSON string literal. Bytes that are not UTF-8 cannot be written: false.
 inline bool append_json_string(std::string& out, const std::string& s) {
     out.push_back('"');
@@ -242,7 +232,7 @@ inline bool append_json_string(std::string& out, const std::string& s) {
             out.push_back(hex[c & 15]);
             ++i;
         } else {
-            const size_t n = utf8_sequence_length(s, i);
+            const size_t n = unicode::utf8_sequence_length(s, i);
             if (n == 0) return false;
             out.append(s, i, n);
             i += n;

@@ -64,7 +64,7 @@ inline std::vector<size_t> char_starts(const std::string& s) {
     std::vector<size_t> starts;
     for (size_t i = 0; i < s.size();) {
         starts.push_back(i);
-        const size_t n = utf8_sequence_length(s, i);
+        const size_t n = unicode::utf8_sequence_length(s, i);
         i += n ? n : 1;
     }
     return starts;
@@ -163,8 +163,6 @@ inline std::vector<std::pair<std::string, std::string>> merges_from_scores(const
     return merges;
 }
 
-inline void add(std::string& out, const char* text) { out += text; }
-
 // out += "key": followed by a JSON string.
 inline bool add_member(std::string& out, const char* key, const std::string& value) {
     append_json_string(out, key);
@@ -175,7 +173,7 @@ inline bool add_member(std::string& out, const char* key, const std::string& val
 // TemplateProcessing adding BOS before and/or EOS after each sequence.
 inline void add_post_processor(std::string& out, const Vocabulary& v) {
     if (!v.add_bos && !v.add_eos) {
-        add(out, "null");
+        out += "null";
         return;
     }
     auto sequence = [&](const char* name, int type_id) {
@@ -228,7 +226,7 @@ inline Status write_tokenizer_json(const gguf::File& f, std::string& out) {
         if (v.types[i] == text::unknown) unk = int32_t(i);
 
     out.clear();
-    add(out, "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[");
+    out += "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":[";
     bool first = true;
     for (size_t i = 0; i < v.pieces.size(); ++i) {
         const int32_t t = v.types[i];

@@ -30,6 +30,17 @@ inline bool is_whitespace(uint32_t cp) {
 inline bool is_letter(uint32_t cp) { return char_class(cp) == CharClass::letter; }
 inline bool is_number(uint32_t cp) { return char_class(cp) == CharClass::number; }
 
+// The length of the UTF-8 sequence starting at s[i] (lead byte, then continuation bytes), 0 if
+// it is not one.
+inline size_t utf8_sequence_length(const std::string& s, size_t i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return 0;
+    for (size_t k = 1; k < len; ++k)
+        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+    return len;
+}
+
 // Decodes UTF-8; an invalid or truncated sequence yields its first byte as a code point,
 // so any byte string round-trips through the byte-level tokenizers.
 inline std::vector<uint32_t> decode_utf8(const std::string& s) {
@@ -37,10 +48,8 @@ inline std::vector<uint32_t> decode_utf8(const std::string& s) {
     out.reserve(s.size());
     for (size_t i = 0; i < s.size();) {
         const unsigned char c = static_cast<unsigned char>(s[i]);
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        bool ok = len > 0 && i + len <= s.size();
-        for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-        if (!ok) {
+        const size_t len = utf8_sequence_length(s, i);
+        if (len == 0) {
             out.push_back(c);
             ++i;
             continue;
