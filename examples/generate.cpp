@@ -2,7 +2,7 @@
 // continuation.
 //
 //   generate [-m MODEL] [-p TEXT | --prompt-ids 1,2,3] [-n N] [--temp T] [--top-k K] [--top-p P]
-//            [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS] [-c CTX] [--print-ids]
+//            [--min-p P] [--repeat-penalty R] [--seed S] [-t THREADS] [-c CTX] [--print-ids] [--ignore-eos]
 //            [--stop STR ...] [--dump-logits FILE] [--tokenizer FILE]
 //
 // Generation stops at the vocabulary's end-of-generation tokens and at any --stop string,
@@ -48,6 +48,7 @@ struct Options {
     int threads = 0;
     int n_ctx = 0;
     bool print_ids = false;
+    bool ignore_eos = false;
     std::string dump_logits;
     bool chat = false;
     std::string chat_template;  // empty: detect from the model
@@ -149,6 +150,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--repeat-penalty") o.sampling.repeat_penalty = parse_float(a, value(), 0.0f, 100.0f, Low::excluded);
         else if (a == "--seed") o.sampling.seed = uint64_t(parse_int(a, value(), 0, LONG_MAX));
         else if (a == "--print-ids") o.print_ids = true;
+        else if (a == "--ignore-eos") o.ignore_eos = true;
         else if (a == "--dump-logits") o.dump_logits = value();
         else if (a == "--chat") o.chat = true;
         else if (a == "--chat-template") { o.chat_template = value(); o.chat = true; }
@@ -185,6 +187,7 @@ Options parse_args(int argc, char** argv) {
                         "  --seed S                 (default %llu)\n"
                         "  --stop STR               stop at STR, never printed (repeatable)\n"
                         "  --print-ids              print the generated ids instead of text\n"
+                        "  --ignore-eos             do not stop at end-of-generation tokens\n"
                         "  --dump-logits FILE       write the prompt's logits, float32 [n_prompt][n_vocab]\n"
                         "  --chat                   chat on stdin, one user turn per line\n"
                         "  --chat-template NAME     llama2, llama2-sys, llama3, chatml, gemma, phi3, falcon3\n"
@@ -214,7 +217,8 @@ std::string model_summary(const Model& m, size_t file_bytes) {
     if (m.output.data != m.token_embd.data) count(m.output);
     for (int l = 0; l < c.n_layer; ++l) {
         const LayerWeights& L = m.layers[l];
-        for (const WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) count(*w);
+        for (const WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+            if (!w->empty()) count(*w);
     }
     char line[512];
     int n = std::snprintf(line, sizeof line, "%s | %d layers | %d/%d heads, head dim %d | vocab %d | ctx %d |",
@@ -256,11 +260,12 @@ bool on_token(const GeneratedToken& t, void* user) {
 }
 
 // Generates up to n tokens from the last evaluated position, streaming text when asked.
-Output generate(Generator& generator, const std::vector<StrView>& stop, int n, bool stream) {
+Output generate(Generator& generator, const std::vector<StrView>& stop, int n, bool stream, bool ignore_eos) {
     Output out;
     out.stream = stream;
     GenerationRequest request;
     request.n_predict = n;
+    request.stop_at_end_of_generation = !ignore_eos;
     request.stop = stop.data();
     request.n_stop = int(stop.size());
     Status st = generator.generate(request, on_token, &out);
@@ -317,7 +322,7 @@ int run_chat(const Options& opt, ChatTemplate tmpl, Generator& generator, const 
         if (int(ids.size()) >= n_ctx - generator.n_tokens()) return context_full();
         if (!(st = generator.prompt(ids.data(), int(ids.size())))) die(st, "prompt failed");
         history.push_back(user);
-        Output reply = generate(generator, stop, opt.n_predict, true);
+        Output reply = generate(generator, stop, opt.n_predict, true, opt.ignore_eos);
         std::printf("\n");
         std::fflush(stdout);
         std::fprintf(stderr, "[turn: %zu new prompt tokens, %zu generated, context %d/%d]\n", ids.size(), reply.ids.size(),
@@ -411,7 +416,7 @@ int main(int argc, char** argv) {
         std::fputs(opt.prompt.c_str(), stdout);
         std::fflush(stdout);
     }
-    Output gen = generate(generator, stop, opt.n_predict, !opt.print_ids && have_tokenizer);
+    Output gen = generate(generator, stop, opt.n_predict, !opt.print_ids && have_tokenizer, opt.ignore_eos);
     if (opt.print_ids) {
         for (size_t i = 0; i < gen.ids.size(); ++i) std::printf(i ? ",%d" : "%d", gen.ids[i]);
     }

@@ -359,6 +359,66 @@ TEST_CASE("metadata sizes are checked in 64 bits against limits and the tensors"
     CHECK(load_model_bytes(eps).code == Error::invalid_argument);
 }
 
+// Overwrites element i of an i32 array key, or (i < 0) the array's element type.
+void set_array_element(std::vector<uint8_t>& bytes, const std::string& key, int i, uint32_t value) {
+    Bytes name;
+    name.str(key);
+    auto at = std::search(bytes.begin(), bytes.end(), name.b.begin(), name.b.end());
+    REQUIRE(at != bytes.end());
+    uint8_t* array = &*at + name.b.size() + 4;  // after the value type (array): element type, u64 count, elements
+    std::memcpy(i < 0 ? array : array + 12 + 4 * i, &value, 4);
+}
+
+TEST_CASE("per-layer widths and partial rotary sizes are checked, with the key named") {
+    RandomModelShape shape;
+    REQUIRE(parse_random_model_options({"--arch", "openelm", "--vocab", "300", "--embd", "64", "--head-dim", "16", "--layers", "3",
+                                        "--layer-heads", "2,4,4", "--layer-kv-heads", "1,2,4", "--layer-ff", "64,96,128", "--type", "f32"},
+                                       shape).empty());
+    const std::vector<uint8_t> valid = random_model_gguf(shape);
+    REQUIRE(load_model_bytes(valid).ok());
+
+    std::vector<uint8_t> deeper = valid;
+    set_value(deeper, "openelm.block_count", uint32_t(4));
+    Status st = load_model_bytes(deeper);
+    CHECK(st.code == Error::shape_mismatch);
+    CHECK(std::string(st.detail) == "metadata key 'openelm.feed_forward_length' has 3 values for 4 layers");
+
+    std::vector<uint8_t> zero = valid;
+    set_array_element(zero, "openelm.attention.head_count", 1, 0);
+    st = load_model_bytes(zero);
+    CHECK(st.code == Error::invalid_argument);
+    CHECK(std::string(st.detail) == "metadata key 'openelm.attention.head_count' = 0 at layer 1 is out of range");
+
+    std::vector<uint8_t> uneven = valid;
+    set_array_element(uneven, "openelm.attention.head_count_kv", 2, 3);
+    st = load_model_bytes(uneven);
+    CHECK(st.code == Error::shape_mismatch);
+    CHECK(std::string(st.detail) == "head_count 4 is not a multiple of head_count_kv 3 at layer 2");
+
+    std::vector<uint8_t> floats = valid;
+    set_array_element(floats, "openelm.feed_forward_length", -1, uint32_t(gguf::ValueType::f32));
+    st = load_model_bytes(floats);
+    CHECK(st.code == Error::wrong_key_type);
+    CHECK(std::string(st.detail).find("'openelm.feed_forward_length' is an array of f32") != std::string::npos);
+
+    // The tensors must have each layer's own widths: layer 1's kv heads as layer 2's.
+    std::vector<uint8_t> mismatched = valid;
+    set_array_element(mismatched, "openelm.attention.head_count_kv", 1, 4);
+    st = load_model_bytes(mismatched);
+    CHECK(st.code == Error::shape_mismatch);
+    CHECK(std::string(st.detail).find("blk.1.attn_qkv.weight") != std::string::npos);
+
+    RandomModelShape phi2;
+    REQUIRE(parse_random_model_options({"--arch", "phi2", "--vocab", "300", "--embd", "128", "--heads", "2", "--kv-heads", "2",
+                                        "--rot", "32", "--ff", "256", "--type", "f32"}, phi2).empty());
+    std::vector<uint8_t> rotary = random_model_gguf(phi2);
+    REQUIRE(load_model_bytes(rotary).ok());
+    set_value(rotary, "phi2.rope.dimension_count", uint32_t(96));
+    st = load_model_bytes(rotary);
+    CHECK(st.code == Error::shape_mismatch);
+    CHECK(std::string(st.detail) == "rope.dimension_count 96 does not fit head size 64");
+}
+
 TEST_CASE("text from the file cannot forge or color an error line") {
     RandomModelShape shape;
     shape.arch = "llama\n[generate] model: ok\x1b[31m";

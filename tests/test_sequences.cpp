@@ -101,6 +101,20 @@ TEST_CASE("every architecture batches sequences bit-identically") {
     }
 }
 
+TEST_CASE("phi2, openelm (widths per layer) and smollm3 batch sequences bit-identically") {
+    const std::vector<std::vector<std::string>> shapes = {
+        {"--arch", "phi2", "--vocab", "300", "--embd", "128", "--heads", "2", "--kv-heads", "2", "--rot", "32", "--ff", "256", "--type", "q8_0"},
+        {"--arch", "openelm", "--vocab", "300", "--embd", "128", "--head-dim", "32", "--layers", "3", "--layer-heads", "2,4,6",
+         "--layer-kv-heads", "1,4,2", "--layer-ff", "128,192,256", "--type", "q8_0"},
+        {"--arch", "smollm3", "--vocab", "300", "--embd", "128", "--heads", "4", "--kv-heads", "2", "--layers", "4", "--ff", "256", "--type", "q8_0"}};
+    for (const auto& options : shapes) {
+        RandomModelShape s;
+        REQUIRE(parse_random_model_options(options, s).empty());
+        test_support::InMemoryModel loaded(random_model_gguf(s));
+        check_bit_identical(loaded.model, 32, {10, 5, 14}, s.arch.c_str());
+    }
+}
+
 TEST_CASE("sequences longer than the sliding window batch bit-identically") {
     for (const char* arch : {"gemma2", "gemma3"}) {
         RandomModelShape s;

@@ -8,6 +8,7 @@
 
 #include <random>
 
+#include "../examples/random_model.hpp"
 #include "model_support.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "tinyllm/loaders/formats/pte_program.hpp"
@@ -86,6 +87,27 @@ TEST_CASE("A sequence's saved state continues bit-identically in a fresh session
     CHECK(nothing.size() == state::Header::bytes);
     REQUIRE(single.session.load_state(nothing.data(), nothing.size()).ok());
     CHECK(single.session.n_past() == 0);
+}
+
+TEST_CASE("A state of a model whose layers differ in width (OpenELM) restores bit-identically") {
+    RandomModelShape shape;
+    REQUIRE(parse_random_model_options({"--arch", "openelm", "--vocab", "300", "--embd", "128", "--head-dim", "32", "--layers", "3",
+                                        "--layer-heads", "2,4,6", "--layer-kv-heads", "1,4,2", "--layer-ff", "128,192,256", "--type", "q8_0"},
+                                       shape).empty());
+    test_support::InMemoryModel loaded(random_model_gguf(shape));
+    const Model& m = loaded.model;
+    const std::vector<int32_t> prompt = random_tokens(13, 300, 3), more = random_tokens(6, 300, 4);
+    SessionMemory original(m, 32, 8, 2);
+    std::vector<BatchToken> batch;
+    for (int32_t id : prompt) batch.push_back(BatchToken{id, 1, false});
+    REQUIRE(original.session.decode(batch.data(), int(batch.size()), nullptr).ok());
+    const std::vector<uint8_t> state = save(original.session, 1);
+    // Keys and values of each layer at its own width: (1 + 4 + 2) heads of 32.
+    CHECK(state.size() == state::Header::bytes + 2 * prompt.size() * size_t((1 + 4 + 2) * 32) * 2);
+    const std::vector<float> expected = continue_with(original.session, 1, more);
+    SessionMemory restored(m, 48, 8, 3);
+    REQUIRE(restored.session.load_state(0, state.data(), state.size()).ok());
+    CHECK(same_bits(continue_with(restored.session, 0, more), expected));
 }
 
 TEST_CASE("States that do not belong are refused by name and change nothing") {

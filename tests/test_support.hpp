@@ -72,6 +72,12 @@ struct Comparison {
     int argmax_equal = 0;
 };
 
+inline std::string join(const std::vector<int>& ids) {
+    std::string out;
+    for (int id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+    return out;
+}
+
 inline int argmax(const float* v, int n) {
     int best = 0;
     for (int i = 1; i < n; ++i)

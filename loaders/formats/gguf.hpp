@@ -60,6 +60,9 @@ inline const char* value_type_name(ValueType t) { return value_type_info(t).name
 // Fixed byte size of a scalar value type; 0 for string/array/unknown.
 inline size_t scalar_size(ValueType t) { return value_type_info(t).size; }
 
+// Integer scalars (booleans included): every fixed-size type but the two floats.
+inline bool is_integer_type(ValueType t) { return scalar_size(t) && t != ValueType::f32 && t != ValueType::f64; }
+
 inline uint64_t load_u64(const uint8_t* p) { uint64_t v; __builtin_memcpy(&v, p, 8); return v; }
 inline uint32_t load_u32(const uint8_t* p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
 
@@ -121,9 +124,7 @@ struct Value {
         if (type == ValueType::f64) { double v; __builtin_memcpy(&v, data, 8); return v; }
         return double(as_int());
     }
-    bool is_integer() const {
-        return scalar_size(type) && type != ValueType::f32 && type != ValueType::f64;
-    }
+    bool is_integer() const { return is_integer_type(type); }
     bool is_number() const { return scalar_size(type) != 0; }
 };
 

@@ -72,6 +72,11 @@ public:
                                 "' is not converted (llama, qwen2 and qwen3 are)");
         if (c_.n_rot != c_.head_dim || c_.head_dim % 2 != 0)
             return Status::fail(Error::unsupported_type, "rotary embeddings over ", c_.n_rot, " of ", c_.head_dim, " head dimensions (all of an even number are converted)");
+        for (int l = 0; l < c_.n_layer; ++l) {
+            const LayerShape& s = m_.layers[l].shape;
+            if (s.n_head != c_.n_head || s.n_head_kv != c_.n_head_kv || s.n_ff != c_.n_ff)
+                return Status::fail(Error::unsupported_type, "layer ", l, "'s widths differ from the others' (one width for every layer is converted)");
+        }
         if (c_.n_head_kv <= 0 || c_.n_head % c_.n_head_kv != 0)
             return Status::fail(Error::bad_shape, c_.n_head, " query heads do not share ", c_.n_head_kv, " key/value heads evenly");
         if (c_.fused_qkv || c_.fused_gate_up || c_.post_norms || c_.embed_scale || c_.sliding_window > 0 || c_.attn_softcap > 0 ||
@@ -409,7 +414,7 @@ private:
         const int mean = w_.planned_tensor(ScalarType::Float, reduced);
         w_.call("aten::mean", "out", {sq, w_.int_list({-1}), w_.bool_value(true), w_.null_value()}, mean);
         const int eps = w_.planned_tensor(ScalarType::Float, reduced);
-        w_.call("aten::add", "out", {mean, scalar_constant(c_.rms_eps), w_.int_value(1)}, eps);
+        w_.call("aten::add", "out", {mean, scalar_constant(c_.norm_eps), w_.int_value(1)}, eps);
         const int inv = w_.planned_tensor(ScalarType::Float, reduced);
         w_.call("aten::rsqrt", "out", {eps}, inv);
         const int scaled = w_.planned_tensor(ScalarType::Float, sizes);

@@ -10,21 +10,25 @@
 namespace tinyllm {
 
 struct LayerWeights {
-    const float* attn_norm = nullptr;
+    LayerShape shape;
+    const float *attn_norm = nullptr, *attn_norm_b = nullptr;  // the bias: LayerNorm only
     WeightView wq, wk, wv, wo;
     const float *bq = nullptr, *bk = nullptr, *bv = nullptr;  // optional projection biases
+    const float* bo = nullptr;                                 // linear_biases
     const float *q_norm = nullptr, *k_norm = nullptr;         // per-head norms (qk_norm)
     const float* post_attn_norm = nullptr;                     // post_norms
-    const float* ffn_norm = nullptr;
-    WeightView w_gate, w_up, w_down;
+    const float* ffn_norm = nullptr;                           // absent with a parallel residual
+    WeightView w_gate, w_up, w_down;                           // no gate when !gated_ffn
+    const float *b_up = nullptr, *b_down = nullptr;            // linear_biases
     const float* post_ffn_norm = nullptr;                      // post_norms
 };
 
 struct Model {
     ModelConfig config;
     WeightView token_embd;
-    const float* output_norm = nullptr;
+    const float *output_norm = nullptr, *output_norm_b = nullptr;
     WeightView output;  // the embedding itself when the output head is tied
+    const float* output_b = nullptr;  // linear_biases
     const float* rope_freq_factors = nullptr;  // n_rot / 2 divisors of the RoPE angles (Llama 3)
     LayerWeights* layers = nullptr;
     uint64_t fingerprint = 0;  // model_fingerprint() at load: what saved states are checked against
@@ -109,9 +113,10 @@ inline uint64_t model_fingerprint(const Model& m) {
     const ModelConfig& c = m.config;
     state::Hash h;
     const int64_t shape[] = {int64_t(c.arch), c.n_vocab, c.n_embd, c.n_layer, c.n_ff, c.n_head, c.n_head_kv, c.head_dim, c.n_rot,
-                             c.sliding_window, c.swa_pattern, int64_t(c.rope_style), int64_t(c.activation)};
+                             c.sliding_window, c.swa_pattern, int64_t(c.rope_style), int64_t(c.activation), c.kv_cache_width,
+                             int64_t(c.norm), c.no_rope_layer_step};
     for (int64_t v : shape) h.add_u64(uint64_t(v));
-    const float options[] = {c.rms_eps, c.rope_base, c.rope_freq_scale, c.q_scale, c.kq_scale, c.attn_softcap, c.final_softcap, c.rope_base_swa};
+    const float options[] = {c.norm_eps, c.rope_base, c.rope_freq_scale, c.q_scale, c.kq_scale, c.attn_softcap, c.final_softcap, c.rope_base_swa};
     h.add(reinterpret_cast<const uint8_t*>(options), sizeof options);
     auto matrix = [&](const WeightView& w) {
         const size_t bytes = size_t(w.rows) * size_t(w.row_bytes), edge = bytes < 64 ? bytes : 64;
@@ -125,8 +130,10 @@ inline uint64_t model_fingerprint(const Model& m) {
     h.add(reinterpret_cast<const uint8_t*>(m.output_norm), row);
     for (int l = 0; l < c.n_layer; ++l) {
         const LayerWeights& L = m.layers[l];
+        const int64_t widths[] = {L.shape.n_head, L.shape.n_head_kv, L.shape.n_ff};
+        for (int64_t v : widths) h.add_u64(uint64_t(v));
         h.add(reinterpret_cast<const uint8_t*>(L.attn_norm), row);
-        h.add(reinterpret_cast<const uint8_t*>(L.ffn_norm), row);
+        if (L.ffn_norm) h.add(reinterpret_cast<const uint8_t*>(L.ffn_norm), row);
         const WeightView* matrices[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
         for (const WeightView* w : matrices) matrix(*w);
     }
@@ -150,11 +157,16 @@ inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
     c.n_vocab = int(embd->ne[1]);
     if (!(st = bind_matrix(f, c, -1, "token_embd.weight", c.n_embd, c.n_vocab, m.token_embd))) return st;
     if (!(st = bind_vector(f, c, -1, "output_norm.weight", c.n_embd, m.output_norm))) return st;
-    if (f.find_tensor("output.weight")) {
+    if (c.norm == NormKind::layer)
+        if (!(st = bind_vector(f, c, -1, "output_norm.bias", c.n_embd, m.output_norm_b))) return st;
+    // As in llama.cpp: Phi-2 needs its own head; OpenELM's is always the embedding, whatever the file holds.
+    if (c.arch == Arch::phi2 || (f.find_tensor("output.weight") && c.arch != Arch::openelm)) {
         if (!(st = bind_matrix(f, c, -1, "output.weight", c.n_embd, c.n_vocab, m.output))) return st;
     } else {
         m.output = m.token_embd;
     }
+    if (c.linear_biases)
+        if (!(st = bind_vector(f, c, -1, "output.bias", c.n_vocab, m.output_b))) return st;
 
     if (f.find_tensor("rope_freqs.weight"))
         if (!(st = bind_vector(f, c, -1, "rope_freqs.weight", c.n_rot / 2, m.rope_freq_factors))) return st;
@@ -162,42 +174,62 @@ inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
     m.layers = arena.allocate_array<LayerWeights>(size_t(c.n_layer));
     if (!m.layers) return Status::fail(Error::out_of_memory, "layer table");
     auto has = [&](int layer, const char* suffix) { return f.find_tensor(cstr(detail::TensorName(layer, suffix).text)) != nullptr; };
+    int64_t kv_offset = 0;
     for (int l = 0; l < c.n_layer; ++l) {
         LayerWeights& L = m.layers[l];
         L = LayerWeights{};
+        if (!(st = read_layer_shape(f, c, l, kv_offset, L.shape))) return st;
+        kv_offset += L.shape.kv_dim;
+        const int Q = L.shape.q_dim, KV = L.shape.kv_dim, F = L.shape.n_ff;
         if (!(st = bind_vector(f, c, l, "attn_norm.weight", c.n_embd, L.attn_norm))) return st;
+        if (c.norm == NormKind::layer)
+            if (!(st = bind_vector(f, c, l, "attn_norm.bias", c.n_embd, L.attn_norm_b))) return st;
         if (c.fused_qkv) {
             WeightView qkv;
-            if (!(st = bind_matrix(f, c, l, "attn_qkv.weight", c.n_embd, c.q_dim() + 2 * c.kv_dim(), qkv))) return st;
-            L.wq = row_range(qkv, 0, c.q_dim());
-            L.wk = row_range(qkv, c.q_dim(), c.kv_dim());
-            L.wv = row_range(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+            if (!(st = bind_matrix(f, c, l, "attn_qkv.weight", c.n_embd, Q + 2 * KV, qkv))) return st;
+            L.wq = row_range(qkv, 0, Q);
+            L.wk = row_range(qkv, Q, KV);
+            L.wv = row_range(qkv, Q + KV, KV);
         } else {
-            if (!(st = bind_matrix(f, c, l, "attn_q.weight", c.n_embd, c.q_dim(), L.wq))) return st;
-            if (!(st = bind_matrix(f, c, l, "attn_k.weight", c.n_embd, c.kv_dim(), L.wk))) return st;
-            if (!(st = bind_matrix(f, c, l, "attn_v.weight", c.n_embd, c.kv_dim(), L.wv))) return st;
+            if (!(st = bind_matrix(f, c, l, "attn_q.weight", c.n_embd, Q, L.wq))) return st;
+            if (!(st = bind_matrix(f, c, l, "attn_k.weight", c.n_embd, KV, L.wk))) return st;
+            if (!(st = bind_matrix(f, c, l, "attn_v.weight", c.n_embd, KV, L.wv))) return st;
         }
-        if (has(l, "attn_q.bias")) {
-            if (!(st = bind_vector(f, c, l, "attn_q.bias", c.q_dim(), L.bq))) return st;
-            if (!(st = bind_vector(f, c, l, "attn_k.bias", c.kv_dim(), L.bk))) return st;
-            if (!(st = bind_vector(f, c, l, "attn_v.bias", c.kv_dim(), L.bv))) return st;
+        if (c.fused_qkv && c.linear_biases) {  // one bias vector, rows q | k | v
+            const float* qkv_b = nullptr;
+            if (!(st = bind_vector(f, c, l, "attn_qkv.bias", Q + 2 * KV, qkv_b))) return st;
+            L.bq = qkv_b;
+            L.bk = qkv_b + Q;
+            L.bv = qkv_b + Q + KV;
+        } else if (c.linear_biases || has(l, "attn_q.bias")) {
+            if (!(st = bind_vector(f, c, l, "attn_q.bias", Q, L.bq))) return st;
+            if (!(st = bind_vector(f, c, l, "attn_k.bias", KV, L.bk))) return st;
+            if (!(st = bind_vector(f, c, l, "attn_v.bias", KV, L.bv))) return st;
         }
         if (c.qk_norm) {
             if (!(st = bind_vector(f, c, l, "attn_q_norm.weight", c.head_dim, L.q_norm))) return st;
             if (!(st = bind_vector(f, c, l, "attn_k_norm.weight", c.head_dim, L.k_norm))) return st;
         }
-        if (!(st = bind_matrix(f, c, l, "attn_output.weight", c.q_dim(), c.n_embd, L.wo))) return st;
-        if (!(st = bind_vector(f, c, l, "ffn_norm.weight", c.n_embd, L.ffn_norm))) return st;
+        if (!(st = bind_matrix(f, c, l, "attn_output.weight", Q, c.n_embd, L.wo))) return st;
+        if (c.linear_biases)
+            if (!(st = bind_vector(f, c, l, "attn_output.bias", c.n_embd, L.bo))) return st;
+        if (!c.parallel_residual)
+            if (!(st = bind_vector(f, c, l, "ffn_norm.weight", c.n_embd, L.ffn_norm))) return st;
         if (c.fused_gate_up) {
             WeightView gate_up;
-            if (!(st = bind_matrix(f, c, l, "ffn_up.weight", c.n_embd, 2 * int64_t(c.n_ff), gate_up))) return st;
-            L.w_gate = row_range(gate_up, 0, c.n_ff);
-            L.w_up = row_range(gate_up, c.n_ff, c.n_ff);
+            if (!(st = bind_matrix(f, c, l, "ffn_up.weight", c.n_embd, 2 * int64_t(F), gate_up))) return st;
+            L.w_gate = row_range(gate_up, 0, F);
+            L.w_up = row_range(gate_up, F, F);
         } else {
-            if (!(st = bind_matrix(f, c, l, "ffn_gate.weight", c.n_embd, c.n_ff, L.w_gate))) return st;
-            if (!(st = bind_matrix(f, c, l, "ffn_up.weight", c.n_embd, c.n_ff, L.w_up))) return st;
+            if (c.gated_ffn)
+                if (!(st = bind_matrix(f, c, l, "ffn_gate.weight", c.n_embd, F, L.w_gate))) return st;
+            if (!(st = bind_matrix(f, c, l, "ffn_up.weight", c.n_embd, F, L.w_up))) return st;
         }
-        if (!(st = bind_matrix(f, c, l, "ffn_down.weight", c.n_ff, c.n_embd, L.w_down))) return st;
+        if (!(st = bind_matrix(f, c, l, "ffn_down.weight", F, c.n_embd, L.w_down))) return st;
+        if (c.linear_biases) {
+            if (!(st = bind_vector(f, c, l, "ffn_up.bias", F, L.b_up))) return st;
+            if (!(st = bind_vector(f, c, l, "ffn_down.bias", c.n_embd, L.b_down))) return st;
+        }
         if (c.post_norms) {
             if (!(st = bind_vector(f, c, l, "post_attention_norm.weight", c.n_embd, L.post_attn_norm))) return st;
             if (!(st = bind_vector(f, c, l, "post_ffw_norm.weight", c.n_embd, L.post_ffn_norm))) return st;

@@ -9,8 +9,9 @@
 
 namespace tinyllm {
 
-enum class Arch : uint8_t { llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3 };
+enum class Arch : uint8_t { llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, phi2, openelm, smollm3 };
 enum class FfnActivation : uint8_t { silu, gelu_tanh };
+enum class NormKind : uint8_t { rms, layer };  // RMSNorm, or LayerNorm with a bias (Phi-2)
 
 // Everything the forward pass needs to know about a model. The architecture is data: each
 // family differs from Llama only in the options below, all read from GGUF metadata or fixed
@@ -22,12 +23,16 @@ struct ModelConfig {
     int n_ctx_train = 0;
     int n_embd = 0;
     int n_layer = 0;
+    // Feed-forward width and head counts. Metadata may give them per layer (OpenELM): then these
+    // are the largest, which size the scratch buffers, and each layer's are its LayerShape.
     int n_ff = 0;
     int n_head = 0;
     int n_head_kv = 0;
-    int head_dim = 0;  // per-head size of q and k (attention.key_length, else n_embd / n_head)
+    int head_dim = 0;  // per-head size of q and k (attention.key_length, else n_embd / layer 0's n_head)
     int n_rot = 0;     // rotated dimensions per head (rope.dimension_count)
-    float rms_eps = 1e-5f;
+    int64_t kv_cache_width = 0;  // one token's keys (or values) over all layers: the sum of their kv widths
+    NormKind norm = NormKind::rms;
+    float norm_eps = 1e-5f;
     float rope_base = 10000.0f;
     float rope_freq_scale = 1.0f;  // linear RoPE scaling: positions are multiplied by this
     RopeStyle rope_style = RopeStyle::adjacent;
@@ -39,6 +44,9 @@ struct ModelConfig {
     bool qk_norm = false;          // per-head RMSNorm of q and k before RoPE (Qwen3, Gemma 3)
     bool fused_qkv = false;        // one attn_qkv matrix, rows q | k | v (Phi-3)
     bool fused_gate_up = false;    // one ffn_up matrix, rows gate | up (Phi-3)
+    bool gated_ffn = true;         // down(act(gate) * up); false: down(act(up)) (Phi-2)
+    bool parallel_residual = false;  // attention and FFN both read the attention norm's output and add to x together (Phi-2)
+    bool linear_biases = false;    // every linear layer has a bias: q, k, v, attention output, FFN, output head (Phi-2)
     float q_scale = 1.0f;          // applied to q before attention (Gemma, Phi-3) ...
     float kq_scale = 1.0f;         // ... or to q.k scores (Llama, Qwen)
     float attn_softcap = 0.0f;     // scores = cap * tanh(scores / cap) when > 0 (Gemma 2)
@@ -46,10 +54,13 @@ struct ModelConfig {
     int sliding_window = 0;        // keys further back than this are masked on SWA layers
     int swa_pattern = 0;           // layer l uses the window when l % pattern < pattern - 1
     float rope_base_swa = 0.0f;    // RoPE base of SWA layers when it differs (Gemma 3)
+    int no_rope_layer_step = 0;    // every step-th layer (the last of each step) skips RoPE (SmolLM3)
 
-    // Both fit an int: read_model_config bounds them, computed in 64 bits, by max_width.
+    // The largest over layers. Both fit an int: read_model_config bounds them, computed in 64
+    // bits, by max_width.
     int q_dim() const { return n_head * head_dim; }
     int kv_dim() const { return n_head_kv * head_dim; }
+    bool layer_uses_rope(int layer) const { return no_rope_layer_step <= 0 || (layer + 1) % no_rope_layer_step != 0; }
     bool is_swa_layer(int layer) const {
         return sliding_window > 0 && swa_pattern > 0 && layer % swa_pattern < swa_pattern - 1;
     }
@@ -113,14 +124,24 @@ inline Status read_optional_float(const gguf::File& f, const char* arch, const c
 inline Status read_family_options(const gguf::File& f, ModelConfig& c) {
     const char* a = c.architecture;
     Status st;
-    if (c.arch != Arch::llama) c.rope_style = RopeStyle::neox;
-    // Attention scaling: Gemma and Phi-3 scale q; the others scale the scores.
-    const bool scale_q = c.arch == Arch::gemma || c.arch == Arch::gemma2 || c.arch == Arch::gemma3 || c.arch == Arch::phi3;
+    if (c.arch != Arch::llama && c.arch != Arch::smollm3) c.rope_style = RopeStyle::neox;
+    // Attention scaling: Gemma and the Phis scale q; the others scale the scores.
+    const bool scale_q = c.arch == Arch::gemma || c.arch == Arch::gemma2 || c.arch == Arch::gemma3 || c.arch == Arch::phi3 ||
+                         c.arch == Arch::phi2;
     (scale_q ? c.q_scale : c.kq_scale) = 1.0f / math::sqrtf(float(c.head_dim));
     switch (c.arch) {
     case Arch::llama: case Arch::qwen2: break;
     case Arch::qwen3: c.qk_norm = true; break;
+    case Arch::openelm: c.qk_norm = c.fused_qkv = true; break;
+    case Arch::smollm3: c.no_rope_layer_step = 4; break;  // fixed by the family; no metadata key says it
     case Arch::phi3: c.fused_qkv = c.fused_gate_up = true; break;
+    case Arch::phi2:
+        c.fused_qkv = f.find_tensor("blk.0.attn_qkv.weight") != nullptr;  // converters write either form
+        c.activation = FfnActivation::gelu_tanh;
+        c.gated_ffn = false;
+        c.parallel_residual = true;
+        c.linear_biases = true;
+        break;
     case Arch::gemma: case Arch::gemma2: case Arch::gemma3:
         c.embed_scale = true;
         c.activation = FfnActivation::gelu_tanh;
@@ -151,6 +172,60 @@ inline Status read_family_options(const gguf::File& f, ModelConfig& c) {
     return Status{};
 }
 
+// A layer's widths. In most models every layer has the model's; OpenELM's vary by layer.
+struct LayerShape {
+    int n_head = 0, n_head_kv = 0, n_ff = 0;
+    int q_dim = 0, kv_dim = 0;
+    int64_t kv_offset = 0;  // the earlier layers' kv widths: where this layer's keys start in a token's cache
+};
+
+namespace detail {
+
+// A width that is either one integer for every layer or an array with one per layer (as
+// llama.cpp reads feed_forward_length and the head counts).
+inline Status read_layer_width(const gguf::File& f, const char* arch, const char* suffix, int n_layer, int layer, int& out) {
+    ArchKey key(arch, suffix);
+    const gguf::KeyValue* kv = f.find(key.view());
+    if (!kv || kv->value.type != gguf::ValueType::array) return read_positive(f, arch, suffix, out, max_width);
+    const gguf::Array values = kv->value.as_array();
+    if (!gguf::is_integer_type(values.type))
+        return Status::fail(Error::wrong_key_type, "metadata key '", key.text, "' is an array of ", gguf::value_type_name(values.type));
+    if (values.count != uint64_t(n_layer))
+        return Status::fail(Error::shape_mismatch, "metadata key '", key.text, "' has ", values.count, " values for ", n_layer, " layers");
+    const int64_t v = values.int_at(uint64_t(layer));
+    if (v <= 0 || v > max_width)
+        return Status::fail(Error::invalid_argument, "metadata key '", key.text, "' = ", v, " at layer ", layer, " is out of range");
+    out = int(v);
+    return Status{};
+}
+
+// Layer `layer`'s head counts and feed-forward width (kv_offset is the caller's to fill).
+inline Status read_layer_counts(const gguf::File& f, const ModelConfig& c, int layer, LayerShape& s) {
+    const char* a = c.architecture;
+    Status st;
+    if (!(st = read_layer_width(f, a, "feed_forward_length", c.n_layer, layer, s.n_ff))) return st;
+    if (!(st = read_layer_width(f, a, "attention.head_count", c.n_layer, layer, s.n_head))) return st;
+    s.n_head_kv = s.n_head;
+    if (f.find(ArchKey(a, "attention.head_count_kv").view()))
+        if (!(st = read_layer_width(f, a, "attention.head_count_kv", c.n_layer, layer, s.n_head_kv))) return st;
+    if (s.n_head % s.n_head_kv != 0)
+        return Status::fail(Error::shape_mismatch, "head_count ", s.n_head, " is not a multiple of head_count_kv ", s.n_head_kv,
+                            c.n_layer > 1 ? " at layer " : "", c.n_layer > 1 ? layer : 0);
+    return Status{};
+}
+
+} // namespace detail
+
+// Layer `layer`'s widths in a model whose config read_model_config has read (and checked).
+inline Status read_layer_shape(const gguf::File& f, const ModelConfig& c, int layer, int64_t kv_offset, LayerShape& s) {
+    Status st = detail::read_layer_counts(f, c, layer, s);
+    if (!st) return st;
+    s.q_dim = s.n_head * c.head_dim;
+    s.kv_dim = s.n_head_kv * c.head_dim;
+    s.kv_offset = kv_offset;
+    return Status{};
+}
+
 inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
     Result<StrView> arch = f.get_string("general.architecture");
     if (!arch) return arch.status;
@@ -161,7 +236,8 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
     struct Family { const char* name; Arch arch; };
     const Family families[] = {{"llama", Arch::llama}, {"qwen2", Arch::qwen2}, {"qwen3", Arch::qwen3},
                                {"gemma", Arch::gemma}, {"gemma2", Arch::gemma2}, {"gemma3", Arch::gemma3},
-                               {"phi3", Arch::phi3}};
+                               {"phi3", Arch::phi3}, {"phi2", Arch::phi2}, {"openelm", Arch::openelm},
+                               {"smollm3", Arch::smollm3}};
     bool known = false;
     for (const Family& fam : families)
         if (*arch == cstr(fam.name)) {
@@ -170,7 +246,7 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
         }
     if (!known)
         return Status::fail(Error::unsupported_architecture, "architecture '", *arch,
-                            "' (supported: llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3)");
+                            "' (supported: llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, phi2, openelm, smollm3)");
     const char* a = c.architecture;
 
     using detail::read_positive;
@@ -182,33 +258,43 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
     if (uint64_t(c.n_layer) > f.n_tensors)
         return Status::fail(Error::absurd_count, "metadata key '", detail::ArchKey(a, "block_count").text, "' = ", c.n_layer,
                             " exceeds the file's ", f.n_tensors, " tensors");
-    if (!(st = read_positive(f, a, "feed_forward_length", c.n_ff, detail::max_width))) return st;
-    if (!(st = read_positive(f, a, "attention.head_count", c.n_head))) return st;
-    c.n_head_kv = c.n_head;
-    if (f.find(detail::ArchKey(a, "attention.head_count_kv").view()))
-        if (!(st = read_positive(f, a, "attention.head_count_kv", c.n_head_kv))) return st;
-    if (c.n_head % c.n_head_kv != 0)
-        return Status::fail(Error::shape_mismatch, "head_count ", c.n_head, " is not a multiple of head_count_kv ", c.n_head_kv);
-    c.head_dim = c.n_embd / c.n_head;
+    int first_n_head = 0;
+    for (int l = 0; l < c.n_layer; ++l) {
+        LayerShape s;
+        if (!(st = detail::read_layer_counts(f, c, l, s))) return st;
+        if (l == 0) first_n_head = s.n_head;
+        if (s.n_ff > c.n_ff) c.n_ff = s.n_ff;
+        if (s.n_head > c.n_head) c.n_head = s.n_head;
+        if (s.n_head_kv > c.n_head_kv) c.n_head_kv = s.n_head_kv;
+    }
+    c.head_dim = c.n_embd / first_n_head;
     if (f.find(detail::ArchKey(a, "attention.key_length").view())) {
         if (!(st = read_positive(f, a, "attention.key_length", c.head_dim, detail::max_width))) return st;
     } else if (c.head_dim == 0) {
-        return Status::fail(Error::shape_mismatch, "head_count ", c.n_head, " exceeds embedding_length ", c.n_embd);
+        return Status::fail(Error::shape_mismatch, "head_count ", first_n_head, " exceeds embedding_length ", c.n_embd);
     }
-    // head_count_kv divides head_count, so kv_dim <= q_dim.
+    // Every layer's head_count_kv divides its head_count, so kv widths are at most q widths.
     const int64_t q_dim = int64_t(c.n_head) * c.head_dim;
     if (q_dim > detail::max_width)
         return Status::fail(Error::invalid_argument, "head_count ", c.n_head, " x key_length ", c.head_dim, " = ", q_dim,
                             " exceeds the width limit ", detail::max_width);
+    for (int l = 0; l < c.n_layer; ++l) {
+        LayerShape s;
+        if (!(st = read_layer_shape(f, c, l, c.kv_cache_width, s))) return st;
+        c.kv_cache_width += s.kv_dim;
+    }
     c.n_rot = c.head_dim;
     if (f.find(detail::ArchKey(a, "rope.dimension_count").view()))
         if (!(st = read_positive(f, a, "rope.dimension_count", c.n_rot))) return st;
     if (c.n_rot > c.head_dim || c.n_rot % 2)
         return Status::fail(Error::shape_mismatch, "rope.dimension_count ", c.n_rot, " does not fit head size ", c.head_dim);
 
-    Result<double> eps = f.get_float(detail::ArchKey(a, "attention.layer_norm_rms_epsilon").view());
-    if (!eps) return eps.status;  // required
-    if (!(st = detail::read_optional_float(f, a, "attention.layer_norm_rms_epsilon", c.rms_eps, 0.0f))) return st;
+    // Phi-2's LayerNorm has its own epsilon key; the others' RMSNorm this one. Required, as in llama.cpp.
+    if (c.arch == Arch::phi2) c.norm = NormKind::layer;
+    const char* eps_key = c.norm == NormKind::layer ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon";
+    Result<double> eps = f.get_float(detail::ArchKey(a, eps_key).view());
+    if (!eps) return eps.status;
+    if (!(st = detail::read_optional_float(f, a, eps_key, c.norm_eps, 0.0f))) return st;
     if (!(st = detail::read_optional_float(f, a, "rope.freq_base", c.rope_base, 1e-30f))) return st;
     return read_family_options(f, c);
 }

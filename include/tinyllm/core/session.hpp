@@ -97,12 +97,12 @@ public:
         if (!dst || capacity < need)
             return Status::fail(Error::out_of_memory, "the state needs ", uint64_t(need), " bytes; the buffer has ", uint64_t(capacity));
         const int n = n_past_[seq];
-        const size_t row = size_t(model_->config.kv_dim()) * sizeof(uint16_t);
         uint8_t* out = dst + state::Header::bytes;
         for (int l = 0; l < model_->config.n_layer; ++l)
             for (int kv = 0; kv < 2; ++kv) {
-                __builtin_memcpy(out, cache_row(kv ? v_cache_ : k_cache_, l, seq), size_t(n) * row);
-                out += size_t(n) * row;
+                const size_t bytes = size_t(n) * size_t(model_->layers[l].shape.kv_dim) * sizeof(uint16_t);
+                __builtin_memcpy(out, cache_row(kv ? v_cache_ : k_cache_, l, seq), bytes);
+                out += bytes;
             }
         state::write_header(dst, state_header(n));
         return need;
@@ -117,12 +117,12 @@ public:
         if (!st) return st;
         const int n_fit = saved.n_tokens <= n_ctx_ ? saved.n_tokens : 0;  // check_fits refuses the others
         if (!(st = state::check_fits(saved, state_header(n_fit), n_ctx_, state_payload_bytes(n_fit)))) return st;
-        const size_t row = size_t(model_->config.kv_dim()) * sizeof(uint16_t), n = size_t(saved.n_tokens);
         const uint8_t* in = src + state::Header::bytes;
         for (int l = 0; l < model_->config.n_layer; ++l)
             for (int kv = 0; kv < 2; ++kv) {
-                __builtin_memcpy(cache_row(kv ? v_cache_ : k_cache_, l, seq), in, n * row);
-                in += n * row;
+                const size_t bytes = size_t(saved.n_tokens) * size_t(model_->layers[l].shape.kv_dim) * sizeof(uint16_t);
+                __builtin_memcpy(cache_row(kv ? v_cache_ : k_cache_, l, seq), in, bytes);
+                in += bytes;
             }
         n_past_[seq] = saved.n_tokens;
         return Status{};
@@ -140,7 +140,7 @@ public:
 
 private:
     size_t state_payload_bytes(int n_tokens) const {
-        return size_t(model_->config.n_layer) * 2 * size_t(n_tokens) * size_t(model_->config.kv_dim()) * sizeof(uint16_t);
+        return 2 * size_t(n_tokens) * size_t(model_->config.kv_cache_width) * sizeof(uint16_t);
     }
     state::Header state_header(int n_tokens) const {
         state::Header h;
@@ -151,9 +151,13 @@ private:
         h.payload_bytes = state_payload_bytes(n_tokens);
         return h;
     }
+    // The cache holds each layer's [n_seq][n_ctx][kv_dim] block after the earlier layers'.
+    uint16_t* layer_cache(uint16_t* cache, int layer) const {
+        return cache + model_->layers[layer].shape.kv_offset * n_seq_ * n_ctx_;
+    }
     // Where sequence seq's keys (or values) of one layer start.
     uint16_t* cache_row(uint16_t* cache, int layer, int seq) const {
-        return cache + (int64_t(layer) * n_seq_ + seq) * n_ctx_ * model_->config.kv_dim();
+        return layer_cache(cache, layer) + int64_t(seq) * n_ctx_ * model_->layers[layer].shape.kv_dim;
     }
 
     template <class TokenAt>
@@ -196,15 +200,16 @@ private:
     template <class Alloc>
     bool carve(Alloc&& alloc) {
         const ModelConfig& c = model_->config;
-        const size_t B = size_t(n_batch_), kv = size_t(c.n_layer) * size_t(n_seq_) * size_t(n_ctx_) * size_t(c.kv_dim());
+        const size_t B = size_t(n_batch_), kv = size_t(n_seq_) * size_t(n_ctx_) * size_t(c.kv_cache_width);
         int widest = c.n_embd;
         if (c.n_ff > widest) widest = c.n_ff;
         if (c.q_dim() > widest) widest = c.q_dim();
         return alloc(k_cache_, kv, sizeof(uint16_t)) && alloc(v_cache_, kv, sizeof(uint16_t)) &&
                alloc(x_, B * c.n_embd, sizeof(float)) && alloc(xn_, B * c.n_embd, sizeof(float)) &&
+               alloc(attn_out_, c.parallel_residual ? B * c.n_embd : 0, sizeof(float)) &&
                alloc(q_, B * c.q_dim(), sizeof(float)) && alloc(k_, B * c.kv_dim(), sizeof(float)) &&
                alloc(v_, B * c.kv_dim(), sizeof(float)) && alloc(att_, B * c.q_dim(), sizeof(float)) &&
-               alloc(gate_, B * c.n_ff, sizeof(float)) && alloc(up_, B * c.n_ff, sizeof(float)) &&
+               alloc(gate_, c.gated_ffn ? B * c.n_ff : 0, sizeof(float)) && alloc(up_, B * c.n_ff, sizeof(float)) &&
                alloc(scores_, size_t(c.n_head) * n_ctx_, sizeof(float)) &&
                alloc(rope_cs_, B * c.n_rot, sizeof(float)) && alloc(rope_cs_local_, B * c.n_rot, sizeof(float)) &&
                alloc(q16_, size_t(c.q_dim()), sizeof(uint16_t)) &&
@@ -237,42 +242,58 @@ private:
     static void add_bias(float* y, const float* bias, int n_tokens, int width) {
         if (!bias) return;
         for (int t = 0; t < n_tokens; ++t)
-            for (int i = 0; i < width; ++i) y[t * width + i] += bias[i];
+            for (int i = 0; i < width; ++i) y[int64_t(t) * width + i] += bias[i];
     }
 
     // q/k norms, RoPE, and the q scale, for n tokens of one layer.
     void prepare_qk(const LayerWeights& L, int layer, int n) {
         const ModelConfig& c = model_->config;
-        const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim;
+        const int Q = L.shape.q_dim, KV = L.shape.kv_dim, D = c.head_dim;
+        const bool rope = c.layer_uses_rope(layer);
         const float* cs_table = c.layer_uses_local_rope(layer) ? rope_cs_local_ : rope_cs_;
         for (int t = 0; t < n; ++t) {
             const float* cs = cs_table + t * c.n_rot;
-            for (int h = 0; h < c.n_head; ++h) {
+            for (int h = 0; h < L.shape.n_head; ++h) {
                 float* q = q_ + t * Q + h * D;
-                if (L.q_norm) rms_norm(q, L.q_norm, q, D, c.rms_eps);
-                rope_apply(q, cs, c.n_rot, c.rope_style);
+                if (L.q_norm) rms_norm(q, L.q_norm, q, D, c.norm_eps);
+                if (rope) rope_apply(q, cs, c.n_rot, c.rope_style);
                 if (c.q_scale != 1.0f)
                     for (int d = 0; d < D; ++d) q[d] *= c.q_scale;
             }
-            for (int h = 0; h < c.n_head_kv; ++h) {
+            for (int h = 0; h < L.shape.n_head_kv; ++h) {
                 float* k = k_ + t * KV + h * D;
-                if (L.k_norm) rms_norm(k, L.k_norm, k, D, c.rms_eps);
-                rope_apply(k, cs, c.n_rot, c.rope_style);
+                if (L.k_norm) rms_norm(k, L.k_norm, k, D, c.norm_eps);
+                if (rope) rope_apply(k, cs, c.n_rot, c.rope_style);
             }
         }
     }
 
-    // gate <- act(gate) * up. GELU follows llama.cpp: its input and output pass through fp16.
-    static void gated_activation(FfnActivation act, float* gate, const float* up, int64_t n) {
-        if (act == FfnActivation::silu) {
+    // GELU follows llama.cpp: its input and output pass through fp16.
+    static float gelu_as_llama_cpp(float x) {
+        return x <= -10.0f ? 0.0f : x >= 10.0f ? x : fp16_to_f32(f32_to_fp16(gelu_tanh(fp16_to_f32(f32_to_fp16(x)))));
+    }
+
+    // The FFN's activation over n values: gate <- act(gate) * up, or (no gate) up <- act(up).
+    static void ffn_activation(const ModelConfig& c, float* gate, float* up, int64_t n) {
+        if (!c.gated_ffn) {
+            for (int64_t i = 0; i < n; ++i) up[i] = gelu_as_llama_cpp(up[i]);
+            return;
+        }
+        if (c.activation == FfnActivation::silu) {
             map_f32(gate, gate, n, [](float x) { return silu(x); });  // 8 wide where the CPU has AVX2
             for (int64_t i = 0; i < n; ++i) gate[i] *= up[i];
             return;
         }
-        for (int64_t i = 0; i < n; ++i) {
-            float x = gate[i];
-            float g = x <= -10.0f ? 0.0f : x >= 10.0f ? x : fp16_to_f32(f32_to_fp16(gelu_tanh(fp16_to_f32(f32_to_fp16(x)))));
-            gate[i] = g * up[i];
+        for (int64_t i = 0; i < n; ++i) gate[i] = gelu_as_llama_cpp(gate[i]) * up[i];
+    }
+
+    // out[t] = the model's norm of x[t] (weight, and bias with LayerNorm) for n rows of n_embd.
+    void normalize(const float* x, const float* weight, const float* bias, float* out, int n) const {
+        const ModelConfig& c = model_->config;
+        const int E = c.n_embd;
+        for (int t = 0; t < n; ++t) {
+            if (c.norm == NormKind::layer) layer_norm(x + t * E, weight, bias, out + t * E, E, c.norm_eps);
+            else rms_norm(x + t * E, weight, out + t * E, E, c.norm_eps);
         }
     }
 
@@ -282,9 +303,48 @@ private:
         const int E = c.n_embd;
         for (int t = 0; t < n; ++t) {
             float* row = y + t * E;
-            if (post_norm) rms_norm(row, post_norm, row, E, c.rms_eps);
+            if (post_norm) rms_norm(row, post_norm, row, E, c.norm_eps);
             for (int i = 0; i < E; ++i) x_[t * E + i] += row[i];
         }
+    }
+
+    // Attention for n tokens of one layer, from the normalized input in xn_ to its output
+    // projection in `out` ([n][n_embd], may be xn_); the layer's keys and values go into the cache.
+    void attention_block(const LayerWeights& L, int layer, int n, float* out) {
+        const ModelConfig& c = model_->config;
+        const int E = c.n_embd, Q = L.shape.q_dim, KV = L.shape.kv_dim;
+        MatmulInput in = input(xn_, n, E);
+        matmul_group<3>({{&L.wq, q_, Q}, {&L.wk, k_, KV}, {&L.wv, v_, KV}}, in);
+        add_bias(q_, L.bq, n, Q);
+        add_bias(k_, L.bk, n, KV);
+        add_bias(v_, L.bv, n, KV);
+        prepare_qk(L, layer, n);
+        uint16_t* layer_k = layer_cache(k_cache_, layer);
+        uint16_t* layer_v = layer_cache(v_cache_, layer);
+        const auto to_fp16 = best_f32_to_fp16_row();
+        for (int t = 0; t < n; ++t) {
+            const int64_t slot = (int64_t(seq_[t]) * n_ctx_ + pos_[t]) * KV;
+            to_fp16(k_ + int64_t(t) * KV, layer_k + slot, KV);
+            to_fp16(v_ + int64_t(t) * KV, layer_v + slot, KV);
+        }
+        attention(L.shape, layer_k, layer_v, n, c.is_swa_layer(layer) ? c.sliding_window : 0);
+        MatmulInput att_in = input(att_, n, Q);
+        matmul(L.wo, att_in, out, E);
+        add_bias(out, L.bo, n, E);
+    }
+
+    // The FFN for n tokens, from the normalized input in xn_ to `out` ([n][n_embd], may be xn_).
+    void ffn_block(const LayerWeights& L, int n, float* out) {
+        const ModelConfig& c = model_->config;
+        const int E = c.n_embd, F = L.shape.n_ff;
+        MatmulInput ffn_in = input(xn_, n, E);
+        if (c.gated_ffn) matmul_group<2>({{&L.w_gate, gate_, F}, {&L.w_up, up_, F}}, ffn_in);
+        else matmul(L.w_up, ffn_in, up_, F);
+        add_bias(up_, L.b_up, n, F);
+        ffn_activation(c, gate_, up_, int64_t(n) * F);
+        MatmulInput down_in = input(c.gated_ffn ? gate_ : up_, n, F);
+        matmul(L.w_down, down_in, out, E);
+        add_bias(out, L.b_down, n, E);
     }
 
     // One forward pass over the n tokens in ids_/seq_/pos_; logits (may be null) receives the
@@ -292,7 +352,7 @@ private:
     void forward_batch(int n, float* logits) {
         const Model& m = *model_;
         const ModelConfig& c = m.config;
-        const int E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff;
+        const int E = c.n_embd;
 
         for (int t = 0; t < n; ++t) dequantize_row(m.token_embd, ids_[t], x_ + int64_t(t) * E);
         if (c.embed_scale) {
@@ -303,32 +363,18 @@ private:
 
         for (int l = 0; l < c.n_layer; ++l) {
             const LayerWeights& L = m.layers[l];
-            for (int t = 0; t < n; ++t) rms_norm(x_ + t * E, L.attn_norm, xn_ + t * E, E, c.rms_eps);
-            MatmulInput in = input(xn_, n, E);
-            matmul_group<3>({{&L.wq, q_, Q}, {&L.wk, k_, KV}, {&L.wv, v_, KV}}, in);
-            add_bias(q_, L.bq, n, Q);
-            add_bias(k_, L.bk, n, KV);
-            add_bias(v_, L.bv, n, KV);
-            prepare_qk(L, l, n);
-            uint16_t* layer_k = k_cache_ + int64_t(l) * n_seq_ * n_ctx_ * KV;
-            uint16_t* layer_v = v_cache_ + int64_t(l) * n_seq_ * n_ctx_ * KV;
-            const auto to_fp16 = best_f32_to_fp16_row();
-            for (int t = 0; t < n; ++t) {
-                const int64_t slot = (int64_t(seq_[t]) * n_ctx_ + pos_[t]) * KV;
-                to_fp16(k_ + int64_t(t) * KV, layer_k + slot, KV);
-                to_fp16(v_ + int64_t(t) * KV, layer_v + slot, KV);
+            normalize(x_, L.attn_norm, L.attn_norm_b, xn_, n);
+            if (c.parallel_residual) {
+                // x = (attention(norm(x)) + ffn(norm(x))) + x, summed in llama.cpp's order.
+                attention_block(L, l, n, attn_out_);
+                ffn_block(L, n, xn_);
+                for (int64_t i = 0; i < int64_t(n) * E; ++i) x_[i] = (attn_out_[i] + xn_[i]) + x_[i];
+                continue;
             }
-            attention(layer_k, layer_v, n, c.is_swa_layer(l) ? c.sliding_window : 0);
-            MatmulInput att_in = input(att_, n, Q);
-            matmul(L.wo, att_in, xn_, E);
+            attention_block(L, l, n, xn_);
             residual_add(L.post_attn_norm, xn_, n);
-
-            for (int t = 0; t < n; ++t) rms_norm(x_ + t * E, L.ffn_norm, xn_ + t * E, E, c.rms_eps);
-            MatmulInput ffn_in = input(xn_, n, E);
-            matmul_group<2>({{&L.w_gate, gate_, F}, {&L.w_up, up_, F}}, ffn_in);
-            gated_activation(c.activation, gate_, up_, int64_t(n) * F);
-            MatmulInput down_in = input(gate_, n, F);
-            matmul(L.w_down, down_in, xn_, E);
+            normalize(x_, L.ffn_norm, nullptr, xn_, n);
+            ffn_block(L, n, xn_);
             residual_add(L.post_ffn_norm, xn_, n);
         }
 
@@ -336,27 +382,28 @@ private:
         // Only the rows asked for go through the (large) output head.
         int n_out = 0;
         for (int t = 0; t < n; ++t)
-            if (out_[t]) rms_norm(x_ + t * E, m.output_norm, xn_ + (n_out++) * E, E, c.rms_eps);
+            if (out_[t]) normalize(x_ + t * E, m.output_norm, m.output_norm_b, xn_ + (n_out++) * E, 1);
         MatmulInput out_in = input(xn_, n_out, E);
         matmul(m.output, out_in, logits, c.n_vocab);
+        add_bias(logits, m.output_b, n_out, c.n_vocab);
         if (c.final_softcap > 0.0f) {
             const int64_t count = int64_t(n_out) * c.n_vocab;
             for (int64_t i = 0; i < count; ++i) logits[i] = c.final_softcap * math::tanhf(logits[i] / c.final_softcap);
         }
     }
 
-    // Causal grouped-query attention for the batch's n tokens, each against its own sequence's
-    // cache up to its position; with a window, keys `window` or more positions back are masked. Queries and probabilities meet
-    // the fp16 cache in fp16, as in llama.cpp. Split by head: each head's outputs are computed
-    // by one thread, in a fixed order.
-    void attention(const uint16_t* cache_k, const uint16_t* cache_v, int n, int window) {
+    // Causal grouped-query attention for the batch's n tokens of one layer, each against its own
+    // sequence's cache up to its position; with a window, keys `window` or more positions back
+    // are masked. Queries and probabilities meet the fp16 cache in fp16, as in llama.cpp. Split
+    // by head: each head's outputs are computed by one thread, in a fixed order.
+    void attention(const LayerShape& shape, const uint16_t* cache_k, const uint16_t* cache_v, int n, int window) {
         const ModelConfig& c = model_->config;
-        const int Q = c.q_dim(), KV = c.kv_dim(), D = c.head_dim, group = c.n_head / c.n_head_kv;
+        const int Q = shape.q_dim, KV = shape.kv_dim, D = c.head_dim, group = shape.n_head / shape.n_head_kv;
         const auto dot_rows = best_dot_rows_f16();
         const auto weighted_sum = best_weighted_sum_f16();
         const auto to_fp16 = best_f32_to_fp16_row();
         const auto round_to_fp16 = best_round_to_fp16_row();
-        parallel_for(c.n_head, [&](int64_t h) {
+        parallel_for(shape.n_head, [&](int64_t h) {
             float* scores = scores_ + int64_t(h) * n_ctx_;
             uint16_t* q16 = q16_ + int64_t(h) * D;
             const int kv_off = (h / group) * D;
@@ -393,6 +440,7 @@ private:
     uint8_t* out_ = nullptr;
     // The cache holds fp16, as llama.cpp's does: half the memory traffic, same answers.
     uint16_t *k_cache_ = nullptr, *v_cache_ = nullptr;
+    float* attn_out_ = nullptr;  // parallel_residual: the attention output while the FFN runs
     float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr;
     float *gate_ = nullptr, *up_ = nullptr, *scores_ = nullptr, *rope_cs_ = nullptr, *rope_cs_local_ = nullptr;
     uint16_t* q16_ = nullptr;  // one fp16 query per head
