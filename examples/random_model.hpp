@@ -157,7 +157,8 @@ inline int layer_width(const std::vector<int>& per_layer, int l, int uniform) {
 // Returns an empty vector if the type is not one this builder can fill.
 inline std::vector<uint8_t> random_model_gguf(const RandomModelShape& s) {
     std::mt19937 rng(s.seed);
-    const int head_dim = s.head_dim ? s.head_dim : s.n_embd / s.n_head;
+    // Without a key length readers take the embedding over layer 0's head count.
+    const int head_dim = s.head_dim ? s.head_dim : s.n_embd / layer_width(s.layer_n_head, 0, s.n_head);
     const bool phi2 = s.arch == "phi2", openelm = s.arch == "openelm";
     gguf::Writer w;
     const std::string a = s.arch + ".";
@@ -174,7 +175,7 @@ inline std::vector<uint8_t> random_model_gguf(const RandomModelShape& s) {
     width_key("feed_forward_length", s.layer_n_ff, s.n_ff);
     width_key("attention.head_count", s.layer_n_head, s.n_head);
     width_key("attention.head_count_kv", s.layer_n_head_kv, s.n_head_kv);
-    if (s.head_dim) {
+    if (s.head_dim || openelm) {  // OpenELM's converter always writes it
         w.add_u32(a + "attention.key_length", uint32_t(head_dim));
         w.add_u32(a + "attention.value_length", uint32_t(head_dim));
     }
@@ -360,15 +361,17 @@ inline std::string parse_random_model_options(const std::vector<std::string>& ar
     largest(s.layer_n_ff, s.n_ff);
     largest(s.layer_n_head, s.n_head);
     largest(s.layer_n_head_kv, s.n_head_kv);
-    for (const std::vector<int>* v : {&s.layer_n_ff, &s.layer_n_head, &s.layer_n_head_kv})
+    for (const std::vector<int>* v : {&s.layer_n_ff, &s.layer_n_head, &s.layer_n_head_kv}) {
+        if (!v->empty() && s.arch != "openelm") return "per-layer widths are OpenELM's (other architectures have one width for all layers)";
         if (!v->empty() && int(v->size()) != s.n_layer) return "a per-layer list has " + std::to_string(v->size()) + " values for " + std::to_string(s.n_layer) + " layers";
+    }
     if (s.n_vocab < 259) return "--vocab must be at least 259 (3 specials + 256 byte tokens)";
-    const int head_dim = s.head_dim ? s.head_dim : s.n_embd / s.n_head;
+    const int head_dim = s.head_dim ? s.head_dim : s.n_embd / layer_width(s.layer_n_head, 0, s.n_head);
     for (int l = 0; l < s.n_layer; ++l) {
         const int heads = layer_width(s.layer_n_head, l, s.n_head), kv_heads = layer_width(s.layer_n_head_kv, l, s.n_head_kv);
         if (heads % kv_heads) return "kv-heads must divide heads";
     }
-    if (!s.head_dim && s.n_embd % s.n_head) return "heads must divide embd (or give --head-dim)";
+    if (!s.head_dim && s.n_embd % layer_width(s.layer_n_head, 0, s.n_head)) return "heads must divide embd (or give --head-dim)";
     if ((s.n_rot ? s.n_rot : head_dim) > head_dim || s.n_rot % 2) return "--rot must be even and at most the head size";
     if (s.arch == "phi2" && s.n_head * head_dim != s.n_embd) return "phi2 needs heads x head size = embd (its output projection is square)";
     if (s.type != GgmlType::F32) {

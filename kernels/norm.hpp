@@ -20,8 +20,9 @@ inline void rms_norm(const float* x, const float* weight, float* y, int n, float
     for (int i = 0; i < n; ++i) y[i] = weight ? x[i] * scale * weight[i] : x[i] * scale;
 }
 
-// LayerNorm as llama.cpp computes it: the mean and the variance summed in double from float
-// terms, each rounded to float, then scale, weight and bias applied one after another.
+// LayerNorm in llama.cpp's steps: the mean and the variance summed in double from float terms,
+// each rounded to float, then scale, weight and bias applied one after another. (Its SIMD builds
+// add 8 or 16 squares in float before the double sum: the last bit of a few rows can differ.)
 inline void layer_norm(const float* x, const float* weight, const float* bias, float* y, int n, float eps) {
     double sum = 0.0;
     for (int i = 0; i < n; ++i) sum += double(x[i]);

@@ -33,6 +33,7 @@ models=(
   "phi2-q8_0|$phi2 --type q8_0|"
   "phi2-q4_k_m|$phi2 --type f32|q4_k_m"
   "phi2-fused-f16|$phi2 --fused-qkv --type f16|"
+  "phi2-gqa-q8_0|${phi2/--kv-heads 4/--kv-heads 2} --fused-qkv --type q8_0|"
   "openelm-f32|$openelm --type f32|"
   "openelm-f16|$openelm --type f16|"
   "openelm-q8_0|$openelm --type q8_0|"

@@ -417,6 +417,35 @@ TEST_CASE("per-layer widths and partial rotary sizes are checked, with the key n
     st = load_model_bytes(rotary);
     CHECK(st.code == Error::shape_mismatch);
     CHECK(std::string(st.detail) == "rope.dimension_count 96 does not fit head size 64");
+
+    // What llama.cpp's graphs for these families assume, refused by name rather than run.
+    RandomModelShape varying;  // per-layer widths outside OpenELM (written past the parser, which refuses them)
+    varying.arch = "smollm3";
+    varying.n_vocab = 300;
+    varying.n_embd = 64;
+    varying.n_layer = 3;
+    varying.type = GgmlType::F32;
+    varying.layer_n_head = {2, 8, 4};
+    varying.layer_n_head_kv = {1, 8, 2};
+    varying.layer_n_ff = {64, 64, 64};
+    varying.head_dim = 16;
+    st = load_model_bytes(random_model_gguf(varying));
+    CHECK(st.code == Error::unsupported_type);
+    CHECK(std::string(st.detail) == "architecture 'smollm3' has one head count and feed-forward width for every layer; layer 1 differs from layer 0");
+
+    RandomModelShape narrow = phi2;  // q rows 2 x 24 against an embedding of 128
+    narrow.head_dim = 24;
+    narrow.n_rot = 24;
+    st = load_model_bytes(random_model_gguf(narrow));
+    CHECK(st.code == Error::shape_mismatch);
+    CHECK(std::string(st.detail) == "phi2 needs head_count x head size = embedding_length; 2 x 24 != 128");
+
+    RandomModelShape partial;
+    REQUIRE(parse_random_model_options({"--arch", "smollm3", "--vocab", "300", "--embd", "128", "--heads", "2", "--kv-heads", "1",
+                                        "--rot", "32", "--ff", "128", "--type", "f32"}, partial).empty());
+    st = load_model_bytes(random_model_gguf(partial));
+    CHECK(st.code == Error::shape_mismatch);
+    CHECK(std::string(st.detail) == "smollm3 rotates whole heads; rope.dimension_count 32 != head size 64");
 }
 
 TEST_CASE("text from the file cannot forge or color an error line") {

@@ -298,8 +298,10 @@ TEST_CASE("tokenizer.json written from a GGUF vocabulary encodes every suite as 
 }
 
 TEST_CASE("tokenizer.json: vocabularies with no form in it are refused by name") {
-    for (const auto& [base, names] : {std::pair<const char*, const char*>{"fixtures/vocab/ggml-vocab-deepseek-llm.gguf", "pre-tokenizer 'deepseek-llm'"},
-                                      {"fixtures/vocab/ggml-vocab-bert-bge.gguf", "tokenizer model 'bert'"}}) {
+    // Not structured bindings: clang 14 cannot capture them in CAPTURE's lambda.
+    for (const auto& entry : {std::pair<const char*, const char*>{"fixtures/vocab/ggml-vocab-deepseek-llm.gguf", "pre-tokenizer 'deepseek-llm'"},
+                              {"fixtures/vocab/ggml-vocab-bert-bge.gguf", "tokenizer model 'bert'"}}) {
+        const char *base = entry.first, *names = entry.second;
         CAPTURE(std::string(base));
         if (!test_support::require_shared(base)) continue;
         GgufModelFile file;

@@ -168,7 +168,7 @@ inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
     if (c.linear_biases)
         if (!(st = bind_vector(f, c, -1, "output.bias", c.n_vocab, m.output_b))) return st;
 
-    if (f.find_tensor("rope_freqs.weight"))
+    if (c.arch == Arch::llama && f.find_tensor("rope_freqs.weight"))  // Llama 3's long-context factors
         if (!(st = bind_vector(f, c, -1, "rope_freqs.weight", c.n_rot / 2, m.rope_freq_factors))) return st;
 
     m.layers = arena.allocate_array<LayerWeights>(size_t(c.n_layer));
@@ -184,7 +184,8 @@ inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
         if (!(st = bind_vector(f, c, l, "attn_norm.weight", c.n_embd, L.attn_norm))) return st;
         if (c.norm == NormKind::layer)
             if (!(st = bind_vector(f, c, l, "attn_norm.bias", c.n_embd, L.attn_norm_b))) return st;
-        if (c.fused_qkv) {
+        const bool fused_qkv = c.fused_qkv || (c.arch == Arch::phi2 && has(l, "attn_qkv.weight"));
+        if (fused_qkv) {
             WeightView qkv;
             if (!(st = bind_matrix(f, c, l, "attn_qkv.weight", c.n_embd, Q + 2 * KV, qkv))) return st;
             L.wq = row_range(qkv, 0, Q);
@@ -195,13 +196,13 @@ inline Status load_model(const gguf::File& f, Arena& arena, Model& m) {
             if (!(st = bind_matrix(f, c, l, "attn_k.weight", c.n_embd, KV, L.wk))) return st;
             if (!(st = bind_matrix(f, c, l, "attn_v.weight", c.n_embd, KV, L.wv))) return st;
         }
-        if (c.fused_qkv && c.linear_biases) {  // one bias vector, rows q | k | v
+        if (fused_qkv && c.linear_biases) {  // one bias vector, rows q | k | v
             const float* qkv_b = nullptr;
             if (!(st = bind_vector(f, c, l, "attn_qkv.bias", Q + 2 * KV, qkv_b))) return st;
             L.bq = qkv_b;
             L.bk = qkv_b + Q;
             L.bv = qkv_b + Q + KV;
-        } else if (c.linear_biases || has(l, "attn_q.bias")) {
+        } else if (c.linear_biases || ((c.arch == Arch::llama || c.arch == Arch::qwen2) && has(l, "attn_q.bias"))) {
             if (!(st = bind_vector(f, c, l, "attn_q.bias", Q, L.bq))) return st;
             if (!(st = bind_vector(f, c, l, "attn_k.bias", KV, L.bk))) return st;
             if (!(st = bind_vector(f, c, l, "attn_v.bias", KV, L.bv))) return st;

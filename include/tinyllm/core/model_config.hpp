@@ -42,7 +42,7 @@ struct ModelConfig {
     FfnActivation activation = FfnActivation::silu;
     bool post_norms = false;       // RMSNorm after attention and after the FFN (Gemma 2/3)
     bool qk_norm = false;          // per-head RMSNorm of q and k before RoPE (Qwen3, Gemma 3)
-    bool fused_qkv = false;        // one attn_qkv matrix, rows q | k | v (Phi-3)
+    bool fused_qkv = false;        // one attn_qkv matrix, rows q | k | v (Phi-3, OpenELM; Phi-2 layers that have one)
     bool fused_gate_up = false;    // one ffn_up matrix, rows gate | up (Phi-3)
     bool gated_ffn = true;         // down(act(gate) * up); false: down(act(up)) (Phi-2)
     bool parallel_residual = false;  // attention and FFN both read the attention norm's output and add to x together (Phi-2)
@@ -135,8 +135,7 @@ inline Status read_family_options(const gguf::File& f, ModelConfig& c) {
     case Arch::openelm: c.qk_norm = c.fused_qkv = true; break;
     case Arch::smollm3: c.no_rope_layer_step = 4; break;  // fixed by the family; no metadata key says it
     case Arch::phi3: c.fused_qkv = c.fused_gate_up = true; break;
-    case Arch::phi2:
-        c.fused_qkv = f.find_tensor("blk.0.attn_qkv.weight") != nullptr;  // converters write either form
+    case Arch::phi2:  // converters write q, k and v fused or apart: load_model looks per layer
         c.activation = FfnActivation::gelu_tanh;
         c.gated_ffn = false;
         c.parallel_residual = true;
@@ -188,7 +187,7 @@ inline Status read_layer_width(const gguf::File& f, const char* arch, const char
     const gguf::KeyValue* kv = f.find(key.view());
     if (!kv || kv->value.type != gguf::ValueType::array) return read_positive(f, arch, suffix, out, max_width);
     const gguf::Array values = kv->value.as_array();
-    if (!gguf::is_integer_type(values.type))
+    if (values.type != gguf::ValueType::i32 && values.type != gguf::ValueType::u32)  // what llama.cpp reads
         return Status::fail(Error::wrong_key_type, "metadata key '", key.text, "' is an array of ", gguf::value_type_name(values.type));
     if (values.count != uint64_t(n_layer))
         return Status::fail(Error::shape_mismatch, "metadata key '", key.text, "' has ", values.count, " values for ", n_layer, " layers");
@@ -208,9 +207,16 @@ inline Status read_layer_counts(const gguf::File& f, const ModelConfig& c, int l
     s.n_head_kv = s.n_head;
     if (f.find(ArchKey(a, "attention.head_count_kv").view()))
         if (!(st = read_layer_width(f, a, "attention.head_count_kv", c.n_layer, layer, s.n_head_kv))) return st;
-    if (s.n_head % s.n_head_kv != 0)
+    if (s.n_head % s.n_head_kv != 0) {
+        const gguf::KeyValue* heads = f.find(ArchKey(a, "attention.head_count").view());
+        const gguf::KeyValue* kv_heads = f.find(ArchKey(a, "attention.head_count_kv").view());
+        const bool per_layer = (heads && heads->value.type == gguf::ValueType::array) ||
+                               (kv_heads && kv_heads->value.type == gguf::ValueType::array);
+        if (!per_layer)
+            return Status::fail(Error::shape_mismatch, "head_count ", s.n_head, " is not a multiple of head_count_kv ", s.n_head_kv);
         return Status::fail(Error::shape_mismatch, "head_count ", s.n_head, " is not a multiple of head_count_kv ", s.n_head_kv,
-                            c.n_layer > 1 ? " at layer " : "", c.n_layer > 1 ? layer : 0);
+                            " at layer ", layer);
+    }
     return Status{};
 }
 
@@ -258,15 +264,20 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
     if (uint64_t(c.n_layer) > f.n_tensors)
         return Status::fail(Error::absurd_count, "metadata key '", detail::ArchKey(a, "block_count").text, "' = ", c.n_layer,
                             " exceeds the file's ", f.n_tensors, " tensors");
-    int first_n_head = 0;
+    LayerShape first;
     for (int l = 0; l < c.n_layer; ++l) {
         LayerShape s;
         if (!(st = detail::read_layer_counts(f, c, l, s))) return st;
-        if (l == 0) first_n_head = s.n_head;
+        if (l == 0) first = s;
+        // Only OpenELM's forward pass takes each layer's widths; llama.cpp shapes the others' by layer 0's.
+        if (c.arch != Arch::openelm && (s.n_head != first.n_head || s.n_head_kv != first.n_head_kv || s.n_ff != first.n_ff))
+            return Status::fail(Error::unsupported_type, "architecture '", a, "' has one head count and feed-forward width for every layer; layer ", l,
+                                " differs from layer 0");
         if (s.n_ff > c.n_ff) c.n_ff = s.n_ff;
         if (s.n_head > c.n_head) c.n_head = s.n_head;
         if (s.n_head_kv > c.n_head_kv) c.n_head_kv = s.n_head_kv;
     }
+    const int first_n_head = first.n_head;
     c.head_dim = c.n_embd / first_n_head;
     if (f.find(detail::ArchKey(a, "attention.key_length").view())) {
         if (!(st = read_positive(f, a, "attention.key_length", c.head_dim, detail::max_width))) return st;
@@ -288,6 +299,12 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
         if (!(st = read_positive(f, a, "rope.dimension_count", c.n_rot))) return st;
     if (c.n_rot > c.head_dim || c.n_rot % 2)
         return Status::fail(Error::shape_mismatch, "rope.dimension_count ", c.n_rot, " does not fit head size ", c.head_dim);
+    // Family constraints llama.cpp's graphs assume: Phi-2's attention output is square; SmolLM3 rotates whole heads.
+    if (c.arch == Arch::phi2 && q_dim != c.n_embd)
+        return Status::fail(Error::shape_mismatch, "phi2 needs head_count x head size = embedding_length; ", c.n_head, " x ", c.head_dim,
+                            " != ", c.n_embd);
+    if (c.arch == Arch::smollm3 && c.n_rot != c.head_dim)
+        return Status::fail(Error::shape_mismatch, "smollm3 rotates whole heads; rope.dimension_count ", c.n_rot, " != head size ", c.head_dim);
 
     // Phi-2's LayerNorm has its own epsilon key; the others' RMSNorm this one. Required, as in llama.cpp.
     if (c.arch == Arch::phi2) c.norm = NormKind::layer;

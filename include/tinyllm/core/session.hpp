@@ -34,12 +34,16 @@ public:
         s.n_ctx_ = n_ctx;
         s.n_batch_ = n_batch;
         s.n_seq_ = n_seq;
+        // Counts are 64-bit (a 32-bit size_t would wrap on a long context); a size that does not
+        // fit a size_t is SIZE_MAX, which no arena holds.
         size_t total = 0;
-        s.carve([&](auto*&, size_t count, size_t elem_size) {
-            total = Arena::align_up(total, 64) + count * elem_size;
+        const bool fits = s.carve([&](auto*&, uint64_t count, size_t elem_size) {
+            total = Arena::align_up(total, 64);
+            if (count > (SIZE_MAX - 128 - total) / elem_size) return false;
+            total += size_t(count) * elem_size;
             return true;
         });
-        return total + 64;
+        return fits ? total + 64 : SIZE_MAX;
     }
 
     Status init(const Model& m, int n_ctx, int n_batch, Arena& arena, int n_seq = 1) {
@@ -52,8 +56,9 @@ public:
         n_ctx_ = n_ctx;
         n_seq_ = n_seq;
         n_batch_ = int64_t(n_batch) < int64_t(n_ctx) * n_seq ? n_batch : n_ctx * n_seq;
-        bool ok = carve([&](auto*& ptr, size_t count, size_t elem_size) {
-            ptr = static_cast<decltype(+ptr)>(arena.allocate(count * elem_size));
+        bool ok = carve([&](auto*& ptr, uint64_t count, size_t elem_size) {
+            if (count > SIZE_MAX / elem_size) return false;
+            ptr = static_cast<decltype(+ptr)>(arena.allocate(size_t(count) * elem_size));
             return ptr != nullptr;
         });
         if (!ok)
@@ -200,7 +205,8 @@ private:
     template <class Alloc>
     bool carve(Alloc&& alloc) {
         const ModelConfig& c = model_->config;
-        const size_t B = size_t(n_batch_), kv = size_t(n_seq_) * size_t(n_ctx_) * size_t(c.kv_cache_width);
+        const uint64_t B = uint64_t(n_batch_), slots = uint64_t(n_seq_) * uint64_t(n_ctx_);
+        const uint64_t kv = uint64_t(c.kv_cache_width) > UINT64_MAX / slots ? UINT64_MAX : slots * uint64_t(c.kv_cache_width);
         int widest = c.n_embd;
         if (c.n_ff > widest) widest = c.n_ff;
         if (c.q_dim() > widest) widest = c.q_dim();
@@ -210,13 +216,13 @@ private:
                alloc(q_, B * c.q_dim(), sizeof(float)) && alloc(k_, B * c.kv_dim(), sizeof(float)) &&
                alloc(v_, B * c.kv_dim(), sizeof(float)) && alloc(att_, B * c.q_dim(), sizeof(float)) &&
                alloc(gate_, c.gated_ffn ? B * c.n_ff : 0, sizeof(float)) && alloc(up_, B * c.n_ff, sizeof(float)) &&
-               alloc(scores_, size_t(c.n_head) * n_ctx_, sizeof(float)) &&
+               alloc(scores_, uint64_t(c.n_head) * uint64_t(n_ctx_), sizeof(float)) &&
                alloc(rope_cs_, B * c.n_rot, sizeof(float)) && alloc(rope_cs_local_, B * c.n_rot, sizeof(float)) &&
-               alloc(q16_, size_t(c.q_dim()), sizeof(uint16_t)) &&
+               alloc(q16_, uint64_t(c.q_dim()), sizeof(uint16_t)) &&
                alloc(q8_, B * widest / BlockQ8::elems + 1, sizeof(BlockQ8)) &&
                alloc(half_, B * widest, sizeof(uint16_t)) && alloc(ids_, B, sizeof(int32_t)) &&
                alloc(seq_, B, sizeof(int32_t)) && alloc(pos_, B, sizeof(int32_t)) && alloc(out_, B, sizeof(uint8_t)) &&
-               alloc(n_past_, size_t(n_seq_), sizeof(int32_t)) && alloc(seq_tokens_, size_t(n_seq_), sizeof(int32_t));
+               alloc(n_past_, uint64_t(n_seq_), sizeof(int32_t)) && alloc(seq_tokens_, uint64_t(n_seq_), sizeof(int32_t));
     }
 
     MatmulInput input(const float* x, int n_tokens, int cols) {
