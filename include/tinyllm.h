@@ -57,7 +57,10 @@ typedef enum tinyllm_status {
     TINYLLM_ERR_OUT_OF_MEMORY = 21,      /* also: an output buffer too small (the size needed is reported) */
     TINYLLM_ERR_IO = 22,
     TINYLLM_ERR_INVALID_ARGUMENT = 23,
-    TINYLLM_ERR_CORRUPT = 24
+    TINYLLM_ERR_CORRUPT = 24,
+    /* Not a status: it makes every int a value of the type, so C++ code may read whatever int a
+     * C caller passes (C++ leaves a value outside an enum's range undefined). */
+    TINYLLM_STATUS_INT_RANGE_ = 0x7fffffff
 } tinyllm_status;
 
 typedef enum tinyllm_stop_reason {

@@ -58,8 +58,17 @@ for entry in "${models[@]}"; do
   greedy=$("$work/llama_logits" "$model" "$out/$name.ref.logits.f32" 32 $prompt | sed -n 's/^greedy: //p')
   printf '{"model": "%s", "quantize": "%s",\n "prompt": [%s],\n "greedy": [%s]}\n' \
     "$options" "$quant" "$(echo $prompt | tr ' ' ',' | sed 's/,/, /g')" "$(echo "$greedy" | sed 's/,/, /g')" >"$out/$name.ref.json"
-  ours=$("$build/examples/generate" -m "$model" --prompt-ids "$(echo $prompt | tr ' ' ',')" -n 32 --temp 0 --print-ids --ignore-eos 2>/dev/null | tr ' ' ',')
-  if [ "$ours" == "$greedy" ]; then echo "ok   $name: greedy ids match llama.cpp"; else
-    printf 'DIFF %s\n  llama.cpp: %s\n  generate:  %s\n' "$name" "$greedy" "$ours"; failed=1; fi
+  ours=$("$build/examples/generate" -m "$model" --prompt-ids "$(echo $prompt | tr ' ' ',')" -n 32 --temp 0 --print-ids --ignore-eos \
+    --dump-logits "$work/ours.f32" 2>/dev/null | tr ' ' ',')
+  nrmse=$(python3 - "$work/ours.f32" "$out/$name.ref.logits.f32" <<'PY'
+import array, math, sys
+ours, ref = (array.array('f', open(p, 'rb').read()) for p in sys.argv[1:3])
+rows = 12; n = len(ref) // rows
+print('%.2g' % max(math.sqrt(sum((ours[r * n + i] - ref[r * n + i]) ** 2 for i in range(n)) /
+                            sum(ref[r * n + i] ** 2 for i in range(n))) for r in range(rows)))
+PY
+)
+  if [ "$ours" == "$greedy" ]; then echo "ok   $name: logits max nrmse $nrmse, 32 greedy ids equal"; else
+    printf 'DIFF %s: logits max nrmse %s\n  llama.cpp: %s\n  generate:  %s\n' "$name" "$nrmse" "$greedy" "$ours"; failed=1; fi
 done
 exit $failed

@@ -8,8 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+link="-fsanitize=address,undefined"
+# Clang's driver gives a C program (test_c_api) only the C part of the sanitizer runtimes; libtinyllm needs the C++ part.
+[[ "$("${CXX:-c++}" --version)" == *clang* ]] && link="$link -fsanitize-link-c++-runtime -lstdc++"
 cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+  -DCMAKE_EXE_LINKER_FLAGS="$link" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 if [ "${TINYLLM_SANITIZE_SCOPE:-}" == "all" ]; then
   cmake --build build-sanitize
   # Python loads libtinyllm into an unsanitized interpreter: the sanitizer runtime must come first.
