@@ -265,6 +265,7 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
         return Status::fail(Error::absurd_count, "metadata key '", detail::ArchKey(a, "block_count").text, "' = ", c.n_layer,
                             " exceeds the file's ", f.n_tensors, " tensors");
     LayerShape first;
+    int64_t kv_heads_total = 0;
     for (int l = 0; l < c.n_layer; ++l) {
         LayerShape s;
         if (!(st = detail::read_layer_counts(f, c, l, s))) return st;
@@ -276,6 +277,7 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
         if (s.n_ff > c.n_ff) c.n_ff = s.n_ff;
         if (s.n_head > c.n_head) c.n_head = s.n_head;
         if (s.n_head_kv > c.n_head_kv) c.n_head_kv = s.n_head_kv;
+        kv_heads_total += s.n_head_kv;
     }
     const int first_n_head = first.n_head;
     c.head_dim = c.n_embd / first_n_head;
@@ -289,11 +291,7 @@ inline Status read_model_config(const gguf::File& f, ModelConfig& c) {
     if (q_dim > detail::max_width)
         return Status::fail(Error::invalid_argument, "head_count ", c.n_head, " x key_length ", c.head_dim, " = ", q_dim,
                             " exceeds the width limit ", detail::max_width);
-    for (int l = 0; l < c.n_layer; ++l) {
-        LayerShape s;
-        if (!(st = read_layer_shape(f, c, l, c.kv_cache_width, s))) return st;
-        c.kv_cache_width += s.kv_dim;
-    }
+    c.kv_cache_width = kv_heads_total * c.head_dim;
     c.n_rot = c.head_dim;
     if (f.find(detail::ArchKey(a, "rope.dimension_count").view()))
         if (!(st = read_positive(f, a, "rope.dimension_count", c.n_rot))) return st;
