@@ -4,9 +4,11 @@
 # minimized into tests/fuzz/regressions/<harness>/, which the normal test suite replays, and the
 # run fails. Prints executions, executions/s and coverage per harness.
 # Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (harnesses: gguf pte text sampler http state)
+# TINYLLM_FUZZ_RUNS=N stops a harness after N executions, if that comes before SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+runs=${TINYLLM_FUZZ_RUNS:--1}
 harnesses=("${@:2}")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf pte text sampler http state)
 shared=$(realpath -m "${TINYLLM_SHARED_DIR:-../shared}")
@@ -38,13 +40,13 @@ run_harness() {
   mkdir -p "$corpus" "$artifacts"
   seed "$h" "$corpus"
   local rc=0
-  "$build/fuzz_$h" -max_total_time="$seconds" -print_final_stats=1 -max_len=1100000 -rss_limit_mb=4096 -timeout=20 \
+  "$build/fuzz_$h" -max_total_time="$seconds" -runs="$runs" -print_final_stats=1 -max_len=1100000 -rss_limit_mb=4096 -timeout=20 \
     -artifact_prefix="$artifacts/" "$corpus" > "$log" 2>&1 || rc=$?
-  local runs rate cov
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  local executed rate cov
+  executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
-  echo "fuzz $h: ${runs:-?} executions, ${rate:-?}/s, ${cov:-cov: ?} in ${seconds}s" >> "$report"
+  echo "fuzz $h: ${executed:-?} executions, ${rate:-?}/s, ${cov:-cov: ?} (limit ${seconds}s)" >> "$report"
   [ $rc -eq 0 ] && return 0
   grep -m3 -E 'ERROR|runtime error|SUMMARY' "$log" >> "$report" || tail -5 "$log" >> "$report"
   for crash in "$artifacts"/crash-* "$artifacts"/timeout-* "$artifacts"/oom-*; do
