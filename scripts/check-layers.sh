@@ -2,7 +2,8 @@
 # Checks that no header includes one from a layer above its own. Layers, bottom to top:
 #   0 kernels/, include/tinyllm/base/   1 loaders/formats/   2 include/tinyllm/core/
 #   3 include/tinyllm/text/, include/tinyllm/pte/ (side by side: neither includes the other)
-#   4 include/tinyllm/generation/, include/tinyllm/engine.hpp   5 loaders/host/
+#   4 include/tinyllm/generation/, include/tinyllm/engine.hpp, include/tinyllm/evaluation/ (side by side)
+#   5 loaders/host/
 #   6 include/tinyllm/c_api/ (the C API's implementation, over everything)
 # Prints 'N passed, M failed'.
 set -u
@@ -16,6 +17,7 @@ layer_of() {  # path as included ("tinyllm/...") or in the tree -> "rank folder"
     *tinyllm/text/*) echo "3 text" ;;
     *tinyllm/pte/*) echo "3 pte" ;;
     *tinyllm/generation/*|*tinyllm/engine.hpp) echo "4 generation" ;;
+    *tinyllm/evaluation/*) echo "4 evaluation" ;;
     *loaders/host/*) echo "5 host" ;;
     *tinyllm/c_api/*) echo "6 c_api" ;;
     *) echo "9 unknown" ;;

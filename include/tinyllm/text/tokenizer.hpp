@@ -101,6 +101,9 @@ public:
     int32_t n_vocab() const { return int32_t(pieces_.size()); }
     int32_t bos_id() const { return bos_; }
     int32_t eos_id() const { return eos_; }
+    // Whether encode() with add_special puts BOS first and EOS last (the vocabulary's flags).
+    bool adds_bos() const { return add_bos_; }
+    bool adds_eos() const { return add_eos_; }
     // End of generation: EOS, EOT, or a control token whose text ends a turn.
     bool is_eog(int32_t id) const {
         if (id < 0 || id >= n_vocab()) return false;
