@@ -1,11 +1,13 @@
 // bench/llm: llama-bench-style end-to-end benchmark.
 //
-//   llm -m FILE [-m FILE ...] [-p 128] [-n 64] [-t 1,2] [-r 5] [--parallel 2,4,8] [--json]
+//   llm -m FILE [-m FILE ...] [-p 128] [-n 64] [-t 1,2] [-r 5] [--parallel 2,4,8] [--verify 2,4,8] [--json]
 //
 // For each model and thread count: pp<N> = prompt processing of N tokens in one batch, tg<N> =
 // generating N tokens one at a time after a 1-token prompt, and with --parallel, tg<N>x<S> =
 // S sequences generating N tokens each in lockstep, one forward pass of S tokens per step
-// (aggregate tokens/s: what a server with S busy slots decodes). Reports the median, min and max
+// (aggregate tokens/s: what a server with S busy slots decodes); with --verify, vf<K> = what checking
+// K drafted tokens costs (one pass over the last sampled token and K drafts, every row's logits) as a
+// multiple of one decode step, speculative decoding's price per step. Reports the median, min and max
 // tokens/s over the repetitions, and for tg the fraction of this machine's measured read
 // bandwidth it reaches (bytes of weights read per token x tokens/s / bandwidth), each run
 // against the mean of the bandwidths measured just before and just after it (median over the
@@ -111,7 +113,7 @@ std::vector<int> parse_list(const char* s) {
 int main(int argc, char** argv) {
     std::vector<std::string> models;
     int n_prompt = 128, n_gen = 64, reps = 5;
-    std::vector<int> thread_counts = {1, 2}, parallel;
+    std::vector<int> thread_counts = {1, 2}, parallel, verify;
     bool json = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -125,11 +127,14 @@ int main(int argc, char** argv) {
         else if (a == "-t") thread_counts = parse_list(value());
         else if (a == "-r") reps = std::atoi(value());
         else if (a == "--parallel") parallel = parse_list(value());
+        else if (a == "--verify") verify = parse_list(value());
         else if (a == "--json") json = true;
-        else die("unknown argument '" + a + "' (usage: llm -m FILE [-p N] [-n N] [-t 1,2] [-r R] [--parallel 2,4] [--json])");
+        else die("unknown argument '" + a + "' (usage: llm -m FILE [-p N] [-n N] [-t 1,2] [-r R] [--parallel 2,4] [--verify 2,4] [--json])");
     }
     if (models.empty()) die("give at least one -m FILE");
     if (n_prompt < 0 || n_gen < 0 || reps < 1) die("bad -p/-n/-r");
+    for (int k : verify)
+        if (k < 1 || k > 64) die("bad --verify");
     int n_seq = 1;
     for (int p : parallel) {
         if (p < 1 || p > Session::max_sequences) die("bad --parallel");
@@ -146,14 +151,16 @@ int main(int argc, char** argv) {
         if (!st) die(path + ": " + error_name(st.code) + " (" + st.detail + ")");
         const ModelConfig& c = model.config;
         const int n_ctx = std::min(c.n_ctx_train, std::max(n_prompt, n_gen + 1));
-        const int n_batch = std::max({1, std::min(n_prompt, 512), n_seq});
+        int max_verify = 0;
+        for (int k : verify) max_verify = std::max(max_verify, k + 1);
+        const int n_batch = std::max({1, std::min(n_prompt, 512), n_seq, max_verify});
         std::vector<uint8_t> mem(Session::required_bytes(model, n_ctx, n_batch, n_seq));
         Arena arena(mem.data(), mem.size());
         Session session;
         if (!(st = session.init(model, n_ctx, n_batch, arena, n_seq))) die(path + ": " + st.detail);
         std::vector<int32_t> tokens(size_t(std::max(n_prompt, 1)));
         for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = int32_t((i * 7919 + 1) % size_t(c.n_vocab));
-        std::vector<float> logits(size_t(c.n_vocab));
+        std::vector<float> logits(size_t(c.n_vocab) * size_t(std::max(1, max_verify)));
         // Generation runs through the library's loop, greedy, without stopping early.
         GeneratorOptions generator_options;
         generator_options.clock_ns = clock_ns;
@@ -224,6 +231,38 @@ int main(int argc, char** argv) {
                 }
                 bandwidths.push_back(read_bandwidth->measure());
                 report("tg" + std::to_string(n_gen), rates, bandwidths);
+            }
+            for (int k : verify) {
+                if (n_gen <= 0) break;
+                // Alternating a 1-token step and a (k + 1)-token check at the same positions (after
+                // a prompt of half the context), each rolled back; the cost is their time ratio.
+                const int at = std::min(n_ctx / 2, n_ctx - k - 1);
+                std::vector<int32_t> probe(size_t(k) + 2);
+                for (size_t i = 0; i < probe.size(); ++i) probe[i] = int32_t((i * 7919 + 1) % size_t(c.n_vocab));
+                auto timed = [&](int n) {
+                    const double t0 = now();
+                    for (int i = 0; i < n_gen; ++i) {
+                        if (!(st = session.eval(probe.data() + (i % 2), n, logits.data(), true)) || !(st = session.truncate(at)))
+                            die(path + ": " + st.detail);
+                    }
+                    return now() - t0;
+                };
+                std::vector<double> costs;
+                session.reset();
+                std::vector<int32_t> context(size_t(at), 1);
+                if (at > 0 && !(st = session.eval(context.data(), at, logits.data(), false))) die(path + ": " + st.detail);
+                timed(k + 1);  // warm-up
+                for (int r = 0; r < reps; ++r) {
+                    const double one = timed(1), many = timed(k + 1);
+                    costs.push_back(many / one);
+                }
+                const Stats s = stats(costs);
+                if (json)
+                    std::printf("{\"model\":\"%s\",\"test\":\"vf%d\",\"threads\":%d,\"cost_vs_step\":%.3f,\"min\":%.3f,\"max\":%.3f}\n", name.c_str(),
+                                k, threads, s.median, s.min, s.max);
+                else
+                    std::printf("%-36s vf%-4d t=%d  %9.2fx a decode step  (min %.2f, max %.2f)\n", name.c_str(), k, threads, s.median, s.min, s.max);
+                std::fflush(stdout);
             }
             for (int n_par : parallel) {
                 if (n_gen <= 0) break;

@@ -30,6 +30,7 @@
 #include <vector>
 
 
+#include "tinyllm/generation/draft_model.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "tinyllm/loaders/host/model_source.hpp"
 #include "tinyllm/text/chat_template.hpp"
@@ -54,6 +55,9 @@ struct Options {
     std::string chat_template;  // empty: detect from the model
     std::string system_prompt;
     std::string tokenizer;  // tokenizer.json or GGUF file with the vocabulary a .pte model uses
+    std::string draft_model;  // speculative decoding with a smaller model of the same vocabulary
+    int lookup_ngram = 0;     // speculative decoding from the text so far (prompt lookup)
+    int draft_max = 4;
     std::vector<std::string> stop;
     SamplerConfig sampling;
 };
@@ -161,6 +165,9 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--penalty-last-n") o.sampling.penalty_last_n = int(parse_int(a, value(), 0, 1024));
         else if (a == "--samplers") parse_samplers(value(), o.sampling);
         else if (a == "--tokenizer") o.tokenizer = value();
+        else if (a == "--draft-model") o.draft_model = value();
+        else if (a == "--draft-max") o.draft_max = int(parse_int(a, value(), 1, 64));
+        else if (a == "--lookup") o.lookup_ngram = int(parse_int(a, value(), 2, 64));
         else if (a == "--stop") {
             o.stop.push_back(value());
             if (o.stop.back().empty()) die("--stop needs a non-empty string");
@@ -193,13 +200,17 @@ Options parse_args(int argc, char** argv) {
                         "  --chat-template NAME     llama2, llama2-sys, llama3, chatml, gemma, phi3, falcon3\n"
                         "                           (default: detected from the model)\n"
                         "  --system TEXT            system prompt for --chat\n"
-                        "  --tokenizer FILE         the vocabulary of a .pte program: tokenizer.json or .gguf\n",
+                        "  --tokenizer FILE         the vocabulary of a .pte program: tokenizer.json or .gguf\n"
+                        "  --draft-model FILE       speculative decoding: a smaller model of the same vocabulary drafts\n"
+                        "  --lookup N               speculative decoding: drafts from the text so far (n-grams up to N)\n"
+                        "  --draft-max K            the most drafted tokens checked per step (default 4)\n",
                         TINYLLM_DEFAULT_MODEL, double(d.temperature), d.top_k, double(d.top_p), double(d.min_p), double(d.typical_p),
                         double(d.repeat_penalty), double(d.frequency_penalty), double(d.presence_penalty), d.penalty_last_n,
                         static_cast<unsigned long long>(d.seed));
             std::exit(0);
         } else die("unknown argument '" + a + "' (see --help)");
     }
+    if (!o.draft_model.empty() && o.lookup_ngram) die("--draft-model and --lookup are two ways of drafting; choose one");
     if (o.have_prompt_text && o.have_prompt_ids) die("give either -p or --prompt-ids, not both");
     return o;
 }
@@ -392,6 +403,8 @@ int main(int argc, char** argv) {
 
     GeneratorOptions generator_options;
     generator_options.clock_ns = clock_ns;
+    const bool drafting = !opt.draft_model.empty() || opt.lookup_ngram;
+    generator_options.max_draft = drafting ? opt.draft_max : 0;
     for (const std::string& s : opt.stop)
         if (s.size() > generator_options.max_stop_bytes) generator_options.max_stop_bytes = s.size();
     const TokenText* vocabulary = have_tokenizer ? &source.vocabulary() : nullptr;
@@ -399,6 +412,26 @@ int main(int argc, char** argv) {
     Arena sampling_arena(sampling_memory.data(), sampling_memory.size());
     Generator generator;
     if (!(st = generator.init(language_model, vocabulary, opt.sampling, sampling_arena, generator_options))) die(st, "bad sampling options");
+    // Speculative decoding: drafts from a second model, or from the text so far.
+    ModelSource draft_source;
+    ModelInstance draft_instance;
+    std::vector<uint8_t> drafter_memory(drafting ? std::max(ModelDrafter::required_bytes(n_ctx, n_vocab), LookupDrafter::required_bytes(n_ctx)) : 0);
+    Arena drafter_arena(drafter_memory.data(), drafter_memory.size());
+    ModelDrafter model_drafter;
+    LookupDrafter lookup_drafter;
+    if (!opt.draft_model.empty()) {
+        if (!(st = draft_source.open_file(opt.draft_model, ""))) die(st, "cannot load the draft model '" + opt.draft_model + "'");
+        if (draft_source.n_vocab() != n_vocab)
+            die("the draft model has " + std::to_string(draft_source.n_vocab()) + " tokens, the model " + std::to_string(n_vocab) + " (drafts need the same vocabulary)");
+        if (!(st = draft_instance.init(draft_source, draft_source.is_pte() ? 0 : std::min(n_ctx, draft_source.n_ctx_max()), 64)))
+            die(st, "cannot run the draft model '" + opt.draft_model + "'");
+        if (!(st = model_drafter.init(draft_instance.model(), n_ctx, 0.75f, drafter_arena))) die(st, "draft model");
+        st = generator.set_drafter(&model_drafter);
+    } else if (opt.lookup_ngram) {
+        if (!(st = lookup_drafter.init(n_ctx, opt.lookup_ngram, drafter_arena))) die(st, "--lookup");
+        st = generator.set_drafter(&lookup_drafter);
+    }
+    if (!st) die(st, "drafting");
     std::vector<StrView> stop;
     for (const std::string& s : opt.stop) stop.push_back(StrView(s.data(), s.size()));
     std::fprintf(stderr, "model: %s\n", summary.c_str());
@@ -431,5 +464,8 @@ int main(int argc, char** argv) {
                  "time to first token: %.1f ms | stop: %s | peak memory: %.1f MiB\n",
                  stats.n_prompt, double(stats.n_prompt) / prompt_s, stats.n_generated, gen_rate,
                  double(stats.prompt_ns + stats.first_token_ns) * 1e-6, stop_reason_name(stats.reason), peak_rss_mib());
+    if (drafting)
+        std::fprintf(stderr, "drafts: %d checked in %d steps, %d taken (%.0f%%)\n", stats.n_drafted, stats.n_draft_steps, stats.n_drafts_taken,
+                     stats.n_drafted ? 100.0 * stats.n_drafts_taken / stats.n_drafted : 0.0);
     return 0;
 }

@@ -211,3 +211,42 @@ TEST_CASE("reset restarts the random sequence and forgets the penalty window") {
     for (int i = 0; i < 32; ++i) { second.push_back(h.sampler.sample(logits.data())); h.sampler.accept(second.back()); }
     CHECK(first == second);
 }
+
+TEST_CASE("a drafted token is taken with its probability; the draws keep the softmax's distribution") {
+    const std::vector<float> logits = {2.0f, 1.0f, 0.5f, -1.0f, 0.0f, 1.5f};
+    std::vector<double> p(logits.size());
+    double sum = 0;
+    for (size_t i = 0; i < logits.size(); ++i) sum += (p[i] = std::exp(double(logits[i])));
+    for (double& x : p) x /= sum;
+    const int draws = 40000;
+    for (int32_t draft : {0, 3, 5}) {
+        CAPTURE(draft);
+        Harness h(plain(1.0f), int(logits.size()));
+        std::vector<double> count(logits.size(), 0.0);
+        int taken = 0;
+        for (int i = 0; i < draws; ++i) {
+            const int32_t id = h.sampler.sample(logits.data(), draft);
+            count[size_t(id)] += 1;
+            taken += id == draft;
+        }
+        // Chi-square against the softmax, 5 degrees of freedom: 20.5 is the 0.1% critical value.
+        double chi2 = 0;
+        for (size_t i = 0; i < p.size(); ++i) chi2 += (count[i] - draws * p[i]) * (count[i] - draws * p[i]) / (draws * p[i]);
+        CHECK(chi2 < 20.5);
+        CHECK(double(taken) / draws == doctest::Approx(p[size_t(draft)]).epsilon(0.05));
+    }
+}
+
+TEST_CASE("greedy ignores the draft; a draft the filters drop is never returned") {
+    const std::vector<float> logits = {0.1f, 3.0f, 2.0f, -5.0f};
+    Harness greedy(plain(0.0f), 4);
+    CHECK(greedy.sampler.sample(logits.data(), 2) == 1);
+    CHECK(greedy.sampler.sample(logits.data(), 1) == 1);
+    SamplerConfig top2 = plain(1.0f);
+    top2.top_k = 2;
+    Harness h(top2, 4);
+    for (int i = 0; i < 2000; ++i) {
+        const int32_t id = h.sampler.sample(logits.data(), 3);
+        CHECK((id == 1 || id == 2));
+    }
+}

@@ -8,6 +8,7 @@
 #include "tinyllm/base/arena.hpp"
 #include "tinyllm/core/language_model.hpp"
 #include "tinyllm/core/model_state.hpp"
+#include "tinyllm/generation/drafter.hpp"
 #include "tinyllm/generation/token_stream.hpp"
 
 namespace tinyllm {
@@ -28,19 +29,22 @@ using TokenCallback = bool (*)(const GeneratedToken& token, void* user);
 struct GeneratorOptions {
     size_t max_stop_bytes = 64;             // the longest stop string generate() accepts
     uint64_t (*clock_ns)() = nullptr;       // a monotonic clock for timings, if the platform has one
+    int max_draft = 0;                      // the most drafted tokens checked per step (set_drafter); 0: none
 };
 
 struct GenerationStats {
     StopReason reason = StopReason::token_budget;
     int n_prompt = 0, n_generated = 0;
     uint64_t prompt_ns = 0, first_token_ns = 0, generation_ns = 0;
+    int n_draft_steps = 0, n_drafted = 0, n_drafts_taken = 0;  // speculative decoding: batches checked, tokens in them, taken
 };
 
 class Generator {
 public:
     // max_token_bytes: the vocabulary's TokenText::max_token_bytes(), 0 without a vocabulary.
     static size_t required_bytes(int n_vocab, size_t max_token_bytes, const GeneratorOptions& options = {}) {
-        return TokenStream::required_bytes(n_vocab, max_token_bytes, options.max_stop_bytes) + size_t(n_vocab) * sizeof(float) + 64;
+        const size_t drafting = options.max_draft > 0 ? size_t(options.max_draft + 1) * (size_t(n_vocab) * sizeof(float) + sizeof(int32_t)) + 128 : 0;
+        return TokenStream::required_bytes(n_vocab, max_token_bytes, options.max_stop_bytes) + size_t(n_vocab) * sizeof(float) + drafting + 64;
     }
 
     // vocabulary may be null: tokens only, no text, no end-of-generation stop.
@@ -55,8 +59,30 @@ public:
         if (!st) return st;
         logits_ = arena.allocate_array<float>(size_t(n_vocab));
         if (!logits_) return Status::fail(Error::out_of_memory, "logits of ", n_vocab, " floats");
+        if (options.max_draft < 0) return Status::fail(Error::invalid_argument, "max_draft ", options.max_draft);
+        if (options.max_draft > 0) {
+            verify_rows_ = arena.allocate_array<float>(size_t(options.max_draft + 1) * size_t(n_vocab));
+            verify_tokens_ = arena.allocate_array<int32_t>(size_t(options.max_draft + 1));
+            if (!verify_rows_ || !verify_tokens_) return Status::fail(Error::out_of_memory, "rows for ", options.max_draft, " drafted tokens");
+        }
+        drafter_ = nullptr;
         pending_ = GeneratedToken::no_token;
         have_logits_ = false;
+        verify_row_ = -1;
+        return Status{};
+    }
+
+    // Speculative decoding: each step, the drafter proposes up to options.max_draft tokens and one
+    // batched evaluation checks them; the reply is what decoding without it gives (greedy: the
+    // same ids; sampling: the same distribution, by the sampler's rule for drafts). Drafting pauses
+    // by itself while drafts are rarely taken. Attach before the first prompt (the drafter learns
+    // the conversation from then on); null detaches.
+    Status set_drafter(Drafter* drafter) {
+        if (drafter && options_.max_draft <= 0) return Status::fail(Error::invalid_argument, "drafting needs GeneratorOptions::max_draft > 0");
+        drafter_ = drafter;
+        draft_rate_ = 0.5;
+        draft_backoff_ = 8;
+        draft_pause_ = 0;
         return Status{};
     }
 
@@ -73,10 +99,11 @@ public:
         if (n_tokens() + n > model_->n_ctx())
             return Status::fail(Error::context_full, "prompt of ", n, " tokens after ", n_tokens(), " does not fit the context of ",
                                 model_->n_ctx());
-        Status st = feed_pending();
-        if (!st) return st;
+        Status st = settle();
+        if (!st || !(st = feed_pending())) return st;
         const uint64_t t0 = now();
         if (!(st = model_->eval(ids, n, all_logits ? all_logits : logits_, all_logits != nullptr))) return st;
+        if (drafter_) drafter_->update(model_->n_past() - n, ids, n);
         if (all_logits) __builtin_memcpy(logits_, all_logits + size_t(n - 1) * size_t(model_->n_vocab()), size_t(model_->n_vocab()) * sizeof(float));
         stream_.accept(ids, n);
         replying_ = false;
@@ -102,12 +129,13 @@ public:
     // The same loop driven by the caller: begin(), then step() until it returns false.
     Status begin(const GenerationRequest& request) {
         replying_ = false;
-        Status st = feed_pending();
-        if (!st) return st;
+        Status st = settle();
+        if (!st || !(st = feed_pending())) return st;
         if (!have_logits_) return Status::fail(Error::invalid_argument, "nothing to continue from: evaluate a prompt first");
         if (!(st = stream_.start(request))) return st;
         stats_.n_generated = 0;
         stats_.generation_ns = 0;
+        stats_.n_draft_steps = stats_.n_drafted = stats_.n_drafts_taken = 0;
         t_start_ = t_token_ = now();
         n_steps_ = 0;
         replying_ = true;
@@ -119,18 +147,27 @@ public:
     Result<bool> step(GeneratedToken& token) {
         if (!replying_) return false;
         token = GeneratedToken{};
-        if (!stream_.done()) {
-            Status st;
-            if (n_steps_ > 0 && model_->n_past() >= model_->n_ctx()) stream_.stop(StopReason::context_full);
-            else if (n_steps_ > 0 && !(st = feed_pending())) {
-                replying_ = false;
-                return st;
-            }
+        Status st;
+        if (!stream_.done() && verify_row_ < 0 && n_steps_ > 0) {
+            if (model_->n_past() >= model_->n_ctx()) stream_.stop(StopReason::context_full);
+            else if (!(st = verify_drafts()) || (verify_row_ < 0 && !(st = feed_pending()))) return fail(st);
         }
         if (!stream_.done()) {
-            const NextToken next = stream_.next(logits_);
-            pending_ = next.id;
+            // From the last evaluation's logits, or the next row of a batch of drafted tokens.
+            const bool verifying = verify_row_ >= 0;
+            const float* row = verifying ? verify_rows_ + size_t(verify_row_) * size_t(model_->n_vocab()) : logits_;
+            const int32_t draft = verifying && verify_row_ < verify_drafts_ ? verify_tokens_[verify_row_ + 1] : -1;
+            const int position = verifying ? verify_base_ + verify_row_ + 1 : n_tokens();
+            const NextToken next = stream_.next(row, draft);
+            if (drafter_) drafter_->update(position, &next.id, 1);
             have_logits_ = false;
+            if (verifying && next.id == draft && !next.done) {
+                ++verify_row_;  // the drafted token is in the cache already
+            } else {
+                // As decoding without drafts leaves it: the cache up to the token before, this one pending.
+                if (verifying && !(st = end_verification(verify_row_ + 1, verify_row_ + (next.id == draft ? 1 : 0)))) return fail(st);
+                pending_ = next.id;
+            }
             if (next.in_text) {
                 token.id = next.id;
                 token.text = next.text.data();
@@ -142,6 +179,7 @@ public:
                 return true;
             }
         }
+        if (!(st = settle())) return fail(st);  // stopped by the caller while taking drafted tokens
         replying_ = false;
         stats_.n_generated = stream_.n_generated();
         stats_.reason = stream_.reason();
@@ -162,6 +200,8 @@ public:
     size_t state_bytes() const { return model_->state_bytes() + own_state_bytes(); }
 
     Result<size_t> save_state(uint8_t* dst, size_t capacity) const {
+        if (verify_row_ >= 0)
+            return Status::fail(Error::invalid_argument, "the reply is taking drafted tokens; save the state between replies or after stop()");
         const size_t need = state_bytes();
         if (!dst || capacity < need)
             return Status::fail(Error::out_of_memory, "the state needs ", uint64_t(need), " bytes; the buffer has ", uint64_t(capacity));
@@ -188,6 +228,8 @@ public:
         stream_.sampler().load_state(own->sampler);
         __builtin_memcpy(logits_, own->logits, size_t(model_->n_vocab()) * sizeof(float));
         replying_ = false;
+        verify_row_ = -1;
+        if (drafter_) drafter_->update(0, nullptr, 0);  // the restored tokens are not known here
         return Status{};
     }
 
@@ -206,20 +248,26 @@ public:
         pending_ = GeneratedToken::no_token;
         have_logits_ = false;
         replying_ = false;
+        verify_row_ = -1;
+        if (drafter_) drafter_->update(0, nullptr, 0);
     }
 
     // Keeps the first n tokens of the cache (the next prompt() continues from there).
     Status truncate(int n) {
-        Status st = model_->truncate(n);
-        if (!st) return st;
+        Status st = settle();
+        if (!st || !(st = model_->truncate(n))) return st;
         pending_ = GeneratedToken::no_token;
         have_logits_ = false;
         replying_ = false;
+        if (drafter_) drafter_->update(n, nullptr, 0);
         return Status{};
     }
 
-    // Tokens in the cache, plus the last sampled one when it is still to be fed.
-    int n_tokens() const { return model_->n_past() + (pending_ != GeneratedToken::no_token ? 1 : 0); }
+    // Tokens of the conversation: in the cache, plus the last sampled one when it is still to be fed.
+    int n_tokens() const {
+        if (verify_row_ >= 0) return verify_base_ + verify_row_ + 1;
+        return model_->n_past() + (pending_ != GeneratedToken::no_token ? 1 : 0);
+    }
     // The last sampled token while it waits to be fed, else GeneratedToken::no_token.
     int32_t pending_token() const { return pending_; }
     const GenerationStats& stats() const { return stats_; }
@@ -267,6 +315,64 @@ private:
 
     size_t own_state_bytes() const { return 16 + Sampler::state_bytes + size_t(model_->n_vocab()) * sizeof(float) + 8; }
 
+    // Ends a batch of drafted tokens the reply stopped taking, as decoding without drafts leaves
+    // the conversation: the cache up to the token before the last taken, that one pending.
+    Status settle() {
+        if (verify_row_ < 0) return Status{};
+        const int last = verify_row_;
+        Status st = end_verification(last, last);
+        if (st) pending_ = verify_tokens_[last];
+        return st;
+    }
+
+    Result<bool> fail(const Status& st) {
+        replying_ = false;
+        return st;
+    }
+
+    // With a drafter and room in the context, feeds the pending token and the drafted ones in one
+    // evaluation, keeping every position's logits; step() then takes them row by row.
+    Status verify_drafts() {
+        if (!drafter_ || pending_ == GeneratedToken::no_token) return Status{};
+        if (draft_pause_ > 0) {
+            --draft_pause_;
+            return Status{};
+        }
+        const int room = model_->n_ctx() - model_->n_past() - 1;
+        const int max = options_.max_draft < room ? options_.max_draft : room;
+        const int n = max > 0 ? drafter_->draft(verify_tokens_ + 1, max) : 0;
+        if (n <= 0) return Status{};
+        verify_tokens_[0] = pending_;
+        verify_base_ = model_->n_past();
+        for (int i = 1; i <= n; ++i)
+            if (verify_tokens_[i] < 0 || verify_tokens_[i] >= model_->n_vocab()) return Status{};  // a drafter's bad id: no draft
+        Status st = model_->eval(verify_tokens_, n + 1, verify_rows_, true);
+        if (!st) return st;
+        pending_ = GeneratedToken::no_token;
+        verify_drafts_ = n;
+        verify_row_ = 0;
+        ++stats_.n_draft_steps;
+        stats_.n_drafted += n;
+        return Status{};
+    }
+
+    // Ends a batch of drafted tokens: the cache keeps keep_rows of its positions, and how many
+    // drafts were taken decides whether drafting pauses (a running mean of taken drafts per
+    // batch below 1/4: pause for 8 tokens, doubling up to 256 while it stays low).
+    Status end_verification(int keep_rows, int taken) {
+        verify_row_ = -1;
+        stats_.n_drafts_taken += taken;
+        draft_rate_ = 0.5 * draft_rate_ + 0.5 * taken;
+        if (draft_rate_ < 0.25) {
+            draft_pause_ = draft_backoff_;
+            draft_backoff_ = draft_backoff_ < 128 ? 2 * draft_backoff_ : 256;
+            draft_rate_ = 0.5;
+        } else if (taken > 0) {
+            draft_backoff_ = 8;
+        }
+        return model_->truncate(verify_base_ + keep_rows);
+    }
+
     // The last sampled token goes into the cache before anything that follows it.
     // Without room for it, the token stays pending (and in n_tokens()).
     Status feed_pending() {
@@ -293,6 +399,14 @@ private:
     bool replying_ = false;
     int n_steps_ = 0;
     uint64_t t_start_ = 0, t_token_ = 0;
+    // Speculative decoding: the drafter, the batch being taken (the pending token then the drafts,
+    // fed at verify_base_; their logits rows; the next row, -1 when none), and the pause rule.
+    Drafter* drafter_ = nullptr;
+    float* verify_rows_ = nullptr;
+    int32_t* verify_tokens_ = nullptr;
+    int verify_base_ = 0, verify_drafts_ = 0, verify_row_ = -1;
+    double draft_rate_ = 0.5;
+    int draft_backoff_ = 8, draft_pause_ = 0;
 };
 
 } // namespace tinyllm

@@ -1,0 +1,239 @@
+// Speculative decoding in the Generator: with a draft model, prompt lookup or a drafter that is
+// always wrong, greedy replies are the ids decoding without drafts gives, the conversation is left
+// as it would be (cache, pending token, what follows), sampled replies keep their distribution, and
+// drafting pauses while drafts are not taken. On the demo model.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <cmath>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "test_support.hpp"
+#include "tinyllm/generation/draft_model.hpp"
+#include "tinyllm/generation/generator.hpp"
+#include "tinyllm/loaders/host/model_source.hpp"
+
+using namespace tinyllm;
+
+namespace {
+
+const char* target_file = "models/shakespeare5m-f16.gguf";
+const char* draft_file = "models/shakespeare5m-q4_0.gguf";
+
+struct Loaded {
+    ModelSource source;
+    ModelInstance instance;
+    explicit Loaded(const std::string& rel) {
+        REQUIRE(source.open_file(test_support::shared_path(rel), ""));
+        REQUIRE(instance.init(source, 0, 32));
+    }
+};
+
+// Always proposes the same wrong-looking tokens (and, when asked, ids outside the vocabulary).
+class FixedDrafter final : public Drafter {
+public:
+    explicit FixedDrafter(int32_t id) : id_(id) {}
+    void update(int, const int32_t*, int) override {}
+    int draft(int32_t* out, int max) override {
+        for (int i = 0; i < max; ++i) out[i] = id_;
+        ++calls;
+        return max;
+    }
+    int calls = 0;
+
+private:
+    int32_t id_;
+};
+
+struct Setup {
+    Loaded target{target_file};
+    std::vector<uint8_t> memory;
+    Generator generator;
+    Setup(const SamplerConfig& sampling, int max_draft) {
+        GeneratorOptions options;
+        options.max_draft = max_draft;
+        memory.resize(Generator::required_bytes(target.source.n_vocab(), target.source.vocabulary().max_token_bytes(), options));
+        Arena arena(memory.data(), memory.size());
+        REQUIRE(generator.init(target.instance.model(), &target.source.vocabulary(), sampling, arena, options));
+    }
+};
+
+bool collect(const GeneratedToken& t, void* user) {
+    if (t.id != GeneratedToken::no_token) static_cast<std::vector<int32_t>*>(user)->push_back(t.id);
+    return true;
+}
+
+struct StopAfter {
+    std::vector<int32_t> ids;
+    size_t limit;
+};
+bool stop_after(const GeneratedToken& t, void* user) {
+    auto& s = *static_cast<StopAfter*>(user);
+    if (t.id != GeneratedToken::no_token) s.ids.push_back(t.id);
+    return s.ids.size() < s.limit;
+}
+
+// A reply, then (from where it left the conversation) a second prompt and reply; with a stop after
+// `stop` tokens of the first reply when given.
+struct Conversation {
+    std::vector<int32_t> first, second;
+    int tokens_after_first = 0;
+    int32_t pending_after_first = 0;
+};
+
+Conversation converse(Generator& g, const std::vector<int32_t>& prompt, int n, size_t stop = 0) {
+    Conversation c;
+    GenerationRequest request;
+    request.n_predict = n;
+    request.stop_at_end_of_generation = false;
+    REQUIRE(g.prompt(prompt.data(), int(prompt.size())));
+    if (stop) {
+        StopAfter s{{}, stop};
+        REQUIRE(g.generate(request, stop_after, &s));
+        c.first = s.ids;
+    } else {
+        REQUIRE(g.generate(request, collect, &c.first));
+    }
+    c.tokens_after_first = g.n_tokens();
+    c.pending_after_first = g.pending_token();
+    const int32_t more[] = {13, 29};
+    REQUIRE(g.prompt(more, 2));
+    request.n_predict = 24;
+    REQUIRE(g.generate(request, collect, &c.second));
+    return c;
+}
+
+std::vector<std::vector<int32_t>> prompts(const Tokenizer& t) {
+    return {t.encode("ROMEO:\nBut soft, what light through yonder window breaks?", true, false),
+            t.encode("KING HENRY:\nOnce more unto the breach, dear friends, once more;", true, false),
+            t.encode("First Citizen:\nBefore we proceed any further, hear me speak.", true, false)};
+}
+
+SamplerConfig greedy() {
+    SamplerConfig c;
+    c.temperature = 0.0f;
+    return c;
+}
+
+} // namespace
+
+TEST_CASE("greedy replies with drafts are the replies without, and leave the conversation the same") {
+    if (!test_support::require_shared(target_file) || !test_support::require_shared(draft_file)) return;
+    Setup plain(greedy(), 0);
+    Setup drafted(greedy(), 4);
+    Loaded draft{draft_file};
+    std::vector<uint8_t> drafter_memory(ModelDrafter::required_bytes(256, 1024) + LookupDrafter::required_bytes(256));
+    Arena arena(drafter_memory.data(), drafter_memory.size());
+    ModelDrafter model_drafter;
+    LookupDrafter lookup;
+    FixedDrafter wrong(7), outside(5000);
+    REQUIRE(model_drafter.init(draft.instance.model(), 256, 0.75f, arena));
+    REQUIRE(lookup.init(256, 3, arena));
+    const std::pair<const char*, Drafter*> drafters[] = {{"draft model", &model_drafter}, {"lookup", &lookup}, {"always wrong", &wrong}, {"ids outside the vocabulary", &outside}};
+    for (const auto& [name, drafter] : drafters) {
+        const std::string drafter_name = name;
+        CAPTURE(drafter_name);
+        REQUIRE(drafted.generator.set_drafter(drafter));
+        int taken = 0;
+        for (const std::vector<int32_t>& prompt : prompts(plain.target.source.tokenizer())) {
+            for (size_t stop : {size_t(0), size_t(7)}) {
+                CAPTURE(stop);
+                plain.generator.reset();
+                drafted.generator.reset();
+                const Conversation want = converse(plain.generator, prompt, 120, stop);
+                const Conversation got = converse(drafted.generator, prompt, 120, stop);
+                CHECK(got.first == want.first);
+                CHECK(got.tokens_after_first == want.tokens_after_first);
+                CHECK(got.pending_after_first == want.pending_after_first);
+                CHECK(got.second == want.second);
+                taken += drafted.generator.stats().n_drafts_taken;
+            }
+        }
+        if (drafter == &model_drafter || drafter == &lookup) CHECK(taken > 0);
+    }
+    // A drafter that is never right pauses: few batches in a 120-token reply.
+    CHECK(wrong.calls <= 6 * 10);
+}
+
+TEST_CASE("sampled replies with drafts keep the distribution of sampled replies without") {
+    if (!test_support::require_shared(target_file) || !test_support::require_shared(draft_file)) return;
+    SamplerConfig sampling;
+    sampling.temperature = 1.0f;
+    sampling.top_k = 4;
+    sampling.top_p = 1.0f;
+    sampling.min_p = 0.0f;
+    Setup plain(sampling, 0);
+    Setup drafted(sampling, 4);
+    Loaded draft{draft_file};
+    std::vector<uint8_t> drafter_memory(ModelDrafter::required_bytes(256, 1024));
+    Arena arena(drafter_memory.data(), drafter_memory.size());
+    ModelDrafter model_drafter;
+    REQUIRE(model_drafter.init(draft.instance.model(), 256, 0.0f, arena));  // always drafts
+    REQUIRE(drafted.generator.set_drafter(&model_drafter));
+    const std::vector<int32_t> prompt = plain.target.source.tokenizer().encode("ROMEO:\nBut soft, what", true, false);
+    // The first two tokens of many replies: the second is the first a drafted batch decides.
+    int drafted_runs = 0;
+    auto pairs = [&](Generator& g, uint64_t seed0, int runs) {
+        std::map<std::pair<int32_t, int32_t>, int> count;
+        GenerationRequest request;
+        request.n_predict = 2;
+        request.stop_at_end_of_generation = false;
+        const int n = int(prompt.size());
+        g.reset();
+        REQUIRE(g.prompt(prompt.data(), n - 1));
+        for (int r = 0; r < runs; ++r) {
+            SamplerConfig s = sampling;
+            s.seed = seed0 + uint64_t(r);
+            REQUIRE(g.sampler().configure(s));
+            REQUIRE(g.truncate(n - 1));  // the prompt's last token evaluated afresh each time
+            std::vector<int32_t> ids;
+            REQUIRE(g.prompt(prompt.data() + n - 1, 1));
+            REQUIRE(g.generate(request, collect, &ids));
+            REQUIRE(ids.size() == 2);
+            ++count[{ids[0], ids[1]}];
+            drafted_runs += g.stats().n_drafted > 0;
+        }
+        return count;
+    };
+    const int runs = 1000;
+    const auto a = pairs(plain.generator, 1, runs), b = pairs(drafted.generator, 100000, runs);
+    CHECK(drafted_runs > runs / 4);  // the rest decided while drafting paused
+    // Two-sample chi-square over the pairs seen at least 10 times in all (the rest pooled).
+    std::map<std::pair<int32_t, int32_t>, std::pair<int, int>> cells;
+    for (const auto& [k, v] : a) cells[k].first += v;
+    for (const auto& [k, v] : b) cells[k].second += v;
+    std::vector<std::pair<double, double>> bins;
+    std::pair<double, double> rest{0, 0};
+    for (const auto& [k, v] : cells) {
+        if (v.first + v.second >= 10) bins.push_back({double(v.first), double(v.second)});
+        else rest.first += v.first, rest.second += v.second;
+    }
+    if (rest.first + rest.second > 0) bins.push_back(rest);
+    double chi2 = 0;
+    for (const auto& [x, y] : bins) chi2 += (x - y) * (x - y) / (x + y);
+    const double df = double(bins.size() - 1);
+    MESSAGE("chi-square " << chi2 << " over " << bins.size() << " cells; " << drafted_runs << " of " << runs << " replies drafted");
+    // Wilson-Hilferty: the 0.1% critical value of chi-square with df degrees of freedom.
+    const double z = 3.09, critical = df * std::pow(1 - 2 / (9 * df) + z * std::sqrt(2 / (9 * df)), 3);
+    CHECK(bins.size() >= 4);
+    CHECK(chi2 < critical);
+}
+
+TEST_CASE("drafting needs room for the drafts and stops being used when detached") {
+    if (!test_support::require_shared(target_file)) return;
+    Setup none(greedy(), 0);
+    FixedDrafter wrong(7);
+    CHECK(none.generator.set_drafter(&wrong).code == Error::invalid_argument);
+    Setup drafted(greedy(), 4);
+    REQUIRE(drafted.generator.set_drafter(&wrong));
+    REQUIRE(drafted.generator.set_drafter(nullptr));
+    const std::vector<int32_t> prompt = drafted.target.source.tokenizer().encode("ROMEO:", true, false);
+    GenerationRequest request;
+    request.n_predict = 8;
+    std::vector<int32_t> ids;
+    REQUIRE(drafted.generator.prompt(prompt.data(), int(prompt.size())));
+    REQUIRE(drafted.generator.generate(request, collect, &ids));
+    CHECK(wrong.calls == 0);
+    CHECK(drafted.generator.stats().n_draft_steps == 0);
+}
