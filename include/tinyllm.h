@@ -150,9 +150,16 @@ typedef struct tinyllm_context_params {
     int n_batch;    /* prompt tokens per forward pass */
     int n_threads;  /* 0: one per CPU. Threads are process-wide: each call runs on this many */
     tinyllm_sampling sampling;
+    /* Speculative decoding (the same replies, faster when drafts are taken): drafts of up to
+     * draft_max tokens from draft_model (a smaller model of the same vocabulary, which must
+     * outlive the context) or from the conversation's own n-grams of up to lookup_ngram tokens
+     * (2..64); one or neither. */
+    const struct tinyllm_model* draft_model;
+    int lookup_ngram;
+    int draft_max;
 } tinyllm_context_params;
 
-/* n_ctx 0, n_batch 64, n_threads 0, tinyllm_sampling_default(). */
+/* n_ctx 0, n_batch 64, n_threads 0, tinyllm_sampling_default(), no drafting (draft_max 4). */
 TINYLLM_API tinyllm_context_params tinyllm_context_default_params(void);
 /* A conversation over the model (its own KV cache and sampler). params NULL: the defaults. */
 TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const tinyllm_context_params* params, tinyllm_context** context);

@@ -56,17 +56,30 @@ def _token_array(tokens):
     return (c.token * len(tokens))(*tokens), len(tokens)
 
 
+class LlamaPromptLookupDecoding:
+    """Speculative decoding from the conversation itself, as llama-cpp-python's class of this name:
+    drafts of up to num_pred_tokens tokens that followed the latest n-gram (up to max_ngram_size
+    tokens) the last time it appeared. Pass it as Llama(..., draft_model=...)."""
+
+    def __init__(self, max_ngram_size=2, num_pred_tokens=10):
+        self.max_ngram_size = _int("max_ngram_size", max_ngram_size, 2, 64)
+        self.num_pred_tokens = _int("num_pred_tokens", num_pred_tokens, 1, 64)
+
+
 class Llama:
     """A model and one conversation over it.
 
     Llama(model_path, n_ctx=None, n_threads=None, seed=0, tokenizer_path=None) opens a GGUF
     file, or a .pte program with the GGUF file holding its vocabulary as tokenizer_path. n_ctx
     None: 512 as llama-cpp-python, or less if the model's is smaller (a .pte program: its own);
-    0: the model's own. n_threads None: one per CPU. Not for use from two threads at once.
+    0: the model's own. n_threads None: one per CPU. draft_model: speculative decoding (the same
+    replies, faster when drafts are taken) with a LlamaPromptLookupDecoding, or another Llama of
+    the same vocabulary (a smaller model; keep it open while this one is used). Not for use from
+    two threads at once.
     """
 
     def __init__(self, model_path, n_ctx=None, n_threads=None, seed=0, tokenizer_path=None, n_batch=64, chat_format=None,
-                 verbose=False):
+                 draft_model=None, verbose=False):
         self._model = self._ctx = None
         if not isinstance(model_path, (str, os.PathLike)):
             raise TypeError(f"model_path must be a path, not {type(model_path).__name__}")
@@ -78,6 +91,10 @@ class Llama:
         if n_threads is not None:
             _int("n_threads", n_threads, 1, 1024)
         _int("seed", seed, 0, 2**63 - 1)
+        if draft_model is not None and not isinstance(draft_model, (LlamaPromptLookupDecoding, Llama)):
+            raise TypeError(f"draft_model must be a LlamaPromptLookupDecoding or a Llama, not {type(draft_model).__name__}")
+        if isinstance(draft_model, Llama) and draft_model._model is None:
+            raise ValueError("the draft model is closed")
         if chat_format is not None and chat_format not in CHAT_FORMATS:
             raise TinyllmValueError(f"chat_format '{chat_format}' is not one of {', '.join(CHAT_FORMATS)}", "invalid argument")
         self.model_path = os.fspath(model_path)
@@ -95,6 +112,12 @@ class Llama:
             params.n_batch = n_batch
             params.n_threads = n_threads or 0
             params.sampling.seed = seed
+            if isinstance(draft_model, LlamaPromptLookupDecoding):
+                params.lookup_ngram = draft_model.max_ngram_size
+                params.draft_max = draft_model.num_pred_tokens
+            elif draft_model is not None:
+                params.draft_model = draft_model._model
+                self._draft = draft_model  # kept alive while this context uses it
             context = ctypes.c_void_p()
             c.check(c.lib.tinyllm_context_create(model, ctypes.byref(params), ctypes.byref(context)))
             self._ctx = context

@@ -421,6 +421,44 @@ static void test_other_sources(tinyllm_model* from_path) {
     free(vocab);
 }
 
+/* Speculative decoding: a draft model (the q4_0 file drafting for the q8_0) or prompt lookup gives
+ * the greedy reply a context without drafts gives; bad settings are refused by name. */
+static void test_drafting(tinyllm_model* model, tinyllm_model* draft) {
+    tinyllm_context *plain = greedy_context(model, 256), *ctx = NULL;
+    tinyllm_context_params p = tinyllm_context_default_params();
+    tinyllm_generate_params g = tinyllm_generate_default_params();
+    tinyllm_token ids[64];
+    int n = prompt_tokens(model, "ROMEO:\nBut soft, what light through yonder window breaks?", ids, 64), mode;
+    Reply want, got;
+    p.n_ctx = 256;
+    p.sampling.temperature = 0.0f;
+    g.n_predict = 96;
+    memset(&want, 0, sizeof want);
+    CHECK(tinyllm_generate(plain, ids, n, &g, collect, &want, NULL) == TINYLLM_OK);
+    for (mode = 0; mode < 2; ++mode) {
+        p.draft_model = mode == 0 ? draft : NULL;
+        p.lookup_ngram = mode == 1 ? 3 : 0;
+        CHECK(tinyllm_context_create(model, &p, &ctx) == TINYLLM_OK);
+        memset(&got, 0, sizeof got);
+        CHECK(tinyllm_generate(ctx, ids, n, &g, collect, &got, NULL) == TINYLLM_OK);
+        CHECK(got.n_ids == want.n_ids && memcmp(got.ids, want.ids, sizeof(tinyllm_token) * (size_t)want.n_ids) == 0);
+        CHECK(tinyllm_n_tokens(ctx) == tinyllm_n_tokens(plain));
+        tinyllm_context_free(ctx);
+        ctx = NULL;
+    }
+    p.draft_model = draft;
+    p.lookup_ngram = 3;
+    CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "two ways of drafting");
+    p.draft_model = NULL;
+    p.lookup_ngram = 1;
+    CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "lookup_ngram 1 outside 2..64");
+    p.lookup_ngram = 3;
+    p.draft_max = 0;
+    CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "draft_max 0");
+    CHECK(ctx == NULL);
+    tinyllm_context_free(plain);
+}
+
 int main(int argc, char** argv) {
     tinyllm_model *model = NULL, *other = NULL;
     FILE* probe;
@@ -440,6 +478,7 @@ int main(int argc, char** argv) {
     test_generation(model);
     test_full_context(model);
     test_state(model, other);
+    test_drafting(model, other);
     test_other_sources(model);
     tinyllm_model_free(model);
     tinyllm_model_free(other);

@@ -223,3 +223,17 @@ def test_example_app_serves_gguf_and_pte_alike(models):
     out = subprocess.run([sys.executable, app, q8(models), "Who art thou?", "--chat-format", "chatml", "--instruct", "-n", "8"],
                          capture_output=True, text=True, check=True).stdout
     assert len(out) > 1
+
+
+def test_drafting_gives_the_same_greedy_text(models, llm):
+    want = llm(PROMPT, max_tokens=60, temperature=0)["choices"][0]["text"]
+    with tinyllm.Llama(q8(models), n_ctx=256, n_threads=1,
+                       draft_model=tinyllm.LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=4)) as lookup:
+        assert lookup(PROMPT, max_tokens=60, temperature=0)["choices"][0]["text"] == want
+    with tinyllm.Llama(os.path.join(models, "shakespeare5m-q4_0.gguf"), n_ctx=256, n_threads=1) as draft:
+        with tinyllm.Llama(q8(models), n_ctx=256, n_threads=1, draft_model=draft) as drafted:
+            assert drafted(PROMPT, max_tokens=60, temperature=0)["choices"][0]["text"] == want
+    with pytest.raises(tinyllm.TinyllmValueError, match="max_ngram_size = 1"):
+        tinyllm.LlamaPromptLookupDecoding(max_ngram_size=1)
+    with pytest.raises(TypeError, match="draft_model must be"):
+        tinyllm.Llama(q8(models), draft_model="small.gguf")

@@ -10,6 +10,7 @@
 
 #include "tinyllm.h"
 #include "tinyllm/core/parallel.hpp"
+#include "tinyllm/generation/draft_model.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "tinyllm/loaders/host/model_source.hpp"
 #include "tinyllm/text/chat_template.hpp"
@@ -28,6 +29,11 @@ struct tinyllm_model {
 struct tinyllm_context {
     tinyllm_model* model = nullptr;
     tinyllm::ModelInstance instance;
+    // Speculative decoding: the draft model's own instance, or prompt lookup.
+    tinyllm::ModelInstance draft_instance;
+    std::vector<uint8_t> drafter_memory;
+    tinyllm::ModelDrafter model_drafter;
+    tinyllm::LookupDrafter lookup_drafter;
     std::vector<uint8_t> generator_memory;
     tinyllm::Generator generator;
     std::vector<int32_t> tokens;  // the conversation: what the cache holds, then a pending sampled token
@@ -262,6 +268,9 @@ TINYLLM_API tinyllm_context_params tinyllm_context_default_params(void) {
     p.n_batch = 64;
     p.n_threads = 0;
     p.sampling = tinyllm_sampling_default();
+    p.draft_model = NULL;
+    p.lookup_ngram = 0;
+    p.draft_max = 4;
     return p;
 }
 
@@ -275,6 +284,12 @@ TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const ti
     if (p.n_threads < 0 || p.n_threads > 1024) return fail(Error::invalid_argument, "thread count ", p.n_threads, " outside 0..1024");
     Status st = Sampler::check(sampler_config(p.sampling));
     if (!st) return fail(st);
+    const bool drafting = p.draft_model || p.lookup_ngram;
+    if (p.draft_model && p.lookup_ngram) return fail(Error::invalid_argument, "a draft model and lookup_ngram are two ways of drafting; choose one");
+    if (p.lookup_ngram && (p.lookup_ngram < 2 || p.lookup_ngram > 64)) return fail(Error::invalid_argument, "lookup_ngram ", p.lookup_ngram, " outside 2..64");
+    if (drafting && (p.draft_max < 1 || p.draft_max > 64)) return fail(Error::invalid_argument, "draft_max ", p.draft_max, " outside 1..64");
+    if (p.draft_model && p.draft_model->source.n_vocab() != model->source.n_vocab())
+        return fail(Error::shape_mismatch, "the draft model has ", p.draft_model->source.n_vocab(), " tokens, the model ", model->source.n_vocab());
     return guarded([&] {
         tinyllm_context* c = new tinyllm_context;
         c->model = model;
@@ -283,10 +298,25 @@ TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const ti
         if (s) {
             GeneratorOptions options;
             options.max_stop_bytes = max_stop_bytes;
+            options.max_draft = drafting ? p.draft_max : 0;
             const int n_vocab = c->instance.model().n_vocab();
             c->generator_memory.assign(Generator::required_bytes(n_vocab, model->source.vocabulary().max_token_bytes(), options), 0);
             Arena arena(c->generator_memory.data(), c->generator_memory.size());
             s = c->generator.init(c->instance.model(), &model->source.vocabulary(), sampler_config(p.sampling), arena, options);
+        }
+        if (s && drafting) {
+            const int n_ctx = c->instance.model().n_ctx(), n_vocab = c->instance.model().n_vocab();
+            c->drafter_memory.assign(p.draft_model ? ModelDrafter::required_bytes(n_ctx, n_vocab) : LookupDrafter::required_bytes(n_ctx), 0);
+            Arena arena(c->drafter_memory.data(), c->drafter_memory.size());
+            if (p.draft_model) {
+                const ModelSource& draft = p.draft_model->source;
+                s = c->draft_instance.init(draft, draft.is_pte() ? 0 : (n_ctx < draft.n_ctx_max() ? n_ctx : draft.n_ctx_max()), 64);
+                if (s) s = c->model_drafter.init(c->draft_instance.model(), n_ctx, 0.75f, arena);
+                if (s) s = c->generator.set_drafter(&c->model_drafter);
+            } else {
+                s = c->lookup_drafter.init(n_ctx, p.lookup_ngram, arena);
+                if (s) s = c->generator.set_drafter(&c->lookup_drafter);
+            }
         }
         if (!s) {
             delete c;
