@@ -236,6 +236,7 @@ int main(int argc, char** argv) {
                 if (n_gen <= 0) break;
                 // Alternating a 1-token step and a (k + 1)-token check at the same positions (after
                 // a prompt of half the context), each rolled back; the cost is their time ratio.
+                if (n_ctx < k + 2) die(path + ": --verify " + std::to_string(k) + " needs a context of " + std::to_string(k + 2) + " (raise -n)");
                 const int at = std::min(n_ctx / 2, n_ctx - k - 1);
                 std::vector<int32_t> probe(size_t(k) + 2);
                 for (size_t i = 0; i < probe.size(); ++i) probe[i] = int32_t((i * 7919 + 1) % size_t(c.n_vocab));

@@ -251,5 +251,12 @@ TEST_CASE("base file: written and read back; a truncated, foreign or inconsisten
     b = good;
     b[19] = 0x80;  // a negative chunk count
     CHECK(refused(b).code == Error::corrupt);
+    b.assign(good.begin(), good.begin() + 12);  // the magic, then the header cut short
+    CHECK(refused(b).code == Error::truncated);
+    // A header whose sizes wrap around 2^64 to the file's own 20 bytes is refused before any token is read.
+    b.assign(good.begin(), good.begin() + 20);
+    const int32_t wrapping[3] = {10839, 1623194865, 1048576};
+    std::memcpy(b.data() + 8, wrapping, sizeof wrapping);
+    CHECK(refused(b).code == Error::absurd_count);
     std::remove(path.c_str());
 }

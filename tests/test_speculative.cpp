@@ -30,20 +30,40 @@ struct Loaded {
     }
 };
 
-// Always proposes the same wrong-looking tokens (and, when asked, ids outside the vocabulary).
+// Always proposes the same wrong-looking tokens (and, when asked, ids outside the vocabulary, or
+// a count larger than it was given room for).
 class FixedDrafter final : public Drafter {
 public:
-    explicit FixedDrafter(int32_t id) : id_(id) {}
+    explicit FixedDrafter(int32_t id, int extra = 0) : id_(id), extra_(extra) {}
     void update(int, const int32_t*, int) override {}
     int draft(int32_t* out, int max) override {
         for (int i = 0; i < max; ++i) out[i] = id_;
         ++calls;
-        return max;
+        return max + extra_;
     }
     int calls = 0;
 
 private:
     int32_t id_;
+    int extra_;
+};
+
+// Proposes the reply it was told (so every draft is taken), to look inside batches.
+class KnownReply final : public Drafter {
+public:
+    std::vector<int32_t> conversation;
+    void update(int n_keep, const int32_t* ids, int n) override {
+        if (size_t(n_keep) <= history.size()) history.resize(size_t(n_keep));
+        history.insert(history.end(), ids, ids + n);
+    }
+    int draft(int32_t* out, int max) override {
+        int m = 0;
+        for (size_t at = history.size(); m < max && at < conversation.size(); ++at) out[m++] = conversation[at];
+        return m;
+    }
+
+private:
+    std::vector<int32_t> history;
 };
 
 struct Setup {
@@ -127,10 +147,11 @@ TEST_CASE("greedy replies with drafts are the replies without, and leave the con
     Arena arena(drafter_memory.data(), drafter_memory.size());
     ModelDrafter model_drafter;
     LookupDrafter lookup;
-    FixedDrafter wrong(7), outside(5000);
+    FixedDrafter wrong(7), outside(5000), too_many(7, 5);
     REQUIRE(model_drafter.init(draft.instance.model(), 256, 0.75f, arena));
     REQUIRE(lookup.init(256, 3, arena));
-    const std::pair<const char*, Drafter*> drafters[] = {{"draft model", &model_drafter}, {"lookup", &lookup}, {"always wrong", &wrong}, {"ids outside the vocabulary", &outside}};
+    const std::pair<const char*, Drafter*> drafters[] = {{"draft model", &model_drafter}, {"lookup", &lookup}, {"always wrong", &wrong}, {"ids outside the vocabulary", &outside},
+                                                           {"more drafts than asked for", &too_many}};
     for (const auto& [name, drafter] : drafters) {
         const std::string drafter_name = name;
         CAPTURE(drafter_name);
@@ -236,4 +257,55 @@ TEST_CASE("drafting needs room for the drafts and stops being used when detached
     REQUIRE(drafted.generator.generate(request, collect, &ids));
     CHECK(wrong.calls == 0);
     CHECK(drafted.generator.stats().n_draft_steps == 0);
+}
+
+TEST_CASE("inside a batch of taken drafts: the same pending token and count as without, and a state saved after stop() continues the same") {
+    if (!test_support::require_shared(target_file)) return;
+    Setup plain(greedy(), 0);
+    Setup drafted(greedy(), 4);
+    const std::vector<int32_t> prompt = plain.target.source.tokenizer().encode("ROMEO:\nBut soft, what light", true, false);
+    GenerationRequest request;
+    request.n_predict = 40;
+    request.stop_at_end_of_generation = false;
+    // The reply without drafts, each step's pending token and count.
+    std::vector<std::pair<int32_t, int>> want;
+    KnownReply known;
+    known.conversation = prompt;
+    REQUIRE(plain.generator.prompt(prompt.data(), int(prompt.size())));
+    REQUIRE(plain.generator.begin(request));
+    GeneratedToken token;
+    for (Result<bool> more = plain.generator.step(token); *more; more = plain.generator.step(token)) {
+        want.push_back({plain.generator.pending_token(), plain.generator.n_tokens()});
+        known.conversation.push_back(token.id);
+    }
+    REQUIRE(drafted.generator.set_drafter(&known));
+    REQUIRE(drafted.generator.prompt(prompt.data(), int(prompt.size())));
+    REQUIRE(drafted.generator.begin(request));
+    std::vector<std::pair<int32_t, int>> got;
+    for (Result<bool> more = drafted.generator.step(token); *more; more = drafted.generator.step(token))
+        got.push_back({drafted.generator.pending_token(), drafted.generator.n_tokens()});
+    CHECK(got == want);
+    CHECK(drafted.generator.stats().n_drafts_taken > 20);
+
+    // Stopped inside a batch: the state saves and, restored without drafts, continues as the plain one.
+    plain.generator.reset();
+    drafted.generator.reset();
+    for (Generator* g : {&plain.generator, &drafted.generator}) {
+        REQUIRE(g->prompt(prompt.data(), int(prompt.size())));
+        REQUIRE(g->begin(request));
+        for (int i = 0; i < 6; ++i) REQUIRE(*g->step(token));
+        g->stop();
+        while (*g->step(token)) {
+        }
+    }
+    CHECK(drafted.generator.n_tokens() == plain.generator.n_tokens());
+    std::vector<uint8_t> state(drafted.generator.state_bytes());
+    REQUIRE(drafted.generator.save_state(state.data(), state.size()));
+    Setup restored(greedy(), 0);
+    REQUIRE(restored.generator.load_state(state.data(), state.size()));
+    request.n_predict = 16;
+    std::vector<int32_t> a, b;
+    REQUIRE(plain.generator.generate(request, collect, &a));
+    REQUIRE(restored.generator.generate(request, collect, &b));
+    CHECK(a == b);
 }

@@ -52,8 +52,9 @@ public:
         Status st = file_.open(path);
         if (!st) return st;
         const ByteSpan b = file_.bytes();
-        if (b.size < 20 || __builtin_memcmp(b.data, "_logits_", 8) != 0)
+        if (b.size < 8 || __builtin_memcmp(b.data, "_logits_", 8) != 0)
             return Status::fail(Error::bad_magic, "'", path, "' is not a file of base log-probabilities (no '_logits_' header)");
+        if (b.size < 20) return Status::fail(Error::truncated, "'", path, "' ends inside its header (", uint64_t(b.size), " bytes)");
         int32_t header[3];
         __builtin_memcpy(header, b.data + 8, sizeof header);
         layout_.n_ctx = header[0];
@@ -61,12 +62,18 @@ public:
         n_chunk_ = header[2];
         if (layout_.n_ctx < 2 || n_vocab_ < 1 || n_chunk_ < 1)
             return Status::fail(Error::corrupt, "'", path, "': context ", layout_.n_ctx, ", vocabulary ", n_vocab_, ", chunks ", n_chunk_);
-        const uint64_t n_tokens = uint64_t(n_chunk_) * uint64_t(layout_.n_ctx);
+        // The size the header implies, with every product checked (a header can claim any counts).
+        const uint64_t n_tokens = uint64_t(n_chunk_) * uint64_t(layout_.n_ctx);  // below 2^62
         const uint64_t row_bytes = uint64_t(base_row_words(n_vocab_)) * sizeof(uint16_t);
-        const uint64_t expected = 20 + n_tokens * 4 + uint64_t(n_chunk_) * uint64_t(layout_.n_scored()) * row_bytes;
-        if (b.size != expected)
+        uint64_t rows_bytes = 0, expected = 0;
+        const bool overflow = __builtin_mul_overflow(uint64_t(n_chunk_) * uint64_t(layout_.n_scored()), row_bytes, &rows_bytes) ||
+                              __builtin_add_overflow(20 + n_tokens * 4, rows_bytes, &expected);
+        if (overflow)
+            return Status::fail(Error::absurd_count, "'", path, "': ", n_chunk_, " chunks of ", layout_.n_ctx, " tokens over a vocabulary of ",
+                                n_vocab_, " need more bytes than a file can hold");
+        if (uint64_t(b.size) != expected)
             return Status::fail(b.size < expected ? Error::truncated : Error::corrupt, "'", path, "' holds ", uint64_t(b.size), " bytes; ",
-                                n_chunk_, " chunks of ", layout_.n_ctx, " tokens over ", n_vocab_, " tokens need ", expected);
+                                n_chunk_, " chunks of ", layout_.n_ctx, " tokens over a vocabulary of ", n_vocab_, " need ", expected);
         tokens_ = b.data + 20;
         rows_ = b.data + 20 + n_tokens * 4;
         for (uint64_t i = 0; i < n_tokens; ++i) {

@@ -22,7 +22,7 @@ inline double token_nll(const float* logits, int n_vocab, int32_t token) {
 // A base row: two floats (scale, min_log_prob) in the first four words, then one 16-bit code per
 // token, log p = scale * code + min_log_prob, codes covering log-probabilities down to 16 below the
 // top one (lower ones read as the floor); rows are padded to an even token count.
-inline size_t base_row_words(int n_vocab) { return size_t(2 * ((n_vocab + 1) / 2) + 4); }
+inline size_t base_row_words(int n_vocab) { return 2 * ((size_t(n_vocab) + 1) / 2) + 4; }
 
 // Writes the base row of logits into row[base_row_words(n_vocab)] and returns the token's nll as
 // llama.cpp computes it when it writes the row (float arithmetic).

@@ -24,7 +24,8 @@ protected:
     ~Drafter() = default;
 };
 
-// The tokens of a conversation, up to a capacity (later tokens are not kept).
+// The tokens of a conversation from some position on (a drafter attached mid-conversation, or
+// after a saved state was restored, knows only what came later), up to a capacity.
 class TokenHistory {
 public:
     static size_t required_bytes(int capacity) { return size_t(capacity) * sizeof(int32_t) + 64; }
@@ -32,19 +33,23 @@ public:
         tokens_ = arena.allocate_array<int32_t>(size_t(capacity));
         if (!tokens_) return Status::fail(Error::out_of_memory, "a token history of ", capacity);
         capacity_ = capacity;
-        n_ = 0;
+        start_ = n_ = 0;
         return Status{};
     }
+    // The conversation keeps its first n_keep tokens, then ids[0..n) follow. Keeping tokens this
+    // history never saw starts it afresh at position n_keep.
     void update(int n_keep, const int32_t* ids, int n) {
-        n_ = n_keep < n_ ? (n_keep < 0 ? 0 : n_keep) : n_;
+        if (n_keep < start_ || n_keep > start_ + n_) start_ = n_keep < 0 ? 0 : n_keep, n_ = 0;
+        else n_ = n_keep - start_;
         for (int i = 0; i < n && n_ < capacity_; ++i) tokens_[n_++] = ids[i];
     }
-    const int32_t* tokens() const { return tokens_; }
+    const int32_t* tokens() const { return tokens_; }  // from position start()
     int size() const { return n_; }
+    int start() const { return start_; }
 
 private:
     int32_t* tokens_ = nullptr;
-    int capacity_ = 0, n_ = 0;
+    int capacity_ = 0, start_ = 0, n_ = 0;
 };
 
 // Prompt lookup: the longest suffix of the conversation, up to max_ngram tokens (at least 2),

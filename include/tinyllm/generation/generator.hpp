@@ -147,7 +147,9 @@ public:
     Result<bool> step(GeneratedToken& token) {
         if (!replying_) return false;
         token = GeneratedToken{};
-        Status st;
+        Status st = stop_status_;
+        stop_status_ = Status{};
+        if (!st) return fail(st);
         if (!stream_.done() && verify_row_ < 0 && n_steps_ > 0) {
             if (model_->n_past() >= model_->n_ctx()) stream_.stop(StopReason::context_full);
             else if (!(st = verify_drafts()) || (verify_row_ < 0 && !(st = feed_pending()))) return fail(st);
@@ -191,8 +193,12 @@ public:
         return true;
     }
 
-    // Ends the reply after the token step() gave last (the caller's abort).
-    void stop() { stream_.stop(StopReason::callback); }
+    // Ends the reply after the token step() gave last (the caller's abort); the conversation is
+    // then as decoding without drafts leaves it (a state can be saved).
+    void stop() {
+        stream_.stop(StopReason::callback);
+        if (Status st = settle(); !st) stop_status_ = st;
+    }
 
     // A saved conversation (model_state.hpp): the model's state, then the generator's own (the
     // token still to be fed, the logits the next token is sampled from, the sampler's place),
@@ -269,7 +275,7 @@ public:
         return model_->n_past() + (pending_ != GeneratedToken::no_token ? 1 : 0);
     }
     // The last sampled token while it waits to be fed, else GeneratedToken::no_token.
-    int32_t pending_token() const { return pending_; }
+    int32_t pending_token() const { return verify_row_ >= 0 ? verify_tokens_[verify_row_] : pending_; }
     const GenerationStats& stats() const { return stats_; }
     const float* logits() const { return have_logits_ ? logits_ : nullptr; }
     Sampler& sampler() { return stream_.sampler(); }
@@ -340,12 +346,16 @@ private:
         }
         const int room = model_->n_ctx() - model_->n_past() - 1;
         const int max = options_.max_draft < room ? options_.max_draft : room;
-        const int n = max > 0 ? drafter_->draft(verify_tokens_ + 1, max) : 0;
+        int n = max > 0 ? drafter_->draft(verify_tokens_ + 1, max) : 0;
         if (n <= 0) return Status{};
+        if (n > max) n = max;
+        for (int i = 1; i <= n; ++i)
+            if (verify_tokens_[i] < 0 || verify_tokens_[i] >= model_->n_vocab()) {
+                count_taken(0);  // a drafter's id outside the vocabulary: no draft this time
+                return Status{};
+            }
         verify_tokens_[0] = pending_;
         verify_base_ = model_->n_past();
-        for (int i = 1; i <= n; ++i)
-            if (verify_tokens_[i] < 0 || verify_tokens_[i] >= model_->n_vocab()) return Status{};  // a drafter's bad id: no draft
         Status st = model_->eval(verify_tokens_, n + 1, verify_rows_, true);
         if (!st) return st;
         pending_ = GeneratedToken::no_token;
@@ -362,6 +372,11 @@ private:
     Status end_verification(int keep_rows, int taken) {
         verify_row_ = -1;
         stats_.n_drafts_taken += taken;
+        count_taken(taken);
+        return model_->truncate(verify_base_ + keep_rows);
+    }
+
+    void count_taken(int taken) {
         draft_rate_ = 0.5 * draft_rate_ + 0.5 * taken;
         if (draft_rate_ < 0.25) {
             draft_pause_ = draft_backoff_;
@@ -370,7 +385,6 @@ private:
         } else if (taken > 0) {
             draft_backoff_ = 8;
         }
-        return model_->truncate(verify_base_ + keep_rows);
     }
 
     // The last sampled token goes into the cache before anything that follows it.
@@ -407,6 +421,7 @@ private:
     int verify_base_ = 0, verify_drafts_ = 0, verify_row_ = -1;
     double draft_rate_ = 0.5;
     int draft_backoff_ = 8, draft_pause_ = 0;
+    Status stop_status_;  // a failure while stop() ended a batch, for the next step() to report
 };
 
 } // namespace tinyllm

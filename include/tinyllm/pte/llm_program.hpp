@@ -112,14 +112,14 @@ public:
     }
 
     // Feeds n tokens at the next positions. logits receives the last token's row, or (all_rows)
-    // one row per token, which only decode programs (S = 1) can provide.
+    // one row per token, which only programs returning a row per position can provide.
     Status eval(const int32_t* ids, int n, float* logits, bool all_rows) override {
         if (n <= 0) return Status::fail(Error::invalid_argument, "pte: nothing to evaluate");
         if (n_past_ + n > n_ctx_) return Status::fail(Error::context_full, "pte: ", n_past_ + n, " tokens exceed the context of ", n_ctx_);
         if (n % chunk_ != 0)
             return Status::fail(Error::invalid_argument, "pte: this program takes tokens in chunks of ", chunk_, ", got ", n);
-        if (all_rows && chunk_ != 1 && rows_ == 1)
-            return Status::fail(Error::invalid_argument, "pte: a prefill program returns only the last position's logits");
+        if (all_rows && rows_ != chunk_)
+            return Status::fail(Error::invalid_argument, "pte: this program returns ", rows_, " rows of logits for ", chunk_, " tokens, not one per token");
         int64_t tokens[max_chunk], positions[max_chunk];
         if (chunk_ > max_chunk) return Status::fail(Error::unsupported_type, "pte: chunks of more than 512 tokens");
         for (int at = 0; at < n; at += chunk_) {
@@ -134,9 +134,9 @@ public:
             if (Status s = method_.set_input(1, ScalarType::Long, positions, pos_shape, 1); !s) return s;
             if (Status s = method_.execute(); !s) return s;
             const Tensor& out = method_.output(0).tensor;
-            const float* last = out.as<float>() + size_t(rows_ - 1) * size_t(n_vocab_);
-            float* dst = all_rows ? logits + size_t(at) * size_t(n_vocab_) : logits;
-            if (dst && (all_rows || at + chunk_ == n)) __builtin_memcpy(dst, last, size_t(n_vocab_) * sizeof(float));
+            const size_t row = size_t(n_vocab_) * sizeof(float);
+            if (logits && all_rows) __builtin_memcpy(logits + size_t(at) * size_t(n_vocab_), out.as<float>(), size_t(rows_) * row);
+            else if (logits && at + chunk_ == n) __builtin_memcpy(logits, out.as<float>() + size_t(rows_ - 1) * size_t(n_vocab_), row);
         }
         n_past_ += n;
         return Status();
