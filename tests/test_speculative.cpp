@@ -309,3 +309,24 @@ TEST_CASE("inside a batch of taken drafts: the same pending token and count as w
     REQUIRE(restored.generator.generate(request, collect, &b));
     CHECK(a == b);
 }
+
+TEST_CASE("a token history follows the conversation, and starts afresh where it missed tokens") {
+    std::vector<uint8_t> memory(TokenHistory::required_bytes(16));
+    Arena arena(memory.data(), memory.size());
+    TokenHistory h;
+    REQUIRE(h.init(16, arena));
+    const int32_t a[] = {1, 2, 3, 4};
+    h.update(0, a, 4);
+    h.update(2, a, 1);  // keeps 1 2, then 1
+    CHECK(std::vector<int32_t>(h.tokens(), h.tokens() + h.size()) == std::vector<int32_t>{1, 2, 1});
+    CHECK(h.start() == 0);
+    h.update(0, nullptr, 0);
+    h.update(9, a + 2, 2);  // after a restored state: positions 9 and 10
+    CHECK(h.start() == 9);
+    CHECK(std::vector<int32_t>(h.tokens(), h.tokens() + h.size()) == std::vector<int32_t>{3, 4});
+    h.update(10, a, 1);  // keeps position 9, then 1
+    CHECK(std::vector<int32_t>(h.tokens(), h.tokens() + h.size()) == std::vector<int32_t>{3, 1});
+    h.update(4, a, 2);  // before what it knows: afresh at 4
+    CHECK(h.start() == 4);
+    CHECK(std::vector<int32_t>(h.tokens(), h.tokens() + h.size()) == std::vector<int32_t>{1, 2});
+}
