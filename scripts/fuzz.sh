@@ -3,14 +3,14 @@
 # runs each for SECONDS (default 60) from a corpus seeded from the reference data. A crash is
 # minimized into tests/fuzz/regressions/<harness>/, which the normal test suite replays, and the
 # run fails. Prints executions, executions/s and coverage per harness.
-# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (harnesses: gguf pte text sampler http state)
+# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (harnesses: gguf pte text sampler http state logprobs)
 # TINYLLM_FUZZ_RUNS=N stops a harness after N executions, if that comes before SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 runs=${TINYLLM_FUZZ_RUNS:--1}
 harnesses=("${@:2}")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf pte text sampler http state)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(gguf pte text sampler http state logprobs)
 shared=$(realpath -m "${TINYLLM_SHARED_DIR:-../shared}")
 scripts/setup.sh clang-14 libclang-rt-14-dev
 build=build-fuzz
@@ -25,6 +25,7 @@ seed() {  # harness corpus: the reference files each target reads, plus a few sm
           cp tests/fuzz/seeds/text/* "$corpus"/ ;;
     http) cp tests/fuzz/seeds/http/* "$corpus"/ ;;
     state) cp tests/fuzz/seeds/state/* "$corpus"/ ;;
+    logprobs) cp tests/fuzz/seeds/logprobs/* "$corpus"/ ;;
     sampler) head -c 600 /dev/zero > "$corpus/zeros"; python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('7f', 0.8, 0.95, 0.05, 1.0, 1.1, 0.0, 0.0) + bytes([48, 64, 7, 0, 0, 0, 0, 0]) + struct.pack('64f', *[i * 0.1 for i in range(64)]))" > "$corpus/defaults" ;;
   esac
 }
@@ -60,7 +61,7 @@ run_harness() {
 }
 
 for h in "${harnesses[@]}"; do
-  [ -f "tests/fuzz/fuzz_$h.cpp" ] || { echo "fuzz: no harness '$h' (gguf pte text sampler http state)"; exit 1; }
+  [ -f "tests/fuzz/fuzz_$h.cpp" ] || { echo "fuzz: no harness '$h' (gguf pte text sampler http state logprobs)"; exit 1; }
 done
 # Two harnesses at a time: each fuzzes on one core.
 declare -A pid

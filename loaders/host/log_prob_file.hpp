@@ -50,8 +50,13 @@ class LogProbFileReader {
 public:
     Status open(const std::string& path) {
         Status st = file_.open(path);
-        if (!st) return st;
-        const ByteSpan b = file_.bytes();
+        return st ? read(file_.bytes(), path) : st;
+    }
+
+    // The same over bytes the caller keeps alive and unchanged while the reader is used; name
+    // is what errors call them.
+    Status read(ByteSpan b, const std::string& name) {
+        const std::string& path = name;
         if (b.size < 8 || __builtin_memcmp(b.data, "_logits_", 8) != 0)
             return Status::fail(Error::bad_magic, "'", path, "' is not a file of base log-probabilities (no '_logits_' header)");
         if (b.size < 20) return Status::fail(Error::truncated, "'", path, "' ends inside its header (", uint64_t(b.size), " bytes)");
