@@ -57,7 +57,7 @@ struct Options {
     std::string tokenizer;  // tokenizer.json or GGUF file with the vocabulary a .pte model uses
     std::string draft_model;  // speculative decoding with a smaller model of the same vocabulary
     int lookup_ngram = 0;     // speculative decoding from the text so far (prompt lookup)
-    int draft_max = 4;
+    int draft_max = 3;  // with the pending token, one 4-token tile of the prompt kernels
     std::vector<std::string> stop;
     SamplerConfig sampling;
 };
@@ -203,7 +203,7 @@ Options parse_args(int argc, char** argv) {
                         "  --tokenizer FILE         the vocabulary of a .pte program: tokenizer.json or .gguf\n"
                         "  --draft-model FILE       speculative decoding: a smaller model of the same vocabulary drafts\n"
                         "  --lookup N               speculative decoding: drafts from the text so far (n-grams up to N)\n"
-                        "  --draft-max K            the most drafted tokens checked per step (default 4)\n",
+                        "  --draft-max K            the most drafted tokens checked per step (default 3)\n",
                         TINYLLM_DEFAULT_MODEL, double(d.temperature), d.top_k, double(d.top_p), double(d.min_p), double(d.typical_p),
                         double(d.repeat_penalty), double(d.frequency_penalty), double(d.presence_penalty), d.penalty_last_n,
                         static_cast<unsigned long long>(d.seed));

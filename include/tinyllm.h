@@ -159,7 +159,7 @@ typedef struct tinyllm_context_params {
     int draft_max;
 } tinyllm_context_params;
 
-/* n_ctx 0, n_batch 64, n_threads 0, tinyllm_sampling_default(), no drafting (draft_max 4). */
+/* n_ctx 0, n_batch 64, n_threads 0, tinyllm_sampling_default(), no drafting (draft_max 3). */
 TINYLLM_API tinyllm_context_params tinyllm_context_default_params(void);
 /* A conversation over the model (its own KV cache and sampler). params NULL: the defaults. */
 TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const tinyllm_context_params* params, tinyllm_context** context);

@@ -270,7 +270,7 @@ TINYLLM_API tinyllm_context_params tinyllm_context_default_params(void) {
     p.sampling = tinyllm_sampling_default();
     p.draft_model = NULL;
     p.lookup_ngram = 0;
-    p.draft_max = 4;
+    p.draft_max = 3;
     return p;
 }
 
