@@ -6,11 +6,7 @@ gen=$1
 # When cross-compiled, programs run through an emulator (TINYLLM_RUNNER, e.g. "qemu-aarch64 -L ...").
 run() { ${TINYLLM_RUNNER:-} "$gen" "$@"; }
 shared=$2
-passed=0
-failed=0
-expect() {  # name, expected, actual
-  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); printf 'FAIL: %s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3"; fi
-}
+source "$(dirname "$0")/contract.sh"
 json_ids() {  # file, key, count
   python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]][:int(sys.argv[3])])))" "$1" "$2" "$3"
 }
@@ -44,14 +40,6 @@ a=$(run -m "$shared/models/shakespeare5m-q8_0.gguf" -p "ROMEO:" -n 40 --temp 0.8
 b=$(run -m "$shared/models/shakespeare5m-q8_0.gguf" -p "ROMEO:" -n 40 --temp 0.8 --seed 7 --print-ids -t 2 2>/dev/null)
 expect "seeded sampling is reproducible across thread counts" "$a" "$b"
 
-# Bad input: exit code 1 and one line naming the problem.
-check_error() {  # name, pattern, args...
-  local name=$1 pattern=$2; shift 2
-  local err rc
-  err=$(run "$@" 2>&1 >/dev/null); rc=$?
-  expect "$name exits 1" "1" "$rc"
-  expect "$name names the problem" "yes" "$(grep -q "$pattern" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ] && echo yes || echo "no: $err")"
-}
 check_error "missing file" "cannot open" -m /nonexistent.gguf
 check_error "neither GGUF nor .pte" "bad magic" -m "$shared/models/shakespeare5m.vocab-test.inp"
 check_error ".pte that is no Llama export" "unsupported architecture" -m "$shared/fixtures/pte/add.pte" --prompt-ids 1 --print-ids
@@ -87,5 +75,4 @@ rm -f "$tmp.err"
 help=$(run --help)
 expect "--help shows defaults and template names" "yes" "$(grep -q 'default 0.8' <<<"$help" && grep -q chatml <<<"$help" && echo yes || echo no)"
 
-echo "generate_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish generate_cli

@@ -7,18 +7,7 @@ set -u
 bin=$1
 shared=$2
 run() { ${TINYLLM_RUNNER:-} "$@"; }
-passed=0
-failed=0
-expect() {  # name, expected, actual
-  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); printf 'FAIL: %s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3"; fi
-}
-check_error() {  # name, pattern, command...
-  local name=$1 pattern=$2; shift 2
-  local err rc
-  err=$(run "$@" 2>&1 >/dev/null); rc=$?
-  expect "$name exits 1" "1" "$rc"
-  expect "$name names the problem" "yes" "$(grep -q -- "$pattern" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ] && echo yes || echo "no: $err")"
-}
+source "$(dirname "$0")/contract.sh"
 within() {  # actual, reference, relative tolerance -> ok or the difference
   awk -v a="$1" -v r="$2" -v t="$3" 'BEGIN { d = (a - r) / r; if (d < 0) d = -d; if (a != "" && d <= t) print "ok"; else printf "%s vs %s (%.4f%%)\n", a, r, 100 * d }'
 }
@@ -34,8 +23,7 @@ check_error "--kl-divergence without its file" "needs the base file" "$ppl" -m x
 check_error "bad -c" "bad value '1' for -c" "$ppl" -m x -f y -c 1
 if [ ! -f "$models/shakespeare5m-f16.gguf" ] || [ ! -f "$text" ]; then
   echo "skipped: $models or $text not found (the llama.cpp comparisons)"
-  echo "perplexity_cli: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]; exit
+  finish perplexity_cli; exit
 fi
 check_error "missing text" "cannot read the text" "$ppl" -m "$models/shakespeare5m-f16.gguf" -f "$tmp/none.txt"
 printf 'ROMEO: But soft!\n' > "$tmp/short.txt"
@@ -76,5 +64,4 @@ fi
 head -c 100000 "$tmp/base.kld" > "$tmp/cut.kld"
 check_error "a truncated base file" "truncated" "$ppl" -m "$models/shakespeare5m-q4_0.gguf" --kl-divergence-base "$tmp/cut.kld" --kl-divergence
 check_error "-c other than the base file's" "holds chunks of 256 tokens, not 128" "$ppl" -m "$models/shakespeare5m-q4_0.gguf" --kl-divergence-base "$tmp/base.kld" --kl-divergence -c 128
-echo "perplexity_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish perplexity_cli

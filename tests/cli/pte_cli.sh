@@ -7,11 +7,7 @@ run() { ${TINYLLM_RUNNER:-} "$gen" "$@"; }
 shared=$2
 pte=$shared/fixtures/pte
 models=$shared/models
-passed=0
-failed=0
-expect() {  # name, expected, actual
-  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); printf 'FAIL: %s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3"; fi
-}
+source "$(dirname "$0")/contract.sh"
 if [ ! -d "$pte" ]; then echo "skipped: $pte not found"; exit 0; fi
 ref=$pte/stories260K_reference.json
 prompt_ids=$(python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))['prompt_tokens'])))" "$ref")
@@ -62,5 +58,4 @@ err=$(run -m "$pte/stories260k_hybrid_llama_qnn.pte" --prompt-ids 1 -n 4 --print
 expect "QNN program (no 'forward') is refused naming the QnnBackend its methods need" "1 yes" \
   "$code $(grep -q 'kv_forward (needs the QnnBackend delegate)' <<<"$err" && echo yes || echo "no: $err")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish pte_cli

@@ -7,11 +7,7 @@ gen=$1
 make_model=$2
 shared=$3
 run() { ${TINYLLM_RUNNER:-} "$gen" "$@"; }
-passed=0
-failed=0
-expect() {  # name, expected, actual
-  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); printf 'FAIL: %s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3"; fi
-}
+source "$(dirname "$0")/contract.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -41,5 +37,4 @@ for vocab in chatml llama3; do
   expect "$vocab: --chat stops each reply at the end-of-turn token" "2" "$(grep -c ', 0 generated' <<<"$turns")"
 done
 
-echo "stop_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish stop_cli

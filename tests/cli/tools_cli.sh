@@ -5,18 +5,7 @@ set -u
 bin=$1
 shared=$2
 run() { ${TINYLLM_RUNNER:-} "$@"; }
-passed=0
-failed=0
-expect() {  # name, expected, actual
-  if [ "$2" == "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); printf 'FAIL: %s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3"; fi
-}
-check_error() {  # name, pattern, command...
-  local name=$1 pattern=$2; shift 2
-  local err rc
-  err=$(run "$@" 2>&1 >/dev/null); rc=$?
-  expect "$name exits 1" "1" "$rc"
-  expect "$name names the problem" "yes" "$(grep -q -- "$pattern" <<<"$err" && [ "$(wc -l <<<"$err")" -eq 1 ] && echo yes || echo "no: $err")"
-}
+source "$(dirname "$0")/contract.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -63,5 +52,4 @@ if [ -d "$shared/models" ]; then
 else
   echo "skipped: $shared not found (the quantize and tokenize cases)"
 fi
-echo "tools_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish tools_cli
