@@ -1,13 +1,16 @@
 // bench/llm: llama-bench-style end-to-end benchmark.
 //
-//   llm -m FILE [-m FILE ...] [-p 128] [-n 64] [-t 1,2] [-r 5] [--parallel 2,4,8] [--verify 2,4,8] [--json]
+//   llm -m FILE [-m FILE ...] [-p 128] [-n 64] [-t 1,2] [-r 5] [--parallel 2,4,8] [--verify 2,4,8]
+//       [--lookup N | --draft-model FILE] [--draft-max K] [--json]
 //
 // For each model and thread count: pp<N> = prompt processing of N tokens in one batch, tg<N> =
 // generating N tokens one at a time after a 1-token prompt, and with --parallel, tg<N>x<S> =
 // S sequences generating N tokens each in lockstep, one forward pass of S tokens per step
 // (aggregate tokens/s: what a server with S busy slots decodes); with --verify, vf<K> = what checking
 // K drafted tokens costs (one pass over the last sampled token and K drafts, every row's logits) as a
-// multiple of one decode step, speculative decoding's price per step. Reports the median, min and max
+// multiple of one decode step, speculative decoding's price per step; with --lookup or --draft-model,
+// tg<N>+lookup / tg<N>+draft = the same generation with drafts, runs alternating with plain ones,
+// with its speed against theirs and the share of tokens that came from drafts. Reports the median, min and max
 // tokens/s over the repetitions, and for tg the fraction of this machine's measured read
 // bandwidth it reaches (bytes of weights read per token x tokens/s / bandwidth), each run
 // against the mean of the bandwidths measured just before and just after it (median over the
@@ -24,6 +27,7 @@
 
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/core/session.hpp"
+#include "tinyllm/generation/draft_model.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "word_sum.hpp"
 
@@ -115,6 +119,8 @@ int main(int argc, char** argv) {
     int n_prompt = 128, n_gen = 64, reps = 5;
     std::vector<int> thread_counts = {1, 2}, parallel, verify;
     bool json = false;
+    std::string draft_path;
+    int lookup = 0, draft_max = 3;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&]() -> const char* {
@@ -128,6 +134,9 @@ int main(int argc, char** argv) {
         else if (a == "-r") reps = std::atoi(value());
         else if (a == "--parallel") parallel = parse_list(value());
         else if (a == "--verify") verify = parse_list(value());
+        else if (a == "--lookup") lookup = std::atoi(value());
+        else if (a == "--draft-model") draft_path = value();
+        else if (a == "--draft-max") draft_max = std::atoi(value());
         else if (a == "--json") json = true;
         else die("unknown argument '" + a + "' (usage: llm -m FILE [-p N] [-n N] [-t 1,2] [-r R] [--parallel 2,4] [--verify 2,4] [--json])");
     }
@@ -135,6 +144,15 @@ int main(int argc, char** argv) {
     if (n_prompt < 0 || n_gen < 0 || reps < 1) die("bad -p/-n/-r");
     for (int k : verify)
         if (k < 1 || k > 64) die("bad --verify");
+    if ((lookup && !draft_path.empty()) || (lookup && lookup < 2) || draft_max < 1 || draft_max > 64) die("bad --lookup/--draft-model/--draft-max");
+    const bool drafting = lookup || !draft_path.empty();
+    GgufModelFile draft_file;
+    Model draft_model;
+    if (!draft_path.empty()) {
+        Status st = draft_file.open(draft_path);
+        if (st) st = draft_file.load(draft_model);
+        if (!st) die(draft_path + ": " + error_name(st.code) + " (" + st.detail + ")");
+    }
     int n_seq = 1;
     for (int p : parallel) {
         if (p < 1 || p > Session::max_sequences) die("bad --parallel");
@@ -153,6 +171,7 @@ int main(int argc, char** argv) {
         const int n_ctx = std::min(c.n_ctx_train, std::max(n_prompt, n_gen + 1));
         int max_verify = 0;
         for (int k : verify) max_verify = std::max(max_verify, k + 1);
+        if (drafting) max_verify = std::max(max_verify, draft_max + 1);  // a check is one batch
         const int n_batch = std::max({1, std::min(n_prompt, 512), n_seq, max_verify});
         std::vector<uint8_t> mem(Session::required_bytes(model, n_ctx, n_batch, n_seq));
         Arena arena(mem.data(), mem.size());
@@ -170,6 +189,31 @@ int main(int argc, char** argv) {
         greedy.temperature = 0.0f;
         Generator generator;
         if (!(st = generator.init(session, nullptr, greedy, generator_arena, generator_options))) die(path + ": " + st.detail);
+        // The same loop with drafts, over the same session, and its drafter.
+        GeneratorOptions drafted_options = generator_options;
+        drafted_options.max_draft = draft_max;
+        std::vector<uint8_t> drafted_memory(drafting ? Generator::required_bytes(c.n_vocab, 0, drafted_options) : 0);
+        Arena drafted_arena(drafted_memory.data(), drafted_memory.size());
+        Generator drafted;
+        std::vector<uint8_t> draft_session_memory, drafter_memory;
+        Session draft_session;
+        ModelDrafter model_drafter;
+        LookupDrafter lookup_drafter;
+        if (drafting) {
+            if (!(st = drafted.init(session, nullptr, greedy, drafted_arena, drafted_options))) die(path + ": " + st.detail);
+            drafter_memory.resize(ModelDrafter::required_bytes(n_ctx, c.n_vocab) + LookupDrafter::required_bytes(n_ctx));
+            Arena arena(drafter_memory.data(), drafter_memory.size());
+            if (lookup) {
+                if (!(st = lookup_drafter.init(n_ctx, lookup, arena)) || !(st = drafted.set_drafter(&lookup_drafter))) die(path + ": " + st.detail);
+            } else {
+                if (draft_model.config.n_vocab != c.n_vocab) die(draft_path + ": another vocabulary");
+                draft_session_memory.resize(Session::required_bytes(draft_model, n_ctx, 64));
+                Arena session_arena(draft_session_memory.data(), draft_session_memory.size());
+                if (!(st = draft_session.init(draft_model, n_ctx, 64, session_arena)) || !(st = model_drafter.init(draft_session, n_ctx, 0.75f, arena)) ||
+                    !(st = drafted.set_drafter(&model_drafter)))
+                    die(draft_path + ": " + st.detail);
+            }
+        }
         GenerationRequest request;
         request.n_predict = n_gen;
         request.stop_at_end_of_generation = false;
@@ -231,6 +275,33 @@ int main(int argc, char** argv) {
                 }
                 bandwidths.push_back(read_bandwidth->measure());
                 report("tg" + std::to_string(n_gen), rates, bandwidths);
+            }
+            if (n_gen > 0 && drafting) {
+                // Plain and drafted runs alternate; each pair gives a speed ratio.
+                std::vector<double> rates, ratios, taken;
+                auto run = [&](Generator& g) {
+                    g.reset();
+                    if (!(st = g.prompt(tokens.data(), 1)) || !(st = g.generate(request, count_token, nullptr))) die(path + ": " + st.detail);
+                    const GenerationStats& s = g.stats();
+                    return double(n_gen) / (double(s.prompt_ns + s.generation_ns) * 1e-9);
+                };
+                for (int r = 0; r <= reps; ++r) {  // the first pair warms up
+                    const double plain = run(generator), fast = run(drafted);
+                    const GenerationStats& s = drafted.stats();
+                    if (r == 0) continue;
+                    rates.push_back(fast);
+                    ratios.push_back(fast / plain);
+                    taken.push_back(double(s.n_drafts_taken) / n_gen);
+                }
+                const std::string test = "tg" + std::to_string(n_gen) + (lookup ? "+lookup" : "+draft");
+                const Stats s = stats(rates), q = stats(ratios), t = stats(taken);
+                if (json)
+                    std::printf("{\"model\":\"%s\",\"test\":\"%s\",\"threads\":%d,\"tokens_per_s\":%.3f,\"vs_plain\":%.3f,\"tokens_from_drafts\":%.3f}\n",
+                                name.c_str(), test.c_str(), threads, s.median, q.median, t.median);
+                else
+                    std::printf("%-36s %-11s t=%d  %9.2f tok/s  %.2fx plain (min %.2f, max %.2f)  %.0f%% of tokens from drafts\n", name.c_str(),
+                                test.c_str(), threads, s.median, q.median, q.min, q.max, 100.0 * t.median);
+                std::fflush(stdout);
             }
             for (int k : verify) {
                 if (n_gen <= 0) break;
