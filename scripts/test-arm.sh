@@ -2,7 +2,7 @@
 # Cross-compiles tinyllm and its test suite for ARM Linux once and runs it under qemu-user. aarch64:
 # all of it on the first core named, the CPU-dependent tests on the others. armhf: what a 32-bit
 # core changes (its NEON kernels and the forward passes on them, and the readers, whose size
-# arithmetic is 32-bit there: GGUF, .pte, saved states and the fuzz findings) on the first core named.
+# arithmetic is 32-bit there: GGUF, .pte, saved states, base log-probability files and the fuzz findings) on the first core named.
 # Usage: scripts/test-arm.sh [aarch64|armhf] [qemu cpu...]
 #   aarch64: cortex-a72 (Pi 4, default), cortex-a76 (Pi 5); armhf: cortex-a15 (default), max.
 set -euo pipefail
@@ -22,7 +22,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FIL
 cpu_tests="^test_(kernels|groupwise|interleaved|forward|pte|xnnpack):"
 if [ "$arch" == armhf ]; then
   cmake --build "$build" --target test_kernels test_groupwise test_interleaved test_forward test_pte test_pte_ops test_xnnpack \
-    test_gguf test_state test_engine fuzz_gguf_replay fuzz_pte_replay fuzz_state_replay fuzz_text_replay fuzz_sampler_replay
+    test_gguf test_state test_engine fuzz_gguf_replay fuzz_pte_replay fuzz_state_replay fuzz_text_replay fuzz_sampler_replay fuzz_logprobs_replay
   first_tests="^(test_(kernels|groupwise|interleaved|forward|pte|pte_ops|xnnpack|gguf|state|engine):|fuzz_[a-z]*_replay$)"
 else
   cmake --build "$build"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The file-format tests (GGUF and .pte readers, XNNPACK payloads, thousands of mutated files), the
-# Engine's sizing and opening of mutated models, saved states (damaged ones included), the C
-# API and the kernels' handling of NaN and infinities under AddressSanitizer and
+# The file-format tests (GGUF and .pte readers, XNNPACK payloads, thousands of mutated files, base
+# log-probability files), the Engine's sizing and opening of mutated models, saved states (damaged
+# ones included), speculative decoding, the C API and the kernels' handling of NaN and infinities
+# under AddressSanitizer and
 # UndefinedBehaviorSanitizer: any out-of-bounds access or UB fails the run.
 # TINYLLM_SANITIZE_SCOPE=all builds everything sanitized and runs the whole host suite (about
 # twice the time of a plain build and run; outside CI).
@@ -21,12 +22,15 @@ if [ "${TINYLLM_SANITIZE_SCOPE:-}" == "all" ]; then
   ctest --test-dir build-sanitize --output-on-failure -j2 -E 'python'
   exit 0
 fi
-cmake --build build-sanitize --target test_gguf test_pte test_pte_ops test_xnnpack test_engine test_state test_c_api test_kernels
+cmake --build build-sanitize --target test_gguf test_pte test_pte_ops test_xnnpack test_engine test_state test_c_api test_kernels \
+  test_evaluation test_speculative
 build-sanitize/tests/test_gguf
 build-sanitize/tests/test_pte
 build-sanitize/tests/test_pte_ops
 build-sanitize/tests/test_xnnpack
 build-sanitize/tests/test_engine
 build-sanitize/tests/test_state
+build-sanitize/tests/test_evaluation
+build-sanitize/tests/test_speculative
 build-sanitize/tests/test_c_api "${TINYLLM_SHARED_DIR:-../shared}" || [ $? -eq 77 ]  # 77: no shared models, skipped
 build-sanitize/tests/test_kernels -tc="*NaN*"

@@ -1,8 +1,8 @@
 // A smaller model of the same vocabulary as drafter: it follows the conversation in its own cache
 // and proposes its greedy continuation, stopping early where it is unsure (its top token's
 // probability below min_confidence, as llama.cpp's speculative example does). A draft model unsure
-// of its first token rests for 8 tokens, doubling up to 256 while that goes on, so a useless draft
-// model costs little. Errors of the draft model only end a draft: the Generator then decodes
+// of its first token rests for a token, then 2, 4, ... up to 256 while that goes on (the first
+// draft it is sure of ends the rests), so a useless draft model costs little. Errors of the draft model only end a draft: the Generator then decodes
 // without one. No heap.
 #pragma once
 #include <stddef.h>
@@ -59,7 +59,7 @@ public:
             for (int i = 0; i < n_vocab; ++i) sum += math::expf(logits_[i] - logits_[best]);
             if (1.0 / sum < double(min_confidence_)) break;
             out[m++] = best;
-            backoff_ = 8;
+            backoff_ = 1;
             if (m == max) break;
             const int32_t id = best;
             if (!model_->eval(&id, 1, logits_, false)) return fail();
@@ -82,7 +82,7 @@ private:
 
     LanguageModel* model_ = nullptr;
     float min_confidence_ = 0;
-    int rest_ = 0, backoff_ = 8;
+    int rest_ = 0, backoff_ = 1;
     TokenHistory history_, cached_;
     float* logits_ = nullptr;
 };
