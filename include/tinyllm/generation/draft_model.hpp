@@ -1,8 +1,9 @@
 // A smaller model of the same vocabulary as drafter: it follows the conversation in its own cache
 // and proposes its greedy continuation, stopping early where it is unsure (its top token's
 // probability below min_confidence, as llama.cpp's speculative example does). A draft model unsure
-// of its first token rests for a token, then 2, 4, ... up to 256 while that goes on (the first
-// draft it is sure of ends the rests), so a useless draft model costs little. Errors of the draft model only end a draft: the Generator then decodes
+// of its first token three times in a row rests for 4 tokens, then 8, 16, ... up to 64 while that
+// goes on (a draft it is sure of ends the rests), so a useless draft model costs little and one
+// unsure now and then keeps drafting. Errors of the draft model only end a draft: the Generator then decodes
 // without one. No heap.
 #pragma once
 #include <stddef.h>
@@ -59,15 +60,17 @@ public:
             for (int i = 0; i < n_vocab; ++i) sum += math::expf(logits_[i] - logits_[best]);
             if (1.0 / sum < double(min_confidence_)) break;
             out[m++] = best;
-            backoff_ = 1;
+            unsure_ = 0;
+            backoff_ = 4;
             if (m == max) break;
             const int32_t id = best;
             if (!model_->eval(&id, 1, logits_, false)) return fail();
             cached_.update(cached_.size(), &id, 1);
         }
-        if (m == 0) {
+        if (m == 0 && ++unsure_ == 3) {
+            unsure_ = 0;
             rest_ = backoff_;
-            backoff_ = backoff_ < 128 ? 2 * backoff_ : 256;
+            backoff_ = backoff_ < 64 ? 2 * backoff_ : 64;
         }
         return m;
     }
@@ -82,7 +85,7 @@ private:
 
     LanguageModel* model_ = nullptr;
     float min_confidence_ = 0;
-    int rest_ = 0, backoff_ = 1;
+    int rest_ = 0, backoff_ = 4, unsure_ = 0;
     TokenHistory history_, cached_;
     float* logits_ = nullptr;
 };
