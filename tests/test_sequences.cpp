@@ -1,7 +1,7 @@
 // Several sequences in one session: every token's logits bit-identical to the same sequence run
 // alone one token at a time, whatever else shares its forward passes and at any thread count;
 // truncating and clearing one sequence leaves the others alone; bad batches are refused before
-// anything changes.
+// anything changes. A tree of tokens (drafts) gets each token its path's logits.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "test_support.hpp"
 
@@ -132,6 +132,128 @@ TEST_CASE("sequences longer than the sliding window batch bit-identically") {
         test_support::InMemoryModel loaded(random_model_gguf(s));
         check_bit_identical(loaded.model, 64, {40, 25, 33}, arch);
     }
+}
+
+namespace {
+
+// A random tree after a random prefix: each token's logits are those of its path from the root
+// run in a row after the prefix, bit for bit, at 1 and 2 threads; keeping one branch leaves the
+// cache as running that branch would.
+void check_tree(const Model& m, int prefix_len, int n_tree, uint32_t seed, const char* what) {
+    std::mt19937 rng(seed);
+    const int V = m.config.n_vocab;
+    std::vector<int32_t> prefix, tokens, parents;
+    for (int i = 0; i < prefix_len; ++i) prefix.push_back(int32_t(rng() % uint32_t(V)));
+    for (int i = 0; i < n_tree; ++i) {
+        tokens.push_back(int32_t(rng() % uint32_t(V)));
+        // Mostly deep chains, some branching, a few more roots.
+        const uint32_t r = rng() % 8;
+        parents.push_back(i == 0 || r == 0 ? -1 : r < 5 ? i - 1 : int32_t(rng() % uint32_t(i)));
+    }
+    auto path_to = [&](int node) {
+        std::vector<int32_t> path;
+        for (int a = node; a >= 0; a = parents[size_t(a)]) path.insert(path.begin(), a);
+        return path;
+    };
+    const int n_ctx = prefix_len + n_tree + 2;
+    for (int threads : {1, 2}) {
+        set_thread_count(threads);
+        SessionMemory mem(m, n_ctx, n_tree, 1);
+        Session& s = mem.session;
+        std::vector<float> rows(size_t(n_tree) * size_t(V));
+        REQUIRE(s.eval(prefix.data(), prefix_len, nullptr, false).ok());
+        REQUIRE(s.eval_tree(tokens.data(), parents.data(), n_tree, rows.data()).ok());
+        CHECK(s.n_past() == prefix_len);
+        for (int node = 0; node < n_tree; ++node) {
+            std::vector<int32_t> run = prefix;
+            for (int32_t a : path_to(node)) run.push_back(tokens[size_t(a)]);
+            const std::vector<float> want = alone(m, n_ctx, run);
+            CHECK_MESSAGE(std::vector<float>(rows.begin() + std::ptrdiff_t(size_t(node) * size_t(V)), rows.begin() + std::ptrdiff_t(size_t(node + 1) * size_t(V))) ==
+                              std::vector<float>(want.end() - V, want.end()),
+                          what, ": tree token ", node, ", ", threads, " threads");
+        }
+        // Keep the deepest path but its last token, then run that token and one more in a row.
+        int deepest = 0;
+        for (int node = 0; node < n_tree; ++node)
+            if (path_to(node).size() > path_to(deepest).size()) deepest = node;
+        std::vector<int32_t> path = path_to(deepest);
+        path.pop_back();
+        REQUIRE(s.keep_branch(path.data(), int(path.size())).ok());
+        CHECK(s.n_past() == prefix_len + int(path.size()));
+        std::vector<int32_t> run = prefix;
+        for (int32_t a : path) run.push_back(tokens[size_t(a)]);
+        const int32_t more[2] = {tokens[size_t(deepest)], 3};
+        run.insert(run.end(), more, more + 2);
+        std::vector<float> last(static_cast<size_t>(V));
+        REQUIRE(s.eval(more, 2, last.data(), false).ok());
+        const std::vector<float> want = alone(m, n_ctx, run);
+        CHECK_MESSAGE(last == std::vector<float>(want.end() - V, want.end()), what, ": after keeping a branch, ", threads, " threads");
+    }
+    set_thread_count(2);
+}
+
+} // namespace
+
+TEST_CASE("a tree of tokens gets each token the logits of its path run in a row, bit for bit") {
+    for (const char* file : {"models/shakespeare5m-q4_0.gguf", "models/shakespeare5m-f16.gguf"}) {
+        if (!test_support::require_shared(file)) return;
+        LoadedFile f(file);
+        check_tree(f.model, 9, 24, 11, file);
+    }
+    for (const char* arch : {"qwen3", "gemma3", "phi3"}) {
+        const std::string file = std::string("fixtures/gguf/synthetic/") + arch + "-q4_k_m.gguf";
+        if (!test_support::require_shared(file)) return;
+        LoadedFile f(file);
+        check_tree(f.model, 5, 12, 5, arch);
+    }
+    // Paths longer than the sliding window: ancestors too far back are masked like the cache's.
+    RandomModelShape shape;
+    shape.arch = "gemma2";
+    shape.n_vocab = 300;
+    shape.n_embd = 128;
+    shape.n_ff = 128;
+    shape.n_layer = 3;
+    shape.n_head = 2;
+    shape.n_head_kv = 1;
+    shape.head_dim = 64;
+    shape.n_ctx = 64;
+    shape.sliding_window = 6;
+    shape.type = GgmlType::Q8_0;
+    test_support::InMemoryModel loaded(random_model_gguf(shape));
+    check_tree(loaded.model, 11, 30, 9, "gemma2, window 6");
+}
+
+TEST_CASE("a bad tree or branch is named and changes nothing") {
+    if (!test_support::require_shared("models/shakespeare5m-q8_0.gguf")) return;
+    LoadedFile f("models/shakespeare5m-q8_0.gguf");
+    SessionMemory mem(f.model, 8, 4, 1);
+    Session& s = mem.session;
+    const int32_t tokens[5] = {1, 2, 3, 4, 5};
+    const int32_t prefix[3] = {7, 8, 9};
+    REQUIRE(s.eval(prefix, 3, nullptr, false).ok());
+    const int32_t forward[3] = {-1, 2, 0}, below[3] = {-1, -2, 0}, chain[5] = {-1, 0, 1, 2, 3};
+    CHECK(s.eval_tree(tokens, forward, 3, nullptr).code == Error::invalid_argument);
+    CHECK(s.eval_tree(tokens, below, 3, nullptr).code == Error::invalid_argument);
+    CHECK(s.eval_tree(tokens, chain, 5, nullptr).code == Error::invalid_argument);  // more than the batch of 4
+    const int32_t out_of_vocab[2] = {1, int32_t(f.model.config.n_vocab)};
+    CHECK(s.eval_tree(out_of_vocab, chain, 2, nullptr).code == Error::token_out_of_range);
+    CHECK(s.keep_branch(chain, 1).code == Error::invalid_argument);  // no tree evaluated
+    std::vector<float> rows(size_t(4) * size_t(f.model.config.n_vocab));
+    const int32_t fork[4] = {-1, 0, 0, 2};
+    REQUIRE(s.eval_tree(tokens, fork, 4, rows.data()).ok());
+    const int32_t skips[2] = {0, 3}, not_root[1] = {1}, too_far[1] = {4};
+    CHECK(s.keep_branch(skips, 2).code == Error::invalid_argument);
+    CHECK(s.keep_branch(not_root, 1).code == Error::invalid_argument);
+    CHECK(s.keep_branch(too_far, 1).code == Error::invalid_argument);
+    CHECK(s.n_past() == 3);
+    CHECK(s.eval_tree(tokens, chain, 4, rows.data()).ok());
+    CHECK(s.eval(tokens, 1, nullptr, false).ok());  // any other call forgets the tree
+    CHECK(s.keep_branch(chain, 1).code == Error::invalid_argument);
+    CHECK(s.n_past() == 4);
+    // Four more tokens do not fit the context of eight after five.
+    REQUIRE(s.eval(tokens, 1, nullptr, false).ok());
+    CHECK(s.eval_tree(tokens, chain, 4, rows.data()).code == Error::context_full);
+    CHECK(s.n_past() == 5);
 }
 
 TEST_CASE("truncating or clearing one sequence leaves the others as they were") {

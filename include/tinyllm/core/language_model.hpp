@@ -13,6 +13,20 @@ public:
     // Feeds tokens[0..n) at positions n_past()..n_past()+n-1. logits (may be null) receives
     // [n][n_vocab] rows when all_logits, else only the last token's row.
     virtual Status eval(const int32_t* tokens, int n, float* logits, bool all_logits) = 0;
+    // A tree of tokens after the cache (drafts with several candidates per position): token i
+    // continues parents[i], an earlier index, or the cache's last token when -1, at the position
+    // after its parent's. logits receives every token's row. The cache is unchanged until
+    // keep_branch() keeps one path of the tree; any other call forgets the tree.
+    virtual Status eval_tree(const int32_t* tokens, const int32_t* parents, int n, float* logits) {
+        (void)tokens, (void)parents, (void)n, (void)logits;
+        return Status::fail(Error::unsupported_op, "this model evaluates token sequences, not trees");
+    }
+    // After eval_tree(): the cache gains the tree's tokens path[0..n), a chain from a token whose
+    // parent is -1, each the parent of the next.
+    virtual Status keep_branch(const int32_t* path, int n) {
+        (void)path, (void)n;
+        return Status::fail(Error::unsupported_op, "this model evaluates token sequences, not trees");
+    }
     // Keeps the first n tokens of the cache and forgets the rest (n <= n_past()).
     virtual Status truncate(int n) = 0;
     virtual int n_past() const = 0;

@@ -69,6 +69,7 @@ public:
     }
 
     static constexpr int max_sequences = 256;
+    static constexpr int max_tree_depth = 256;  // tokens on a path of eval_tree()'s tree
 
     int n_seq() const { return n_seq_; }
     int n_ctx() const override { return n_ctx_; }
@@ -80,6 +81,7 @@ public:
         if (seq < 0 || seq >= n_seq_) return Status::fail(Error::invalid_argument, "sequence ", seq, " outside 0..", n_seq_ - 1);
         if (n < 0 || n > n_past_[seq])
             return Status::fail(Error::invalid_argument, "cannot truncate ", n_past_[seq], " tokens to ", n);
+        if (seq == 0) tree_size_ = 0;
         n_past_[seq] = n;
         return Status{};
     }
@@ -129,6 +131,7 @@ public:
                 __builtin_memcpy(cache_row(kv ? v_cache_ : k_cache_, l, seq), in, bytes);
                 in += bytes;
             }
+        if (seq == 0) tree_size_ = 0;
         n_past_[seq] = saved.n_tokens;
         return Status{};
     }
@@ -141,6 +144,57 @@ public:
     Status truncate(int n) override { return truncate(0, n); }
     Status eval(const int32_t* tokens, int n, float* logits, bool all_logits) override {
         return run(n, [&](int i) { return BatchToken{tokens[i], 0, all_logits || i == n - 1}; }, logits);
+    }
+
+    // Sequence 0's tree (LanguageModel::eval_tree), in one forward pass: each token at the
+    // position after its parent's, its keys and values in the cache slots after the sequence's
+    // tokens, attending to those tokens and to its own ancestors in the tree.
+    Status eval_tree(const int32_t* tokens, const int32_t* parents, int n, float* logits) override {
+        tree_size_ = 0;
+        const int base = n_past_[0];
+        if (n <= 0 || n > n_batch_) return Status::fail(Error::invalid_argument, "a tree of ", n, " tokens (the batch holds 1..", n_batch_, ")");
+        if (n > n_ctx_ - base)
+            return Status::fail(Error::context_full, "context of ", n_ctx_, " tokens is full (", base, " used, a tree of ", n, " more)");
+        for (int i = 0; i < n; ++i) {
+            if (tokens[i] < 0 || tokens[i] >= model_->config.n_vocab)
+                return Status::fail(Error::token_out_of_range, "token id ", tokens[i], " at index ", i, " is outside the vocabulary of ",
+                                    model_->config.n_vocab);
+            if (parents[i] < -1 || parents[i] >= i)
+                return Status::fail(Error::invalid_argument, "tree token ", i, " continues token ", parents[i], " (a parent comes before it, or is -1)");
+            const int depth = parents[i] < 0 ? 0 : pos_[parents[i]] - base + 1;
+            if (depth >= max_tree_depth) return Status::fail(Error::invalid_argument, "a tree deeper than ", max_tree_depth, " tokens");
+            ids_[i] = tokens[i];
+            seq_[i] = 0;
+            pos_[i] = base + depth;
+            slot_[i] = base + i;
+            parent_[i] = parents[i];
+            out_[i] = 1;
+        }
+        tree_base_ = base;
+        forward_batch(n, logits);
+        tree_base_ = -1;
+        tree_size_ = n;
+        return Status{};
+    }
+
+    Status keep_branch(const int32_t* path, int n) override {
+        if (tree_size_ == 0) return Status::fail(Error::invalid_argument, "no tree to keep a branch of: eval_tree() must come just before");
+        if (n < 0 || n > tree_size_) return Status::fail(Error::invalid_argument, "a branch of ", n, " tokens from a tree of ", tree_size_);
+        for (int j = 0; j < n; ++j)
+            if (path[j] < 0 || path[j] >= tree_size_ || parent_[path[j]] != (j > 0 ? path[j - 1] : -1))
+                return Status::fail(Error::invalid_argument, "branch token ", j, " (tree token ", path[j], ") does not continue the one before");
+        const int base = n_past_[0];
+        for (int l = 0; l < model_->config.n_layer; ++l) {
+            const int64_t KV = model_->layers[l].shape.kv_dim;
+            for (int kv = 0; kv < 2; ++kv) {
+                uint16_t* rows = cache_row(kv ? v_cache_ : k_cache_, l, 0);
+                for (int j = 0; j < n; ++j)  // path[j] >= j: a row never moves over one still to move
+                    if (path[j] != j) __builtin_memmove(rows + (base + j) * KV, rows + (base + path[j]) * KV, size_t(KV) * sizeof(uint16_t));
+            }
+        }
+        n_past_[0] = base + n;
+        tree_size_ = 0;
+        return Status{};
     }
 
 private:
@@ -169,6 +223,7 @@ private:
     Status run(int n, TokenAt token_at, float* logits) {
         const ModelConfig& c = model_->config;
         if (n < 0) return Status::fail(Error::invalid_argument, "token count ", n);
+        tree_size_ = 0;
         for (int q = 0; q < n_seq_; ++q) seq_tokens_[q] = 0;
         for (int i = 0; i < n; ++i) {
             const BatchToken t = token_at(i);
@@ -191,7 +246,7 @@ private:
                 const BatchToken b = token_at(start + t);
                 ids_[t] = b.id;
                 seq_[t] = b.seq;
-                pos_[t] = n_past_[b.seq]++;
+                slot_[t] = pos_[t] = n_past_[b.seq]++;
                 out_[t] = logits && b.logits;
                 n_out += out_[t];
             }
@@ -221,7 +276,8 @@ private:
                alloc(q16_, uint64_t(c.q_dim()), sizeof(uint16_t)) &&
                alloc(q8_, B * widest / BlockQ8::elems + 1, sizeof(BlockQ8)) &&
                alloc(half_, B * widest, sizeof(uint16_t)) && alloc(ids_, B, sizeof(int32_t)) &&
-               alloc(seq_, B, sizeof(int32_t)) && alloc(pos_, B, sizeof(int32_t)) && alloc(out_, B, sizeof(uint8_t)) &&
+               alloc(seq_, B, sizeof(int32_t)) && alloc(pos_, B, sizeof(int32_t)) && alloc(slot_, B, sizeof(int32_t)) &&
+               alloc(parent_, B, sizeof(int32_t)) && alloc(out_, B, sizeof(uint8_t)) &&
                alloc(n_past_, uint64_t(n_seq_), sizeof(int32_t)) && alloc(seq_tokens_, uint64_t(n_seq_), sizeof(int32_t));
     }
 
@@ -329,7 +385,7 @@ private:
         uint16_t* layer_v = layer_cache(v_cache_, layer);
         const auto to_fp16 = best_f32_to_fp16_row();
         for (int t = 0; t < n; ++t) {
-            const int64_t slot = (int64_t(seq_[t]) * n_ctx_ + pos_[t]) * KV;
+            const int64_t slot = (int64_t(seq_[t]) * n_ctx_ + slot_[t]) * KV;
             to_fp16(k_ + int64_t(t) * KV, layer_k + slot, KV);
             to_fp16(v_ + int64_t(t) * KV, layer_v + slot, KV);
         }
@@ -399,8 +455,10 @@ private:
     }
 
     // Causal grouped-query attention for the batch's n tokens of one layer, each against its own
-    // sequence's cache up to its position; with a window, keys `window` or more positions back
-    // are masked. Queries and probabilities meet the fp16 cache in fp16, as in llama.cpp. Split
+    // sequence's cache up to its position (a tree's token: the cache before the tree, then its
+    // ancestors in the tree, root first); with a window, keys `window` or more positions back
+    // are masked. A token's keys are in position order either way, and the kernels take each
+    // key in order, so a tree's token gets the bits the same tokens in a row would. Queries and probabilities meet the fp16 cache in fp16, as in llama.cpp. Split
     // by head: each head's outputs are computed by one thread, in a fixed order.
     void attention(const LayerShape& shape, const uint16_t* cache_k, const uint16_t* cache_v, int n, int window) {
         const ModelConfig& c = model_->config;
@@ -420,9 +478,20 @@ private:
                 const uint16_t* layer_k = cache_k + seq_offset;
                 const uint16_t* layer_v = cache_v + seq_offset;
                 const int pos = pos_[t];
-                const int first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
-                const int n_keys = pos + 1 - first;
-                dot_rows(layer_k + int64_t(first) * KV + kv_off, KV, n_keys, q16, D, scores);
+                const int first_pos = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+                // Keys: the run of cache slots [first, first + n_run), then the tree ancestors in chain (reversed).
+                int first = first_pos, n_run = pos + 1 - first_pos, n_chain = 0;
+                int32_t chain[max_tree_depth];
+                if (tree_base_ >= 0) {
+                    first = first_pos < tree_base_ ? first_pos : tree_base_;
+                    n_run = tree_base_ - first;
+                    for (int a = t; a >= 0; a = parent_[a])
+                        if (pos_[a] >= first_pos) chain[n_chain++] = a;
+                }
+                const int n_keys = n_run + n_chain;
+                dot_rows(layer_k + int64_t(first) * KV + kv_off, KV, n_run, q16, D, scores);
+                for (int k = 0; k < n_chain; ++k)
+                    dot_rows(layer_k + int64_t(tree_base_ + chain[n_chain - 1 - k]) * KV + kv_off, KV, 1, q16, D, scores + n_run + k);
                 for (int j = 0; j < n_keys; ++j) {
                     float score = scores[j] * c.kq_scale;
                     if (c.attn_softcap > 0.0f) score = c.attn_softcap * math::tanhf(score / c.attn_softcap);
@@ -432,7 +501,9 @@ private:
                 round_to_fp16(scores, n_keys);
                 float* out = att_ + t * Q + h * D;
                 for (int d = 0; d < D; ++d) out[d] = 0.0f;
-                weighted_sum(scores, layer_v + int64_t(first) * KV + kv_off, KV, n_keys, out, D);
+                weighted_sum(scores, layer_v + int64_t(first) * KV + kv_off, KV, n_run, out, D);
+                for (int k = 0; k < n_chain; ++k)
+                    weighted_sum(scores + n_run + k, layer_v + int64_t(tree_base_ + chain[n_chain - 1 - k]) * KV + kv_off, KV, 1, out, D);
             }
         });
     }
@@ -441,8 +512,11 @@ private:
     int n_ctx_ = 0, n_batch_ = 0, n_seq_ = 1;
     int32_t* n_past_ = nullptr;      // [n_seq] tokens in each sequence's cache
     int32_t* seq_tokens_ = nullptr;  // [n_seq] scratch: tokens per sequence in one decode()
-    // The forward pass's tokens: id, sequence, position, and whether its logits are wanted.
-    int32_t *ids_ = nullptr, *seq_ = nullptr, *pos_ = nullptr;
+    int tree_base_ = -1;  // during eval_tree()'s forward pass: the sequence's length before the tree
+    int tree_size_ = 0;   // the tree keep_branch() may keep a branch of (0: none)
+    // The forward pass's tokens: id, sequence, position, cache slot (the position, except in a
+    // tree), parent in a tree, and whether its logits are wanted.
+    int32_t *ids_ = nullptr, *seq_ = nullptr, *pos_ = nullptr, *slot_ = nullptr, *parent_ = nullptr;
     uint8_t* out_ = nullptr;
     // The cache holds fp16, as llama.cpp's does: half the memory traffic, same answers.
     uint16_t *k_cache_ = nullptr, *v_cache_ = nullptr;
