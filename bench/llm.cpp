@@ -1,15 +1,15 @@
 // bench/llm: llama-bench-style end-to-end benchmark.
 //
 //   llm -m FILE [-m FILE ...] [-p 128] [-n 64] [-t 1,2] [-r 5] [--parallel 2,4,8] [--verify 2,4,8]
-//       [--lookup N | --draft-model FILE] [--draft-max K] [--json]
+//       [--lookup N | --draft-model FILE | --lookahead W,N,G] [--draft-max K] [--json]
 //
 // For each model and thread count: pp<N> = prompt processing of N tokens in one batch, tg<N> =
 // generating N tokens one at a time after a 1-token prompt, and with --parallel, tg<N>x<S> =
 // S sequences generating N tokens each in lockstep, one forward pass of S tokens per step
 // (aggregate tokens/s: what a server with S busy slots decodes); with --verify, vf<K> = what checking
 // K drafted tokens costs (one pass over the last sampled token and K drafts, every row's logits) as a
-// multiple of one decode step, speculative decoding's price per step; with --lookup or --draft-model,
-// tg<N>+lookup / tg<N>+draft = the same generation with drafts, runs alternating with plain ones,
+// multiple of one decode step, speculative decoding's price per step; with --lookup, --draft-model or
+// --lookahead, tg<N>+lookup / +draft / +lookahead = the same generation with drafts, runs alternating with plain ones,
 // with its speed against theirs and the share of tokens that came from drafts. Reports the median, min and max
 // tokens/s over the repetitions, and for tg the fraction of this machine's measured read
 // bandwidth it reaches (bytes of weights read per token x tokens/s / bandwidth), each run
@@ -28,6 +28,7 @@
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/core/session.hpp"
 #include "tinyllm/generation/draft_model.hpp"
+#include "tinyllm/generation/lookahead.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "word_sum.hpp"
 
@@ -121,6 +122,7 @@ int main(int argc, char** argv) {
     bool json = false;
     std::string draft_path;
     int lookup = 0, draft_max = 3;
+    std::vector<int> lookahead;  // W, N, G
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&]() -> const char* {
@@ -137,6 +139,7 @@ int main(int argc, char** argv) {
         else if (a == "--lookup") lookup = std::atoi(value());
         else if (a == "--draft-model") draft_path = value();
         else if (a == "--draft-max") draft_max = std::atoi(value());
+        else if (a == "--lookahead") lookahead = parse_list(value());
         else if (a == "--json") json = true;
         else die("unknown argument '" + a + "' (usage: llm -m FILE [-p N] [-n N] [-t 1,2] [-r R] [--parallel 2,4] [--verify 2,4] [--json])");
     }
@@ -144,8 +147,13 @@ int main(int argc, char** argv) {
     if (n_prompt < 0 || n_gen < 0 || reps < 1) die("bad -p/-n/-r");
     for (int k : verify)
         if (k < 1 || k > 64) die("bad --verify");
-    if ((lookup && !draft_path.empty()) || (lookup && lookup < 2) || draft_max < 1 || draft_max > 64) die("bad --lookup/--draft-model/--draft-max");
-    const bool drafting = lookup || !draft_path.empty();
+    if ((lookup > 0) + !draft_path.empty() + !lookahead.empty() > 1 || (lookup && lookup < 2) || draft_max < 1 || draft_max > 64)
+        die("bad --lookup/--draft-model/--lookahead/--draft-max");
+    if (!lookahead.empty()) {
+        if (lookahead.size() != 3) die("--lookahead needs W,N,G");
+        draft_max = LookaheadDrafter::tree_nodes(lookahead[0], lookahead[1], lookahead[2]) - 1;  // a step checks its whole tree
+    }
+    const bool drafting = lookup || !draft_path.empty() || !lookahead.empty();
     GgufModelFile draft_file;
     Model draft_model;
     if (!draft_path.empty()) {
@@ -199,12 +207,17 @@ int main(int argc, char** argv) {
         Session draft_session;
         ModelDrafter model_drafter;
         LookupDrafter lookup_drafter;
+        LookaheadDrafter lookahead_drafter;
         if (drafting) {
             if (!(st = drafted.init(session, nullptr, greedy, drafted_arena, drafted_options))) die(path + ": " + st.detail);
-            drafter_memory.resize(ModelDrafter::required_bytes(n_ctx, c.n_vocab) + LookupDrafter::required_bytes(n_ctx));
+            drafter_memory.resize(ModelDrafter::required_bytes(n_ctx, c.n_vocab) + LookupDrafter::required_bytes(n_ctx) +
+                                  (lookahead.empty() ? 0 : LookaheadDrafter::required_bytes(lookahead[0], lookahead[1])));
             Arena arena(drafter_memory.data(), drafter_memory.size());
             if (lookup) {
                 if (!(st = lookup_drafter.init(n_ctx, lookup, arena)) || !(st = drafted.set_drafter(&lookup_drafter))) die(path + ": " + st.detail);
+            } else if (!lookahead.empty()) {
+                if (!(st = lookahead_drafter.init(lookahead[0], lookahead[1], lookahead[2], arena)) || !(st = drafted.set_drafter(&lookahead_drafter)))
+                    die(path + ": " + st.detail);
             } else {
                 if (draft_model.config.n_vocab != c.n_vocab) die(draft_path + ": another vocabulary");
                 draft_session_memory.resize(Session::required_bytes(draft_model, n_ctx, 64));
@@ -293,7 +306,7 @@ int main(int argc, char** argv) {
                     ratios.push_back(fast / plain);
                     taken.push_back(double(s.n_drafts_taken) / n_gen);
                 }
-                const std::string test = "tg" + std::to_string(n_gen) + (lookup ? "+lookup" : "+draft");
+                const std::string test = "tg" + std::to_string(n_gen) + (lookup ? "+lookup" : lookahead.empty() ? "+draft" : "+lookahead");
                 const Stats s = stats(rates), q = stats(ratios), t = stats(taken);
                 if (json)
                     std::printf("{\"model\":\"%s\",\"test\":\"%s\",\"threads\":%d,\"tokens_per_s\":%.3f,\"vs_plain\":%.3f,\"tokens_from_drafts\":%.3f}\n",

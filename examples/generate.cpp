@@ -31,6 +31,7 @@
 
 
 #include "tinyllm/generation/draft_model.hpp"
+#include "tinyllm/generation/lookahead.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "tinyllm/loaders/host/model_source.hpp"
 #include "tinyllm/text/chat_template.hpp"
@@ -57,6 +58,7 @@ struct Options {
     std::string tokenizer;  // tokenizer.json or GGUF file with the vocabulary a .pte model uses
     std::string draft_model;  // speculative decoding with a smaller model of the same vocabulary
     int lookup_ngram = 0;     // speculative decoding from the text so far (prompt lookup)
+    int lookahead[3] = {};    // lookahead decoding: window W, n-gram size N, verification n-grams G (W 0: off)
     int draft_max = 3;  // with the pending token, one 4-token tile of the prompt kernels
     std::vector<std::string> stop;
     SamplerConfig sampling;
@@ -168,6 +170,14 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--draft-model") o.draft_model = value();
         else if (a == "--draft-max") o.draft_max = int(parse_int(a, value(), 1, 64));
         else if (a == "--lookup") o.lookup_ngram = int(parse_int(a, value(), 2, 64));
+        else if (a == "--lookahead") {
+            const std::string v = value();
+            const size_t c1 = v.find(','), c2 = c1 == std::string::npos ? c1 : v.find(',', c1 + 1);
+            if (c2 == std::string::npos) die("--lookahead needs W,N,G (window, n-gram size, verification n-grams), not '" + v + "'");
+            o.lookahead[0] = int(parse_int("--lookahead W", v.substr(0, c1), 1, 64));
+            o.lookahead[1] = int(parse_int("--lookahead N", v.substr(c1 + 1, c2 - c1 - 1), 3, 16));
+            o.lookahead[2] = int(parse_int("--lookahead G", v.substr(c2 + 1), 1, 64));
+        }
         else if (a == "--stop") {
             o.stop.push_back(value());
             if (o.stop.back().empty()) die("--stop needs a non-empty string");
@@ -203,6 +213,8 @@ Options parse_args(int argc, char** argv) {
                         "  --tokenizer FILE         the vocabulary of a .pte program: tokenizer.json or .gguf\n"
                         "  --draft-model FILE       speculative decoding: a smaller model of the same vocabulary drafts\n"
                         "  --lookup N               speculative decoding: drafts from the text so far (n-grams up to N)\n"
+                        "  --lookahead W,N,G        lookahead decoding: a window of W guesses, N-grams, G checked per step\n"
+                        "                           (GGUF models; each step evaluates 1+(W-1)+W(N-2)+G(N-1) tokens)\n"
                         "  --draft-max K            the most drafted tokens checked per step (default 3)\n",
                         TINYLLM_DEFAULT_MODEL, double(d.temperature), d.top_k, double(d.top_p), double(d.min_p), double(d.typical_p),
                         double(d.repeat_penalty), double(d.frequency_penalty), double(d.presence_penalty), d.penalty_last_n,
@@ -210,7 +222,8 @@ Options parse_args(int argc, char** argv) {
             std::exit(0);
         } else die("unknown argument '" + a + "' (see --help)");
     }
-    if (!o.draft_model.empty() && o.lookup_ngram) die("--draft-model and --lookup are two ways of drafting; choose one");
+    if ((!o.draft_model.empty()) + (o.lookup_ngram > 0) + (o.lookahead[0] > 0) > 1)
+        die("--draft-model, --lookup and --lookahead are three ways of drafting; choose one");
     if (o.have_prompt_text && o.have_prompt_ids) die("give either -p or --prompt-ids, not both");
     return o;
 }
@@ -380,7 +393,9 @@ int main(int argc, char** argv) {
 
     // Memory: the session's (or the program's memory plan) and the generator's.
     ModelInstance instance;
-    if (!(st = instance.init(source, opt.n_ctx, 64))) die(st, "cannot run '" + opt.model + "'");
+    // A lookahead step is one forward pass of its whole tree.
+    const int lookahead_nodes = opt.lookahead[0] ? LookaheadDrafter::tree_nodes(opt.lookahead[0], opt.lookahead[1], opt.lookahead[2]) : 0;
+    if (!(st = instance.init(source, opt.n_ctx, std::max(64, lookahead_nodes)))) die(st, "cannot run '" + opt.model + "'");
     LanguageModel& language_model = instance.model();
     const int n_vocab = language_model.n_vocab(), n_ctx = language_model.n_ctx();
     std::string summary;
@@ -403,8 +418,8 @@ int main(int argc, char** argv) {
 
     GeneratorOptions generator_options;
     generator_options.clock_ns = clock_ns;
-    const bool drafting = !opt.draft_model.empty() || opt.lookup_ngram;
-    generator_options.max_draft = drafting ? opt.draft_max : 0;
+    const bool drafting = !opt.draft_model.empty() || opt.lookup_ngram || lookahead_nodes;
+    generator_options.max_draft = lookahead_nodes ? lookahead_nodes - 1 : drafting ? opt.draft_max : 0;
     for (const std::string& s : opt.stop)
         if (s.size() > generator_options.max_stop_bytes) generator_options.max_stop_bytes = s.size();
     const TokenText* vocabulary = have_tokenizer ? &source.vocabulary() : nullptr;
@@ -412,13 +427,16 @@ int main(int argc, char** argv) {
     Arena sampling_arena(sampling_memory.data(), sampling_memory.size());
     Generator generator;
     if (!(st = generator.init(language_model, vocabulary, opt.sampling, sampling_arena, generator_options))) die(st, "bad sampling options");
-    // Speculative decoding: drafts from a second model, or from the text so far.
+    // Speculative decoding: drafts from a second model, from the text so far, or from the model's own guesses.
     ModelSource draft_source;
     ModelInstance draft_instance;
-    std::vector<uint8_t> drafter_memory(drafting ? std::max(ModelDrafter::required_bytes(n_ctx, n_vocab), LookupDrafter::required_bytes(n_ctx)) : 0);
+    std::vector<uint8_t> drafter_memory(drafting ? std::max({ModelDrafter::required_bytes(n_ctx, n_vocab), LookupDrafter::required_bytes(n_ctx),
+                                                             LookaheadDrafter::required_bytes(opt.lookahead[0], opt.lookahead[1])})
+                                                 : 0);
     Arena drafter_arena(drafter_memory.data(), drafter_memory.size());
     ModelDrafter model_drafter;
     LookupDrafter lookup_drafter;
+    LookaheadDrafter lookahead_drafter;
     if (!opt.draft_model.empty()) {
         if (!(st = draft_source.open_file(opt.draft_model, ""))) die(st, "cannot load the draft model '" + opt.draft_model + "'");
         if (draft_source.n_vocab() != n_vocab)
@@ -430,6 +448,10 @@ int main(int argc, char** argv) {
     } else if (opt.lookup_ngram) {
         if (!(st = lookup_drafter.init(n_ctx, opt.lookup_ngram, drafter_arena))) die(st, "--lookup");
         st = generator.set_drafter(&lookup_drafter);
+    } else if (lookahead_nodes) {
+        if (source.is_pte()) die("--lookahead evaluates token trees, which a .pte program cannot: use a GGUF model, or --lookup");
+        if (!(st = lookahead_drafter.init(opt.lookahead[0], opt.lookahead[1], opt.lookahead[2], drafter_arena))) die(st, "--lookahead");
+        st = generator.set_drafter(&lookahead_drafter);
     }
     if (!st) die(st, "drafting");
     std::vector<StrView> stop;

@@ -153,10 +153,13 @@ typedef struct tinyllm_context_params {
     /* Speculative decoding (the same replies, faster when drafts are taken): drafts of up to
      * draft_max tokens from draft_model (a smaller model of the same vocabulary, which must
      * outlive the context) or from the conversation's own n-grams of up to lookup_ngram tokens
-     * (2..64); one or neither. */
+     * (2..64); or lookahead decoding (GGUF models) with a window of lookahead_window guesses
+     * (1..64), n-grams of lookahead_ngram tokens (3..16) and up to lookahead_verify of them
+     * checked per step (1..64), each step one batch of 1+(W-1)+W(N-2)+G(N-1) tokens. One or none. */
     const struct tinyllm_model* draft_model;
     int lookup_ngram;
     int draft_max;
+    int lookahead_window, lookahead_ngram, lookahead_verify;
 } tinyllm_context_params;
 
 /* n_ctx 0, n_batch 64, n_threads 0, tinyllm_sampling_default(), no drafting (draft_max 3). */

@@ -1,8 +1,9 @@
 // Speculative decoding in the Generator: with a draft model, prompt lookup or a drafter that is
 // always wrong, greedy replies are the ids decoding without drafts gives, the conversation is left
-// as it would be (cache, pending token, what follows), sampled replies keep their distribution, and
+// as it would be (cache, pending token, what follows), sampled replies are the same tokens for the same seed, and
 // drafting pauses while drafts are not taken. On the demo model.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "test_support.hpp"
 #include "tinyllm/generation/draft_model.hpp"
 #include "tinyllm/generation/generator.hpp"
+#include "tinyllm/generation/lookahead.hpp"
 #include "tinyllm/loaders/host/model_source.hpp"
 
 using namespace tinyllm;
@@ -30,40 +32,57 @@ struct Loaded {
     }
 };
 
-// Always proposes the same wrong-looking tokens (and, when asked, ids outside the vocabulary, or
-// a count larger than it was given room for).
+// Always proposes the same wrong-looking tokens (or ids outside the vocabulary): as many as fit,
+// in one branch or (branches > 1) in several.
 class FixedDrafter final : public Drafter {
 public:
-    explicit FixedDrafter(int32_t id, int extra = 0) : id_(id), extra_(extra) {}
+    explicit FixedDrafter(int32_t id, int branches = 1) : id_(id), branches_(branches) {}
     void update(int, const int32_t*, int) override {}
-    int draft(int32_t* out, int max) override {
-        for (int i = 0; i < max; ++i) out[i] = id_;
+    void draft(DraftTree& tree) override {
+        for (int b = 0; b < branches_; ++b) {
+            const int32_t ids[] = {id_ + b, id_, id_ + 1};
+            tree.add_chain(ids, 3, 0);
+        }
         ++calls;
-        return max + extra_;
     }
     int calls = 0;
 
 private:
     int32_t id_;
-    int extra_;
+    int branches_;
 };
 
-// Proposes the reply it was told (so every draft is taken), to look inside batches.
+// Proposes the reply it was told (so every draft is taken), to look inside batches; with
+// decoys, each position's right token comes after a wrong one, in a tree.
 class KnownReply final : public Drafter {
 public:
     std::vector<int32_t> conversation;
+    bool decoys = false;
     void update(int n_keep, const int32_t* ids, int n) override {
         if (size_t(n_keep) <= history.size()) history.resize(size_t(n_keep));
         history.insert(history.end(), ids, ids + n);
     }
-    int draft(int32_t* out, int max) override {
-        int m = 0;
-        for (size_t at = history.size(); m < max && at < conversation.size(); ++at) out[m++] = conversation[at];
-        return m;
+    void draft(DraftTree& tree) override {
+        for (size_t at = history.size(), node = 0; at < conversation.size() && tree.room() > 0; ++at) {
+            if (decoys) tree.add(conversation[at] == 7 ? 8 : 7, int(node));
+            const int next = tree.add(conversation[at], int(node));
+            if (next < 0) break;
+            node = size_t(next);
+        }
     }
 
 private:
     std::vector<int32_t> history;
+};
+
+// Proposes the same tokens, each after the conversation's last one.
+class Candidates final : public Drafter {
+public:
+    std::vector<int32_t> ids;
+    void update(int, const int32_t*, int) override {}
+    void draft(DraftTree& tree) override {
+        for (int32_t id : ids) tree.add(id, 0);
+    }
 };
 
 struct Setup {
@@ -144,20 +163,26 @@ SamplerConfig greedy() {
 TEST_CASE("greedy replies with drafts are the replies without, and leave the conversation the same") {
     if (!test_support::require_shared(target_file) || !test_support::require_shared(draft_file)) return;
     Setup plain(greedy(), 0);
-    Setup drafted(greedy(), 4);
+    Setup sequences(greedy(), 4), trees(greedy(), LookaheadDrafter::tree_nodes(5, 4, 5) - 1);
     Loaded draft{draft_file};
-    std::vector<uint8_t> drafter_memory(ModelDrafter::required_bytes(256, 1024) + LookupDrafter::required_bytes(256));
+    std::vector<uint8_t> drafter_memory(ModelDrafter::required_bytes(256, 1024) + LookupDrafter::required_bytes(256) +
+                                        LookaheadDrafter::required_bytes(5, 4));
     Arena arena(drafter_memory.data(), drafter_memory.size());
     ModelDrafter model_drafter;
     LookupDrafter lookup;
-    FixedDrafter wrong(7), outside(5000), too_many(7, 5);
+    LookaheadDrafter lookahead;
+    FixedDrafter wrong(7), outside(5000), wrong_tree(7, 3);
     REQUIRE(model_drafter.init(draft.instance.model(), 256, 0.75f, arena));
     REQUIRE(lookup.init(256, 3, arena));
-    const std::pair<const char*, Drafter*> drafters[] = {{"draft model", &model_drafter}, {"lookup", &lookup}, {"always wrong", &wrong}, {"ids outside the vocabulary", &outside},
-                                                           {"more drafts than asked for", &too_many}};
+    REQUIRE(lookahead.init(5, 4, 5, arena));
+    const std::pair<const char*, Drafter*> drafters[] = {{"draft model", &model_drafter}, {"lookup", &lookup},        {"lookahead", &lookahead},
+                                                           {"always wrong", &wrong},        {"ids outside the vocabulary", &outside},
+                                                           {"a tree always wrong", &wrong_tree}};
     for (const auto& [name, drafter] : drafters) {
         const std::string drafter_name = name;
         CAPTURE(drafter_name);
+        const bool tree = drafter == &lookahead || drafter == &wrong_tree;
+        Setup& drafted = tree ? trees : sequences;
         REQUIRE(drafted.generator.set_drafter(drafter));
         int taken = 0;
         for (const std::vector<int32_t>& prompt : prompts(plain.target.source.tokenizer())) {
@@ -174,14 +199,14 @@ TEST_CASE("greedy replies with drafts are the replies without, and leave the con
                 taken += got.drafts_taken;
             }
         }
-        if (drafter == &model_drafter || drafter == &lookup) CHECK(taken > 0);
+        if (drafter == &model_drafter || drafter == &lookup || drafter == &lookahead) CHECK(taken > 0);
     }
     // A drafter that is never right pauses: few batches in an 80-token reply.
     MESSAGE("an always-wrong drafter was asked " << wrong.calls << " times");
     CHECK(wrong.calls <= 6 * 8);
 }
 
-TEST_CASE("sampled replies with drafts keep the distribution of sampled replies without") {
+TEST_CASE("sampled replies with drafts are the sampled replies without, for the same seed") {
     if (!test_support::require_shared(target_file) || !test_support::require_shared(draft_file)) return;
     SamplerConfig sampling;
     sampling.temperature = 1.0f;
@@ -191,7 +216,8 @@ TEST_CASE("sampled replies with drafts keep the distribution of sampled replies 
     Setup plain(sampling, 0);
     Setup drafted(sampling, 4);
     Loaded draft{draft_file};
-    std::vector<uint8_t> drafter_memory(ModelDrafter::required_bytes(256, 1024));
+    std::vector<uint8_t> drafter_memory(ModelDrafter::required_bytes(256, 1024) + LookupDrafter::required_bytes(256) +
+                                        LookaheadDrafter::required_bytes(4, 3));
     Arena arena(drafter_memory.data(), drafter_memory.size());
     ModelDrafter model_drafter;
     REQUIRE(model_drafter.init(draft.instance.model(), 256, 0.0f, arena));  // always drafts
@@ -199,8 +225,8 @@ TEST_CASE("sampled replies with drafts keep the distribution of sampled replies 
     const std::vector<int32_t> prompt = plain.target.source.tokenizer().encode("ROMEO:\nBut soft, what", true, false);
     // The first two tokens of many replies: the second is the first a drafted batch decides.
     int drafted_runs = 0;
-    auto pairs = [&](Generator& g, uint64_t seed0, int runs) {
-        std::map<std::pair<int32_t, int32_t>, int> count;
+    auto pairs = [&](Generator& g, int runs) {
+        std::vector<std::pair<int32_t, int32_t>> out;
         GenerationRequest request;
         request.n_predict = 2;
         request.stop_at_end_of_generation = false;
@@ -209,40 +235,68 @@ TEST_CASE("sampled replies with drafts keep the distribution of sampled replies 
         REQUIRE(g.prompt(prompt.data(), n - 1));
         for (int r = 0; r < runs; ++r) {
             SamplerConfig s = sampling;
-            s.seed = seed0 + uint64_t(r);
+            s.seed = uint64_t(r + 1);
             REQUIRE(g.sampler().configure(s));
             REQUIRE(g.truncate(n - 1));  // the prompt's last token evaluated afresh each time
             std::vector<int32_t> ids;
             REQUIRE(g.prompt(prompt.data() + n - 1, 1));
             REQUIRE(g.generate(request, collect, &ids));
             REQUIRE(ids.size() == 2);
-            ++count[{ids[0], ids[1]}];
+            out.push_back({ids[0], ids[1]});
             drafted_runs += g.stats().n_drafted > 0;
         }
-        return count;
+        return out;
     };
-    const int runs = 1000;
-    const auto a = pairs(plain.generator, 1, runs), b = pairs(drafted.generator, 100000, runs);
+    const int runs = 300;
+    const auto want = pairs(plain.generator, runs);
+    CHECK(pairs(drafted.generator, runs) == want);
     CHECK(drafted_runs > runs / 4);  // the rest decided while drafting paused
-    // Two-sample chi-square over the pairs seen at least 10 times in all (the rest pooled).
-    std::map<std::pair<int32_t, int32_t>, std::pair<int, int>> cells;
-    for (const auto& [k, v] : a) cells[k].first += v;
-    for (const auto& [k, v] : b) cells[k].second += v;
-    std::vector<std::pair<double, double>> bins;
-    std::pair<double, double> rest{0, 0};
-    for (const auto& [k, v] : cells) {
-        if (v.first + v.second >= 10) bins.push_back({double(v.first), double(v.second)});
-        else rest.first += v.first, rest.second += v.second;
+    std::map<int32_t, int> seconds;
+    for (const auto& [first, second] : want) ++seconds[second];
+    CHECK(seconds.size() >= 4);  // sampled, not one reply
+
+    // Several candidates for the second token (a tree): the four most frequent second tokens.
+    std::vector<std::pair<int, int32_t>> by_count;
+    for (const auto& [id, n] : seconds) by_count.push_back({-n, id});
+    std::sort(by_count.begin(), by_count.end());
+    Candidates candidates;
+    for (size_t i = 0; i < 4 && i < by_count.size(); ++i) candidates.ids.push_back(by_count[i].second);
+    Setup tree(sampling, 4);
+    REQUIRE(tree.generator.set_drafter(&candidates));
+    drafted_runs = 0;
+    CHECK(pairs(tree.generator, runs) == want);
+    CHECK(drafted_runs > runs / 4);
+
+    // Whole conversations with prompt lookup and lookahead.
+    LookupDrafter lookup;
+    LookaheadDrafter lookahead;
+    REQUIRE(lookup.init(256, 3, arena));
+    REQUIRE(lookahead.init(4, 3, 2, arena));
+    Setup trees(sampling, LookaheadDrafter::tree_nodes(4, 3, 2) - 1);
+    for (Setup* s : {&drafted, &trees}) {
+        REQUIRE(s->generator.set_drafter(s == &trees ? static_cast<Drafter*>(&lookahead) : &lookup));
+        for (const std::vector<int32_t>& p : prompts(plain.target.source.tokenizer())) {
+            REQUIRE(plain.generator.sampler().configure(sampling));
+            REQUIRE(s->generator.sampler().configure(sampling));
+            plain.generator.reset();
+            s->generator.reset();
+            const Conversation a = converse(plain.generator, p, 80), b = converse(s->generator, p, 80);
+            CHECK(a.first == b.first);
+            CHECK(a.second == b.second);
+        }
     }
-    if (rest.first + rest.second > 0) bins.push_back(rest);
-    double chi2 = 0;
-    for (const auto& [x, y] : bins) chi2 += (x - y) * (x - y) / (x + y);
-    const double df = double(bins.size() - 1);
-    MESSAGE("chi-square " << chi2 << " over " << bins.size() << " cells; " << drafted_runs << " of " << runs << " replies drafted");
-    // Wilson-Hilferty: the 0.1% critical value of chi-square with df degrees of freedom.
-    const double z = 3.09, critical = df * std::pow(1 - 2 / (9 * df) + z * std::sqrt(2 / (9 * df)), 3);
-    CHECK(bins.size() >= 4);
-    CHECK(chi2 < critical);
+}
+
+TEST_CASE("lookahead drafts only for models that evaluate trees, and needs a sensible window") {
+    std::vector<uint8_t> memory(LookaheadDrafter::required_bytes(64, 16));
+    Arena arena(memory.data(), memory.size());
+    LookaheadDrafter lookahead;
+    CHECK(lookahead.init(0, 3, 1, arena).code == Error::invalid_argument);
+    CHECK(lookahead.init(2, 2, 1, arena).code == Error::invalid_argument);
+    CHECK(lookahead.init(2, 3, 0, arena).code == Error::invalid_argument);
+    CHECK(lookahead.init(65, 3, 1, arena).code == Error::invalid_argument);
+    REQUIRE(lookahead.init(4, 3, 2, arena));
+    CHECK(LookaheadDrafter::tree_nodes(4, 3, 2) == 1 + 3 + 4 + 4);
 }
 
 TEST_CASE("drafting needs room for the drafts and stops being used when detached") {
@@ -263,10 +317,10 @@ TEST_CASE("drafting needs room for the drafts and stops being used when detached
     CHECK(drafted.generator.stats().n_draft_steps == 0);
 }
 
-TEST_CASE("inside a batch of taken drafts: the same pending token and count as without, and a state saved after stop() continues the same") {
-    if (!test_support::require_shared(target_file)) return;
+namespace {
+void check_inside_taken_drafts(bool decoys) {
     Setup plain(greedy(), 0);
-    Setup drafted(greedy(), 4);
+    Setup drafted(greedy(), 8);
     const std::vector<int32_t> prompt = plain.target.source.tokenizer().encode("ROMEO:\nBut soft, what light", true, false);
     GenerationRequest request;
     request.n_predict = 40;
@@ -274,6 +328,7 @@ TEST_CASE("inside a batch of taken drafts: the same pending token and count as w
     // The reply without drafts, each step's pending token and count.
     std::vector<std::pair<int32_t, int>> want;
     KnownReply known;
+    known.decoys = decoys;
     known.conversation = prompt;
     REQUIRE(plain.generator.prompt(prompt.data(), int(prompt.size())));
     REQUIRE(plain.generator.begin(request));
@@ -312,6 +367,14 @@ TEST_CASE("inside a batch of taken drafts: the same pending token and count as w
     REQUIRE(plain.generator.generate(request, collect, &a));
     REQUIRE(restored.generator.generate(request, collect, &b));
     CHECK(a == b);
+}
+
+} // namespace
+
+TEST_CASE("inside a batch (or tree) of taken drafts: the same pending token and count as without, and a state saved after stop() continues the same") {
+    if (!test_support::require_shared(target_file)) return;
+    SUBCASE("a batch") { check_inside_taken_drafts(false); }
+    SUBCASE("a tree with a wrong token before each right one") { check_inside_taken_drafts(true); }
 }
 
 TEST_CASE("a token history follows the conversation, and starts afresh where it missed tokens") {

@@ -6,7 +6,7 @@ GGUF models and ExecuTorch .pte programs. Standard library only (ctypes).
     print(llm("Q: Name the planets. A:", max_tokens=64)["choices"][0]["text"])
 """
 from ._library import TinyllmError, TinyllmFileError, TinyllmRuntimeError, TinyllmValueError, lib as _lib
-from .llama import CHAT_FORMATS, Llama, LlamaPromptLookupDecoding, LlamaState
+from .llama import CHAT_FORMATS, Llama, LlamaLookaheadDecoding, LlamaPromptLookupDecoding, LlamaState
 
 __version__ = _lib.tinyllm_version().decode()
-__all__ = ["Llama", "LlamaPromptLookupDecoding", "LlamaState", "CHAT_FORMATS", "TinyllmError", "TinyllmFileError", "TinyllmRuntimeError", "TinyllmValueError"]
+__all__ = ["Llama", "LlamaLookaheadDecoding", "LlamaPromptLookupDecoding", "LlamaState", "CHAT_FORMATS", "TinyllmError", "TinyllmFileError", "TinyllmRuntimeError", "TinyllmValueError"]

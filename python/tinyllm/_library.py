@@ -16,7 +16,8 @@ class Sampling(ctypes.Structure):
 
 class ContextParams(ctypes.Structure):
     _fields_ = [("n_ctx", ctypes.c_int), ("n_batch", ctypes.c_int), ("n_threads", ctypes.c_int), ("sampling", Sampling),
-                ("draft_model", ctypes.c_void_p), ("lookup_ngram", ctypes.c_int), ("draft_max", ctypes.c_int)]
+                ("draft_model", ctypes.c_void_p), ("lookup_ngram", ctypes.c_int), ("draft_max", ctypes.c_int),
+                ("lookahead_window", ctypes.c_int), ("lookahead_ngram", ctypes.c_int), ("lookahead_verify", ctypes.c_int)]
 
 
 class GenerateParams(ctypes.Structure):

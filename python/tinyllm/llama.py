@@ -66,6 +66,17 @@ class LlamaPromptLookupDecoding:
         self.num_pred_tokens = _int("num_pred_tokens", num_pred_tokens, 1, 64)
 
 
+class LlamaLookaheadDecoding:
+    """Lookahead decoding (draft-free, GGUF models): a window of `window` guesses improved by the
+    model each step, n-grams of `ngram_size` tokens from them and from the conversation, and up to
+    `max_verify` of those checked per step. Pass it as Llama(..., draft_model=...)."""
+
+    def __init__(self, window=4, ngram_size=3, max_verify=4):
+        self.window = _int("window", window, 1, 64)
+        self.ngram_size = _int("ngram_size", ngram_size, 3, 16)
+        self.max_verify = _int("max_verify", max_verify, 1, 64)
+
+
 class Llama:
     """A model and one conversation over it.
 
@@ -73,9 +84,9 @@ class Llama:
     file, or a .pte program with the GGUF file holding its vocabulary as tokenizer_path. n_ctx
     None: 512 as llama-cpp-python, or less if the model's is smaller (a .pte program: its own);
     0: the model's own. n_threads None: one per CPU. draft_model: speculative decoding (the same
-    replies, faster when drafts are taken) with a LlamaPromptLookupDecoding, or another Llama of
-    the same vocabulary (a smaller model; keep it open while this one is used). Not for use from
-    two threads at once.
+    replies, faster when drafts are taken) with a LlamaPromptLookupDecoding, a
+    LlamaLookaheadDecoding, or another Llama of the same vocabulary (a smaller model; keep it
+    open while this one is used). Not for use from two threads at once.
     """
 
     def __init__(self, model_path, n_ctx=None, n_threads=None, seed=0, tokenizer_path=None, n_batch=64, chat_format=None,
@@ -91,8 +102,9 @@ class Llama:
         if n_threads is not None:
             _int("n_threads", n_threads, 1, 1024)
         _int("seed", seed, 0, 2**63 - 1)
-        if draft_model is not None and not isinstance(draft_model, (LlamaPromptLookupDecoding, Llama)):
-            raise TypeError(f"draft_model must be a LlamaPromptLookupDecoding or a Llama, not {type(draft_model).__name__}")
+        if draft_model is not None and not isinstance(draft_model, (LlamaPromptLookupDecoding, LlamaLookaheadDecoding, Llama)):
+            raise TypeError("draft_model must be a LlamaPromptLookupDecoding, a LlamaLookaheadDecoding or a Llama, "
+                            f"not {type(draft_model).__name__}")
         if isinstance(draft_model, Llama) and draft_model._model is None:
             raise ValueError("the draft model is closed")
         if chat_format is not None and chat_format not in CHAT_FORMATS:
@@ -115,6 +127,10 @@ class Llama:
             if isinstance(draft_model, LlamaPromptLookupDecoding):
                 params.lookup_ngram = draft_model.max_ngram_size
                 params.draft_max = draft_model.num_pred_tokens
+            elif isinstance(draft_model, LlamaLookaheadDecoding):
+                params.lookahead_window = draft_model.window
+                params.lookahead_ngram = draft_model.ngram_size
+                params.lookahead_verify = draft_model.max_verify
             elif draft_model is not None:
                 params.draft_model = draft_model._model
                 self._draft = draft_model  # kept alive while this context uses it

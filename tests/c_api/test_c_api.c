@@ -421,8 +421,8 @@ static void test_other_sources(tinyllm_model* from_path) {
     free(vocab);
 }
 
-/* Speculative decoding: a draft model (the q4_0 file drafting for the q8_0) or prompt lookup gives
- * the greedy reply a context without drafts gives; bad settings are refused by name. */
+/* Speculative decoding: a draft model (the q4_0 file drafting for the q8_0), prompt lookup or
+ * lookahead gives the greedy reply a context without drafts gives; bad settings are refused by name. */
 static void test_drafting(tinyllm_model* model, tinyllm_model* draft) {
     tinyllm_context *plain = greedy_context(model, 256), *ctx = NULL;
     tinyllm_context_params p = tinyllm_context_default_params();
@@ -435,9 +435,11 @@ static void test_drafting(tinyllm_model* model, tinyllm_model* draft) {
     g.n_predict = 96;
     memset(&want, 0, sizeof want);
     CHECK(tinyllm_generate(plain, ids, n, &g, collect, &want, NULL) == TINYLLM_OK);
-    for (mode = 0; mode < 2; ++mode) {
+    for (mode = 0; mode < 3; ++mode) {
         p.draft_model = mode == 0 ? draft : NULL;
         p.lookup_ngram = mode == 1 ? 3 : 0;
+        p.lookahead_window = mode == 2 ? 3 : 0;
+        p.lookahead_ngram = p.lookahead_verify = mode == 2 ? 3 : 0;
         CHECK(tinyllm_context_create(model, &p, &ctx) == TINYLLM_OK);
         memset(&got, 0, sizeof got);
         CHECK(tinyllm_generate(ctx, ids, n, &g, collect, &got, NULL) == TINYLLM_OK);
@@ -448,7 +450,14 @@ static void test_drafting(tinyllm_model* model, tinyllm_model* draft) {
     }
     p.draft_model = draft;
     p.lookup_ngram = 3;
-    CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "two ways of drafting");
+    CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "three ways of drafting");
+    p.draft_model = NULL;
+    p.lookup_ngram = 0;
+    p.lookahead_window = 4;
+    p.lookahead_ngram = 2;
+    p.lookahead_verify = 1;
+    CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "lookahead W,N,G = 4,2,1");
+    p.lookahead_window = 0;
     p.draft_model = NULL;
     p.lookup_ngram = 1;
     CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "lookup_ngram 1 outside 2..64");

@@ -59,14 +59,19 @@ done
 check_error "unknown chat template before any output" "klingon" -m "$shared/models/shakespeare5m-q8_0.gguf" --chat-template klingon
 check_error "unwritable --dump-logits before the prompt runs" "cannot write" -m "$shared/models/shakespeare5m-q8_0.gguf" -p hi --dump-logits /nonexistent/dir/x
 check_error "--tokenizer with a GGUF model" "tokenizer is for .pte" -m "$shared/models/shakespeare5m-q8_0.gguf" --tokenizer "$shared/models/shakespeare5m-q8_0.gguf" -p hi
-check_error "--draft-model and --lookup together" "two ways of drafting" -m "$shared/models/shakespeare5m-q8_0.gguf" -p hi --lookup 3 --draft-model x
+check_error "--draft-model and --lookup together" "three ways of drafting" -m "$shared/models/shakespeare5m-q8_0.gguf" -p hi --lookup 3 --draft-model x
+check_error "--lookahead and --lookup together" "three ways of drafting" -m "$shared/models/shakespeare5m-q8_0.gguf" -p hi --lookup 3 --lookahead 4,3,2
+check_error "--lookahead without G" "needs W,N,G" -m "$shared/models/shakespeare5m-q8_0.gguf" -p hi --lookahead 4,3
+check_error "--lookahead N of 2" "bad value '2' for --lookahead N" -m "$shared/models/shakespeare5m-q8_0.gguf" -p hi --lookahead 4,2,2
+check_error "--lookahead with a .pte program" "cannot: use a GGUF model" -m "$shared/models/shakespeare5m_fp32_kv.pte" \
+  --tokenizer "$shared/models/shakespeare5m-q8_0.gguf" -p hi --lookahead 4,3,2
 check_error "a draft model of another vocabulary" "draft model has 512 tokens, the model 1024" -m "$shared/models/shakespeare5m-q8_0.gguf" -p hi \
   --draft-model "$shared/fixtures/gguf/stories260K-f32.gguf"
 check_error "--lookup 1" "bad value '1' for --lookup" -m "$shared/models/shakespeare5m-q8_0.gguf" -p hi --lookup 1
 # Drafted tokens are checked: the same greedy ids, with drafts taken.
 prompt=$'ROMEO:\nBut soft, what light through yonder window breaks?'
 plain=$(run -m "$shared/models/shakespeare5m-f16.gguf" -p "$prompt" -n 96 --temp 0 --print-ids --ignore-eos 2>/dev/null)
-for drafting in "--lookup 3" "--draft-model $shared/models/shakespeare5m-q4_0.gguf --draft-max 6"; do
+for drafting in "--lookup 3" "--draft-model $shared/models/shakespeare5m-q4_0.gguf --draft-max 6" "--lookahead 4,3,3"; do
   ids=$(run -m "$shared/models/shakespeare5m-f16.gguf" -p "$prompt" -n 96 --temp 0 --print-ids --ignore-eos $drafting 2>"$tmp.err")
   expect "$drafting: the greedy ids without drafts" "$plain" "$ids"
   expect "$drafting: drafts taken" "yes" "$(grep -qE 'drafts: [0-9]+ checked in [0-9]+ steps, [1-9][0-9]* taken' "$tmp.err" && echo yes || cat "$tmp.err")"

@@ -230,10 +230,15 @@ def test_drafting_gives_the_same_greedy_text(models, llm):
     with tinyllm.Llama(q8(models), n_ctx=256, n_threads=1,
                        draft_model=tinyllm.LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=4)) as lookup:
         assert lookup(PROMPT, max_tokens=60, temperature=0)["choices"][0]["text"] == want
+    with tinyllm.Llama(q8(models), n_ctx=256, n_threads=1,
+                       draft_model=tinyllm.LlamaLookaheadDecoding(window=3, ngram_size=3, max_verify=2)) as lookahead:
+        assert lookahead(PROMPT, max_tokens=60, temperature=0)["choices"][0]["text"] == want
     with tinyllm.Llama(os.path.join(models, "shakespeare5m-q4_0.gguf"), n_ctx=256, n_threads=1) as draft:
         with tinyllm.Llama(q8(models), n_ctx=256, n_threads=1, draft_model=draft) as drafted:
             assert drafted(PROMPT, max_tokens=60, temperature=0)["choices"][0]["text"] == want
     with pytest.raises(tinyllm.TinyllmValueError, match="max_ngram_size = 1"):
         tinyllm.LlamaPromptLookupDecoding(max_ngram_size=1)
+    with pytest.raises(tinyllm.TinyllmValueError, match="ngram_size = 2"):
+        tinyllm.LlamaLookaheadDecoding(ngram_size=2)
     with pytest.raises(TypeError, match="draft_model must be"):
         tinyllm.Llama(q8(models), draft_model="small.gguf")

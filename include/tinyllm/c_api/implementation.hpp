@@ -11,6 +11,7 @@
 #include "tinyllm.h"
 #include "tinyllm/core/parallel.hpp"
 #include "tinyllm/generation/draft_model.hpp"
+#include "tinyllm/generation/lookahead.hpp"
 #include "tinyllm/generation/generator.hpp"
 #include "tinyllm/loaders/host/model_source.hpp"
 #include "tinyllm/text/chat_template.hpp"
@@ -29,11 +30,12 @@ struct tinyllm_model {
 struct tinyllm_context {
     tinyllm_model* model = nullptr;
     tinyllm::ModelInstance instance;
-    // Speculative decoding: the draft model's own instance, or prompt lookup.
+    // Speculative decoding: the draft model's own instance, prompt lookup, or lookahead.
     tinyllm::ModelInstance draft_instance;
     std::vector<uint8_t> drafter_memory;
     tinyllm::ModelDrafter model_drafter;
     tinyllm::LookupDrafter lookup_drafter;
+    tinyllm::LookaheadDrafter lookahead_drafter;
     std::vector<uint8_t> generator_memory;
     tinyllm::Generator generator;
     std::vector<int32_t> tokens;  // the conversation: what the cache holds, then a pending sampled token
@@ -271,6 +273,7 @@ TINYLLM_API tinyllm_context_params tinyllm_context_default_params(void) {
     p.draft_model = NULL;
     p.lookup_ngram = 0;
     p.draft_max = 3;
+    p.lookahead_window = p.lookahead_ngram = p.lookahead_verify = 0;
     return p;
 }
 
@@ -284,8 +287,17 @@ TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const ti
     if (p.n_threads < 0 || p.n_threads > 1024) return fail(Error::invalid_argument, "thread count ", p.n_threads, " outside 0..1024");
     Status st = Sampler::check(sampler_config(p.sampling));
     if (!st) return fail(st);
-    const bool drafting = p.draft_model || p.lookup_ngram;
-    if (p.draft_model && p.lookup_ngram) return fail(Error::invalid_argument, "a draft model and lookup_ngram are two ways of drafting; choose one");
+    const bool lookahead = p.lookahead_window != 0;
+    const bool drafting = p.draft_model || p.lookup_ngram || lookahead;
+    if ((p.draft_model != nullptr) + (p.lookup_ngram != 0) + lookahead > 1)
+        return fail(Error::invalid_argument, "a draft model, lookup_ngram and lookahead are three ways of drafting; choose one");
+    if (lookahead) {
+        const int W = p.lookahead_window, N = p.lookahead_ngram, G = p.lookahead_verify;
+        if (W < 1 || W > 64 || N < 3 || N > 16 || G < 1 || G > 64)
+            return fail(Error::invalid_argument, "lookahead W,N,G = ", W, ",", N, ",", G, " (W 1..64, N 3..16, G 1..64)");
+        if (model->source.is_pte()) return fail(Error::unsupported_op, "lookahead evaluates token trees, which a .pte program cannot");
+    }
+    const int lookahead_nodes = lookahead ? LookaheadDrafter::tree_nodes(p.lookahead_window, p.lookahead_ngram, p.lookahead_verify) : 0;
     if (p.lookup_ngram && (p.lookup_ngram < 2 || p.lookup_ngram > 64)) return fail(Error::invalid_argument, "lookup_ngram ", p.lookup_ngram, " outside 2..64");
     if (drafting && (p.draft_max < 1 || p.draft_max > 64)) return fail(Error::invalid_argument, "draft_max ", p.draft_max, " outside 1..64");
     if (p.draft_model && p.draft_model->source.n_vocab() != model->source.n_vocab())
@@ -294,11 +306,12 @@ TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const ti
         tinyllm_context* c = new tinyllm_context;
         c->model = model;
         c->n_threads = p.n_threads;
-        Status s = c->instance.init(model->source, p.n_ctx, p.n_batch);
+        // A lookahead step is one forward pass of its whole tree.
+        Status s = c->instance.init(model->source, p.n_ctx, p.n_batch > lookahead_nodes ? p.n_batch : lookahead_nodes);
         if (s) {
             GeneratorOptions options;
             options.max_stop_bytes = max_stop_bytes;
-            options.max_draft = drafting ? p.draft_max : 0;
+            options.max_draft = lookahead ? lookahead_nodes - 1 : drafting ? p.draft_max : 0;
             const int n_vocab = c->instance.model().n_vocab();
             c->generator_memory.assign(Generator::required_bytes(n_vocab, model->source.vocabulary().max_token_bytes(), options), 0);
             Arena arena(c->generator_memory.data(), c->generator_memory.size());
@@ -306,13 +319,19 @@ TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const ti
         }
         if (s && drafting) {
             const int n_ctx = c->instance.model().n_ctx(), n_vocab = c->instance.model().n_vocab();
-            c->drafter_memory.assign(p.draft_model ? ModelDrafter::required_bytes(n_ctx, n_vocab) : LookupDrafter::required_bytes(n_ctx), 0);
+            c->drafter_memory.assign(p.draft_model ? ModelDrafter::required_bytes(n_ctx, n_vocab)
+                                     : lookahead  ? LookaheadDrafter::required_bytes(p.lookahead_window, p.lookahead_ngram)
+                                                  : LookupDrafter::required_bytes(n_ctx),
+                                     0);
             Arena arena(c->drafter_memory.data(), c->drafter_memory.size());
             if (p.draft_model) {
                 const ModelSource& draft = p.draft_model->source;
                 s = c->draft_instance.init(draft, draft.is_pte() ? 0 : (n_ctx < draft.n_ctx_max() ? n_ctx : draft.n_ctx_max()), 64);
                 if (s) s = c->model_drafter.init(c->draft_instance.model(), n_ctx, 0.75f, arena);
                 if (s) s = c->generator.set_drafter(&c->model_drafter);
+            } else if (lookahead) {
+                s = c->lookahead_drafter.init(p.lookahead_window, p.lookahead_ngram, p.lookahead_verify, arena);
+                if (s) s = c->generator.set_drafter(&c->lookahead_drafter);
             } else {
                 s = c->lookup_drafter.init(n_ctx, p.lookup_ngram, arena);
                 if (s) s = c->generator.set_drafter(&c->lookup_drafter);

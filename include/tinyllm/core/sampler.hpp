@@ -125,11 +125,8 @@ public:
         ++n_recent_;
     }
 
-    // A token from logits. With a draft (a proposed token, as in speculative decoding) the draw
-    // keeps the output distribution the same: the draft is taken with its probability p(draft),
-    // else a token is drawn from the others in proportion to their probabilities. Greedy returns
-    // the best token either way, so the caller knows a draft was taken when it comes back.
-    int32_t sample(const float* logits, int32_t draft = -1) {
+    // A token from logits: the best (greedy), else a draw from the filtered softmax.
+    int32_t sample(const float* logits) {
         int n = n_vocab_;
         for (int i = 0; i < n; ++i) cand_[i] = {int32_t(i), logits[i]};
         if (cfg_.n_steps > 0 && cfg_.steps[0] == SamplerStep::penalties) apply_penalties();
@@ -190,27 +187,12 @@ public:
             }
         }
         sorted_probs();
-        double total = 0.0;
-        if (draft >= 0) {
-            float p_draft = 0.0f;
-            for (int i = 0; i < n; ++i) {
-                total += cand_[i].p;
-                if (cand_[i].id == draft) p_draft = cand_[i].p;
-            }
-            if (next_uniform() < double(p_draft)) return draft;
-            total -= double(p_draft);
-            if (!(total > 0.0)) return draft;  // the draft held all the mass
-        }
-        const double r = next_uniform() * (draft >= 0 ? total : 1.0);
-        double cum = 0.0;
-        int last = -1;
+        double r = next_uniform(), cum = 0.0;
         for (int i = 0; i < n; ++i) {
-            if (cand_[i].id == draft) continue;
             cum += cand_[i].p;
-            last = i;
             if (r < cum) return cand_[i].id;
         }
-        return cand_[last].id;
+        return cand_[n - 1].id;
     }
 
 private:

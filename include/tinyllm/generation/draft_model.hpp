@@ -33,20 +33,21 @@ public:
     }
     void update(int n_keep, const int32_t* ids, int n) override { history_.update(n_keep, ids, n); }
 
-    int draft(int32_t* out, int max) override {
+    void draft(DraftTree& tree) override {
+        const int max = tree.room();
         const int32_t* h = history_.tokens();
         const int n = history_.size();
-        if (n == 0 || max <= 0) return 0;
+        if (n == 0 || max <= 0) return;
         if (rest_ > 0) {
             --rest_;
-            return 0;
+            return;
         }
         // Keep what the draft cache shares with the conversation; evaluate the rest (at least the
         // last token, whose logits the draft starts from).
         int common = 0;
         while (common < cached_.size() && common < n && cached_.tokens()[common] == h[common]) ++common;
         if (common == n) --common;
-        if (n + max > model_->n_ctx() || !model_->truncate(common)) return 0;
+        if (n + max > model_->n_ctx() || !model_->truncate(common)) return;
         cached_.update(common, nullptr, 0);
         if (!model_->eval(h + common, n - common, logits_, false)) return fail();
         cached_.update(common, h + common, n - common);
@@ -59,7 +60,7 @@ public:
             double sum = 0;
             for (int i = 0; i < n_vocab; ++i) sum += math::expf(logits_[i] - logits_[best]);
             if (1.0 / sum < double(min_confidence_)) break;
-            out[m++] = best;
+            tree.add(best, m++);
             unsure_ = 0;
             backoff_ = 4;
             if (m == max) break;
@@ -72,15 +73,13 @@ public:
             rest_ = backoff_;
             backoff_ = backoff_ < 64 ? 2 * backoff_ : 64;
         }
-        return m;
     }
 
 private:
     // A failed evaluation leaves the draft cache unknown: start it over next time.
-    int fail() {
+    void fail() {
         model_->reset();
         cached_.update(0, nullptr, 0);
-        return 0;
     }
 
     LanguageModel* model_ = nullptr;

@@ -1,7 +1,9 @@
 // Drafters propose tokens likely to come next, which the Generator then checks with the model in
 // one batched evaluation (speculative decoding). A proposal only changes speed: the Generator keeps
-// a drafted token only where the model would have produced it. The Generator tells its drafter
-// how the conversation grows and shrinks; each drafter keeps the history it needs.
+// a drafted token only where the model would have produced it. Drafts form a tree (a sequence is a
+// tree of one branch; several candidates for a position need a model with eval_tree()). The
+// Generator tells its drafter how the conversation grows and shrinks; each drafter keeps the
+// history it needs.
 // LookupDrafter drafts from the conversation itself (prompt lookup: what followed the last time
 // the latest few tokens appeared). No heap: memory from the caller's arena.
 #pragma once
@@ -13,12 +15,55 @@
 
 namespace tinyllm {
 
+// Drafted tokens: node 0 is the conversation's next token (the root, given), each further node
+// a token proposed to follow its parent node. Nodes come after their parents.
+class DraftTree {
+public:
+    DraftTree(int32_t* tokens, int32_t* parents, int capacity, int32_t root) : tokens_(tokens), parents_(parents), capacity_(capacity) {
+        tokens_[0] = root;
+        parents_[0] = -1;
+    }
+    // Adds a token after node parent; returns its index, or -1 when the tree is full.
+    int add(int32_t token, int parent) {
+        if (size_ == capacity_ || parent < 0 || parent >= size_) return -1;
+        tokens_[size_] = token;
+        parents_[size_] = parent;
+        return size_++;
+    }
+    // Adds ids[0..n) one after another from node parent while there is room; returns how many.
+    int add_chain(const int32_t* ids, int n, int parent) {
+        int added = 0;
+        for (; added < n && (parent = add(ids[added], parent)) >= 0; ++added) {}
+        return added;
+    }
+    int size() const { return size_; }
+    int room() const { return capacity_ - size_; }
+    int32_t token(int i) const { return tokens_[i]; }
+    int32_t parent(int i) const { return parents_[i]; }
+    const int32_t* tokens() const { return tokens_; }
+    const int32_t* parents() const { return parents_; }
+    // Each node continues the one before it: a sequence any model evaluates.
+    bool is_chain() const {
+        for (int i = 1; i < size_; ++i)
+            if (parents_[i] != i - 1) return false;
+        return true;
+    }
+
+private:
+    int32_t *tokens_, *parents_;
+    int capacity_, size_ = 1;
+};
+
 class Drafter {
 public:
     // The conversation now keeps its first n_keep tokens, followed by ids[0..n).
     virtual void update(int n_keep, const int32_t* ids, int n) = 0;
-    // Writes up to max tokens likely to follow the conversation into out; returns how many.
-    virtual int draft(int32_t* out, int max) = 0;
+    // Adds tokens likely to follow the conversation to the tree (its root is the conversation's
+    // last token, still to be evaluated).
+    virtual void draft(DraftTree& tree) = 0;
+    // The model's logits for every node of the tree just drafted, [tree.size()][n_vocab], before
+    // the Generator takes any: drafters that learn from the model's guesses read them here.
+    virtual void evaluated(const DraftTree& tree, const float* rows, int n_vocab) { (void)tree, (void)rows, (void)n_vocab; }
 
 protected:
     ~Drafter() = default;
@@ -64,7 +109,8 @@ public:
         return history_.init(n_ctx, arena);
     }
     void update(int n_keep, const int32_t* ids, int n) override { history_.update(n_keep, ids, n); }
-    int draft(int32_t* out, int max) override {
+    void draft(DraftTree& tree) override {
+        const int max = tree.room();
         const int32_t* h = history_.tokens();
         const int n = history_.size();
         for (int len = max_ngram_ < n - 1 ? max_ngram_ : n - 1; len >= 2; --len) {
@@ -77,11 +123,9 @@ public:
                 if (k == len && follow > best_follow) best = start, best_follow = follow;
             }
             if (best < 0) continue;
-            const int m = best_follow < max ? best_follow : max;
-            for (int i = 0; i < m; ++i) out[i] = h[best + len + i];
-            return m;
+            tree.add_chain(h + best + len, best_follow, 0);
+            return;
         }
-        return 0;
     }
 
 private:

@@ -43,7 +43,8 @@ class Generator {
 public:
     // max_token_bytes: the vocabulary's TokenText::max_token_bytes(), 0 without a vocabulary.
     static size_t required_bytes(int n_vocab, size_t max_token_bytes, const GeneratorOptions& options = {}) {
-        const size_t drafting = options.max_draft > 0 ? size_t(options.max_draft + 1) * (size_t(n_vocab) * sizeof(float) + sizeof(int32_t)) + 128 : 0;
+        const size_t drafting =
+            options.max_draft > 0 ? size_t(options.max_draft + 1) * (size_t(n_vocab) * sizeof(float) + 3 * sizeof(int32_t)) + 4 * 64 : 0;
         return TokenStream::required_bytes(n_vocab, max_token_bytes, options.max_stop_bytes) + size_t(n_vocab) * sizeof(float) + drafting + 64;
     }
 
@@ -61,9 +62,12 @@ public:
         if (!logits_) return Status::fail(Error::out_of_memory, "logits of ", n_vocab, " floats");
         if (options.max_draft < 0) return Status::fail(Error::invalid_argument, "max_draft ", options.max_draft);
         if (options.max_draft > 0) {
-            verify_rows_ = arena.allocate_array<float>(size_t(options.max_draft + 1) * size_t(n_vocab));
-            verify_tokens_ = arena.allocate_array<int32_t>(size_t(options.max_draft + 1));
-            if (!verify_rows_ || !verify_tokens_) return Status::fail(Error::out_of_memory, "rows for ", options.max_draft, " drafted tokens");
+            const size_t nodes = size_t(options.max_draft + 1);
+            verify_rows_ = arena.allocate_array<float>(nodes * size_t(n_vocab));
+            verify_tokens_ = arena.allocate_array<int32_t>(nodes);
+            verify_parents_ = arena.allocate_array<int32_t>(nodes);
+            path_ = arena.allocate_array<int32_t>(nodes);
+            if (!verify_rows_ || !verify_tokens_ || !verify_parents_ || !path_) return Status::fail(Error::out_of_memory, "rows for ", options.max_draft, " drafted tokens");
         }
         drafter_ = nullptr;
         pending_ = GeneratedToken::no_token;
@@ -74,15 +78,16 @@ public:
 
     // Speculative decoding: each step, the drafter proposes up to options.max_draft tokens and one
     // batched evaluation checks them; the reply is what decoding without it gives (greedy: the
-    // same ids; sampling: the same distribution, by the sampler's rule for drafts). Drafting pauses
-    // by itself while drafts are rarely taken. Attach before the first prompt (the drafter learns
-    // the conversation from then on); null detaches.
+    // same ids; sampling: the same tokens for the same seed, each drawn from the model's own
+    // distribution). Drafting pauses by itself while it does not pay (count_batch()). Attach
+    // before the first prompt (the drafter learns the conversation from then on); null detaches.
     Status set_drafter(Drafter* drafter) {
         if (drafter && options_.max_draft <= 0) return Status::fail(Error::invalid_argument, "drafting needs GeneratorOptions::max_draft > 0");
         drafter_ = drafter;
-        draft_rate_ = 0.5;
+        draft_gain_ = initial_gain();
         draft_backoff_ = 8;
         draft_pause_ = 0;
+        plain_ns_ = 0;
         return Status{};
     }
 
@@ -155,19 +160,23 @@ public:
             else if (!(st = verify_drafts()) || (verify_row_ < 0 && !(st = feed_pending()))) return fail(st);
         }
         if (!stream_.done()) {
-            // From the last evaluation's logits, or the next row of a batch of drafted tokens.
+            // From the last evaluation's logits, or a node's row in a tree of drafted tokens. The
+            // token is drawn as without drafts (the same draw, so the same reply for a seed); a
+            // child of the node with that token is a draft taken: its row comes next.
             const bool verifying = verify_row_ >= 0;
             const float* row = verifying ? verify_rows_ + size_t(verify_row_) * size_t(model_->n_vocab()) : logits_;
-            const int32_t draft = verifying && verify_row_ < verify_drafts_ ? verify_tokens_[verify_row_ + 1] : -1;
-            const int position = verifying ? verify_base_ + verify_row_ + 1 : n_tokens();
-            const NextToken next = stream_.next(row, draft);
+            const int position = verifying ? verify_base_ + path_len_ : n_tokens();
+            const NextToken next = stream_.next(row);
             if (drafter_) drafter_->update(position, &next.id, 1);
             have_logits_ = false;
-            if (verifying && next.id == draft && !next.done) {
-                ++verify_row_;  // the drafted token is in the cache already
+            int taken = -1;
+            for (int i = verifying ? verify_row_ + 1 : verify_size_; i < verify_size_ && taken < 0; ++i)
+                if (verify_parents_[i] == verify_row_ && verify_tokens_[i] == next.id) taken = i;
+            if (taken >= 0 && !next.done) {
+                verify_row_ = path_[path_len_++] = taken;  // the drafted token is in the cache already
             } else {
                 // As decoding without drafts leaves it: the cache up to the token before, this one pending.
-                if (verifying && !(st = end_verification(verify_row_ + 1, verify_row_ + (next.id == draft ? 1 : 0)))) return fail(st);
+                if (verifying && !(st = end_verification(path_len_, path_len_ - 1 + (taken >= 0 ? 1 : 0)))) return fail(st);
                 pending_ = next.id;
             }
             if (next.in_text) {
@@ -271,7 +280,7 @@ public:
 
     // Tokens of the conversation: in the cache, plus the last sampled one when it is still to be fed.
     int n_tokens() const {
-        if (verify_row_ >= 0) return verify_base_ + verify_row_ + 1;
+        if (verify_row_ >= 0) return verify_base_ + path_len_;
         return model_->n_past() + (pending_ != GeneratedToken::no_token ? 1 : 0);
     }
     // The last sampled token while it waits to be fed, else GeneratedToken::no_token.
@@ -325,9 +334,9 @@ private:
     // the conversation: the cache up to the token before the last taken, that one pending.
     Status settle() {
         if (verify_row_ < 0) return Status{};
-        const int last = verify_row_;
-        Status st = end_verification(last, last);
-        if (st) pending_ = verify_tokens_[last];
+        const int32_t last = verify_tokens_[verify_row_];
+        Status st = end_verification(path_len_ - 1, path_len_ - 1);
+        if (st) pending_ = last;
         return st;
     }
 
@@ -337,55 +346,72 @@ private:
     }
 
     // With a drafter and room in the context, feeds the pending token and the drafted ones in one
-    // evaluation, keeping every position's logits; step() then takes them row by row.
+    // evaluation (a tree's with eval_tree()), keeping every node's logits; step() then walks the
+    // tree from its root, node by node, while the sampled token is a child.
     Status verify_drafts() {
         if (!drafter_ || pending_ == GeneratedToken::no_token) return Status{};
         if (draft_pause_ > 0) {
             --draft_pause_;
             return Status{};
         }
+        if (options_.clock_ns && plain_ns_ == 0) return Status{};  // a plain step first, to time drafting against
+        const uint64_t t0 = now();
         const int room = model_->n_ctx() - model_->n_past() - 1;
         const int max = options_.max_draft < room ? options_.max_draft : room;
-        int n = max > 0 ? drafter_->draft(verify_tokens_ + 1, max) : 0;
-        if (n <= 0) return Status{};
-        if (n > max) n = max;
-        for (int i = 1; i <= n; ++i)
-            if (verify_tokens_[i] < 0 || verify_tokens_[i] >= model_->n_vocab()) {
-                count_taken(0);  // a drafter's id outside the vocabulary: no draft this time
+        if (max <= 0) return Status{};
+        DraftTree tree(verify_tokens_, verify_parents_, max + 1, pending_);
+        drafter_->draft(tree);
+        const int n = tree.size();
+        if (n <= 1) return Status{};
+        for (int i = 1; i < n; ++i)
+            if (tree.token(i) < 0 || tree.token(i) >= model_->n_vocab()) {
+                count_batch(0);  // a drafter's id outside the vocabulary: no draft this time
                 return Status{};
             }
-        verify_tokens_[0] = pending_;
         verify_base_ = model_->n_past();
-        Status st = model_->eval(verify_tokens_, n + 1, verify_rows_, true);
+        verify_chain_ = tree.is_chain();
+        Status st = verify_chain_ ? model_->eval(tree.tokens(), n, verify_rows_, true)
+                                  : model_->eval_tree(tree.tokens(), tree.parents(), n, verify_rows_);
         if (!st) return st;
+        drafter_->evaluated(tree, verify_rows_, model_->n_vocab());
+        batch_ns_ = now() - t0;
         pending_ = GeneratedToken::no_token;
-        verify_drafts_ = n;
-        verify_row_ = 0;
+        verify_size_ = n;
+        verify_row_ = path_[0] = 0;
+        path_len_ = 1;
         ++stats_.n_draft_steps;
-        stats_.n_drafted += n;
+        stats_.n_drafted += n - 1;
         return Status{};
     }
 
-    // Ends a batch of drafted tokens: the cache keeps keep_rows of its positions, and how many
-    // drafts were taken decides whether drafting pauses (a running mean of taken drafts per
-    // batch below 1/4: pause for 8 tokens, doubling up to 256 while it stays low).
-    Status end_verification(int keep_rows, int taken) {
+    // Ends a batch of drafted tokens: the cache keeps the first `keep` nodes of the path taken.
+    Status end_verification(int keep, int taken) {
         verify_row_ = -1;
+        verify_size_ = 0;
         stats_.n_drafts_taken += taken;
-        count_taken(taken);
-        return model_->truncate(verify_base_ + keep_rows);
+        count_batch(taken);
+        return verify_chain_ ? model_->truncate(verify_base_ + keep) : model_->keep_branch(path_, keep);
     }
 
-    void count_taken(int taken) {
-        draft_rate_ = 0.5 * draft_rate_ + 0.5 * taken;
-        if (draft_rate_ < 0.25) {
+    // Drafting pauses while it does not pay. With a clock: while a running mean of each batch's
+    // gain (the tokens it gave, per the time it took with the drafter's, against a plain step's
+    // time) is below 1; a batch costs from little more than a plain step (a model bound by reading
+    // its weights) to many (one bound by arithmetic, or a big tree). Without a clock: while a
+    // running mean of the drafts taken per batch is below 1/4. A pause lasts 8 tokens, doubling up
+    // to 256 while drafting goes on not paying.
+    void count_batch(int taken) {
+        const bool timed = options_.clock_ns != nullptr;
+        const double gain = !timed ? double(taken) : double(taken + 1) * double(plain_ns_) / double(batch_ns_ > 0 ? batch_ns_ : 1);
+        draft_gain_ = 0.5 * draft_gain_ + 0.5 * gain;
+        if (draft_gain_ < (timed ? 1.0 : 0.25)) {
             draft_pause_ = draft_backoff_;
             draft_backoff_ = draft_backoff_ < 128 ? 2 * draft_backoff_ : 256;
-            draft_rate_ = 0.5;
-        } else if (taken > 0) {
+            draft_gain_ = initial_gain();
+        } else if (gain >= 1.0) {  // a batch that paid (untimed: a draft taken)
             draft_backoff_ = 8;
         }
     }
+    double initial_gain() const { return options_.clock_ns ? 2.0 : 0.5; }
 
     // The last sampled token goes into the cache before anything that follows it.
     // Without room for it, the token stays pending (and in n_tokens()).
@@ -393,8 +419,11 @@ private:
         if (pending_ == GeneratedToken::no_token) return Status{};
         if (model_->n_past() >= model_->n_ctx())
             return Status::fail(Error::context_full, "the context of ", model_->n_ctx(), " tokens is full");
+        const uint64_t t0 = now();
         Status st = model_->eval(&pending_, 1, logits_, false);
         if (!st) return st;
+        const uint64_t took = now() - t0;
+        plain_ns_ = plain_ns_ ? (plain_ns_ + took) / 2 : took > 0 ? took : 1;
         pending_ = GeneratedToken::no_token;
         have_logits_ = true;
         return Status{};
@@ -413,14 +442,17 @@ private:
     bool replying_ = false;
     int n_steps_ = 0;
     uint64_t t_start_ = 0, t_token_ = 0;
-    // Speculative decoding: the drafter, the batch being taken (the pending token then the drafts,
-    // fed at verify_base_; their logits rows; the next row, -1 when none), and the pause rule.
+    // Speculative decoding: the drafter; the tree being taken (the pending token then the drafts,
+    // fed at verify_base_, as a sequence or a tree; their logits rows; the node whose row comes
+    // next, -1 when none; the path of nodes taken to it); and the pause rule's state.
     Drafter* drafter_ = nullptr;
     float* verify_rows_ = nullptr;
-    int32_t* verify_tokens_ = nullptr;
-    int verify_base_ = 0, verify_drafts_ = 0, verify_row_ = -1;
-    double draft_rate_ = 0.5;
+    int32_t *verify_tokens_ = nullptr, *verify_parents_ = nullptr, *path_ = nullptr;
+    int verify_base_ = 0, verify_size_ = 0, verify_row_ = -1, path_len_ = 0;
+    bool verify_chain_ = true;
+    double draft_gain_ = 0.5;
     int draft_backoff_ = 8, draft_pause_ = 0;
+    uint64_t plain_ns_ = 0, batch_ns_ = 0;  // with a clock: a plain step's time (a running mean), the last batch's
     Status stop_status_;  // a failure while stop() ended a batch, for the next step() to report
 };
 

@@ -74,11 +74,10 @@ public:
         return Status{};
     }
 
-    // Samples the next token from logits (not called once done()); with a draft, by the
-    // sampler's rule for proposed tokens (the draft was taken if it comes back).
-    NextToken next(const float* logits, int32_t draft = -1) {
+    // Samples the next token from logits (not called once done()).
+    NextToken next(const float* logits) {
         NextToken out;
-        out.id = sampler_.sample(logits, draft);
+        out.id = sampler_.sample(logits);
         sampler_.accept(out.id);
         if (request_.stop_at_end_of_generation && vocabulary_ && vocabulary_->is_end_of_generation(out.id)) {
             out.in_text = false;
