@@ -150,7 +150,9 @@ int main(int argc, char** argv) {
     if ((lookup > 0) + !draft_path.empty() + !lookahead.empty() > 1 || (lookup && lookup < 2) || draft_max < 1 || draft_max > 64)
         die("bad --lookup/--draft-model/--lookahead/--draft-max");
     if (!lookahead.empty()) {
-        if (lookahead.size() != 3) die("--lookahead needs W,N,G");
+        if (lookahead.size() != 3 || lookahead[0] < 1 || lookahead[0] > LookaheadDrafter::max_window || lookahead[1] < 3 ||
+            lookahead[1] > LookaheadDrafter::max_ngram || lookahead[2] < 1 || lookahead[2] > LookaheadDrafter::max_verify)
+            die("--lookahead needs W,N,G within 16,8,16");
         draft_max = LookaheadDrafter::tree_nodes(lookahead[0], lookahead[1], lookahead[2]) - 1;  // a step checks its whole tree
     }
     const bool drafting = lookup || !draft_path.empty() || !lookahead.empty();

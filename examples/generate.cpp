@@ -60,6 +60,7 @@ struct Options {
     int lookup_ngram = 0;     // speculative decoding from the text so far (prompt lookup)
     int lookahead[3] = {};    // lookahead decoding: window W, n-gram size N, verification n-grams G (W 0: off)
     int draft_max = 3;  // with the pending token, one 4-token tile of the prompt kernels
+    bool draft_max_given = false;
     std::vector<std::string> stop;
     SamplerConfig sampling;
 };
@@ -168,15 +169,15 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--samplers") parse_samplers(value(), o.sampling);
         else if (a == "--tokenizer") o.tokenizer = value();
         else if (a == "--draft-model") o.draft_model = value();
-        else if (a == "--draft-max") o.draft_max = int(parse_int(a, value(), 1, 64));
+        else if (a == "--draft-max") o.draft_max = int(parse_int(a, value(), 1, 64)), o.draft_max_given = true;
         else if (a == "--lookup") o.lookup_ngram = int(parse_int(a, value(), 2, 64));
         else if (a == "--lookahead") {
             const std::string v = value();
             const size_t c1 = v.find(','), c2 = c1 == std::string::npos ? c1 : v.find(',', c1 + 1);
             if (c2 == std::string::npos) die("--lookahead needs W,N,G (window, n-gram size, verification n-grams), not '" + v + "'");
-            o.lookahead[0] = int(parse_int("--lookahead W", v.substr(0, c1), 1, 64));
-            o.lookahead[1] = int(parse_int("--lookahead N", v.substr(c1 + 1, c2 - c1 - 1), 3, 16));
-            o.lookahead[2] = int(parse_int("--lookahead G", v.substr(c2 + 1), 1, 64));
+            o.lookahead[0] = int(parse_int("--lookahead W", v.substr(0, c1), 1, LookaheadDrafter::max_window));
+            o.lookahead[1] = int(parse_int("--lookahead N", v.substr(c1 + 1, c2 - c1 - 1), 3, LookaheadDrafter::max_ngram));
+            o.lookahead[2] = int(parse_int("--lookahead G", v.substr(c2 + 1), 1, LookaheadDrafter::max_verify));
         }
         else if (a == "--stop") {
             o.stop.push_back(value());
@@ -224,6 +225,7 @@ Options parse_args(int argc, char** argv) {
     }
     if ((!o.draft_model.empty()) + (o.lookup_ngram > 0) + (o.lookahead[0] > 0) > 1)
         die("--draft-model, --lookup and --lookahead are three ways of drafting; choose one");
+    if (o.lookahead[0] && o.draft_max_given) die("--draft-max is for --draft-model and --lookup: a --lookahead step checks its whole tree");
     if (o.have_prompt_text && o.have_prompt_ids) die("give either -p or --prompt-ids, not both");
     return o;
 }

@@ -154,8 +154,9 @@ typedef struct tinyllm_context_params {
      * draft_max tokens from draft_model (a smaller model of the same vocabulary, which must
      * outlive the context) or from the conversation's own n-grams of up to lookup_ngram tokens
      * (2..64); or lookahead decoding (GGUF models) with a window of lookahead_window guesses
-     * (1..64), n-grams of lookahead_ngram tokens (3..16) and up to lookahead_verify of them
-     * checked per step (1..64), each step one batch of 1+(W-1)+W(N-2)+G(N-1) tokens. One or none. */
+     * (1..16), n-grams of lookahead_ngram tokens (3..8) and up to lookahead_verify of them
+     * checked per step (1..16), each step one batch of 1+(W-1)+W(N-2)+G(N-1) tokens (draft_max
+     * unused). One or none. */
     const struct tinyllm_model* draft_model;
     int lookup_ngram;
     int draft_max;

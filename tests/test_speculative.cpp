@@ -288,13 +288,14 @@ TEST_CASE("sampled replies with drafts are the sampled replies without, for the 
 }
 
 TEST_CASE("lookahead drafts only for models that evaluate trees, and needs a sensible window") {
-    std::vector<uint8_t> memory(LookaheadDrafter::required_bytes(64, 16));
+    std::vector<uint8_t> memory(LookaheadDrafter::required_bytes(16, 8));
     Arena arena(memory.data(), memory.size());
     LookaheadDrafter lookahead;
     CHECK(lookahead.init(0, 3, 1, arena).code == Error::invalid_argument);
     CHECK(lookahead.init(2, 2, 1, arena).code == Error::invalid_argument);
     CHECK(lookahead.init(2, 3, 0, arena).code == Error::invalid_argument);
-    CHECK(lookahead.init(65, 3, 1, arena).code == Error::invalid_argument);
+    CHECK(lookahead.init(17, 3, 1, arena).code == Error::invalid_argument);
+    CHECK(lookahead.init(2, 9, 1, arena).code == Error::invalid_argument);
     REQUIRE(lookahead.init(4, 3, 2, arena));
     CHECK(LookaheadDrafter::tree_nodes(4, 3, 2) == 1 + 3 + 4 + 4);
 }
@@ -315,6 +316,43 @@ TEST_CASE("drafting needs room for the drafts and stops being used when detached
     REQUIRE(drafted.generator.generate(request, collect, &ids));
     CHECK(wrong.calls == 0);
     CHECK(drafted.generator.stats().n_draft_steps == 0);
+
+    // A tree larger than the session's batch of 32: refused by the model, so no draft, and the reply goes on.
+    Setup plain(greedy(), 0), wide(greedy(), 40);
+    FixedDrafter bushy(7, 20);
+    REQUIRE(wide.generator.set_drafter(&bushy));
+    std::vector<int32_t> want, got;
+    for (auto [g, out] : {std::pair{&plain.generator, &want}, std::pair{&wide.generator, &got}}) {
+        REQUIRE(g->prompt(prompt.data(), int(prompt.size())));
+        REQUIRE(g->generate(request, collect, out));
+    }
+    CHECK(got == want);
+    CHECK(bushy.calls > 0);
+    CHECK(wide.generator.stats().n_draft_steps == 0);
+}
+
+TEST_CASE("lookahead forgets a conversation that is reset: the same reply drafts the same way again") {
+    if (!test_support::require_shared(target_file)) return;
+    Setup drafted(greedy(), LookaheadDrafter::tree_nodes(4, 3, 3) - 1);
+    std::vector<uint8_t> memory(LookaheadDrafter::required_bytes(4, 3));
+    Arena arena(memory.data(), memory.size());
+    LookaheadDrafter lookahead;
+    REQUIRE(lookahead.init(4, 3, 3, arena));
+    REQUIRE(drafted.generator.set_drafter(&lookahead));
+    const std::vector<int32_t> prompt = prompts(drafted.target.source.tokenizer())[0];
+    GenerationRequest request;
+    request.n_predict = 60;
+    request.stop_at_end_of_generation = false;
+    std::vector<std::pair<int, int>> runs;
+    for (int r = 0; r < 2; ++r) {
+        std::vector<int32_t> ids;
+        drafted.generator.reset();
+        REQUIRE(drafted.generator.prompt(prompt.data(), int(prompt.size())));
+        REQUIRE(drafted.generator.generate(request, collect, &ids));
+        runs.push_back({drafted.generator.stats().n_draft_steps, drafted.generator.stats().n_drafts_taken});
+    }
+    CHECK(runs[0] == runs[1]);
+    CHECK(runs[0].first > 0);
 }
 
 namespace {

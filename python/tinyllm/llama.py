@@ -72,9 +72,9 @@ class LlamaLookaheadDecoding:
     `max_verify` of those checked per step. Pass it as Llama(..., draft_model=...)."""
 
     def __init__(self, window=4, ngram_size=3, max_verify=4):
-        self.window = _int("window", window, 1, 64)
-        self.ngram_size = _int("ngram_size", ngram_size, 3, 16)
-        self.max_verify = _int("max_verify", max_verify, 1, 64)
+        self.window = _int("window", window, 1, 16)
+        self.ngram_size = _int("ngram_size", ngram_size, 3, 8)
+        self.max_verify = _int("max_verify", max_verify, 1, 16)
 
 
 class Llama:

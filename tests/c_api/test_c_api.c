@@ -458,6 +458,9 @@ static void test_drafting(tinyllm_model* model, tinyllm_model* draft) {
     p.lookahead_verify = 1;
     CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "lookahead W,N,G = 4,2,1");
     p.lookahead_window = 0;
+    p.lookahead_ngram = 3;
+    CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "lookahead W,N,G = 0,3,1");
+    p.lookahead_ngram = p.lookahead_verify = 0;
     p.draft_model = NULL;
     p.lookup_ngram = 1;
     CHECK_FAILS(tinyllm_context_create(model, &p, &ctx), TINYLLM_ERR_INVALID_ARGUMENT, "lookup_ngram 1 outside 2..64");

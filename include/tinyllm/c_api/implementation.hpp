@@ -287,19 +287,21 @@ TINYLLM_API tinyllm_status tinyllm_context_create(tinyllm_model* model, const ti
     if (p.n_threads < 0 || p.n_threads > 1024) return fail(Error::invalid_argument, "thread count ", p.n_threads, " outside 0..1024");
     Status st = Sampler::check(sampler_config(p.sampling));
     if (!st) return fail(st);
-    const bool lookahead = p.lookahead_window != 0;
+    const bool lookahead = p.lookahead_window || p.lookahead_ngram || p.lookahead_verify;
     const bool drafting = p.draft_model || p.lookup_ngram || lookahead;
     if ((p.draft_model != nullptr) + (p.lookup_ngram != 0) + lookahead > 1)
         return fail(Error::invalid_argument, "a draft model, lookup_ngram and lookahead are three ways of drafting; choose one");
     if (lookahead) {
         const int W = p.lookahead_window, N = p.lookahead_ngram, G = p.lookahead_verify;
-        if (W < 1 || W > 64 || N < 3 || N > 16 || G < 1 || G > 64)
-            return fail(Error::invalid_argument, "lookahead W,N,G = ", W, ",", N, ",", G, " (W 1..64, N 3..16, G 1..64)");
+        if (W < 1 || W > LookaheadDrafter::max_window || N < 3 || N > LookaheadDrafter::max_ngram || G < 1 || G > LookaheadDrafter::max_verify)
+            return fail(Error::invalid_argument, "lookahead W,N,G = ", W, ",", N, ",", G, " (W 1..", LookaheadDrafter::max_window, ", N 3..",
+                        LookaheadDrafter::max_ngram, ", G 1..", LookaheadDrafter::max_verify, ")");
         if (model->source.is_pte()) return fail(Error::unsupported_op, "lookahead evaluates token trees, which a .pte program cannot");
     }
     const int lookahead_nodes = lookahead ? LookaheadDrafter::tree_nodes(p.lookahead_window, p.lookahead_ngram, p.lookahead_verify) : 0;
     if (p.lookup_ngram && (p.lookup_ngram < 2 || p.lookup_ngram > 64)) return fail(Error::invalid_argument, "lookup_ngram ", p.lookup_ngram, " outside 2..64");
-    if (drafting && (p.draft_max < 1 || p.draft_max > 64)) return fail(Error::invalid_argument, "draft_max ", p.draft_max, " outside 1..64");
+    if (drafting && !lookahead && (p.draft_max < 1 || p.draft_max > 64))
+        return fail(Error::invalid_argument, "draft_max ", p.draft_max, " outside 1..64");
     if (p.draft_model && p.draft_model->source.n_vocab() != model->source.n_vocab())
         return fail(Error::shape_mismatch, "the draft model has ", p.draft_model->source.n_vocab(), " tokens, the model ", model->source.n_vocab());
     return guarded([&] {

@@ -69,7 +69,6 @@ public:
     }
 
     static constexpr int max_sequences = 256;
-    static constexpr int max_tree_depth = 256;  // tokens on a path of eval_tree()'s tree
 
     int n_seq() const { return n_seq_; }
     int n_ctx() const override { return n_ctx_; }
@@ -162,7 +161,6 @@ public:
             if (parents[i] < -1 || parents[i] >= i)
                 return Status::fail(Error::invalid_argument, "tree token ", i, " continues token ", parents[i], " (a parent comes before it, or is -1)");
             const int depth = parents[i] < 0 ? 0 : pos_[parents[i]] - base + 1;
-            if (depth >= max_tree_depth) return Status::fail(Error::invalid_argument, "a tree deeper than ", max_tree_depth, " tokens");
             ids_[i] = tokens[i];
             seq_[i] = 0;
             pos_[i] = base + depth;
@@ -479,19 +477,23 @@ private:
                 const uint16_t* layer_v = cache_v + seq_offset;
                 const int pos = pos_[t];
                 const int first_pos = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
-                // Keys: the run of cache slots [first, first + n_run), then the tree ancestors in chain (reversed).
-                int first = first_pos, n_run = pos + 1 - first_pos, n_chain = 0;
-                int32_t chain[max_tree_depth];
+                // Keys: the run of cache slots [first, first + n_run), then (a tree's token) its
+                // ancestors at depths d0..depth in the tree, one per depth, the token itself last.
+                int first = first_pos, n_run = pos + 1 - first_pos, d0 = 0, depth = -1;
                 if (tree_base_ >= 0) {
                     first = first_pos < tree_base_ ? first_pos : tree_base_;
                     n_run = tree_base_ - first;
-                    for (int a = t; a >= 0; a = parent_[a])
-                        if (pos_[a] >= first_pos) chain[n_chain++] = a;
+                    depth = pos - tree_base_;
+                    d0 = first_pos > tree_base_ ? first_pos - tree_base_ : 0;
                 }
-                const int n_keys = n_run + n_chain;
+                auto ancestor = [&](int d) {  // the token's ancestor at depth d
+                    int a = t;
+                    for (int up = depth - d; up > 0; --up) a = parent_[a];
+                    return int64_t(tree_base_ + a) * KV + kv_off;
+                };
+                const int n_keys = n_run + (depth - d0 + 1);
                 dot_rows(layer_k + int64_t(first) * KV + kv_off, KV, n_run, q16, D, scores);
-                for (int k = 0; k < n_chain; ++k)
-                    dot_rows(layer_k + int64_t(tree_base_ + chain[n_chain - 1 - k]) * KV + kv_off, KV, 1, q16, D, scores + n_run + k);
+                for (int d = d0; d <= depth; ++d) dot_rows(layer_k + ancestor(d), KV, 1, q16, D, scores + n_run + d - d0);
                 for (int j = 0; j < n_keys; ++j) {
                     float score = scores[j] * c.kq_scale;
                     if (c.attn_softcap > 0.0f) score = c.attn_softcap * math::tanhf(score / c.attn_softcap);
@@ -502,8 +504,7 @@ private:
                 float* out = att_ + t * Q + h * D;
                 for (int d = 0; d < D; ++d) out[d] = 0.0f;
                 weighted_sum(scores, layer_v + int64_t(first) * KV + kv_off, KV, n_run, out, D);
-                for (int k = 0; k < n_chain; ++k)
-                    weighted_sum(scores + n_run + k, layer_v + int64_t(tree_base_ + chain[n_chain - 1 - k]) * KV + kv_off, KV, 1, out, D);
+                for (int d = d0; d <= depth; ++d) weighted_sum(scores + n_run + d - d0, layer_v + ancestor(d), KV, 1, out, D);
             }
         });
     }

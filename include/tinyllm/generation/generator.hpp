@@ -84,9 +84,7 @@ public:
     Status set_drafter(Drafter* drafter) {
         if (drafter && options_.max_draft <= 0) return Status::fail(Error::invalid_argument, "drafting needs GeneratorOptions::max_draft > 0");
         drafter_ = drafter;
-        draft_gain_ = initial_gain();
-        draft_backoff_ = 8;
-        draft_pause_ = 0;
+        restart_drafting();
         plain_ns_ = 0;
         return Status{};
     }
@@ -256,10 +254,12 @@ public:
         return own->n_tokens + (own->pending != GeneratedToken::no_token ? 1 : 0);
     }
 
-    // Forgets the conversation: an empty cache, the sampler's history and seed restarted.
+    // Forgets the conversation: an empty cache, the sampler's history and seed restarted, and
+    // drafting as after set_drafter().
     void reset() {
         model_->reset();
         stream_.sampler().reset();
+        restart_drafting();
         pending_ = GeneratedToken::no_token;
         have_logits_ = false;
         replying_ = false;
@@ -365,13 +365,17 @@ private:
         if (n <= 1) return Status{};
         for (int i = 1; i < n; ++i)
             if (tree.token(i) < 0 || tree.token(i) >= model_->n_vocab()) {
-                count_batch(0);  // a drafter's id outside the vocabulary: no draft this time
+                count_batch(0.0);  // a drafter's id outside the vocabulary: no draft this time
                 return Status{};
             }
         verify_base_ = model_->n_past();
         verify_chain_ = tree.is_chain();
         Status st = verify_chain_ ? model_->eval(tree.tokens(), n, verify_rows_, true)
                                   : model_->eval_tree(tree.tokens(), tree.parents(), n, verify_rows_);
+        if (!st && !verify_chain_ && (st.code == Error::unsupported_op || st.code == Error::invalid_argument)) {
+            count_batch(0.0);  // a tree this model cannot evaluate (changing nothing): no draft this time
+            return Status{};
+        }
         if (!st) return st;
         drafter_->evaluated(tree, verify_rows_, model_->n_vocab());
         batch_ns_ = now() - t0;
@@ -389,29 +393,37 @@ private:
         verify_row_ = -1;
         verify_size_ = 0;
         stats_.n_drafts_taken += taken;
-        count_batch(taken);
+        // With a clock, the batch's gain: the tokens it gave per its time in plain steps.
+        count_batch(options_.clock_ns ? double(taken + 1) * double(plain_ns_) / double(batch_ns_ > 0 ? batch_ns_ : 1) : double(taken));
         return verify_chain_ ? model_->truncate(verify_base_ + keep) : model_->keep_branch(path_, keep);
     }
 
-    // Drafting pauses while it does not pay. With a clock: while a running mean of each batch's
-    // gain (the tokens it gave, per the time it took with the drafter's, against a plain step's
-    // time) is below 1; a batch costs from little more than a plain step (a model bound by reading
-    // its weights) to many (one bound by arithmetic, or a big tree). Without a clock: while a
-    // running mean of the drafts taken per batch is below 1/4. A pause lasts 8 tokens, doubling up
-    // to 256 while drafting goes on not paying.
-    void count_batch(int taken) {
+    // Drafting pauses while it does not pay. With a clock: as soon as a running mean of each
+    // batch's gain (the tokens it gave per the time it took, the drafter's included, against a
+    // plain step's time) is below 1 (a batch costs from little more than a plain step, for a model
+    // bound by reading its weights, to many, for one bound by arithmetic or a big tree), for at
+    // least 20 tokens per plain step's time the batch lost, so a batch that gives nothing costs
+    // at most about 5% of the tokens. Without a clock: while a running mean of the drafts taken
+    // per batch is below 1/4. A pause lasts at least 8 tokens, doubling up to 256 while drafting
+    // goes on not paying.
+    void count_batch(double gain) {
         const bool timed = options_.clock_ns != nullptr;
-        const double gain = !timed ? double(taken) : double(taken + 1) * double(plain_ns_) / double(batch_ns_ > 0 ? batch_ns_ : 1);
         draft_gain_ = 0.5 * draft_gain_ + 0.5 * gain;
         if (draft_gain_ < (timed ? 1.0 : 0.25)) {
-            draft_pause_ = draft_backoff_;
+            const double lost = timed ? 20.0 * (double(batch_ns_) / double(plain_ns_) - 1.0) : 0.0;
+            draft_pause_ = lost > 256 ? 256 : lost > draft_backoff_ ? int(lost) : draft_backoff_;
             draft_backoff_ = draft_backoff_ < 128 ? 2 * draft_backoff_ : 256;
             draft_gain_ = initial_gain();
         } else if (gain >= 1.0) {  // a batch that paid (untimed: a draft taken)
             draft_backoff_ = 8;
         }
     }
-    double initial_gain() const { return options_.clock_ns ? 2.0 : 0.5; }
+    double initial_gain() const { return options_.clock_ns ? 1.0 : 0.5; }
+    void restart_drafting() {
+        draft_gain_ = initial_gain();
+        draft_backoff_ = 8;
+        draft_pause_ = 0;
+    }
 
     // The last sampled token goes into the cache before anything that follows it.
     // Without room for it, the token stays pending (and in n_tokens()).
@@ -423,7 +435,7 @@ private:
         Status st = model_->eval(&pending_, 1, logits_, false);
         if (!st) return st;
         const uint64_t took = now() - t0;
-        plain_ns_ = plain_ns_ ? (plain_ns_ + took) / 2 : took > 0 ? took : 1;
+        plain_ns_ = (plain_ns_ ? (plain_ns_ + took) / 2 : took) | 1;  // never 0, "not yet timed"
         pending_ = GeneratedToken::no_token;
         have_logits_ = true;
         return Status{};

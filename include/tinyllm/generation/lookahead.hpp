@@ -8,9 +8,9 @@
 // The model's greedy outputs on the last level are the next step's last level (the levels move up
 // one per token taken), and each column read top down, after the token that left level 0, is an
 // n-gram for the pool. The conversation's own n-grams (prompt and reply) join the pool too, so
-// text that repeats itself is drafted as prompt lookup would. Every node continues its parent at
-// the next position, so the Generator may take any node whose token the model samples: the
-// window's guesses are drafts too.
+// recent text that repeats itself is drafted too. Every node continues its parent at the next
+// position, so the Generator may take any node whose token the model samples: the window's
+// guesses are drafts too. A conversation forgotten (reset, a restored state) starts all afresh.
 // No heap: memory from the caller's arena.
 #pragma once
 #include <stddef.h>
@@ -25,17 +25,21 @@ namespace tinyllm {
 class LookaheadDrafter final : public Drafter {
 public:
     static constexpr int pool_capacity = 1024;  // n-grams kept, newest replacing oldest
+    // The largest window, n-gram and verification count: trees of up to 224 tokens, each with a
+    // row of logits (llama.cpp's example uses 15, 5, 15).
+    static constexpr int max_window = 16, max_ngram = 8, max_verify = 16;
 
     // Nodes of the largest tree for window W, n-gram size N and G verification n-grams (the
-    // Generator's max_draft must be one less to check them all).
+    // Generator's max_draft must be at least one less to check them all).
     static int tree_nodes(int W, int N, int G) { return 1 + (W - 1) + W * (N - 2) + G * (N - 1); }
     static size_t required_bytes(int W, int N) {
         return (size_t(N + 4) * size_t(W) + size_t(pool_capacity + 1) * size_t(N)) * sizeof(int32_t) + 6 * 64;
     }
 
     Status init(int W, int N, int G, Arena& arena) {
-        if (W < 1 || N < 3 || G < 1 || W > 64 || N > 16 || G > 64)
-            return Status::fail(Error::invalid_argument, "lookahead W,N,G = ", W, ",", N, ",", G, " (W 1..64, N 3..16, G 1..64)");
+        if (W < 1 || N < 3 || G < 1 || W > max_window || N > max_ngram || G > max_verify)
+            return Status::fail(Error::invalid_argument, "lookahead W,N,G = ", W, ",", N, ",", G, " (W 1..", max_window, ", N 3..", max_ngram,
+                                ", G 1..", max_verify, ")");
         W_ = W, N_ = N, G_ = G;
         levels_ = arena.allocate_array<int32_t>(size_t(N - 1) * size_t(W));
         left_ = arena.allocate_array<int32_t>(size_t(W));
@@ -43,16 +47,14 @@ public:
         last_level_nodes_ = arena.allocate_array<int32_t>(size_t(W));
         pool_ = arena.allocate_array<int32_t>(size_t(pool_capacity) * size_t(N));
         recent_ = arena.allocate_array<int32_t>(size_t(N));
-        if (!pool_ || !recent_) return Status::fail(Error::out_of_memory, "a lookahead window of ", W, "x", N - 1, " and its n-gram pool");
-        n_pool_ = pool_head_ = 0;
-        started_ = have_guesses_ = false;
-        n_seen_ = n_taken_ = 0;
-        n_recent_ = position_ = 0;
+        if (!levels_ || !left_ || !guesses_ || !last_level_nodes_ || !pool_ || !recent_) return Status::fail(Error::out_of_memory, "a lookahead window of ", W, "x", N - 1, " and its n-gram pool");
+        forget();
         return Status{};
     }
 
     void update(int n_keep, const int32_t* ids, int n) override {
-        if (n_keep != position_) n_recent_ = 0;  // the conversation was cut or restored: n-grams start afresh
+        if (n_keep == 0 && n == 0) return forget();
+        if (n_keep != position_) n_recent_ = 0;  // the conversation was cut: its n-grams start afresh
         position_ = n_keep + n;
         for (int i = 0; i < n; ++i) {
             // Until the window starts, it fills with the conversation's tokens (guesses better than none).
@@ -112,6 +114,13 @@ public:
 private:
     int32_t* level(int j) const { return levels_ + size_t(j) * size_t(W_); }
 
+    void forget() {
+        n_pool_ = pool_head_ = 0;
+        started_ = have_guesses_ = false;
+        n_seen_ = n_taken_ = 0;
+        n_recent_ = position_ = 0;
+    }
+
     // The window's first guesses: the conversation's tokens so far, repeated to fill it.
     void start() {
         const int filled = n_seen_ < (N_ - 1) * W_ ? int(n_seen_) : (N_ - 1) * W_;
@@ -127,7 +136,7 @@ private:
         __builtin_memcpy(level(N_ - 2), with_guesses ? guesses_ : level(0), size_t(W_) * sizeof(int32_t));
         if (!with_guesses) return;
         for (int i = 0; i < W_; ++i) {
-            int32_t g[16];
+            int32_t g[max_ngram];
             g[0] = left_[i];
             for (int j = 0; j < N_ - 1; ++j) g[j + 1] = level(j)[i];
             add_to_pool(g);
