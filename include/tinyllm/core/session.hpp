@@ -187,7 +187,7 @@ public:
             for (int kv = 0; kv < 2; ++kv) {
                 uint16_t* rows = cache_row(kv ? v_cache_ : k_cache_, l, 0);
                 for (int j = 0; j < n; ++j)  // path[j] >= j: a row never moves over one still to move
-                    if (path[j] != j) __builtin_memmove(rows + (base + j) * KV, rows + (base + path[j]) * KV, size_t(KV) * sizeof(uint16_t));
+                    if (path[j] != j) __builtin_memcpy(rows + (base + j) * KV, rows + (base + path[j]) * KV, size_t(KV) * sizeof(uint16_t));
             }
         }
         n_past_[0] = base + n;

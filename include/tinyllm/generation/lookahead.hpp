@@ -61,7 +61,7 @@ public:
             if (!started_ && n_seen_ < (N_ - 1) * W_) levels_[n_seen_] = ids[i];
             ++n_seen_;
             last_ = ids[i];
-            __builtin_memmove(recent_, recent_ + 1, size_t(N_ - 1) * sizeof(int32_t));
+            for (int k = 0; k + 1 < N_; ++k) recent_[k] = recent_[k + 1];
             recent_[N_ - 1] = ids[i];
             if (n_recent_ < N_) ++n_recent_;
             if (n_recent_ == N_) add_to_pool(recent_);
