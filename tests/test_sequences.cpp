@@ -115,21 +115,28 @@ TEST_CASE("phi2, openelm (widths per layer) and smollm3 batch sequences bit-iden
     }
 }
 
+namespace {
+// A small random Gemma 2/3 with a short sliding window (Q8_0, context 64).
+RandomModelShape windowed(const char* arch, int n_layer, int window) {
+    RandomModelShape s;
+    s.arch = arch;
+    s.n_vocab = 300;
+    s.n_embd = 128;
+    s.n_ff = 128;
+    s.n_layer = n_layer;
+    s.n_head = 2;
+    s.n_head_kv = 1;
+    s.head_dim = 64;
+    s.n_ctx = 64;
+    s.sliding_window = window;
+    s.type = GgmlType::Q8_0;
+    return s;
+}
+} // namespace
+
 TEST_CASE("sequences longer than the sliding window batch bit-identically") {
     for (const char* arch : {"gemma2", "gemma3"}) {
-        RandomModelShape s;
-        s.arch = arch;
-        s.n_vocab = 300;
-        s.n_embd = 128;
-        s.n_ff = 128;
-        s.n_layer = std::string(arch) == "gemma3" ? 7 : 3;
-        s.n_head = 2;
-        s.n_head_kv = 1;
-        s.head_dim = 64;
-        s.n_ctx = 64;
-        s.sliding_window = 8;
-        s.type = GgmlType::Q8_0;
-        test_support::InMemoryModel loaded(random_model_gguf(s));
+        test_support::InMemoryModel loaded(random_model_gguf(windowed(arch, std::string(arch) == "gemma3" ? 7 : 3, 8)));
         check_bit_identical(loaded.model, 64, {40, 25, 33}, arch);
     }
 }
@@ -213,19 +220,7 @@ TEST_CASE("a tree of tokens gets each token the logits of its path run in a row,
         check_tree(f.model, 5, 12, 5, arch);
     }
     // Paths longer than the sliding window: ancestors too far back are masked like the cache's.
-    RandomModelShape shape;
-    shape.arch = "gemma2";
-    shape.n_vocab = 300;
-    shape.n_embd = 128;
-    shape.n_ff = 128;
-    shape.n_layer = 3;
-    shape.n_head = 2;
-    shape.n_head_kv = 1;
-    shape.head_dim = 64;
-    shape.n_ctx = 64;
-    shape.sliding_window = 6;
-    shape.type = GgmlType::Q8_0;
-    test_support::InMemoryModel loaded(random_model_gguf(shape));
+    test_support::InMemoryModel loaded(random_model_gguf(windowed("gemma2", 3, 6)));
     check_tree(loaded.model, 11, 30, 9, "gemma2, window 6");
 }
 
