@@ -8,6 +8,7 @@
 #include "tinyllm/base/arena.hpp"
 #include "tinyllm/core/language_model.hpp"
 #include "tinyllm/core/model_state.hpp"
+#include "tinyllm/generation/draft_pacing.hpp"
 #include "tinyllm/generation/drafter.hpp"
 #include "tinyllm/generation/token_stream.hpp"
 
@@ -79,7 +80,7 @@ public:
     // Speculative decoding: each step, the drafter proposes up to options.max_draft tokens and one
     // batched evaluation checks them; the reply is what decoding without it gives (greedy: the
     // same ids; sampling: the same tokens for the same seed, each drawn from the model's own
-    // distribution). Drafting pauses by itself while it does not pay (count_batch()). Attach
+    // distribution). Drafting pauses by itself while it does not pay (DraftPacing). Attach
     // before the first prompt (the drafter learns the conversation from then on); null detaches.
     Status set_drafter(Drafter* drafter) {
         if (drafter && options_.max_draft <= 0) return Status::fail(Error::invalid_argument, "drafting needs GeneratorOptions::max_draft > 0");
@@ -350,10 +351,7 @@ private:
     // tree from its root, node by node, while the sampled token is a child.
     Status verify_drafts() {
         if (!drafter_ || pending_ == GeneratedToken::no_token) return Status{};
-        if (draft_pause_ > 0) {
-            --draft_pause_;
-            return Status{};
-        }
+        if (pacing_.paused()) return Status{};
         if (options_.clock_ns && plain_ns_ == 0) return Status{};  // a plain step first, to time drafting against
         const uint64_t t0 = now();
         const int room = model_->n_ctx() - model_->n_past() - 1;
@@ -365,7 +363,7 @@ private:
         if (n <= 1) return Status{};
         for (int i = 1; i < n; ++i)
             if (tree.token(i) < 0 || tree.token(i) >= model_->n_vocab()) {
-                count_batch(0.0);  // a drafter's id outside the vocabulary: no draft this time
+                pacing_.count(0.0);  // a drafter's id outside the vocabulary: no draft this time
                 return Status{};
             }
         verify_base_ = model_->n_past();
@@ -373,7 +371,7 @@ private:
         Status st = verify_chain_ ? model_->eval(tree.tokens(), n, verify_rows_, true)
                                   : model_->eval_tree(tree.tokens(), tree.parents(), n, verify_rows_);
         if (!st && !verify_chain_ && (st.code == Error::unsupported_op || st.code == Error::invalid_argument)) {
-            count_batch(0.0);  // a tree this model cannot evaluate (changing nothing): no draft this time
+            pacing_.count(0.0);  // a tree this model cannot evaluate (changing nothing): no draft this time
             return Status{};
         }
         if (!st) return st;
@@ -394,36 +392,13 @@ private:
         verify_size_ = 0;
         stats_.n_drafts_taken += taken;
         // With a clock, the batch's gain: the tokens it gave per its time in plain steps.
-        count_batch(options_.clock_ns ? double(taken + 1) * double(plain_ns_) / double(batch_ns_ > 0 ? batch_ns_ : 1) : double(taken));
+        const double batch_steps = double(batch_ns_ > 0 ? batch_ns_ : 1) / double(plain_ns_ > 0 ? plain_ns_ : 1);
+        if (options_.clock_ns) pacing_.count(double(taken + 1) / batch_steps, batch_steps - 1.0);
+        else pacing_.count(double(taken));
         return verify_chain_ ? model_->truncate(verify_base_ + keep) : model_->keep_branch(path_, keep);
     }
 
-    // Drafting pauses while it does not pay. With a clock: as soon as a running mean of each
-    // batch's gain (the tokens it gave per the time it took, the drafter's included, against a
-    // plain step's time) is below 1 (a batch costs from little more than a plain step, for a model
-    // bound by reading its weights, to many, for one bound by arithmetic or a big tree), for at
-    // least 20 tokens per plain step's time the batch lost, so a batch that gives nothing costs
-    // at most about 5% of the tokens. Without a clock: while a running mean of the drafts taken
-    // per batch is below 1/4. A pause lasts at least 8 tokens, doubling up to 256 while drafting
-    // goes on not paying.
-    void count_batch(double gain) {
-        const bool timed = options_.clock_ns != nullptr;
-        draft_gain_ = 0.5 * draft_gain_ + 0.5 * gain;
-        if (draft_gain_ < (timed ? 1.0 : 0.25)) {
-            const double lost = timed ? 20.0 * (double(batch_ns_) / double(plain_ns_) - 1.0) : 0.0;
-            draft_pause_ = lost > 256 ? 256 : lost > draft_backoff_ ? int(lost) : draft_backoff_;
-            draft_backoff_ = draft_backoff_ < 128 ? 2 * draft_backoff_ : 256;
-            draft_gain_ = initial_gain();
-        } else if (gain >= 1.0) {  // a batch that paid (untimed: a draft taken)
-            draft_backoff_ = 8;
-        }
-    }
-    double initial_gain() const { return options_.clock_ns ? 1.0 : 0.5; }
-    void restart_drafting() {
-        draft_gain_ = initial_gain();
-        draft_backoff_ = 8;
-        draft_pause_ = 0;
-    }
+    void restart_drafting() { pacing_.restart(options_.clock_ns != nullptr); }
 
     // The last sampled token goes into the cache before anything that follows it.
     // Without room for it, the token stays pending (and in n_tokens()).
@@ -462,8 +437,7 @@ private:
     int32_t *verify_tokens_ = nullptr, *verify_parents_ = nullptr, *path_ = nullptr;
     int verify_base_ = 0, verify_size_ = 0, verify_row_ = -1, path_len_ = 0;
     bool verify_chain_ = true;
-    double draft_gain_ = 0.5;
-    int draft_backoff_ = 8, draft_pause_ = 0;
+    DraftPacing pacing_;
     uint64_t plain_ns_ = 0, batch_ns_ = 0;  // with a clock: a plain step's time (a running mean), the last batch's
     Status stop_status_;  // a failure while stop() ended a batch, for the next step() to report
 };
