@@ -7,6 +7,7 @@
 #   latency, and a load run of 8 clients x 25 requests; then SIGTERM with a stream in flight
 #   ends it with an error event and [DONE], and the server exits 0;
 # - a 1-slot server with a queue of 1: the third concurrent request gets 503;
+# - a 2-slot server with --lookup replies as that plain one does, alone and together;
 # - the .pte program behind the server equals generate on it;
 # - headless Chromium sends a message from the chat page; its screenshot goes to OUT_DIR.
 # Every server takes a free port (--port 0) and is killed when the script exits.
@@ -63,7 +64,10 @@ echo "SIGTERM with a stream in flight: it ends with an error event and [DONE], e
 
 start queue -m "$model" --parallel 1 --queue 1 -c 256 -t 1
 python3 "$here/tests/server/test_server.py" queue "$url"
-kill -TERM "$pid"
+plain_url=$url plain_pid=$pid
+start lookup -m "$model" --parallel 2 -c 256 -t 1 --lookup 3
+python3 "$here/tests/server/test_server.py" lookup "$url" "$plain_url" "$generate" "$model"
+kill -TERM "$pid" "$plain_pid"
 
 pte=$shared/models/shakespeare5m_int8_kv.pte
 start pte -m "$pte" --tokenizer "$model" -t 1

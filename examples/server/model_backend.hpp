@@ -42,6 +42,10 @@ public:
         else instance_.session().truncate(slot, 0);
     }
 
+    // Keeps the slot's first n tokens.
+    Status truncate(int slot, int n) { return instance_.is_pte() ? instance_.model().truncate(n) : instance_.session().truncate(slot, n); }
+    bool is_pte() const { return instance_.is_pte(); }
+
     int n_slots() const { return instance_.n_seq(); }
     int n_ctx() const { return instance_.model().n_ctx(); }
     int n_vocab() const { return instance_.model().n_vocab(); }

@@ -2,6 +2,10 @@
 // every decoding slot's last sampled token plus as many prompt tokens of newer requests as fit
 // the batch, so a new request joins at the next step and long prompts go in chunks while the
 // running streams keep flowing. Requests beyond the free slots wait in a bounded queue.
+// With prompt lookup, a decoding slot also feeds tokens drafted from its own text where the
+// batch has room. Its token is still sampled from the row it would have been without drafts
+// (so a reply is the same with or without them); a draft equal to it is kept, and its row gives
+// the next token; the rest leave the cache.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -17,6 +21,8 @@
 #include <vector>
 
 #include "model_backend.hpp"
+#include "tinyllm/generation/draft_pacing.hpp"
+#include "tinyllm/generation/drafter.hpp"
 #include "tinyllm/generation/token_stream.hpp"
 
 namespace tinyllm::server {
@@ -61,8 +67,15 @@ struct Job {
     std::atomic<bool> cancelled{false};
 };
 
+// Speculative decoding by prompt lookup (LookupDrafter), per slot.
+struct DraftOptions {
+    int lookup_ngram = 0;  // the longest n-gram looked up; 0: no drafting
+    int max_draft = 3;     // the most drafted tokens per slot and step
+};
+
 struct Metrics {
     std::atomic<uint64_t> requests{0}, rejected{0}, prompt_tokens{0}, generated_tokens{0}, steps{0}, busy_us{0};
+    std::atomic<uint64_t> drafted_tokens{0}, drafts_taken{0};
     std::atomic<int> queued{0}, active{0};
 };
 
@@ -71,18 +84,25 @@ public:
     static constexpr size_t max_stop_bytes = 256;
     static constexpr int max_stops = 16;
 
-    Scheduler(ModelBackend& backend, int queue_limit) : backend_(backend), queue_limit_(queue_limit) {
+    Scheduler(ModelBackend& backend, int queue_limit, const DraftOptions& drafting = {})
+        : backend_(backend), queue_limit_(queue_limit), drafting_(drafting) {
         const int n_vocab = backend.n_vocab();
         const size_t stream_bytes = TokenStream::required_bytes(n_vocab, backend.vocabulary().max_token_bytes(), max_stop_bytes);
+        const size_t drafter_bytes = drafting.lookup_ngram ? LookupDrafter::required_bytes(backend.n_ctx()) : 0;
         slots_.resize(size_t(backend.n_slots()));
         for (Slot& s : slots_) {
-            s.memory.resize(stream_bytes);
+            s.memory.resize(stream_bytes + drafter_bytes);
             Arena arena(s.memory.data(), s.memory.size());
-            const Status st = s.stream.init(n_vocab, &backend.vocabulary(), SamplerConfig{}, max_stop_bytes, arena);
+            Status st = s.stream.init(n_vocab, &backend.vocabulary(), SamplerConfig{}, max_stop_bytes, arena);
             if (!st) throw std::runtime_error(std::string("token stream: ") + st.detail);
+            if (drafting.lookup_ngram && !(st = s.drafter.init(backend.n_ctx(), drafting.lookup_ngram, arena)))
+                throw std::runtime_error(std::string("prompt lookup: ") + st.detail);
+            s.drafted.resize(size_t(drafting.max_draft + 1));
+            s.parents.resize(size_t(drafting.max_draft + 1));
         }
-        // A step asks for at most one row per slot: a decoded token's, or a prompt's last.
-        logits_.resize(slots_.size() * size_t(n_vocab));
+        // A step asks for at most one row per slot (a decoded token's, or a prompt's last) and
+        // one per drafted token.
+        logits_.resize(slots_.size() * size_t(1 + (drafting.lookup_ngram ? drafting.max_draft : 0)) * size_t(n_vocab));
         free_slots_ = int(slots_.size());
         thread_ = std::thread([this] { run(); });
     }
@@ -131,19 +151,24 @@ private:
         std::vector<StrView> stops;
         size_t prompt_done = 0;  // prompt tokens in the cache
         int32_t pending = -1;    // sampled, not yet in the cache
-        int n_past = 0;
+        int n_past = 0;          // tokens in the cache, drafts not counted until taken
+        // This step's logits rows: the next token's, then one per drafted token (row ==
+        // -1: none). drafted[0] is the token fed before them, then the drafts after it.
+        int row = -1, draft_row = 0, n_drafted = 0;
+        LookupDrafter drafter;
+        DraftPacing pacing;
+        std::vector<int32_t> drafted, parents;
     };
 
     void run() {
         std::vector<BatchToken> batch;
-        std::vector<int> rows;     // the slot of each logits row
         std::vector<int> members;  // the slots with tokens in the batch
         size_t next_prompt_slot = 0;
         while (true) {
             if (!admit()) break;
             batch.clear();
-            rows.clear();
             members.clear();
+            int n_rows = 0;
             // Decoding slots first: one token each keeps every stream moving.
             for (size_t i = 0; i < slots_.size(); ++i) {
                 Slot& s = slots_[i];
@@ -154,9 +179,9 @@ private:
                     continue;
                 }
                 batch.push_back(BatchToken{s.pending, int32_t(i), true});
-                rows.push_back(int(i));
+                s.row = n_rows++;
+                s.n_drafted = 0;
                 members.push_back(int(i));
-                s.pending = -1;
                 ++s.n_past;
             }
             // Then prompt chunks, in turn, as far as the batch has room (at least one token, so
@@ -170,7 +195,7 @@ private:
                 for (int t = 0; t < take; ++t) {
                     const bool last = s.prompt_done + size_t(t) + 1 == s.job->prompt.size();
                     batch.push_back(BatchToken{s.job->prompt[s.prompt_done + size_t(t)], int32_t(i), last});
-                    if (last) rows.push_back(int(i));
+                    if (last) s.row = n_rows++, s.n_drafted = 0;
                 }
                 s.prompt_done += size_t(take);
                 s.n_past += take;
@@ -178,6 +203,21 @@ private:
                 members.push_back(int(i));
             }
             next_prompt_slot = (next_prompt_slot + 1) % slots_.size();
+            // Drafts last: prompts go first, and a draft only fills a batch's spare room.
+            room = backend_.n_batch() - int(batch.size());
+            for (size_t i = 0; i < slots_.size() && drafting_.lookup_ngram && room > 0; ++i) {
+                Slot& s = slots_[i];
+                if (!s.job || s.pending < 0 || s.pacing.paused()) continue;
+                const int fits = std::min({drafting_.max_draft, room, backend_.n_ctx() - s.n_past});
+                DraftTree tree(s.drafted.data(), s.parents.data(), fits + 1, s.pending);
+                s.drafter.draft(tree);
+                s.draft_row = n_rows;
+                for (int k = 1; k < tree.size() && tree.token(k) >= 0 && tree.token(k) < backend_.n_vocab(); ++k) {
+                    batch.push_back(BatchToken{tree.token(k), int32_t(i), true});
+                    ++n_rows, ++s.n_drafted, --room;
+                }
+                metrics.drafted_tokens += uint64_t(s.n_drafted);
+            }
             if (batch.empty()) continue;
 
             const auto t0 = std::chrono::steady_clock::now();
@@ -188,12 +228,11 @@ private:
                 const std::string error = std::string(error_name(st.code)) + (st.detail[0] ? std::string(": ") + st.detail : std::string());
                 for (int i : members)
                     if (slots_[size_t(i)].job) fail(slots_[size_t(i)], error);
+                for (Slot& s : slots_) s.row = -1;
                 continue;
             }
-            for (size_t r = 0; r < rows.size(); ++r) {
-                Slot& s = slots_[size_t(rows[r])];
-                if (s.job) sample(s, logits_.data() + r * size_t(backend_.n_vocab()));
-            }
+            for (Slot& s : slots_)
+                if (s.job && s.row >= 0) take(s);
         }
         // Shutting down: everything still here ends without a finish reason.
         for (Slot& s : slots_)
@@ -251,26 +290,53 @@ private:
         if (st) st = s.stream.start(request);
         if (!st) return fail(s, std::string("cannot start: ") + st.detail);
         s.stream.accept(job->prompt.data(), int(job->prompt.size()));
+        s.drafter.update(0, job->prompt.data(), int(job->prompt.size()));
+        s.pacing.restart(false);
+        s.row = -1;
         metrics.prompt_tokens += job->prompt.size();
     }
 
-    void sample(Slot& s, const float* logits) {
+    // Samples the slot's tokens from this step's rows: the next token, then while it equals the
+    // next drafted token (already in the cache), the token after it from that draft's row.
+    void take(Slot& s) {
+        const float* rows = logits_.data();
+        const size_t n_vocab = size_t(backend_.n_vocab());
+        int row = s.row, taken = 0;
+        s.row = -1;
+        while (sample(s, rows + size_t(row) * n_vocab) && taken < s.n_drafted && s.pending == s.drafted[size_t(taken + 1)]) {
+            row = s.draft_row + taken++;
+            ++s.n_past;
+        }
+        if (s.n_drafted == 0) return;
+        s.pacing.count(double(taken));
+        metrics.drafts_taken += uint64_t(taken);
+        // The drafts not taken leave the cache, as decoding without them leaves it.
+        if (s.job && taken < s.n_drafted) {
+            const Status st = backend_.truncate(int(&s - slots_.data()), s.n_past);
+            if (!st) fail(s, std::string("dropping drafted tokens: ") + error_name(st.code));
+        }
+    }
+
+    // The slot's next token from its logits row; false when the request ended.
+    bool sample(Slot& s, const float* logits) {
         Job& job = *s.job;
-        if (job.cancelled) return end(s, "");
+        if (job.cancelled) return end(s, ""), false;
         Piece piece;
         const float log_sum = job.top_logprobs >= 0 ? log_softmax_top(logits, job.top_logprobs, piece.top) : 0.0f;
         const NextToken next = s.stream.next(logits);
         piece.sampled_unix_us = unix_us();
         piece.logprob = logits[next.id] - log_sum;
         s.pending = next.id;
+        s.drafter.update(s.n_past, &next.id, 1);
         if (next.in_text) {
             piece.id = next.id;
             piece.text.assign(next.text.data(), next.text.size());
             ++metrics.generated_tokens;
         }
-        if (!next.done) return publish(job, std::move(piece));
+        if (!next.done) return publish(job, std::move(piece)), true;
         if (!next.in_text) piece = Piece{};  // an end-of-generation token is not part of the reply
         finish(s, std::move(piece));
+        return false;
     }
 
     // The last piece of a reply, with whatever text was held back.
@@ -338,6 +404,7 @@ private:
 
     ModelBackend& backend_;
     const int queue_limit_;
+    const DraftOptions drafting_;
     std::vector<Slot> slots_;
     std::vector<float> logits_;
     std::mutex mutex_;

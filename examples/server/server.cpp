@@ -2,12 +2,15 @@
 //
 //   tinyllm-server -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [-c CTX] [-t THREADS]
 //                  [-b BATCH] [--queue N] [--api-key KEY] [--chat-template NAME] [--tokenizer FILE.gguf]
+//                  [--lookup N [--draft-max K]]
 //
 // GET / (chat page), /health, /v1/models, /metrics; POST /v1/completions,
 // /v1/chat/completions (stream: true for server-sent events), /tokenize, /detokenize.
 // -c is the context of each of the --parallel sequences. --port 0 takes any free port; the
 // address is printed as "listening on http://HOST:PORT". SIGINT/SIGTERM: stop accepting,
-// end what is running (streams get an error event and [DONE]), exit 0.
+// end what is running (streams get an error event and [DONE]), exit 0. --lookup N: speculative
+// decoding by prompt lookup (n-grams up to N, up to K drafted tokens per slot and step, default
+// 3), for a GGUF model; replies stay what they are without it.
 #include <signal.h>
 #include <unistd.h>
 
@@ -33,6 +36,7 @@ namespace {
 
 struct Options {
     BackendOptions backend;
+    DraftOptions drafting;
     std::string host = "127.0.0.1", api_key, chat_template;
     int port = 8080, threads = 0, queue = 0;
 };
@@ -58,6 +62,7 @@ long parse_int(const std::string& flag, const char* v, long lo, long hi) {
 
 Options parse_args(int argc, char** argv) {
     Options o;
+    bool draft_max_given = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> const char* {
@@ -75,13 +80,17 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--api-key") o.api_key = value();
         else if (a == "--chat-template") o.chat_template = value();
         else if (a == "--tokenizer") o.backend.tokenizer = value();
+        else if (a == "--lookup") o.drafting.lookup_ngram = int(parse_int(a, value(), 2, 64));
+        else if (a == "--draft-max") o.drafting.max_draft = int(parse_int(a, value(), 1, 64)), draft_max_given = true;
         else if (a == "-h" || a == "--help") {
             std::printf("usage: tinyllm-server -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [-c CTX] [-t THREADS]\n"
-                        "                      [-b BATCH] [--queue N] [--api-key KEY] [--chat-template NAME] [--tokenizer FILE.gguf]\n");
+                        "                      [-b BATCH] [--queue N] [--api-key KEY] [--chat-template NAME] [--tokenizer FILE.gguf]\n"
+                        "                      [--lookup N [--draft-max K]]\n");
             std::exit(0);
         } else die("unknown option '" + a + "' (see --help)");
     }
     if (o.backend.model.empty()) die("no model: give -m MODEL");
+    if (draft_max_given && !o.drafting.lookup_ngram) die("--draft-max limits the drafts of --lookup, which is not given");
     if (o.api_key.empty() && std::getenv("TINYLLM_API_KEY")) o.api_key = std::getenv("TINYLLM_API_KEY");
     return o;
 }
@@ -122,6 +131,8 @@ int main(int argc, char** argv) {
     ModelBackend backend;
     Status st = backend.open(opt.backend);
     if (!st) die(st, "cannot load '" + opt.backend.model + "'");
+    if (opt.drafting.lookup_ngram && backend.is_pte())
+        die("--lookup needs a GGUF model: behind the server a .pte program returns only the last token's logits");
     ModelInfo model;
     model.name = file_name(opt.backend.model);
     model.tokenizer = &backend.tokenizer();
@@ -130,7 +141,7 @@ int main(int argc, char** argv) {
     model.n_vocab = backend.n_vocab();
 
     const int queue_limit = opt.queue ? opt.queue : 4 * backend.n_slots();
-    Scheduler scheduler(backend, queue_limit);
+    Scheduler scheduler(backend, queue_limit, opt.drafting);
     std::atomic<uint64_t> next_id{1}, client_errors{0};
 
     httplib::Server http;
@@ -203,6 +214,8 @@ int main(int argc, char** argv) {
         metric("prompt_tokens_total", "counter", "Prompt tokens evaluated.", double(m.prompt_tokens.load()));
         metric("generated_tokens_total", "counter", "Tokens generated.", double(m.generated_tokens.load()));
         metric("decode_steps_total", "counter", "Forward passes run.", double(m.steps.load()));
+        metric("drafted_tokens_total", "counter", "Tokens drafted by --lookup and checked.", double(m.drafted_tokens.load()));
+        metric("drafted_tokens_taken_total", "counter", "Drafted tokens the replies took.", double(m.drafts_taken.load()));
         metric("queue_depth", "gauge", "Requests waiting for a slot.", double(m.queued.load()));
         metric("active_slots", "gauge", "Slots holding a request.", double(m.active.load()));
         metric("slots", "gauge", "Sequences the model runs at once.", double(backend.n_slots()));
