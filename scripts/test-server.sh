@@ -7,7 +7,8 @@
 #   latency, and a load run of 8 clients x 25 requests; then SIGTERM with a stream in flight
 #   ends it with an error event and [DONE], and the server exits 0;
 # - a 1-slot server with a queue of 1: the third concurrent request gets 503;
-# - a 2-slot server with --lookup replies as that plain one does, alone and together;
+# - servers with --lookup (2 slots; 4 slots sharing a batch of 6) reply as that plain one does;
+#   bad drafting settings are refused by name;
 # - the .pte program behind the server equals generate on it;
 # - headless Chromium sends a message from the chat page; its screenshot goes to OUT_DIR.
 # Every server takes a free port (--port 0) and is killed when the script exits.
@@ -67,7 +68,21 @@ python3 "$here/tests/server/test_server.py" queue "$url"
 plain_url=$url plain_pid=$pid
 start lookup -m "$model" --parallel 2 -c 256 -t 1 --lookup 3
 python3 "$here/tests/server/test_server.py" lookup "$url" "$plain_url" "$generate" "$model"
+kill -TERM "$pid"
+# Four slots competing for a batch of 6: drafts get what the prompts and the other slots leave.
+start lookup-small-batch -m "$model" --parallel 4 -b 6 -c 256 -t 1 --lookup 2 --draft-max 4
+python3 "$here/tests/server/test_server.py" lookup "$url" "$plain_url"
 kill -TERM "$pid" "$plain_pid"
+# Settings the server refuses before it starts, each named.
+refused() {
+  local want=$1 out
+  shift
+  if out=$("$server" --port 0 "$@" 2>&1); then echo "test-server: '$*' started"; exit 1; fi
+  grep -q -- "$want" <<<"$out" || { echo "test-server: '$*' said '$out', not '$want'"; exit 1; }
+}
+refused "--draft-max limits the drafts of --lookup" -m "$model" --draft-max 4
+refused "--lookup needs a GGUF model" -m "$shared/models/shakespeare5m_int8_kv.pte" --tokenizer "$model" --lookup 3
+echo "--draft-max without --lookup, and --lookup on a .pte program, are refused by name"
 
 pte=$shared/models/shakespeare5m_int8_kv.pte
 start pte -m "$pte" --tokenizer "$model" -t 1

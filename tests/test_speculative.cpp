@@ -435,3 +435,37 @@ TEST_CASE("a token history follows the conversation, and starts afresh where it 
     CHECK(h.start() == 4);
     CHECK(std::vector<int32_t>(h.tokens(), h.tokens() + h.size()) == std::vector<int32_t>{1, 2});
 }
+
+TEST_CASE("drafting pauses while it does not pay, for longer each time, and resumes at once after a batch that paid") {
+    auto paused_for = [](DraftPacing& p) {
+        int n = 0;
+        while (p.paused()) ++n;
+        return n;
+    };
+    SUBCASE("untimed: a running mean of the drafts taken below 1/4") {
+        DraftPacing p(false);
+        p.count(0.0);  // mean 0.25: not yet below
+        CHECK(paused_for(p) == 0);
+        p.count(0.0);
+        CHECK(paused_for(p) == 8);
+        p.count(0.0), p.count(0.0);
+        CHECK(paused_for(p) == 16);
+        for (int i = 0; i < 12; ++i) p.count(0.0), p.count(0.0);
+        CHECK(paused_for(p) == 256);  // doubling stops at 256
+        p.count(2.0);  // a batch that paid: the next pause is the shortest again
+        p.count(0.0), p.count(0.0), p.count(0.0);
+        CHECK(paused_for(p) == 8);
+    }
+    SUBCASE("timed: a running mean of the gains below 1, for 20 tokens per step's time lost") {
+        DraftPacing p(true);
+        p.count(1.5, 0.5);  // paid
+        CHECK(paused_for(p) == 0);
+        p.count(0.4, 1.5);  // mean 0.825: 20 x 1.5 = 30 tokens, more than the backoff of 8
+        CHECK(paused_for(p) == 30);
+        p.count(0.1, 40.0);  // a very costly batch: capped at 256
+        CHECK(paused_for(p) == 256);
+        p.restart(true);
+        p.count(0.9, 0.1);  // a little lost (2 tokens' worth): the backoff, 8 again after restart()
+        CHECK(paused_for(p) == 8);
+    }
+}

@@ -88,6 +88,9 @@ public:
         : backend_(backend), queue_limit_(queue_limit), drafting_(drafting) {
         const int n_vocab = backend.n_vocab();
         const size_t stream_bytes = TokenStream::required_bytes(n_vocab, backend.vocabulary().max_token_bytes(), max_stop_bytes);
+        if (drafting.lookup_ngram && (drafting.lookup_ngram < 2 || drafting.max_draft < 1))
+            throw std::invalid_argument("prompt lookup of n-grams up to " + std::to_string(drafting.lookup_ngram) + " tokens, " +
+                                        std::to_string(drafting.max_draft) + " drafted tokens per step (at least 2 and 1)");
         const size_t drafter_bytes = drafting.lookup_ngram ? LookupDrafter::required_bytes(backend.n_ctx()) : 0;
         slots_.resize(size_t(backend.n_slots()));
         for (Slot& s : slots_) {
@@ -101,8 +104,9 @@ public:
             s.parents.resize(size_t(drafting.max_draft + 1));
         }
         // A step asks for at most one row per slot (a decoded token's, or a prompt's last) and
-        // one per drafted token.
-        logits_.resize(slots_.size() * size_t(1 + (drafting.lookup_ngram ? drafting.max_draft : 0)) * size_t(n_vocab));
+        // one per drafted token, which only fill a batch's spare room.
+        const size_t draft_rows = drafting.lookup_ngram ? std::min(size_t(backend.n_batch()), slots_.size() * size_t(drafting.max_draft)) : 0;
+        logits_.resize((slots_.size() + draft_rows) * size_t(n_vocab));
         free_slots_ = int(slots_.size());
         thread_ = std::thread([this] { run(); });
     }
@@ -150,7 +154,7 @@ private:
         TokenStream stream;
         std::vector<StrView> stops;
         size_t prompt_done = 0;  // prompt tokens in the cache
-        int32_t pending = -1;    // sampled, not yet in the cache
+        int32_t pending = -1;    // the last sampled token, fed by the next step
         int n_past = 0;          // tokens in the cache, drafts not counted until taken
         // This step's logits rows: the next token's, then one per drafted token (row ==
         // -1: none). drafted[0] is the token fed before them, then the drafts after it.
@@ -163,7 +167,7 @@ private:
     void run() {
         std::vector<BatchToken> batch;
         std::vector<int> members;  // the slots with tokens in the batch
-        size_t next_prompt_slot = 0;
+        size_t next_prompt_slot = 0, next_draft_slot = 0;
         while (true) {
             if (!admit()) break;
             batch.clear();
@@ -203,12 +207,16 @@ private:
                 members.push_back(int(i));
             }
             next_prompt_slot = (next_prompt_slot + 1) % slots_.size();
-            // Drafts last: prompts go first, and a draft only fills a batch's spare room.
+            // Drafts last: prompts go first, and a draft only fills a batch's spare room, offered
+            // to the decoding slots in turn. A draft holds no more tokens than the reply may
+            // still take after the next one, nor than the context holds.
             room = backend_.n_batch() - int(batch.size());
-            for (size_t i = 0; i < slots_.size() && drafting_.lookup_ngram && room > 0; ++i) {
+            for (size_t k = 0; k < slots_.size() && drafting_.lookup_ngram && room > 0; ++k) {
+                const size_t i = (next_draft_slot + k) % slots_.size();
                 Slot& s = slots_[i];
-                if (!s.job || s.pending < 0 || s.pacing.paused()) continue;
-                const int fits = std::min({drafting_.max_draft, room, backend_.n_ctx() - s.n_past});
+                if (!s.job || s.row < 0 || s.pending < 0 || s.pacing.paused()) continue;  // decoding in this step
+                const int fits = std::min({drafting_.max_draft, room, backend_.n_ctx() - s.n_past, s.job->max_tokens - s.stream.n_generated() - 1});
+                if (fits <= 0) continue;
                 DraftTree tree(s.drafted.data(), s.parents.data(), fits + 1, s.pending);
                 s.drafter.draft(tree);
                 s.draft_row = n_rows;
@@ -216,8 +224,8 @@ private:
                     batch.push_back(BatchToken{tree.token(k), int32_t(i), true});
                     ++n_rows, ++s.n_drafted, --room;
                 }
-                metrics.drafted_tokens += uint64_t(s.n_drafted);
             }
+            next_draft_slot = (next_draft_slot + 1) % slots_.size();
             if (batch.empty()) continue;
 
             const auto t0 = std::chrono::steady_clock::now();
@@ -290,7 +298,7 @@ private:
         if (st) st = s.stream.start(request);
         if (!st) return fail(s, std::string("cannot start: ") + st.detail);
         s.stream.accept(job->prompt.data(), int(job->prompt.size()));
-        s.drafter.update(0, job->prompt.data(), int(job->prompt.size()));
+        if (drafting_.lookup_ngram) s.drafter.update(0, job->prompt.data(), int(job->prompt.size()));
         s.pacing.restart(false);
         s.row = -1;
         metrics.prompt_tokens += job->prompt.size();
@@ -309,6 +317,7 @@ private:
         }
         if (s.n_drafted == 0) return;
         s.pacing.count(double(taken));
+        metrics.drafted_tokens += uint64_t(s.n_drafted);
         metrics.drafts_taken += uint64_t(taken);
         // The drafts not taken leave the cache, as decoding without them leaves it.
         if (s.job && taken < s.n_drafted) {
@@ -327,7 +336,7 @@ private:
         piece.sampled_unix_us = unix_us();
         piece.logprob = logits[next.id] - log_sum;
         s.pending = next.id;
-        s.drafter.update(s.n_past, &next.id, 1);
+        if (drafting_.lookup_ngram) s.drafter.update(s.n_past, &next.id, 1);
         if (next.in_text) {
             piece.id = next.id;
             piece.text.assign(next.text.data(), next.text.size());

@@ -4,8 +4,8 @@
 test_server.py main URL KEY GENERATE MODEL   the server started with --api-key KEY, --parallel 4
 test_server.py queue URL                     a server with --parallel 1 --queue 1
 test_server.py same URL GENERATE MODEL [--tokenizer FILE]   one greedy completion equals generate's
-test_server.py lookup URL PLAIN_URL GENERATE MODEL   a server with --lookup and --parallel 2 replies as a
-                                             plain one with the same context does, and takes drafts
+test_server.py lookup URL PLAIN_URL [GENERATE MODEL]   a server with --lookup replies as a plain one with
+                                             the same context does, and takes drafts
 
 Standard library only; loopback only; every request has a timeout and the load run a fixed count.
 """
@@ -317,40 +317,54 @@ def test_queue_full(s):
     print("a full queue answers 503 with a JSON error; the running and the queued requests complete")
 
 
-def test_lookup(s, plain, tool, model):
-    """Prompt lookup changes speed only: greedy and seeded replies equal the plain server's, alone,
-    together and up to a full context, and drafts are taken on text that repeats."""
-    test_same_as_generate(s, tool, model)
+def test_lookup(s, plain, tool=None, model=None):
+    """Prompt lookup changes speed only: replies (tokens, text, log-probabilities, finish reason)
+    equal the plain server's, alone, eight at once and streamed, with stop strings, end of text,
+    penalties, short budgets and a full context, and drafts are taken on text that repeats."""
+    if tool:
+        test_same_as_generate(s, tool, model)
     passage = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
     repeats = [passage * 3, "ROMEO:\n" + passage * 2 + "JULIET:\n" + passage]
     taken_before = s.metric("drafted_tokens_taken_total")
     drafted_before = s.metric("drafted_tokens_total")
-    bodies = [dict(prompt=p, max_tokens=48, ignore_eos=True, return_tokens=True, **kw)
+    common = dict(max_tokens=48, return_tokens=True, logprobs=2)
+    bodies = [dict(prompt=p, ignore_eos=True, **common, **kw)
               for p in repeats for kw in (dict(temperature=0), dict(temperature=0.8, top_k=40, seed=7), dict(temperature=1.0, seed=11))]
+    bodies += [dict(prompt=repeats[0], temperature=0, stop=["suffer\n"], **common),
+               dict(prompt=repeats[1], temperature=0.9, seed=5, presence_penalty=0.5, frequency_penalty=0.3, **common),
+               dict(prompt=passage, temperature=0, **dict(common, max_tokens=120)),  # may end at the end of text
+               dict(prompt=repeats[0], temperature=0, **dict(common, max_tokens=5))]
     # Up to the end of a 256-token context: the reply ends with "length" where the plain one does.
     bodies.append(dict(prompt=passage * 6, max_tokens=200, ignore_eos=True, return_tokens=True, temperature=0))
-    for body in bodies:
-        _, want = plain.request("POST", "/v1/completions", body)
-        _, got = s.request("POST", "/v1/completions", body)
-        w, g = want["choices"][0], got["choices"][0]
-        check(g["tokens"] == w["tokens"] and g["finish_reason"] == w["finish_reason"],
-              f"lookup reply to {body['prompt'][:20]!r} (temperature {body['temperature']}): {g['tokens']} {g['finish_reason']}, "
+
+    def same(got, want, body, how):
+        g, w = got["choices"][0], want["choices"][0]
+        check(all(g.get(k) == w.get(k) for k in ("tokens", "text", "finish_reason", "logprobs")),
+              f"{how} lookup reply to {body['prompt'][:20]!r} (temperature {body['temperature']}): {g['tokens']} {g['finish_reason']}, "
               f"plain {w['tokens']} {w['finish_reason']}")
-    together = [None] * 2
+
+    wants = [plain.request("POST", "/v1/completions", body)[1] for body in bodies]
+    for body, want in zip(bodies, wants):
+        same(s.request("POST", "/v1/completions", body)[1], want, body, "alone:")
+    # Eight at a time: the most a 2-slot server holds (its slots and a queue of 4 x 2) with room to spare.
+    together = [None] * len(bodies)
     def run(i):
-        together[i] = s.request("POST", "/v1/completions", bodies[i])[1]["choices"][0]["tokens"]
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for i in range(2):
-        check(together[i] == plain.request("POST", "/v1/completions", bodies[i])[1]["choices"][0]["tokens"], f"concurrent lookup reply {i}")
+        together[i] = s.request("POST", "/v1/completions", bodies[i])[1]
+    for first in range(0, len(bodies), 8):
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(first, min(first + 8, len(bodies)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for body, got, want in zip(bodies, together, wants):
+        same(got, want, body, "together:")
+    chunks = s.stream("/v1/completions", bodies[1])
+    check("".join(c["choices"][0]["text"] for c, _ in chunks) == wants[1]["choices"][0]["text"], "streamed lookup reply")
     taken = s.metric("drafted_tokens_taken_total") - taken_before
     drafted = s.metric("drafted_tokens_total") - drafted_before
     check(taken > 0, f"no drafted token was taken on repeated text ({drafted:.0f} drafted)")
-    print(f"--lookup: replies equal the plain server's (greedy, seeded, concurrent, to a full context); "
-          f"{taken:.0f} of {drafted:.0f} drafted tokens taken")
+    print(f"--lookup: {len(bodies)} replies equal the plain server's (alone, eight at once, streamed; stop strings, end of text, "
+          f"penalties, budgets, a full context); {taken:.0f} of {drafted:.0f} drafted tokens taken")
 
 
 def main():
@@ -371,8 +385,8 @@ def main():
     elif mode == "queue":
         test_queue_full(Server(url))
     elif mode == "lookup":
-        plain_url, tool, model = sys.argv[3:6]
-        test_lookup(Server(url), Server(plain_url), tool, model)
+        plain_url, *generate_and_model = sys.argv[3:6]
+        test_lookup(Server(url), Server(plain_url), *generate_and_model)
     elif mode == "same":
         tool, model = sys.argv[3:5]
         test_same_as_generate(Server(url), tool, model, tuple(sys.argv[5:]))

@@ -363,7 +363,7 @@ private:
         if (n <= 1) return Status{};
         for (int i = 1; i < n; ++i)
             if (tree.token(i) < 0 || tree.token(i) >= model_->n_vocab()) {
-                pacing_.count(0.0);  // a drafter's id outside the vocabulary: no draft this time
+                pacing_.count(0.0);  // a drafter's id outside the vocabulary: no draft (and no time lost) this time
                 return Status{};
             }
         verify_base_ = model_->n_past();
@@ -371,7 +371,7 @@ private:
         Status st = verify_chain_ ? model_->eval(tree.tokens(), n, verify_rows_, true)
                                   : model_->eval_tree(tree.tokens(), tree.parents(), n, verify_rows_);
         if (!st && !verify_chain_ && (st.code == Error::unsupported_op || st.code == Error::invalid_argument)) {
-            pacing_.count(0.0);  // a tree this model cannot evaluate (changing nothing): no draft this time
+            pacing_.count(0.0);  // a tree this model cannot evaluate (changing nothing): no draft (and no time lost) this time
             return Status{};
         }
         if (!st) return st;
@@ -392,9 +392,10 @@ private:
         verify_size_ = 0;
         stats_.n_drafts_taken += taken;
         // With a clock, the batch's gain: the tokens it gave per its time in plain steps.
-        const double batch_steps = double(batch_ns_ > 0 ? batch_ns_ : 1) / double(plain_ns_ > 0 ? plain_ns_ : 1);
-        if (options_.clock_ns) pacing_.count(double(taken + 1) / batch_steps, batch_steps - 1.0);
-        else pacing_.count(double(taken));
+        if (options_.clock_ns)
+            pacing_.count(double(taken + 1) * double(plain_ns_) / double(batch_ns_ > 0 ? batch_ns_ : 1), double(batch_ns_) / double(plain_ns_) - 1.0);
+        else
+            pacing_.count(double(taken));
         return verify_chain_ ? model_->truncate(verify_base_ + keep) : model_->keep_branch(path_, keep);
     }
 
