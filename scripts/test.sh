@@ -6,6 +6,7 @@
 # Hexagon HVX kernels and engine under qemu-hexagon, and the aarch64 (Pi 4 and Pi 5 cores) and
 # armhf cross builds under qemu-user. Installs what it needs from Debian packages. Exits non-zero
 # on any failure.
+# The tests of threaded loops also run with the OpenMP backend.
 # TINYLLM_TEST_SCOPE=host runs only the host part (no fuzzing, no cross builds). Each part's time
 # goes to stderr at its end.
 set -euo pipefail
@@ -20,6 +21,7 @@ part cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 part cmake --build build
 part ctest --test-dir build --output-on-failure -j2
 part scripts/test-sanitize.sh
+part scripts/test-openmp.sh
 [ "${TINYLLM_TEST_SCOPE:-all}" == "host" ] && exit 0
 part scripts/fuzz.sh "${TINYLLM_FUZZ_SECONDS:-10}"
 part scripts/test-firmware.sh

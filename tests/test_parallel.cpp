@@ -1,6 +1,7 @@
-// The loop pool (tinyllm/parallel.hpp): every iteration runs exactly once whatever the thread
-// count, loops started from inside a loop or from a second thread still complete, and sleeping
-// workers wake for the next loop.
+// Loops on threads (tinyllm/parallel.hpp), with either backend (the pool, or OpenMP when built
+// with -DTINYLLM_THREADS=openmp): every iteration runs exactly once whatever the thread count,
+// the count holds for loops started from any thread, loops started from inside a loop or from a
+// second thread still complete, and sleeping workers wake for the next loop.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -24,6 +25,22 @@ std::vector<int> visits(int64_t n) {
     return out;
 }
 
+// Whether a 64-iteration loop ran on more than one thread (each iteration waits, up to 5 s,
+// until two have started: one thread alone finishes too, after waiting out its first one).
+bool loop_uses_two_threads() {
+    std::atomic<int> done{0};
+    std::vector<std::thread::id> who(64);
+    parallel_for(64, [&](int64_t i) {
+        who[size_t(i)] = std::this_thread::get_id();
+        done.fetch_add(1);
+        const auto start = std::chrono::steady_clock::now();
+        while (done.load() < 2 && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) std::this_thread::yield();
+    });
+    bool two = false;
+    for (const auto& id : who) two = two || id != who[0];
+    return two;
+}
+
 } // namespace
 
 TEST_CASE("every iteration runs exactly once, for every thread count and loop length") {
@@ -43,17 +60,16 @@ TEST_CASE("every iteration runs exactly once, for every thread count and loop le
 
 TEST_CASE("more than one thread does the work") {
     set_thread_count(2);
-    std::atomic<int> done{0};
-    std::vector<std::thread::id> who(64);
-    // Each iteration waits until half of them have started, so one thread alone cannot finish.
-    parallel_for(64, [&](int64_t i) {
-        who[size_t(i)] = std::this_thread::get_id();
-        done.fetch_add(1);
-        const auto start = std::chrono::steady_clock::now();
-        while (done.load() < 2 && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) std::this_thread::yield();
-    });
+    CHECK(loop_uses_two_threads());
+}
+
+TEST_CASE("the thread count holds for loops started from another thread") {
+    // OpenMP's own setting (omp_set_num_threads) would hold for the calling thread only: a
+    // server's model thread would not see what main() chose.
+    set_thread_count(2);
     bool two = false;
-    for (const auto& id : who) two = two || id != who[0];
+    std::thread other([&] { two = loop_uses_two_threads(); });
+    other.join();
     CHECK(two);
 }
 
@@ -82,8 +98,9 @@ TEST_CASE("workers that went to sleep wake for the next loop") {
     CHECK(visits(100) == std::vector<int>(100, 1));
 }
 
+#if !defined(TINYLLM_OPENMP)
 TEST_CASE("loops run alone while workers keep a loop waiting, and workers are tried again") {
-    ContentionWatch watch;
+    ContentionWatch watch(2);
     auto window = [&](uint64_t total, uint64_t waited) {
         for (int i = 0; i < ContentionWatch::window; ++i) watch.loop(total, waited);
     };
@@ -94,17 +111,33 @@ TEST_CASE("loops run alone while workers keep a loop waiting, and workers are tr
     };
     window(400'000, 8'000);  // quiet: a 2% wait
     CHECK(alone_for() == 0);
-    window(20'000, 10'000);  // small loops waiting half their time, but only microseconds
+    window(20'000, 10'000), window(20'000, 10'000);  // small loops waiting half their time, but only microseconds
     CHECK(alone_for() == 0);
-    window(400'000, 150'000);  // a worker descheduled: waits over a quarter
+    window(400'000, 150'000), window(400'000, 150'000);  // a worker often late: waiting 37% of the time still beats running alone
+    CHECK(alone_for() == 0);
+    window(400'000, 250'000);  // a worker descheduled: waits over half the time at 2 threads, once is not enough
+    CHECK(alone_for() == 0);
+    window(400'000, 250'000);  // twice in a row
     CHECK(alone_for() == ContentionWatch::min_backoff);
-    window(400'000, 150'000);  // still: twice as long alone
+    window(400'000, 250'000), window(400'000, 250'000);  // still: twice as long alone
     CHECK(alone_for() == 2 * ContentionWatch::min_backoff);
     window(400'000, 8'000);  // gone: back to the first backoff next time
     CHECK(alone_for() == 0);
-    watch.loop(ContentionWatch::stall_ticks * 2, ContentionWatch::stall_ticks + 1);  // one lost time slice is enough
+    watch.loop(ContentionWatch::stall_ticks * 2, ContentionWatch::stall_ticks + 1);  // a lost time slice ends a window
+    CHECK(alone_for() == 0);
+    window(400'000, 8'000);  // a VM's pause, then quiet: the workers stay
+    CHECK(alone_for() == 0);
+    watch.loop(ContentionWatch::stall_ticks * 2, ContentionWatch::stall_ticks + 1);  // time slices lost one after another
+    watch.loop(ContentionWatch::stall_ticks * 2, ContentionWatch::stall_ticks + 1);
     CHECK(alone_for() == ContentionWatch::min_backoff);
+
+    ContentionWatch four(4);  // at 4 threads, alone costs 4x the caller's time: waits over 3/4 of it
+    for (int i = 0; i < ContentionWatch::window; ++i) four.loop(400'000, 250'000);
+    CHECK(!four.alone());
+    for (int i = 0; i < 2 * ContentionWatch::window; ++i) four.loop(400'000, 320'000);
+    CHECK(four.alone());
 }
+#endif
 
 TEST_CASE("the default thread count is the CPUs this process may use") {
     cpu_set_t set;

@@ -1,7 +1,9 @@
 // Loop-level threading. Host builds (TINYLLM_THREADS, set by the CMake target) run loops on a
-// small pool of workers; firmware and DSP builds run them as ordinary loops. Bodies must compute
-// each output in one iteration, so results are the same for every thread count and whichever
-// thread runs an iteration.
+// small pool of workers, or with TINYLLM_OPENMP (-DTINYLLM_THREADS=openmp) on OpenMP's threads, so
+// an application that already runs OpenMP shares one set of threads instead of two pools
+// oversubscribing its cores; firmware and DSP builds run them as ordinary loops. Bodies must
+// compute each output in one iteration, so results are the same for every thread count, backend
+// and whichever thread runs an iteration.
 //
 // Why a pool and not OpenMP: a decoded token runs ~8 parallel loops per layer, and a libgomp
 // region costs ~3 us even when idle (futex calls at its start and end, on every region), 5-10%
@@ -11,8 +13,8 @@
 //
 // When another process takes a core, a worker can be descheduled for a whole time slice
 // (milliseconds) while the loop it holds waits for it, and a token's hundreds of loops each pay
-// that. So the pool watches how long loops wait for their last worker: when that is a quarter
-// of the loops' time, it runs loops on the calling thread alone (the workers sleep and leave
+// that. So the pool watches how long loops wait for their last worker: when waiting costs more
+// than the workers save, it runs loops on the calling thread alone (the workers sleep and leave
 // the core to the other process), and tries its workers again later, backing off while the
 // contention lasts.
 #pragma once
@@ -22,13 +24,20 @@
 #include <sched.h>
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
+#if defined(TINYLLM_OPENMP)
+#if !defined(_OPENMP)
+#error "TINYLLM_OPENMP needs a compiler flag for OpenMP (-fopenmp; CMake: OpenMP::OpenMP_CXX)"
+#endif
+#include <omp.h>
+#else
+#include <chrono>
+#include <condition_variable>
 #include <vector>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 #endif
 #endif
 
@@ -45,14 +54,66 @@ inline int available_cpus() {
     return n > 0 ? int(n) : 1;
 }
 
+#if defined(TINYLLM_OPENMP)
+
+// Loops on OpenMP's threads. The count is kept here and given to every region (num_threads), as
+// omp_set_num_threads() would set it for the calling thread only. As with the pool, one loop runs
+// at a time: a loop started while another runs (from a second user thread, or from inside a body)
+// runs on the calling thread alone. Chunks shrink with the iterations left (schedule(guided)),
+// for the reasons the pool's do.
+class OpenMPLoops {
+public:
+    static OpenMPLoops& shared() {
+        static OpenMPLoops loops;
+        return loops;
+    }
+    int threads() const { return threads_.load(std::memory_order_relaxed); }
+    void resize(int n) { threads_.store(n > 1 ? n : 1, std::memory_order_relaxed); }
+
+    template <class Body>
+    void run(int64_t n, const Body& body) {
+        const int threads = this->threads();
+        std::unique_lock<std::mutex> running;
+        if (n > 1 && threads > 1 && !omp_in_parallel()) running = std::unique_lock<std::mutex>(mutex_, std::try_to_lock);
+        if (!running.owns_lock()) {
+            for (int64_t i = 0; i < n; ++i) body(i);
+            return;
+        }
+#pragma omp parallel for num_threads(threads) schedule(guided)
+        for (int64_t i = 0; i < n; ++i) body(i);
+    }
+
+private:
+    std::atomic<int> threads_{available_cpus()};
+    std::mutex mutex_;
+};
+
+inline void set_thread_count(int n) { OpenMPLoops::shared().resize(n); }
+inline int thread_count() { return OpenMPLoops::shared().threads(); }
+inline int default_thread_count() { return available_cpus(); }
+
+template <class Body>
+inline void parallel_for(int64_t n, const Body& body) {
+    OpenMPLoops::shared().run(n, body);
+}
+
+#else
+
 // Decides, loop by loop, whether the workers help or the calling thread runs loops alone.
-// Windows of 16 loops with workers: when their waits for the last worker add up to a
-// quarter of their time (and to more than ~10 us a loop: small loops always wait a little
-// for a spinning worker), or one wait is as long as a lost time slice, loops run alone for
-// a while (2^12 loops, a few tokens; doubling while every try still finds contention, up
-// to 2^18), then the workers get another window.
+// Windows of 16 loops with workers: a window is contended when its waits for the last worker
+// are longer than running alone would have taken (the calling thread's own time in a loop,
+// times the number of threads, less what it took with them: waits over half the time at 2
+// threads) and add up to more than ~10 us a loop (small loops always wait a little for a
+// spinning worker), or when one wait is as long as a lost time slice (the window ends there).
+// Two contended windows among the last 8 make loops run alone for a while (2^12 loops, a few
+// tokens; doubling while every try still finds contention, up to 2^18), then the workers get
+// another window. A process beside a worker takes its core for a time slice every few windows;
+// a VM whose cores pause now and then for a few milliseconds contends in one window in many,
+// and a worker that is only late still helps. (With one window and waits over a quarter of the
+// time, such a VM's 2-thread decoding ran alone most of the time, below the speed of one thread.)
 class ContentionWatch {
 public:
+    explicit ContentionWatch(int threads = 2) : threads_(threads > 1 ? threads : 2) {}
     static constexpr int window = 16;
     static constexpr uint64_t min_backoff = 1 << 12, max_backoff = 1 << 18;
     static constexpr uint64_t min_wait_ticks = 30'000;    // ~10 us of a time-stamp counter (30 us of ns)
@@ -70,18 +131,22 @@ public:
         waited_ += waited;
         const bool stall = waited > stall_ticks;
         if (++loops_ < window && !stall) return;
-        if (stall || (waited_ * 4 > total_ && waited_ > window * min_wait_ticks)) {
+        const bool contended = stall || (waited_ * uint64_t(threads_) > total_ * uint64_t(threads_ - 1) && waited_ > window * min_wait_ticks);
+        recent_ = uint8_t(recent_ << 1 | (contended ? 1 : 0));
+        if (!contended) {
+            if (recent_ == 0) backoff_ = min_backoff;
+        } else if (__builtin_popcount(recent_) >= 2) {
+            recent_ = 0;
             alone_left_ = backoff_;
             if (backoff_ < max_backoff) backoff_ *= 2;
-        } else {
-            backoff_ = min_backoff;
         }
         loops_ = 0;
         total_ = waited_ = 0;
     }
 
 private:
-    int loops_ = 0;
+    int threads_, loops_ = 0;
+    uint8_t recent_ = 0;  // the last 8 windows, newest in bit 0: 1 where contended
     uint64_t total_ = 0, waited_ = 0, alone_left_ = 0, backoff_ = min_backoff;
 };
 
@@ -109,7 +174,7 @@ public:
         std::lock_guard<std::mutex> running(run_mutex_);
         stop_workers();
         threads_.store(n > 1 ? n : 1, std::memory_order_relaxed);
-        contention_ = ContentionWatch();
+        contention_ = ContentionWatch(threads());
     }
 
     // body(i) for i in [0, n). A loop started while another runs (from a second user thread,
@@ -262,6 +327,7 @@ inline void parallel_for(int64_t n, const Body& body) {
     ThreadPool::shared().run(n, body);
 }
 
+#endif  // TINYLLM_OPENMP
 #else
 
 inline void set_thread_count(int) {}
