@@ -1,6 +1,6 @@
 // Forward-pass tests: logits against llama.cpp / PyTorch references within the documented
 // tolerances, held-back shapes against a straightforward double-precision reference written
-// here, batching and thread-count invariance.
+// here on Eigen, batching and thread-count invariance.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "test_support.hpp"
 
@@ -8,6 +8,8 @@
 #include <algorithm>
 
 #include <filesystem>
+
+#include <Eigen/Dense>
 
 #include "../examples/random_model.hpp"
 #include "tinyllm/loaders/host/gguf_index.hpp"
@@ -136,134 +138,127 @@ TEST_CASE("demo model in every type matches llama.cpp") {
 namespace {
 
 // Reference forward over all positions at once, from the textbook definition of each
-// architecture option, in double precision with no fp16 rounding anywhere. Phi-2's, OpenELM's
+// architecture option, in double precision with no fp16 rounding anywhere, on Eigen: its
+// matrix products, norms and softmax share no code with the engine (only the weights'
+// dequantization is the engine's, tested on its own against llama.cpp's). Phi-2's, OpenELM's
 // and SmolLM3's rules are written here from the families' definitions, not read from the
 // engine's config: LayerNorm, the parallel residual and the ungated FFN (phi2), each layer's
 // head counts (from its matrices' shapes), RoPE pairing and the layers without it (smollm3).
 std::vector<float> reference_forward(const Model& m, const std::vector<int>& tokens) {
+    using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;  // a row per token
+    using Row = Eigen::RowVectorXd;
     const ModelConfig& c = m.config;
     const int E = c.n_embd, D = c.head_dim, T = int(tokens.size());
     const bool phi2 = c.arch == Arch::phi2;
     const bool adjacent_pairs = c.arch == Arch::llama || c.arch == Arch::smollm3;
-    using Vec = std::vector<double>;
+    auto vec = [](const float* v, int n) -> Row { return Eigen::Map<const Eigen::RowVectorXf>(v, n).cast<double>(); };
     auto row_of = [](const WeightView& w, int r) {
-        std::vector<float> v(static_cast<size_t>(w.cols));
+        Eigen::RowVectorXf v(w.cols);
         dequantize_row(w, r, v.data());
         return v;
     };
-    auto matvec = [&](const WeightView& w, const Vec& x, const float* bias) {
-        Vec y(static_cast<size_t>(w.rows));
-        for (int r = 0; r < w.rows; ++r) {
-            std::vector<float> wr = row_of(w, r);
-            double s = bias ? bias[r] : 0.0;
-            for (int i = 0; i < w.cols; ++i) s += double(wr[size_t(i)]) * x[size_t(i)];
-            y[size_t(r)] = s;
-        }
+    // x W^T (+ bias): each row of x through the matrix.
+    auto linear = [&](const Mat& x, const WeightView& w, const float* bias) -> Mat {
+        Mat wd(w.rows, w.cols);
+        for (int r = 0; r < w.rows; ++r) wd.row(r) = row_of(w, r).cast<double>();
+        Mat y = x * wd.transpose();
+        if (bias) y.rowwise() += vec(bias, int(w.rows));
         return y;
     };
-    auto rmsnorm = [&](const double* x, int n, const float* g, double* out) {
-        double ss = 0;
-        for (int i = 0; i < n; ++i) ss += x[i] * x[i];
-        double inv = 1.0 / std::sqrt(ss / n + c.norm_eps);
-        for (int i = 0; i < n; ++i) out[i] = x[i] * inv * g[i];
+    auto rmsnorm = [&](auto&& x, const float* g) {  // each row of x, in place
+        const Row gain = vec(g, int(x.cols()));
+        for (Eigen::Index t = 0; t < x.rows(); ++t)
+            x.row(t) = x.row(t).cwiseProduct(gain) / std::sqrt(x.row(t).squaredNorm() / double(x.cols()) + c.norm_eps);
     };
     // The model's norm: RMSNorm, or LayerNorm with its bias.
-    auto norm = [&](const double* x, const float* g, const float* b, double* out) {
-        if (!phi2) return rmsnorm(x, E, g, out);
-        double mean = 0, var = 0;
-        for (int i = 0; i < E; ++i) mean += x[i] / E;
-        for (int i = 0; i < E; ++i) var += (x[i] - mean) * (x[i] - mean) / E;
-        for (int i = 0; i < E; ++i) out[i] = (x[i] - mean) / std::sqrt(var + c.norm_eps) * g[i] + b[i];
+    auto norm = [&](Mat x, const float* g, const float* b) -> Mat {
+        if (!phi2) {
+            rmsnorm(x, g);
+            return x;
+        }
+        for (int t = 0; t < T; ++t) {
+            const Row centered = (x.row(t).array() - x.row(t).mean()).matrix();
+            x.row(t) = centered.cwiseProduct(vec(g, E)) / std::sqrt(centered.squaredNorm() / E + c.norm_eps) + vec(b, E);
+        }
+        return x;
     };
     auto gelu = [](double a) { return 0.5 * a * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (a + 0.044715 * a * a * a))); };
-    auto rope = [&](Vec& v, int heads, int pos, int layer) {
+    auto rope = [&](Mat& v, int heads, int layer) {
         const bool local = c.is_swa_layer(layer) && c.rope_base_swa > 0;
         const double base = local ? c.rope_base_swa : c.rope_base, scale = local ? 1.0 : c.rope_freq_scale;
-        for (int h = 0; h < heads; ++h)
-            for (int i = 0; i < c.n_rot / 2; ++i) {
-                double theta = pos * scale * std::pow(base, -2.0 * i / c.n_rot);
-                if (m.rope_freq_factors) theta /= m.rope_freq_factors[i];
-                int a = adjacent_pairs ? 2 * i : i;
-                int b = adjacent_pairs ? 2 * i + 1 : i + c.n_rot / 2;
-                double x0 = v[size_t(h * D + a)], x1 = v[size_t(h * D + b)];
-                v[size_t(h * D + a)] = x0 * std::cos(theta) - x1 * std::sin(theta);
-                v[size_t(h * D + b)] = x0 * std::sin(theta) + x1 * std::cos(theta);
-            }
+        for (int pos = 0; pos < T; ++pos)
+            for (int h = 0; h < heads; ++h)
+                for (int i = 0; i < c.n_rot / 2; ++i) {
+                    double theta = pos * scale * std::pow(base, -2.0 * i / c.n_rot);
+                    if (m.rope_freq_factors) theta /= m.rope_freq_factors[i];
+                    const int a = h * D + (adjacent_pairs ? 2 * i : i);
+                    const int b = h * D + (adjacent_pairs ? 2 * i + 1 : i + c.n_rot / 2);
+                    const double x0 = v(pos, a), x1 = v(pos, b);
+                    v(pos, a) = x0 * std::cos(theta) - x1 * std::sin(theta);
+                    v(pos, b) = x0 * std::sin(theta) + x1 * std::cos(theta);
+                }
     };
     auto softcap = [](double x, double cap) { return cap > 0 ? cap * std::tanh(x / cap) : x; };
-    std::vector<Vec> x(static_cast<size_t>(T));
-    for (int t = 0; t < T; ++t) {
-        std::vector<float> e = row_of(m.token_embd, tokens[size_t(t)]);
-        x[size_t(t)].assign(e.begin(), e.end());
-        if (c.embed_scale)
-            for (double& v : x[size_t(t)]) v *= std::sqrt(double(E));
-    }
+    Mat x(T, E);
+    for (int t = 0; t < T; ++t) x.row(t) = row_of(m.token_embd, tokens[size_t(t)]).cast<double>();
+    if (c.embed_scale) x *= std::sqrt(double(E));
     for (int l = 0; l < c.n_layer; ++l) {
         const LayerWeights& L = m.layers[l];
         const int n_head = int(L.wo.cols) / D, n_head_kv = int(L.wk.rows) / D;
-        std::vector<Vec> q(static_cast<size_t>(T)), k(q), v(q), attn_in(q);
-        for (int t = 0; t < T; ++t) {
-            Vec& xn = attn_in[size_t(t)];
-            xn.resize(static_cast<size_t>(E));
-            norm(x[size_t(t)].data(), L.attn_norm, L.attn_norm_b, xn.data());
-            q[size_t(t)] = matvec(L.wq, xn, L.bq);
-            k[size_t(t)] = matvec(L.wk, xn, L.bk);
-            v[size_t(t)] = matvec(L.wv, xn, L.bv);
-            if (L.q_norm) {
-                for (int h = 0; h < n_head; ++h) rmsnorm(&q[size_t(t)][size_t(h * D)], D, L.q_norm, &q[size_t(t)][size_t(h * D)]);
-                for (int h = 0; h < n_head_kv; ++h) rmsnorm(&k[size_t(t)][size_t(h * D)], D, L.k_norm, &k[size_t(t)][size_t(h * D)]);
-            }
-            if (!(c.arch == Arch::smollm3 && l % 4 == 3)) {
-                rope(q[size_t(t)], n_head, t, l);
-                rope(k[size_t(t)], n_head_kv, t, l);
-            }
+        const Mat attn_in = norm(x, L.attn_norm, L.attn_norm_b);
+        Mat q = linear(attn_in, L.wq, L.bq), k = linear(attn_in, L.wk, L.bk), v = linear(attn_in, L.wv, L.bv);
+        if (L.q_norm) {
+            for (int h = 0; h < n_head; ++h) rmsnorm(q.middleCols(h * D, D), L.q_norm);
+            for (int h = 0; h < n_head_kv; ++h) rmsnorm(k.middleCols(h * D, D), L.k_norm);
         }
+        if (!(c.arch == Arch::smollm3 && l % 4 == 3)) {
+            rope(q, n_head, l);
+            rope(k, n_head_kv, l);
+        }
+        // Each head: softmax over the scores of the positions it may see (causal, and within the
+        // sliding window on its layers), times their values.
         const int window = c.is_swa_layer(l) ? c.sliding_window : 0;
-        for (int t = 0; t < T; ++t) {
-            Vec att(static_cast<size_t>(n_head * D), 0.0);
-            for (int h = 0; h < n_head; ++h) {
-                const int kvh = h / (n_head / n_head_kv);
-                const int first = window ? std::max(0, t - window + 1) : 0;
-                Vec s;
-                double mx = -1e300, sum = 0;
-                for (int j = first; j <= t; ++j) {
-                    double d = 0;
-                    for (int i = 0; i < D; ++i) d += q[size_t(t)][size_t(h * D + i)] * k[size_t(j)][size_t(kvh * D + i)];
-                    s.push_back(softcap(d / std::sqrt(double(D)), c.attn_softcap));
-                    mx = std::max(mx, s.back());
-                }
-                for (double& e : s) sum += (e = std::exp(e - mx));
-                for (int j = first; j <= t; ++j)
-                    for (int i = 0; i < D; ++i)
-                        att[size_t(h * D + i)] += s[size_t(j - first)] / sum * v[size_t(j)][size_t(kvh * D + i)];
+        Mat att(T, n_head * D);
+        for (int h = 0; h < n_head; ++h) {
+            const int kvh = h / (n_head / n_head_kv);
+            Mat p = (q.middleCols(h * D, D) * k.middleCols(kvh * D, D).transpose() / std::sqrt(double(D)))
+                        .unaryExpr([&](double s) { return softcap(s, c.attn_softcap); });
+            for (int t = 0; t < T; ++t)
+                for (int j = 0; j < T; ++j)
+                    if (j > t || (window && j <= t - window)) p(t, j) = -INFINITY;
+            for (int t = 0; t < T; ++t) {
+                p.row(t) = (p.row(t).array() - p.row(t).maxCoeff()).exp().matrix();
+                p.row(t) /= p.row(t).sum();
             }
-            Vec o = matvec(L.wo, att, L.bo);
-            if (L.post_attn_norm) rmsnorm(o.data(), E, L.post_attn_norm, o.data());
-            // A parallel residual feeds the FFN the attention's input and adds both at once.
-            Vec xn = attn_in[size_t(t)];
-            if (!phi2) {
-                for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += o[size_t(i)];
-                rmsnorm(x[size_t(t)].data(), E, L.ffn_norm, xn.data());
-            }
-            Vec h = matvec(L.w_up, xn, L.b_up);
-            if (!phi2) {
-                Vec g = matvec(L.w_gate, xn, nullptr);
-                for (size_t i = 0; i < g.size(); ++i)
-                    h[i] *= c.activation == FfnActivation::silu ? g[i] / (1.0 + std::exp(-g[i])) : gelu(g[i]);
-            } else {
-                for (double& e : h) e = gelu(e);
-            }
-            Vec dn = matvec(L.w_down, h, L.b_down);
-            if (L.post_ffn_norm) rmsnorm(dn.data(), E, L.post_ffn_norm, dn.data());
-            for (int i = 0; i < E; ++i) x[size_t(t)][size_t(i)] += dn[size_t(i)] + (phi2 ? o[size_t(i)] : 0.0);
+            att.middleCols(h * D, D) = p * v.middleCols(kvh * D, D);
         }
+        Mat o = linear(att, L.wo, L.bo);
+        if (L.post_attn_norm) rmsnorm(o, L.post_attn_norm);
+        // A parallel residual feeds the FFN the attention's input and adds both at once.
+        Mat xn = attn_in;
+        if (!phi2) {
+            x += o;
+            xn = x;
+            rmsnorm(xn, L.ffn_norm);
+        }
+        Mat hidden = linear(xn, L.w_up, L.b_up);
+        if (!phi2) {
+            const Mat g = linear(xn, L.w_gate, nullptr);
+            const auto act = [&](double a) { return c.activation == FfnActivation::silu ? a / (1.0 + std::exp(-a)) : gelu(a); };
+            hidden = hidden.cwiseProduct(g.unaryExpr(act));
+        } else {
+            hidden = hidden.unaryExpr(gelu);
+        }
+        Mat down = linear(hidden, L.w_down, L.b_down);
+        if (L.post_ffn_norm) rmsnorm(down, L.post_ffn_norm);
+        x += down;
+        if (phi2) x += o;
     }
+    const Mat y = linear(norm(x, m.output_norm, m.output_norm_b), m.output, m.output_b)
+                      .unaryExpr([&](double v) { return softcap(v, c.final_softcap); });
     std::vector<float> logits;
-    for (int t = 0; t < T; ++t) {
-        Vec xn(static_cast<size_t>(E));
-        norm(x[size_t(t)].data(), m.output_norm, m.output_norm_b, xn.data());
-        for (double y : matvec(m.output, xn, m.output_b)) logits.push_back(float(softcap(y, c.final_softcap)));
-    }
+    for (int t = 0; t < T; ++t)
+        for (Eigen::Index i = 0; i < y.cols(); ++i) logits.push_back(float(y(t, i)));
     return logits;
 }
 
