@@ -2,7 +2,7 @@
 # Installs what building and testing tinyllm needs, from Debian packages. Idempotent: only
 # missing packages are installed. Extra package names may be passed as arguments.
 set -euo pipefail
-packages=(cmake ninja-build g++ clang-14 doctest-dev libbenchmark-dev python3 pkg-config
+packages=(cmake ninja-build g++ clang-14 doctest-dev libeigen3-dev libbenchmark-dev python3 pkg-config
           libcpp-httplib-dev nlohmann-json3-dev chromium python3-pytest "$@")
 missing=()
 for p in "${packages[@]}"; do
