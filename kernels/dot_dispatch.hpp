@@ -46,6 +46,16 @@ struct DotTraits<T, false> {
 template <class T>
 using DotFn = typename DotTraits<T>::Fn;
 
+// What a type's dot product reads its activations from: int8 blocks, or float or 16-bit values.
+template <class Fn>
+struct ActivationOf;
+template <class R, class W, class A>
+struct ActivationOf<R (*)(W, A, int)> {
+    using type = A;
+};
+template <class T>
+using ActPtr = typename ActivationOf<DotFn<T>>::type;
+
 template <class T>
 DotFn<T> select_dot() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -75,9 +85,9 @@ DotFn<T> select_dot() {
 }
 
 // A 2-row x 4-token tile kernel for prompt processing, or null where a type has none.
-// Results equal four dots per row exactly (see tile_2x4_avx2).
+// Results equal four dots per row exactly (see tile_2x4_avx2 and tile_float_avx2).
 template <class T>
-using TileFn = void (*)(const typename T::Block*, const typename T::Block*, const BlockQ8* const*, int, float*);
+using TileFn = void (*)(const typename T::Block*, const typename T::Block*, const ActPtr<T>*, int, float*);
 
 template <class T>
 TileFn<T> select_tile() {
@@ -85,6 +95,9 @@ TileFn<T> select_tile() {
     if (x86::has_avx2()) {
         if constexpr (T::id == GgmlType::Q8_0) return &x86::tile_q8_0_avx2;
         if constexpr (T::id == GgmlType::Q4_0) return &x86::tile_q4_0_avx2;
+        if constexpr (T::id == GgmlType::F32) return &x86::tile_f32_avx2;
+        if constexpr (T::id == GgmlType::F16) return &x86::tile_f16_avx2;
+        if constexpr (T::id == GgmlType::BF16) return &x86::tile_bf16_avx2;
     }
 #endif
     return nullptr;

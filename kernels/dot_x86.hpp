@@ -225,9 +225,66 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const typen
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
+// Two rows by four tokens of dot_float_avx2 (prompt processing), each output exactly the dot's
+// value: the same four 8-lane sums, remainder and tail, added in the same order. Each of the
+// four sums is one pass over a chunk of columns for all eight outputs, loading 6 vectors per 8
+// multiply-adds where a dot loads 2 per multiply-add, so a tile is bound by arithmetic, not by
+// loads. out: row 0's four tokens, then row 1's.
+// One column step of tile_float_avx2: 8 values of each row times 8 of each token, into the sums.
+template <class WLoad, class XLoad>
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_step(const typename WLoad::T* w0, const typename WLoad::T* w1,
+                                                                                    const typename XLoad::T* const (&x)[4], int i, __m256 (&acc)[8]) {
+    const __m256 a = WLoad::eight(w0, i), b = WLoad::eight(w1, i);
+#pragma GCC unroll 4
+    for (int t = 0; t < 4; ++t) {
+        const __m256 v = XLoad::eight(x[t], i);
+        acc[t] = _mm256_fmadd_ps(a, v, acc[t]);
+        acc[4 + t] = _mm256_fmadd_ps(b, v, acc[4 + t]);
+    }
+}
+
+template <class WLoad, class XLoad = WLoad>
+__attribute__((target("avx2,fma,f16c"))) inline void tile_float_avx2(const typename WLoad::T* w0, const typename WLoad::T* w1,
+                                                                     const typename XLoad::T* const* x, int n, float* out) {
+    const typename XLoad::T* const xs[4] = {x[0], x[1], x[2], x[3]};
+    const int whole = n / 32 * 32, eights = n / 8 * 8;
+    __m256 sums[4][8];
+    for (int k = 0; k < 4; ++k)
+        for (int o = 0; o < 8; ++o) sums[k][o] = _mm256_setzero_ps();
+    // Columns in chunks whose rows and tokens stay in the L1 cache through the four passes.
+    constexpr int chunk = 256;
+    for (int from = 0; from < whole; from += chunk) {
+        const int to = from + chunk < whole ? from + chunk : whole;
+        for (int k = 0; k < 4; ++k) {
+            __m256 acc[8];
+#pragma GCC unroll 8
+            for (int o = 0; o < 8; ++o) acc[o] = sums[k][o];
+            for (int i = from + 8 * k; i < to; i += 32) tile_float_step<WLoad, XLoad>(w0, w1, xs, i, acc);
+#pragma GCC unroll 8
+            for (int o = 0; o < 8; ++o) sums[k][o] = acc[o];
+        }
+    }
+    for (int i = whole; i < eights; i += 8) tile_float_step<WLoad, XLoad>(w0, w1, xs, i, sums[0]);
+    const typename WLoad::T* w[2] = {w0, w1};
+    for (int o = 0; o < 8; ++o) {
+        float tail = 0.0f;
+        for (int i = eights; i < n; ++i) tail += WLoad::one(w[o / 4], i) * XLoad::one(x[o % 4], i);
+        out[o] = hsum(_mm256_add_ps(_mm256_add_ps(sums[0][o], sums[1][o]), _mm256_add_ps(sums[2][o], sums[3][o]))) + tail;
+    }
+}
+
 inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) { return dot_float_avx2<LoadF32>(&w->v, x, n); }
 inline float dot_f16_avx2(const TypeF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadF16>(&w->v, x, n); }
 inline float dot_bf16_avx2(const TypeBF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadBF16>(&w->v, x, n); }
+inline void tile_f32_avx2(const TypeF32::Block* w0, const TypeF32::Block* w1, const float* const* x, int n, float* out) {
+    tile_float_avx2<LoadF32>(&w0->v, &w1->v, x, n, out);
+}
+inline void tile_f16_avx2(const TypeF16::Block* w0, const TypeF16::Block* w1, const uint16_t* const* x, int n, float* out) {
+    tile_float_avx2<LoadF16>(&w0->v, &w1->v, x, n, out);
+}
+inline void tile_bf16_avx2(const TypeBF16::Block* w0, const TypeBF16::Block* w1, const uint16_t* const* x, int n, float* out) {
+    tile_float_avx2<LoadBF16>(&w0->v, &w1->v, x, n, out);
+}
 // dot_f16_f32 / dot_bf16_f32 (type_float.hpp): float activations, 16-bit weights.
 inline float dot_f16_f32_avx2(const uint16_t* w, const float* x, int n) { return dot_float_avx2<LoadF16, LoadF32>(w, x, n); }
 inline float dot_bf16_f32_avx2(const uint16_t* w, const float* x, int n) { return dot_float_avx2<LoadBF16, LoadF32>(w, x, n); }

@@ -137,6 +137,41 @@ TEST_CASE("float-weight dot products, every length including tails") {
     }
 }
 
+// A float type's 2-row x 4-token tile (prompt processing) against its dot: every output the
+// dot's bits, so a prompt's logits do not depend on how its tokens are batched.
+template <class T, class Encode>
+void check_float_tile(std::mt19937& rng, int n, Encode encode) {
+    const auto tile = best_tile<T>();
+    if (!tile) return;
+    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+    std::vector<typename T::Block> w0(static_cast<size_t>(n)), w1(static_cast<size_t>(n));
+    std::vector<std::vector<decltype(encode(0.0f))>> x(4, std::vector<decltype(encode(0.0f))>(static_cast<size_t>(n)));
+    for (int i = 0; i < n; ++i) {
+        w0[size_t(i)].v = encode(value(rng));
+        w1[size_t(i)].v = encode(value(rng));
+        for (auto& row : x) row[size_t(i)] = encode(value(rng));
+    }
+    const decltype(x[0].data()) acts[4] = {x[0].data(), x[1].data(), x[2].data(), x[3].data()};
+    float out[8];
+    tile(w0.data(), w1.data(), acts, n, out);
+    for (int t = 0; t < 4; ++t) {
+        CAPTURE(t);
+        CHECK(out[t] == best_dot<T>()(w0.data(), acts[t], n));
+        CHECK(out[4 + t] == best_dot<T>()(w1.data(), acts[t], n));
+    }
+}
+
+TEST_CASE("float tiles give every output the dot's bits, every length including tails") {
+    std::mt19937 rng(11);
+    auto same = [](float v) { return v; };
+    for (int n : {1, 7, 8, 9, 31, 32, 33, 40, 64, 100, 256, 300}) {
+        CAPTURE(n);
+        check_float_tile<TypeF32>(rng, n, same);
+        check_float_tile<TypeF16>(rng, n, f32_to_fp16);
+        check_float_tile<TypeBF16>(rng, n, f32_to_bf16);
+    }
+}
+
 TEST_CASE("exact_fp16_bits: f16's bits exactly for the floats f16 holds, a NaN for every other") {
     // Every f16 value but NaN and infinity, widened, then its float neighbours one ulp away,
     // and random bit patterns: the answer is decided by the round trip through f32_to_fp16.

@@ -174,17 +174,21 @@ inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_str
         }();
         const int64_t act_stride = T::quantized ? w.cols / BlockQ8::elems : w.cols;
         auto block_row = [&](int64_t r) { return reinterpret_cast<const typename T::Block*>(w.row(r)); };
-        if constexpr (T::quantized) {
-            // Prompts: 2 rows x 4 tokens at a time where a tile kernel exists (same results).
-            const auto tile = best_tile<T>();
-            if (tile && in.n_tokens >= 4) {
-                const int64_t row_pairs = w.rows / 2;
-                const int token_quads = in.n_tokens / 4;
-                parallel_for(row_pairs, [&](int64_t p) {
-                    const int64_t r = 2 * p;
-                    for (int q = 0; q < token_quads; ++q) {
-                        const BlockQ8* acts[4];
-                        for (int k = 0; k < 4; ++k) acts[k] = act + (4 * q + k) * act_stride;
+        // Prompts: 2 rows x 4 tokens at a time where a tile kernel exists (same results). A loop
+        // iteration takes 8 row pairs, each group of 4 tokens going through all of them while
+        // its activations are in the L1 cache.
+        const auto tile = best_tile<T>();
+        if (tile && in.n_tokens >= 4) {
+            constexpr int64_t pairs_per_iteration = 8;
+            const int64_t row_pairs = w.rows / 2;
+            const int token_quads = in.n_tokens / 4;
+            parallel_for((row_pairs + pairs_per_iteration - 1) / pairs_per_iteration, [&](int64_t g) {
+                const int64_t first = g * pairs_per_iteration * 2;
+                const int64_t end = first + pairs_per_iteration * 2 < row_pairs * 2 ? first + pairs_per_iteration * 2 : row_pairs * 2;
+                for (int q = 0; q < token_quads; ++q) {
+                    ActPtr<T> acts[4];
+                    for (int k = 0; k < 4; ++k) acts[k] = act + (4 * q + k) * act_stride;
+                    for (int64_t r = first; r < end; r += 2) {
                         float out[8];
                         tile(block_row(r), block_row(r + 1), acts, int(n_blocks), out);
                         for (int k = 0; k < 4; ++k) {
@@ -192,13 +196,13 @@ inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_str
                             y[(4 * q + k) * y_stride + r + 1] = out[4 + k];
                         }
                     }
-                    for (int t = 4 * token_quads; t < in.n_tokens; ++t)
-                        for (int64_t rr = r; rr < r + 2; ++rr) y[t * y_stride + rr] = dot(block_row(rr), act + t * act_stride, int(n_blocks));
-                });
-                for (int64_t r = 2 * row_pairs; r < w.rows; ++r)
-                    for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(block_row(r), act + t * act_stride, int(n_blocks));
-                return;
-            }
+                }
+                for (int t = 4 * token_quads; t < in.n_tokens; ++t)
+                    for (int64_t rr = first; rr < end; ++rr) y[t * y_stride + rr] = dot(block_row(rr), act + t * act_stride, int(n_blocks));
+            });
+            for (int64_t r = 2 * row_pairs; r < w.rows; ++r)
+                for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(block_row(r), act + t * act_stride, int(n_blocks));
+            return;
         }
         parallel_for(w.rows, [&](int64_t r) {
             for (int t = 0; t < in.n_tokens; ++t) y[t * y_stride + r] = dot(block_row(r), act + t * act_stride, int(n_blocks));
