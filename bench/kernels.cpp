@@ -4,7 +4,9 @@
 // measured read bandwidth each GEMV reaches. Each benchmark cycles through enough copies of its
 // matrix to fill 8 times the reported last-level cache, so every product streams its weights
 // from memory (a 25 MB Q4_0 matrix would otherwise be served from a 32 MB L3, and a VM's two
-// cores may sit on two chiplets with an L3 each).
+// cores may sit on two chiplets with an L3 each). Beside the float prompt products, Eigen's
+// float GEMM on one thread (where Eigen is installed): the anchor for F32 and F16 (its
+// weights widened to float, as Eigen has no F16 GEMM of its own).
 //
 //   bench/kernels [--benchmark_filter=Q4_0] [--benchmark_min_time=0.2]
 #include <benchmark/benchmark.h>
@@ -20,6 +22,9 @@
 #include "tinyllm/loaders/host/gguf_quantize.hpp"
 #include "tinyllm/loaders/host/private_memory.hpp"
 #include "word_sum.hpp"
+#if defined(TINYLLM_BENCH_EIGEN)
+#include "eigen_gemm.hpp"
+#endif
 #include "tinyllm/core/weights.hpp"
 
 using namespace tinyllm;
@@ -130,21 +135,46 @@ void run(benchmark::State& state, GgmlType type, int64_t group, int64_t rows, in
     }
 }
 
+#if defined(TINYLLM_BENCH_EIGEN)
+void run_eigen(benchmark::State& state, int64_t rows, int64_t cols, int tokens) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> w(size_t(rows * cols)), x(size_t(cols) * tokens), y(size_t(rows) * tokens);
+    for (float& v : w) v = normal(rng);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
+    for (auto _ : state) {
+        bench::eigen_gemm(w.data(), x.data(), y.data(), rows, cols, tokens);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(rows) * double(cols) * tokens * double(state.iterations()) / 1e9,
+                                                   benchmark::Counter::kIsRate);
+}
+#endif
+
 void register_all() {
     struct Type { const char* name; GgmlType type; int64_t group; };
     const Type types[] = {
-        {"F16", GgmlType::F16, 0}, {"BF16", GgmlType::BF16, 0}, {"Q8_0", GgmlType::Q8_0, 0}, {"Q6_K", GgmlType::Q6_K, 0},
+        {"F32", GgmlType::F32, 0}, {"F16", GgmlType::F16, 0}, {"BF16", GgmlType::BF16, 0}, {"Q8_0", GgmlType::Q8_0, 0}, {"Q6_K", GgmlType::Q6_K, 0},
         {"Q5_1", GgmlType::Q5_1, 0}, {"Q5_0", GgmlType::Q5_0, 0}, {"Q4_1", GgmlType::Q4_1, 0}, {"Q4_K", GgmlType::Q4_K, 0},
         {"Q4_0", GgmlType::Q4_0, 0}, {"int8", GgmlType::TINYLLM_INT8, 0}, {"int4-g128", GgmlType::TINYLLM_INT4, 128},
         {"int4-g32", GgmlType::TINYLLM_INT4, 32}};
     struct Shape { const char* name; int64_t rows, cols; int tokens; };
-    const Shape shapes[] = {{"gemv_4096x4096", 4096, 4096, 1}, {"gemv_11008x4096", 11008, 4096, 1}, {"gemm_4096x4096_n128", 4096, 4096, 128}};
+    const Shape shapes[] = {{"gemv_4096x4096", 4096, 4096, 1}, {"gemv_11008x4096", 11008, 4096, 1}, {"gemm_4096x4096_n128", 4096, 4096, 128},
+                            {"gemm_2048x2048_n128", 2048, 2048, 128}, {"gemm_768x256_n128", 768, 256, 128}};
     for (const Type& t : types)
         for (const Shape& s : shapes) {
             std::string name = std::string(t.name) + "/" + s.name;
             benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, t.type, t.group, s.rows, s.cols, s.tokens); })
                 ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
         }
+#if defined(TINYLLM_BENCH_EIGEN)
+    for (const Shape& s : shapes)
+        if (s.tokens > 1) {
+            std::string name = std::string("Eigen_F32/") + s.name;
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_eigen(st, s.rows, s.cols, s.tokens); })
+                ->Arg(1)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+        }
+#endif
 }
 
 } // namespace
