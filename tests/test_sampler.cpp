@@ -4,7 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <map>
+#include <random>
+#include <set>
 #include <vector>
 
 #include "tinyllm/core/sampler.hpp"
@@ -74,6 +77,26 @@ TEST_CASE("top-k keeps exactly the k best") {
     CHECK(f.count(3) == 1);
     double p1 = std::exp(5.0) / (std::exp(5.0) + std::exp(4.0));
     CHECK(std::fabs(f[1] - p1) < 0.03);
+}
+
+TEST_CASE("top-k over a large vocabulary with ties keeps the k best, ties to the lowest ids") {
+    // 3000 logits from 50 values: many ties across the k-th place, broken by the lower id. Every
+    // draw is one of the k best, and 2000 draws reach (nearly) all of them.
+    std::mt19937 rng(5);
+    std::vector<float> logits(3000);
+    for (float& l : logits) l = float(rng() % 50) * 0.1f;
+    std::vector<int> order(logits.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return logits[size_t(a)] > logits[size_t(b)] || (logits[size_t(a)] == logits[size_t(b)] && a < b); });
+    for (int k : {1, 7, 40, 100}) {
+        CAPTURE(k);
+        SamplerConfig cfg = plain(1.0f);
+        cfg.top_k = k;
+        const std::set<int> best(order.begin(), order.begin() + k);
+        std::map<int, double> f = frequencies(cfg, logits, 2000);
+        for (const auto& [id, share] : f) CHECK(best.count(id) == 1);
+        CHECK(f.size() >= size_t(k) * 9 / 10);
+    }
 }
 
 TEST_CASE("top-p keeps the smallest prefix whose mass reaches p") {
