@@ -88,14 +88,7 @@ private:
     std::mutex mutex_;
 };
 
-inline void set_thread_count(int n) { OpenMPLoops::shared().resize(n); }
-inline int thread_count() { return OpenMPLoops::shared().threads(); }
-inline int default_thread_count() { return available_cpus(); }
-
-template <class Body>
-inline void parallel_for(int64_t n, const Body& body) {
-    OpenMPLoops::shared().run(n, body);
-}
+using LoopThreads = OpenMPLoops;
 
 #else
 
@@ -318,16 +311,18 @@ private:
     ContentionWatch contention_;  // used with run_mutex_ held
 };
 
-inline void set_thread_count(int n) { ThreadPool::shared().resize(n); }
-inline int thread_count() { return ThreadPool::shared().threads(); }
+using LoopThreads = ThreadPool;
+
+#endif  // TINYLLM_OPENMP
+
+inline void set_thread_count(int n) { LoopThreads::shared().resize(n); }
+inline int thread_count() { return LoopThreads::shared().threads(); }
 inline int default_thread_count() { return available_cpus(); }
 
 template <class Body>
 inline void parallel_for(int64_t n, const Body& body) {
-    ThreadPool::shared().run(n, body);
+    LoopThreads::shared().run(n, body);
 }
-
-#endif  // TINYLLM_OPENMP
 #else
 
 inline void set_thread_count(int) {}
