@@ -212,6 +212,8 @@ struct LoadBF16 {
 
 // Float-weight dots: four independent accumulators hide FMA latency. Weights and activations
 // may differ in format; since every format widens exactly, the sums depend only on the values.
+// The tail is an explicit fused multiply-add: left to the compiler, `tail += w * x` may be fused
+// in one function and not in another (-ffp-contract), and the tiles below must give the same bits.
 template <class WLoad, class XLoad = WLoad>
 __attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const typename WLoad::T* w, const typename XLoad::T* x, int n) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -221,15 +223,10 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const typen
             acc[k] = _mm256_fmadd_ps(WLoad::eight(w, i + 8 * k), XLoad::eight(x, i + 8 * k), acc[k]);
     for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(WLoad::eight(w, i), XLoad::eight(x, i), acc[0]);
     float tail = 0.0f;
-    for (; i < n; ++i) tail += WLoad::one(w, i) * XLoad::one(x, i);
+    for (; i < n; ++i) tail = __builtin_fmaf(WLoad::one(w, i), XLoad::one(x, i), tail);
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
-// Two rows by four tokens of dot_float_avx2 (prompt processing), each output exactly the dot's
-// value: the same four 8-lane sums, remainder and tail, added in the same order. Each of the
-// four sums is one pass over a chunk of columns for all eight outputs, loading 6 vectors per 8
-// multiply-adds where a dot loads 2 per multiply-add, so a tile is bound by arithmetic, not by
-// loads. out: row 0's four tokens, then row 1's.
 // One column step of tile_float_avx2: 8 values of each row times 8 of each token, into the sums.
 template <class WLoad, class XLoad>
 __attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_step(const typename WLoad::T* w0, const typename WLoad::T* w1,
@@ -243,6 +240,11 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_s
     }
 }
 
+// Two rows by four tokens of dot_float_avx2 (prompt processing), each output exactly the dot's
+// value: the same four 8-lane sums, remainder and tail, added in the same order. Each of the
+// four sums is one pass over a chunk of columns for all eight outputs, loading 6 vectors per 8
+// multiply-adds where a dot loads 2 per multiply-add, so a tile is bound by arithmetic, not by
+// loads. out: row 0's four tokens, then row 1's.
 template <class WLoad, class XLoad = WLoad>
 __attribute__((target("avx2,fma,f16c"))) inline void tile_float_avx2(const typename WLoad::T* w0, const typename WLoad::T* w1,
                                                                      const typename XLoad::T* const* x, int n, float* out) {
@@ -268,7 +270,7 @@ __attribute__((target("avx2,fma,f16c"))) inline void tile_float_avx2(const typen
     const typename WLoad::T* w[2] = {w0, w1};
     for (int o = 0; o < 8; ++o) {
         float tail = 0.0f;
-        for (int i = eights; i < n; ++i) tail += WLoad::one(w[o / 4], i) * XLoad::one(x[o % 4], i);
+        for (int i = eights; i < n; ++i) tail = __builtin_fmaf(WLoad::one(w[o / 4], i), XLoad::one(x[o % 4], i), tail);
         out[o] = hsum(_mm256_add_ps(_mm256_add_ps(sums[0][o], sums[1][o]), _mm256_add_ps(sums[2][o], sums[3][o]))) + tail;
     }
 }

@@ -3,7 +3,7 @@
 // an application that already runs OpenMP shares one set of threads instead of two pools
 // oversubscribing its cores; firmware and DSP builds run them as ordinary loops. Bodies must
 // compute each output in one iteration, so results are the same for every thread count, backend
-// and whichever thread runs an iteration.
+// and whichever thread runs an iteration, and must not throw.
 //
 // Why a pool and not OpenMP: a decoded token runs ~8 parallel loops per layer, and a libgomp
 // region costs ~3 us even when idle (futex calls at its start and end, on every region), 5-10%
@@ -59,8 +59,9 @@ inline int available_cpus() {
 // Loops on OpenMP's threads. The count is kept here and given to every region (num_threads), as
 // omp_set_num_threads() would set it for the calling thread only. As with the pool, one loop runs
 // at a time: a loop started while another runs (from a second user thread, or from inside a body)
-// runs on the calling thread alone. Chunks shrink with the iterations left (schedule(guided)),
-// for the reasons the pool's do.
+// runs on the calling thread alone, and so does a loop started inside the application's own
+// OpenMP region (any nesting level, a team of one thread too). Chunks shrink with the iterations
+// left (schedule(guided)), for the reasons the pool's do.
 class OpenMPLoops {
 public:
     static OpenMPLoops& shared() {
@@ -74,7 +75,7 @@ public:
     void run(int64_t n, const Body& body) {
         const int threads = this->threads();
         std::unique_lock<std::mutex> running;
-        if (n > 1 && threads > 1 && !omp_in_parallel()) running = std::unique_lock<std::mutex>(mutex_, std::try_to_lock);
+        if (n > 1 && threads > 1 && omp_get_level() == 0) running = std::unique_lock<std::mutex>(mutex_, std::try_to_lock);
         if (!running.owns_lock()) {
             for (int64_t i = 0; i < n; ++i) body(i);
             return;
