@@ -61,12 +61,23 @@ struct Matrix {
     WeightView view;
 };
 
-// group: values per group for tinyllm's groupwise types (0 = per row).
-Matrix make_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t group) {
+// The float weights every benchmark's matrix is made from, and the activations it multiplies.
+std::vector<float> random_weights(int64_t rows, int64_t cols) {
     std::mt19937 rng(1);
     std::normal_distribution<float> normal(0.0f, 0.02f);
     std::vector<float> w(size_t(rows * cols));
     for (float& v : w) v = normal(rng);
+    return w;
+}
+std::vector<float> activations(int64_t cols, int tokens) {
+    std::vector<float> x(size_t(cols) * size_t(tokens));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
+    return x;
+}
+
+// group: values per group for tinyllm's groupwise types (0 = per row).
+Matrix make_matrix(GgmlType type, int64_t rows, int64_t cols, int64_t group) {
+    const std::vector<float> w = random_weights(rows, cols);
     Matrix m;
     if (type == GgmlType::F16 || type == GgmlType::BF16) {
         m.bytes.resize(w.size() * 2);
@@ -107,8 +118,8 @@ void run(benchmark::State& state, GgmlType type, int64_t group, int64_t rows, in
         buffers.push_back(copies[i].data = copy);
     }
     const double bandwidth = tokens == 1 ? read_bandwidth(buffers, matrix_bytes) : 0.0;
-    std::vector<float> x(size_t(cols) * tokens), y(size_t(rows) * tokens);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
+    const std::vector<float> x = activations(cols, tokens);
+    std::vector<float> y(size_t(rows) * tokens);
     std::vector<BlockQ8> q8(x.size() / 32 + 1);
     std::vector<uint16_t> half(x.size());
     size_t next = 0;
@@ -137,11 +148,8 @@ void run(benchmark::State& state, GgmlType type, int64_t group, int64_t rows, in
 
 #if defined(TINYLLM_BENCH_EIGEN)
 void run_eigen(benchmark::State& state, int64_t rows, int64_t cols, int tokens) {
-    std::mt19937 rng(1);
-    std::normal_distribution<float> normal(0.0f, 0.02f);
-    std::vector<float> w(size_t(rows * cols)), x(size_t(cols) * tokens), y(size_t(rows) * tokens);
-    for (float& v : w) v = normal(rng);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
+    const std::vector<float> w = random_weights(rows, cols), x = activations(cols, tokens);
+    std::vector<float> y(size_t(rows) * tokens);
     auto t0 = std::chrono::steady_clock::now();
     for (auto _ : state) {
         bench::eigen_gemm(w.data(), x.data(), y.data(), rows, cols, tokens);

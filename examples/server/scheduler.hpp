@@ -220,8 +220,8 @@ private:
                 DraftTree tree(s.drafted.data(), s.parents.data(), fits + 1, s.pending);
                 s.drafter.draft(tree);
                 s.draft_row = n_rows;
-                for (int k = 1; k < tree.size() && tree.token(k) >= 0 && tree.token(k) < backend_.n_vocab(); ++k) {
-                    batch.push_back(BatchToken{tree.token(k), int32_t(i), true});
+                for (int d = 1; d < tree.size() && tree.token(d) >= 0 && tree.token(d) < backend_.n_vocab(); ++d) {
+                    batch.push_back(BatchToken{tree.token(d), int32_t(i), true});
                     ++n_rows, ++s.n_drafted, --room;
                 }
             }
