@@ -1,5 +1,6 @@
-// Which x86 vector extensions this CPU and its operating system support, read once with
-// cpuid/xgetbv. Kernels are compiled per function with target attributes; dispatch asks here.
+// Which vector extensions this CPU and its operating system support, read once: on x86 with
+// cpuid/xgetbv, on AArch64 Linux from the kernel's hardware capability bits. Kernels are
+// compiled per function with target attributes; dispatch asks here.
 #pragma once
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -41,4 +42,38 @@ inline bool has_avx2() { return cpu_features().avx2; }
 inline bool has_avx512_vnni() { return cpu_features().avx512_vnni; }
 
 } // namespace tinyllm::x86
+#endif
+
+#if defined(__aarch64__)
+#if defined(__linux__) && !defined(__ARM_FEATURE_DOTPROD)
+// The C library's reader of the auxiliary vector (<sys/auxv.h>), declared here so that the
+// kernels need no C library header.
+extern "C" unsigned long getauxval(unsigned long type);
+#endif
+
+namespace tinyllm::arm {
+
+struct CpuFeatures {
+    bool dotprod = false;  // sdot/udot (Armv8.2 dot product: Cortex-A76 / Pi 5 and later)
+
+    static CpuFeatures detect() {
+        CpuFeatures f;
+#if defined(__ARM_FEATURE_DOTPROD)
+        f.dotprod = true;  // the build targets such a core (the choice on bare metal)
+#elif defined(__linux__)
+        constexpr unsigned long at_hwcap = 16, hwcap_asimddp = 1ul << 20;
+        f.dotprod = (getauxval(at_hwcap) & hwcap_asimddp) != 0;
+#endif
+        return f;
+    }
+};
+
+inline const CpuFeatures& cpu_features() {
+    static const CpuFeatures features = CpuFeatures::detect();
+    return features;
+}
+
+inline bool has_dotprod() { return cpu_features().dotprod; }
+
+} // namespace tinyllm::arm
 #endif

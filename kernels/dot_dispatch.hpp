@@ -1,8 +1,10 @@
 // Picks the fastest dot-product kernel for a weight type on the running CPU. The portable
 // kernel (T::dot) is the reference every SIMD kernel is tested against.
 #pragma once
+#include "tinyllm/kernels/cpu_features.hpp"
 #include "tinyllm/kernels/dot_neon.hpp"
 #include "tinyllm/kernels/dot_x86.hpp"
+#include "tinyllm/kernels/float_neon.hpp"
 #include "tinyllm/kernels/groupwise.hpp"
 #include "tinyllm/kernels/groupwise_neon.hpp"
 #include "tinyllm/kernels/groupwise_x86.hpp"
@@ -56,6 +58,36 @@ struct ActivationOf<R (*)(W, A, int)> {
 template <class T>
 using ActPtr = typename ActivationOf<DotFn<T>>::type;
 
+#if defined(__aarch64__)
+// A type's AArch64 kernel (Kernel = dot or tile), with sdot where the CPU has it, or null where
+// it has none.
+#if TINYLLM_NEON_DOTPROD
+#define TINYLLM_NEON_PICK(name) return arm::has_dotprod() ? &neon::name##_dotprod : &neon::name
+#else
+#define TINYLLM_NEON_PICK(name) return &neon::name
+#endif
+#define TINYLLM_NEON_SELECT(kernel)                                                         \
+    if constexpr (T::id == GgmlType::Q8_0) TINYLLM_NEON_PICK(kernel##_q8_0);                \
+    if constexpr (T::id == GgmlType::Q4_0) TINYLLM_NEON_PICK(kernel##_q4_0);                \
+    if constexpr (T::id == GgmlType::Q4_1) TINYLLM_NEON_PICK(kernel##_q4_1);                \
+    if constexpr (T::id == GgmlType::Q5_0) TINYLLM_NEON_PICK(kernel##_q5_0);                \
+    if constexpr (T::id == GgmlType::Q5_1) TINYLLM_NEON_PICK(kernel##_q5_1);                \
+    if constexpr (T::id == GgmlType::IQ4_NL) TINYLLM_NEON_PICK(kernel##_iq4_nl);            \
+    if constexpr (T::id == GgmlType::Q4_K) TINYLLM_NEON_PICK(kernel##_q4_k);                \
+    if constexpr (T::id == GgmlType::Q5_K) TINYLLM_NEON_PICK(kernel##_q5_k);                \
+    if constexpr (T::id == GgmlType::Q6_K) TINYLLM_NEON_PICK(kernel##_q6_k);                \
+    if constexpr (T::id == GgmlType::IQ4_XS) TINYLLM_NEON_PICK(kernel##_iq4_xs);
+
+template <class T>
+DotFn<T> select_dot_neon() {
+    TINYLLM_NEON_SELECT(dot)
+    if constexpr (T::id == GgmlType::F32) return &neon::dot_f32;
+    if constexpr (T::id == GgmlType::F16) return &neon::dot_f16;
+    if constexpr (T::id == GgmlType::BF16) return &neon::dot_bf16;
+    return nullptr;
+}
+#endif
+
 template <class T>
 DotFn<T> select_dot() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -74,8 +106,7 @@ DotFn<T> select_dot() {
     }
 #endif
 #if defined(__aarch64__)
-    if constexpr (T::id == GgmlType::Q8_0) return &neon::dot_q8_0;
-    if constexpr (T::id == GgmlType::Q4_0) return &neon::dot_q4_0;
+    if (const DotFn<T> fn = select_dot_neon<T>()) return fn;
 #endif
 #if defined(__HVX__)
     if constexpr (T::id == GgmlType::Q8_0) return &hvx::dot_q8_0;
@@ -100,8 +131,18 @@ TileFn<T> select_tile() {
         if constexpr (T::id == GgmlType::BF16) return &x86::tile_bf16_avx2;
     }
 #endif
+#if defined(__aarch64__)
+    if constexpr (T::quantized) {
+        TINYLLM_NEON_SELECT(tile)
+    }
+#endif
     return nullptr;
 }
+
+#if defined(__aarch64__)
+#undef TINYLLM_NEON_SELECT
+#undef TINYLLM_NEON_PICK
+#endif
 
 template <class T>
 TileFn<T> best_tile() {
@@ -127,6 +168,9 @@ inline GroupwiseDotQ8 select_groupwise_dot_q8() {
     if (x86::has_avx2()) return &x86::groupwise_dot_q8_avx2;
 #endif
 #if defined(__aarch64__)
+#if TINYLLM_NEON_DOTPROD
+    if (arm::has_dotprod()) return &neon::groupwise_dot_q8_dotprod;
+#endif
     return &neon::groupwise_dot_q8;
 #endif
 #if defined(__HVX__)
@@ -168,9 +212,21 @@ inline WeightedSumF16 best_weighted_sum_f16() { return TINYLLM_AVX2_OR(WeightedS
 // Float activations against 16-bit rows holding exact copies of f32 weights (type_float.hpp).
 using DotHalfF32 = float (*)(const uint16_t*, const float*, int);
 
-inline DotHalfF32 best_dot_f16_f32() { return TINYLLM_AVX2_OR(DotHalfF32, dot_f16_f32_avx2, dot_f16_f32); }
+inline DotHalfF32 best_dot_f16_f32() {
+#if defined(__aarch64__)
+    return &neon::dot_f16_f32;
+#else
+    return TINYLLM_AVX2_OR(DotHalfF32, dot_f16_f32_avx2, dot_f16_f32);
+#endif
+}
 
-inline DotHalfF32 best_dot_bf16_f32() { return TINYLLM_AVX2_OR(DotHalfF32, dot_bf16_f32_avx2, dot_bf16_f32); }
+inline DotHalfF32 best_dot_bf16_f32() {
+#if defined(__aarch64__)
+    return &neon::dot_bf16_f32;
+#else
+    return TINYLLM_AVX2_OR(DotHalfF32, dot_bf16_f32_avx2, dot_bf16_f32);
+#endif
+}
 
 // Whether those dots widen in vector instructions (F16C, AArch64's fcvtl), so that reading half
 // the bytes is a gain; elsewhere each value widens by bit manipulation in scalar code.

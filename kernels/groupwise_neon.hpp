@@ -1,6 +1,6 @@
-// AArch64 NEON kernel for the groupwise formats (groupwise.hpp) against int8 activation blocks.
-// Each block's integer dot is exact and scaled in the same order as groupwise_dot_q8, so the
-// result is bit-identical to it.
+// AArch64 kernels for the groupwise formats (groupwise.hpp) against int8 activation blocks, in
+// baseline NEON and with sdot (see dot_neon.hpp). Each block's integer dot is exact and scaled
+// in the same order as groupwise_dot_q8, so the result is bit-identical to it.
 #pragma once
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -11,8 +11,8 @@
 
 namespace tinyllm::neon {
 
-inline float groupwise_dot_q8(const GroupwiseLayout& l, const GroupwiseRow& row, const BlockQ8* a) {
-    const uint8x16_t low_mask = vdupq_n_u8(0x0f);
+template <class I>
+inline float groupwise_dot_q8_with(const GroupwiseLayout& l, const GroupwiseRow& row, const BlockQ8* a) {
     const int8x16_t eight = vdupq_n_s8(8);
     const int64_t per_group = l.group / 32, n_blocks = l.cols / 32;
     float total = 0.0f;
@@ -24,17 +24,27 @@ inline float groupwise_dot_q8(const GroupwiseLayout& l, const GroupwiseRow& row,
             int8x16_t w0, w1;
             if (l.bits == 4) {
                 const uint8x16_t packed = vld1q_u8(row.codes + b * 16);
-                w0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(packed, low_mask)), eight);
-                w1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(packed, 4)), eight);
+                w0 = vsubq_s8(low_nibbles(packed), eight);
+                w1 = vsubq_s8(high_nibbles(packed), eight);
             } else {
                 w0 = vld1q_s8(reinterpret_cast<const int8_t*>(row.codes) + b * 32);
                 w1 = vld1q_s8(reinterpret_cast<const int8_t*>(row.codes) + b * 32 + 16);
             }
-            total += scale * (a[b].d * float(dot_i8x32(w0, w1, a[b].qs)) - zero * a[b].sum);
+            total += scale * (a[b].d * float(vaddvq_s32(dot32<I>(w0, w1, a[b]))) - zero * a[b].sum);
         }
     }
     return total;
 }
+
+inline float groupwise_dot_q8(const GroupwiseLayout& l, const GroupwiseRow& row, const BlockQ8* a) {
+    return groupwise_dot_q8_with<Widening>(l, row, a);
+}
+#if TINYLLM_NEON_DOTPROD
+TINYLLM_DOTPROD_TARGET __attribute__((flatten)) inline float groupwise_dot_q8_dotprod(const GroupwiseLayout& l, const GroupwiseRow& row,
+                                                                                       const BlockQ8* a) {
+    return groupwise_dot_q8_with<DotProd>(l, row, a);
+}
+#endif
 
 } // namespace tinyllm::neon
 #endif

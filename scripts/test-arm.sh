@@ -34,8 +34,14 @@ fi
 # steps of CPU-independent logic: under qemu that takes tens of minutes, and the forward passes
 # under them are tested on the emulated cores by test_forward; the host suite runs them.
 slow_logic="^(test_speculative:|perplexity_cli$)"
+# Whether each core has the dot-product extension: the kernel tests check that detection finds it
+# and that dispatch picks the sdot kernels exactly then (on the others sdot would be illegal).
+has_dotprod() {
+  case "$1" in cortex-a76|cortex-a78*|cortex-a710|cortex-x*|neoverse-*|max) echo 1 ;; *) echo 0 ;; esac
+}
 for k in "${!cpus[@]}"; do
   echo "test-arm: $arch on ${cpus[$k]}"
+  [ "$arch" == aarch64 ] && export TINYLLM_EXPECT_DOTPROD=$(has_dotprod "${cpus[$k]}")
   filter=(-E "$slow_logic")
   [ -n "$first_tests" ] && filter=(-R "$first_tests")
   [ "$k" -gt 0 ] && filter=(-R "$cpu_tests")

@@ -4,8 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "tinyllm/kernels/dot_dispatch.hpp"
@@ -455,7 +457,7 @@ void check_type(Make make) {
             std::vector<float> got(static_cast<size_t>(T::block_elems));
             T::dequantize(&b, got.data());
             for (int i = 0; i < T::block_elems; ++i) {
-                INFO(ggml_type_name(T::id), " element ", i);
+                INFO(std::string(ggml_type_name(T::id)), " element ", i);
                 REQUIRE(got[size_t(i)] == doctest::Approx(c.expected[size_t(i)]).epsilon(1e-6));
             }
             expected.insert(expected.end(), c.expected.begin(), c.expected.end());
@@ -706,13 +708,119 @@ TEST_CASE("transpose_u32: every tile and edge lands where the definition says, o
 }
 
 #if defined(__aarch64__)
-TEST_CASE("NEON kernels are bit-identical to the generic kernels") {
-    std::mt19937 rng(13);
-    for (int n : {1, 3, 40}) {
-        RandomDotInputs in(rng, n);
-        CHECK(neon::dot_q8_0(in.w8.data(), in.a.data(), n) == DotTraits<TypeQ8_0>::reference(in.w8.data(), in.a.data(), n));
-        CHECK(neon::dot_q4_0(in.w4.data(), in.a.data(), n) == DotTraits<TypeQ4_0>::reference(in.w4.data(), in.a.data(), n));
+// Random blocks of a quantized type (any code bytes, finite fp16 scales, some zero mins) and
+// activations in the type's format, for comparing kernels bit for bit.
+template <class B>
+auto set_min(B& b, std::mt19937& rng, int) -> decltype(b.m, void()) {
+    b.m = rng() % 4 ? f32_to_fp16(std::uniform_real_distribution<float>(-0.5f, 0.5f)(rng)) : 0;
+}
+template <class B>
+auto set_min(B& b, std::mt19937& rng, int) -> decltype(b.dmin, void()) {
+    b.dmin = rng() % 4 ? f32_to_fp16(std::uniform_real_distribution<float>(0.0f, 0.05f)(rng)) : 0;
+}
+template <class B>
+void set_min(B&, std::mt19937&, long) {}
+
+template <class T>
+struct RandomTypeInputs {
+    std::vector<typename T::Block> w;
+    std::vector<BlockQ8> a;
+    RandomTypeInputs(std::mt19937& rng, int n_blocks) : w(static_cast<size_t>(n_blocks)), a(w.size() * T::block_elems / 32) {
+        for (auto& b : w) {
+            auto* bytes = reinterpret_cast<uint8_t*>(&b);
+            for (size_t i = 0; i < sizeof(b); ++i) bytes[i] = uint8_t(rng());
+            b.d = f32_to_fp16(std::uniform_real_distribution<float>(-0.05f, 0.05f)(rng));
+            set_min(b, rng, 0);
+        }
+        std::vector<float> x(a.size() * 32);
+        for (float& v : x) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
+        if (T::act == ActFormat::q8_k) quantize_row_q8k(x.data(), a.data(), int(x.size()));
+        else quantize_row_q8(x.data(), a.data(), int(x.size()));
     }
+};
+
+// A NEON kernel's dot and 2 x 4 tile against the generic dot, bit for bit, for 1 to 33 blocks
+// (the four-block steps and every remainder).
+template <class T>
+void check_neon(DotFn<T> dot, TileFn<T> tile) {
+    std::mt19937 rng(13);
+    for (int n : {1, 2, 3, 4, 5, 7, 8, 9, 33}) {
+        std::vector<RandomTypeInputs<T>> in;
+        for (int k = 0; k < 4; ++k) in.emplace_back(rng, n);
+        const BlockQ8* acts[4] = {in[0].a.data(), in[1].a.data(), in[2].a.data(), in[3].a.data()};
+        float out[8];
+        tile(in[0].w.data(), in[1].w.data(), acts, n, out);
+        INFO(std::string(ggml_type_name(T::id)), " blocks ", n);
+        for (int r = 0; r < 2; ++r)
+            for (int t = 0; t < 4; ++t) {
+                const uint32_t expected = f32_to_bits(DotTraits<T>::reference(in[size_t(r)].w.data(), acts[t], n));
+                CHECK(f32_to_bits(dot(in[size_t(r)].w.data(), acts[t], n)) == expected);
+                CHECK(f32_to_bits(out[4 * r + t]) == expected);
+            }
+    }
+}
+
+// Baseline NEON, and sdot where this core has the dot-product extension.
+#if TINYLLM_NEON_DOTPROD
+#define NEON_KERNELS(T, type)                                                      \
+    check_neon<T>(&neon::dot_##type, &neon::tile_##type);                          \
+    if (arm::has_dotprod()) check_neon<T>(&neon::dot_##type##_dotprod, &neon::tile_##type##_dotprod)
+#else
+#define NEON_KERNELS(T, type) check_neon<T>(&neon::dot_##type, &neon::tile_##type)
+#endif
+
+TEST_CASE("NEON and sdot dots and tiles are bit-identical to the generic kernels, every type") {
+    NEON_KERNELS(TypeQ8_0, q8_0);
+    NEON_KERNELS(TypeQ4_0, q4_0);
+    NEON_KERNELS(TypeQ4_1, q4_1);
+    NEON_KERNELS(TypeQ5_0, q5_0);
+    NEON_KERNELS(TypeQ5_1, q5_1);
+    NEON_KERNELS(TypeIQ4_NL, iq4_nl);
+    NEON_KERNELS(TypeQ4_K, q4_k);
+    NEON_KERNELS(TypeQ5_K, q5_k);
+    NEON_KERNELS(TypeQ6_K, q6_k);
+    NEON_KERNELS(TypeIQ4_XS, iq4_xs);
+}
+#undef NEON_KERNELS
+
+TEST_CASE("NEON float dots are bit-identical to the generic ones, every length including tails") {
+    std::mt19937 rng(17);
+    for (int n : {1, 7, 8, 9, 15, 16, 17, 31, 100, 257}) {
+        std::vector<float> w(static_cast<size_t>(n)), x(w.size());
+        for (float& v : w) v = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+        for (float& v : x) v = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+        std::vector<uint16_t> w16(w.size()), x16(w.size()), wb(w.size()), xb(w.size());
+        for (size_t i = 0; i < w.size(); ++i) {
+            w16[i] = f32_to_fp16(w[i]), x16[i] = f32_to_fp16(x[i]);
+            wb[i] = f32_to_bf16(w[i]), xb[i] = f32_to_bf16(x[i]);
+        }
+        const auto* wf = reinterpret_cast<const TypeF32::Block*>(w.data());
+        const auto* wh = reinterpret_cast<const TypeF16::Block*>(w16.data());
+        const auto* wbh = reinterpret_cast<const TypeBF16::Block*>(wb.data());
+        INFO("n = ", n);
+        CHECK(f32_to_bits(neon::dot_f32(wf, x.data(), n)) == f32_to_bits(TypeF32::dot(wf, x.data(), n)));
+        CHECK(f32_to_bits(neon::dot_f16(wh, x16.data(), n)) == f32_to_bits(TypeF16::dot(wh, x16.data(), n)));
+        CHECK(f32_to_bits(neon::dot_bf16(wbh, xb.data(), n)) == f32_to_bits(TypeBF16::dot(wbh, xb.data(), n)));
+        CHECK(f32_to_bits(neon::dot_f16_f32(w16.data(), x.data(), n)) == f32_to_bits(dot_f16_f32(w16.data(), x.data(), n)));
+        CHECK(f32_to_bits(neon::dot_bf16_f32(wb.data(), x.data(), n)) == f32_to_bits(dot_bf16_f32(wb.data(), x.data(), n)));
+    }
+}
+
+// scripts/test-arm.sh names the emulated core's features (TINYLLM_EXPECT_DOTPROD=0/1): the
+// detection must find them, and dispatch must pick the sdot kernels exactly when it does.
+TEST_CASE("AArch64 feature detection and dispatch match the core") {
+    const char* expect = std::getenv("TINYLLM_EXPECT_DOTPROD");
+    if (!expect) {
+        MESSAGE("TINYLLM_EXPECT_DOTPROD not set (scripts/test-arm.sh sets it per core): skipped");
+        return;
+    }
+    const bool dotprod = std::strcmp(expect, "1") == 0;
+    CHECK(arm::has_dotprod() == dotprod);
+#if TINYLLM_NEON_DOTPROD
+    CHECK((best_dot<TypeQ4_K>() == &neon::dot_q4_k_dotprod) == dotprod);
+    CHECK((best_tile<TypeQ6_K>() == &neon::tile_q6_k_dotprod) == dotprod);
+    CHECK((best_groupwise_dot_q8() == &neon::groupwise_dot_q8_dotprod) == dotprod);
+#endif
 }
 #endif
 
