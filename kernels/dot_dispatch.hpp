@@ -264,6 +264,19 @@ InterleavedUnitFn<T> best_interleaved_unit() {
 #endif
 }
 
+// The instruction sets the kernels chosen above use on this CPU (benchmarks report it).
+inline const char* kernel_isa() {
+#if defined(__x86_64__) || defined(__i386__)
+    return x86::has_avx512_vnni() ? "x86 AVX2 + AVX-512 VNNI" : x86::has_avx2() ? "x86 AVX2" : "portable";
+#elif defined(__aarch64__)
+    return arm::has_dotprod() && TINYLLM_NEON_DOTPROD ? "AArch64 NEON + dotprod" : "AArch64 NEON";
+#elif defined(__HVX__)
+    return "Hexagon HVX";
+#else
+    return "portable";
+#endif
+}
+
 #undef TINYLLM_AVX2_OR
 
 } // namespace tinyllm

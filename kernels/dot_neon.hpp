@@ -62,24 +62,24 @@ inline int32x4_t dot32(int8x16_t w0, int8x16_t w1, const BlockQ8& a) {
 inline int8x16_t low_nibbles(uint8x16_t p) { return vreinterpretq_s8_u8(vandq_u8(p, vdupq_n_u8(0x0f))); }
 inline int8x16_t high_nibbles(uint8x16_t p) { return vreinterpretq_s8_u8(vshrq_n_u8(p, 4)); }
 
-// 0x10 in byte j where bit j of the 16 bits {lo, hi} is set (the fifth bit of Q5 codes).
-inline uint8x16_t fifth_bits(uint8_t lo, uint8_t hi) {
+// The fifth bits of Q5 codes from the block's 32-bit qh: 0x10 in byte j of `low` where bit j is
+// set (element j), and of `high` where bit 16 + j is (element 16 + j).
+inline void fifth_bits(uint32_t qh, uint8x16_t& low, uint8x16_t& high) {
     static const uint8_t bit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-    const uint8x16_t set = vtstq_u8(vcombine_u8(vdup_n_u8(lo), vdup_n_u8(hi)), vld1q_u8(bit));
-    return vandq_u8(set, vdupq_n_u8(0x10));
+    static const uint8_t byte_of[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3};
+    const uint8x16_t word = vreinterpretq_u8_u32(vdupq_n_u32(qh)), bits = vld1q_u8(bit), five = vdupq_n_u8(0x10);
+    low = vandq_u8(vtstq_u8(vqtbl1q_u8(word, vld1q_u8(byte_of)), bits), five);
+    high = vandq_u8(vtstq_u8(vqtbl1q_u8(word, vld1q_u8(byte_of + 16)), bits), five);
 }
 
-// Each type as the generic kernel sees it: blocks of `groups` groups of 32 codes, group g of a
-// block against the block's activation block g. `prepare` gives the scales and mins the type's
-// decode gives (per group; per half group where `halves`: Q6_K's groups of 16), `codes` group g's
-// 32 codes (w0: the first 16, w1: the last 16).
+// Types of 32 weights per block, as the generic kernel sees them: `prepare` gives the scale and
+// min the type's decode gives, `codes` the 32 codes (w0: the first 16, w1: the last 16).
 struct LayoutQ8_0 {
     using Block = TypeQ8_0::Block;
-    static constexpr int groups = 1;
-    static constexpr bool halves = false, mins = false;
-    struct Scales { float scale[1]; };
-    static void prepare(const Block& b, Scales& s) { s.scale[0] = fp16_to_f32(b.d); }
-    static void codes(const Block& b, int, int8x16_t& w0, int8x16_t& w1) {
+    static constexpr bool mins = false;
+    struct Scales { float scale, min; };
+    static void prepare(const Block& b, Scales& s) { s.scale = fp16_to_f32(b.d); }
+    static void codes(const Block& b, int8x16_t& w0, int8x16_t& w1) {
         w0 = vld1q_s8(b.qs);
         w1 = vld1q_s8(b.qs + 16);
     }
@@ -88,20 +88,23 @@ struct LayoutQ8_0 {
 template <class B, int Offset, bool FifthBit, bool Min>
 struct LayoutNibbles32 {
     using Block = B;
-    static constexpr int groups = 1;
-    static constexpr bool halves = false, mins = Min;
-    struct Scales { float scale[1], min[1]; };
+    static constexpr bool mins = Min;
+    struct Scales { float scale, min; };
     static void prepare(const Block& b, Scales& s) {
-        s.scale[0] = fp16_to_f32(b.d);
-        if constexpr (Min) s.min[0] = -fp16_to_f32(b.m);
+        s.scale = fp16_to_f32(b.d);
+        if constexpr (Min) s.min = -fp16_to_f32(b.m);
     }
-    static void codes(const Block& b, int, int8x16_t& w0, int8x16_t& w1) {
+    static void codes(const Block& b, int8x16_t& w0, int8x16_t& w1) {
         const uint8x16_t p = vld1q_u8(b.qs);
         w0 = low_nibbles(p);
         w1 = high_nibbles(p);
         if constexpr (FifthBit) {
-            w0 = vorrq_s8(w0, vreinterpretq_s8_u8(fifth_bits(b.qh[0], b.qh[1])));
-            w1 = vorrq_s8(w1, vreinterpretq_s8_u8(fifth_bits(b.qh[2], b.qh[3])));
+            uint32_t qh;
+            __builtin_memcpy(&qh, b.qh, 4);
+            uint8x16_t low, high;
+            fifth_bits(qh, low, high);
+            w0 = vorrq_s8(w0, vreinterpretq_s8_u8(low));
+            w1 = vorrq_s8(w1, vreinterpretq_s8_u8(high));
         }
         if constexpr (Offset != 0) {
             w0 = vaddq_s8(w0, vdupq_n_s8(Offset));
@@ -122,35 +125,107 @@ inline void iq4_codes(const uint8_t* qs, int8x16_t& w0, int8x16_t& w1) {
 }
 struct LayoutIQ4_NL {
     using Block = TypeIQ4_NL::Block;
-    static constexpr int groups = 1;
-    static constexpr bool halves = false, mins = false;
-    struct Scales { float scale[1]; };
-    static void prepare(const Block& b, Scales& s) { s.scale[0] = fp16_to_f32(b.d); }
-    static void codes(const Block& b, int, int8x16_t& w0, int8x16_t& w1) { iq4_codes(b.qs, w0, w1); }
+    static constexpr bool mins = false;
+    struct Scales { float scale, min; };
+    static void prepare(const Block& b, Scales& s) { s.scale = fp16_to_f32(b.d); }
+    static void codes(const Block& b, int8x16_t& w0, int8x16_t& w1) { iq4_codes(b.qs, w0, w1); }
 };
-struct LayoutIQ4_XS {
-    using Block = TypeIQ4_XS::Block;
-    static constexpr int groups = 8;
-    static constexpr bool halves = false, mins = false;
-    struct Scales { float scale[8]; };
-    static void prepare(const Block& b, Scales& s) {
-        const float d = fp16_to_f32(b.d);
-        for (int g = 0; g < 8; ++g) {
-            const int v = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 0x0f) | (((b.scales_h >> (2 * g)) & 3) << 4);
-            s.scale[g] = d * float(v - 32);
+
+// The generic kernel's float step for one block and one token.
+template <class L>
+inline void add_block(float& sum, const typename L::Scales& s, int32_t dot, const BlockQ8& a) {
+    sum += s.scale * a.d * float(dot);
+    if constexpr (L::mins) {
+        if (s.min != 0.0f) sum -= s.min * a.sum;
+    }
+}
+
+// The dot of n blocks: four blocks' integer dots are summed together, then added in order.
+template <class I, class L>
+inline float dot_with(const typename L::Block* w, const BlockQ8* a, int n) {
+    float sum = 0.0f;
+    int b = 0;
+    for (; b + 4 <= n; b += 4) {
+        int32x4_t acc[4];
+        for (int k = 0; k < 4; ++k) {
+            int8x16_t w0, w1;
+            L::codes(w[b + k], w0, w1);
+            acc[k] = dot32<I>(w0, w1, a[b + k]);
         }
+        int32_t dots[4];
+        vst1q_s32(dots, totals4(acc[0], acc[1], acc[2], acc[3]));
+        for (int k = 0; k < 4; ++k) {
+            typename L::Scales s;
+            L::prepare(w[b + k], s);
+            add_block<L>(sum, s, dots[k], a[b + k]);
+        }
+    }
+    for (; b < n; ++b) {
+        int8x16_t w0, w1;
+        L::codes(w[b], w0, w1);
+        typename L::Scales s;
+        L::prepare(w[b], s);
+        add_block<L>(sum, s, vaddvq_s32(dot32<I>(w0, w1, a[b])), a[b]);
+    }
+    return sum;
+}
+
+// The four tokens' activation scales (or sums) of block i, as one vector.
+inline float32x4_t act_scales(const BlockQ8* const* a, int64_t i) {
+    const float v[4] = {a[0][i].d, a[1][i].d, a[2][i].d, a[3][i].d};
+    return vld1q_f32(v);
+}
+inline float32x4_t act_sums(const BlockQ8* const* a, int64_t i) {
+    const float v[4] = {a[0][i].sum, a[1][i].sum, a[2][i].sum, a[3][i].sum};
+    return vld1q_f32(v);
+}
+
+// Prompt processing: 2 weight rows x 4 tokens. Each block's codes are unpacked once for the four
+// tokens, and every (row, token) output takes the generic float steps in order, four tokens to a
+// vector (lane by lane the same rounded product and fused multiply-add), so each output equals
+// the dot's bits. out: row 0's four tokens, then row 1's.
+template <class I, class L>
+inline void tile_with(const typename L::Block* w0, const typename L::Block* w1, const BlockQ8* const* a, int n, float* out) {
+    float32x4_t sum[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    const typename L::Block* rows[2] = {w0, w1};
+    for (int b = 0; b < n; ++b) {
+        const float32x4_t act_d = act_scales(a, b);
+        for (int r = 0; r < 2; ++r) {
+            int8x16_t c0, c1;
+            L::codes(rows[r][b], c0, c1);
+            int32x4_t acc[4];
+            for (int t = 0; t < 4; ++t) acc[t] = dot32<I>(c0, c1, a[t][b]);
+            typename L::Scales s;
+            L::prepare(rows[r][b], s);
+            sum[r] = vfmaq_f32(sum[r], vmulq_n_f32(act_d, s.scale), vcvtq_f32_s32(totals4(acc[0], acc[1], acc[2], acc[3])));
+            if constexpr (L::mins) {
+                if (s.min != 0.0f) sum[r] = vfmsq_f32(sum[r], vdupq_n_f32(s.min), act_sums(a, b));
+            }
+        }
+    }
+    vst1q_f32(out, sum[0]);
+    vst1q_f32(out + 4, sum[1]);
+}
+
+// The super-block types (SuperBlockType's arithmetic): `ints` gives the integer group scales and
+// mins and the super-scales, `codes` group g's 32 codes. Q6_K's groups of 16 are taken in pairs,
+// a scale for each half (`halves`).
+struct SuperIQ4_XS {
+    using Block = TypeIQ4_XS::Block;
+    static constexpr bool mins = false, halves = false;
+    static void ints(const Block& b, SuperBlockInts<32>& s) {
+        for (int g = 0; g < 8; ++g) s.scale[g] = iq4_xs_scale(b, g);
+        s.d = fp16_to_f32(b.d);
     }
     static void codes(const Block& b, int g, int8x16_t& w0, int8x16_t& w1) { iq4_codes(b.qs + 16 * g, w0, w1); }
 };
 // Q4_K: group 2c + k is nibble k of qs[32c .. 32c + 31]. Q5_K adds bit g of qh[l] as the fifth
 // bit of element l of group g.
 template <class B, bool FifthBit>
-struct LayoutK4 {
+struct SuperK4 {
     using Block = B;
-    static constexpr int groups = 8;
-    static constexpr bool halves = false, mins = true;
-    struct Scales { float scale[8], min[8]; };
-    static void prepare(const Block& b, Scales& s) { k4_group_scales(b.scales, b.d, b.dmin, s.scale, s.min); }
+    static constexpr bool mins = true, halves = false;
+    static void ints(const Block& b, SuperBlockInts<32>& s) { k4_ints(b, s); }
     static void codes(const Block& b, int g, int8x16_t& w0, int8x16_t& w1) {
         const uint8x16_t p0 = vld1q_u8(b.qs + 32 * (g / 2)), p1 = vld1q_u8(b.qs + 32 * (g / 2) + 16);
         w0 = g % 2 ? high_nibbles(p0) : low_nibbles(p0);
@@ -162,19 +237,16 @@ struct LayoutK4 {
         }
     }
 };
-using LayoutQ4_K = LayoutK4<TypeQ4_K::Block, false>;
-using LayoutQ5_K = LayoutK4<TypeQ5_K::Block, true>;
-// Q6_K: 16 groups of 16, i.e. 8 groups of 32 with a scale per half. Group 4h + k (half h of the
-// block, quarter k) takes nibble k / 2 of ql[64h + 32 (k % 2) + l] and bits 2k, 2k + 1 of
-// qh[32h + l]; code = that - 32.
-struct LayoutQ6_K {
+using SuperQ4_K = SuperK4<TypeQ4_K::Block, false>;
+using SuperQ5_K = SuperK4<TypeQ5_K::Block, true>;
+// Q6_K: group 4h + k (half h of the block, quarter k) takes nibble k / 2 of
+// ql[64h + 32 (k % 2) + l] and bits 2k, 2k + 1 of qh[32h + l]; code = that - 32.
+struct SuperQ6_K {
     using Block = TypeQ6_K::Block;
-    static constexpr int groups = 8;
-    static constexpr bool halves = true, mins = false;
-    struct Scales { float scale[16]; };
-    static void prepare(const Block& b, Scales& s) {
-        const float d = fp16_to_f32(b.d);
-        for (int g = 0; g < 16; ++g) s.scale[g] = d * float(b.scales[g]);
+    static constexpr bool mins = false, halves = true;
+    static void ints(const Block& b, SuperBlockInts<16>& s) {
+        for (int g = 0; g < 16; ++g) s.scale[g] = b.scales[g];
+        s.d = fp16_to_f32(b.d);
     }
     static int8x16_t code16(const uint8_t* ql, const uint8_t* qh, int k) {
         const uint8x16_t low = k < 2 ? vandq_u8(vld1q_u8(ql), vdupq_n_u8(0x0f)) : vshrq_n_u8(vld1q_u8(ql), 4);
@@ -190,105 +262,62 @@ struct LayoutQ6_K {
     }
 };
 
-// The generic kernel's float step for one group (or half group) and one token.
-template <class L>
-inline void add_group(float& sum, const typename L::Scales& s, int j, int32_t dot, const BlockQ8& a) {
-    sum += s.scale[j] * a.d * float(dot);
-    if constexpr (L::mins) {
-        if (s.min[j] != 0.0f) sum -= s.min[j] * a.sum;
+// One super-block's integer sum of scale x group dot against one token, in 4 lanes: each group's
+// lanes times its scale (lane by lane exact), added.
+template <class I, class L, class Ints>
+inline int32x4_t scaled_dots(const int8x16_t (&c)[8][2], const Ints& s, const BlockQ8* a) {
+    int32x4_t total = vdupq_n_s32(0);
+    for (int g = 0; g < 8; ++g) {
+        if constexpr (L::halves) {
+            total = vmlaq_n_s32(total, I::dot16(vdupq_n_s32(0), c[g][0], vld1q_s8(a[g].qs)), s.scale[2 * g]);
+            total = vmlaq_n_s32(total, I::dot16(vdupq_n_s32(0), c[g][1], vld1q_s8(a[g].qs + 16)), s.scale[2 * g + 1]);
+        } else {
+            total = vmlaq_n_s32(total, dot32<I>(c[g][0], c[g][1], a[g]), s.scale[g]);
+        }
     }
+    return total;
 }
 
-// The dot of n blocks. Integer dots are summed four at a time (four blocks of a one-group type,
-// or four groups of a block), then added in the generic order.
+template <class Ints>
+inline int32_t min_sum(const Ints& s, const BlockQ8* a) {
+    int32_t mins = 0;
+    for (int g = 0; g < 8; ++g) mins += s.min[g] * a[g].code_sum();
+    return mins;
+}
+
 template <class I, class L>
-inline float dot_with(const typename L::Block* w, const BlockQ8* a, int n) {
-    static_assert(!(L::halves && L::mins), "half groups with a min take the activations' partial sums: not written");
+inline float dot_super(const typename L::Block* w, const BlockQ8* a, int n) {
+    SuperBlockInts<L::halves ? 16 : 32> s{};
     float sum = 0.0f;
-    int b = 0;
-    if constexpr (L::groups == 1) {
-        for (; b + 4 <= n; b += 4) {
-            int32x4_t acc[4];
-            for (int k = 0; k < 4; ++k) {
-                int8x16_t w0, w1;
-                L::codes(w[b + k], 0, w0, w1);
-                acc[k] = dot32<I>(w0, w1, a[b + k]);
-            }
-            int32_t dots[4];
-            vst1q_s32(dots, totals4(acc[0], acc[1], acc[2], acc[3]));
-            for (int k = 0; k < 4; ++k) {
-                typename L::Scales s;
-                L::prepare(w[b + k], s);
-                add_group<L>(sum, s, 0, dots[k], a[b + k]);
-            }
-        }
-        for (; b < n; ++b) {
-            int8x16_t w0, w1;
-            L::codes(w[b], 0, w0, w1);
-            typename L::Scales s;
-            L::prepare(w[b], s);
-            add_group<L>(sum, s, 0, vaddvq_s32(dot32<I>(w0, w1, a[b])), a[b]);
-        }
-    } else {
-        constexpr int dots_per_block = L::halves ? 2 * L::groups : L::groups;
-        for (; b < n; ++b) {
-            const BlockQ8* act = a + b * L::groups;
-            int32x4_t acc[dots_per_block];
-            for (int g = 0; g < L::groups; ++g) {
-                int8x16_t w0, w1;
-                L::codes(w[b], g, w0, w1);
-                if constexpr (L::halves) {
-                    acc[2 * g] = I::dot16(vdupq_n_s32(0), w0, vld1q_s8(act[g].qs));
-                    acc[2 * g + 1] = I::dot16(vdupq_n_s32(0), w1, vld1q_s8(act[g].qs + 16));
-                } else {
-                    acc[g] = dot32<I>(w0, w1, act[g]);
-                }
-            }
-            int32_t dots[dots_per_block];
-            for (int j = 0; j < dots_per_block; j += 4) vst1q_s32(dots + j, totals4(acc[j], acc[j + 1], acc[j + 2], acc[j + 3]));
-            typename L::Scales s;
-            L::prepare(w[b], s);
-            for (int j = 0; j < dots_per_block; ++j) add_group<L>(sum, s, j, dots[j], act[L::halves ? j / 2 : j]);
-        }
+    for (int b = 0; b < n; ++b, a += 8) {
+        int8x16_t c[8][2];
+        for (int g = 0; g < 8; ++g) L::codes(w[b], g, c[g][0], c[g][1]);
+        L::ints(w[b], s);
+        const int32_t dots = vaddvq_s32(scaled_dots<I, L>(c, s, a));
+        sum = add_super_block<L::mins>(sum, s.d, s.dmin, a[0].d, dots, L::mins ? min_sum(s, a) : 0);
     }
     return sum;
 }
 
-// Prompt processing: 2 weight rows x 4 tokens. Each group's codes are unpacked once for the four
-// tokens; every (row, token) output takes the generic float steps in the generic order, four
-// tokens to a vector (one fused multiply-add per lane is the generic step's), so each output
-// equals the dot's bits. out: row 0's four tokens, then row 1's.
+// 2 rows x 4 tokens of dot_super, each output its bits (the same integers; the two fused
+// multiply-adds lane by lane).
 template <class I, class L>
-inline void tile_with(const typename L::Block* w0, const typename L::Block* w1, const BlockQ8* const* a, int n, float* out) {
-    static_assert(!(L::halves && L::mins), "half groups with a min take the activations' partial sums: not written");
+inline void tile_super(const typename L::Block* w0, const typename L::Block* w1, const BlockQ8* const* a, int n, float* out) {
     float32x4_t sum[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     const typename L::Block* rows[2] = {w0, w1};
+    SuperBlockInts<L::halves ? 16 : 32> s{};
     for (int b = 0; b < n; ++b) {
+        const float32x4_t act_d = act_scales(a, 8 * b);
         for (int r = 0; r < 2; ++r) {
-            typename L::Scales s;
-            L::prepare(rows[r][b], s);
-            for (int g = 0; g < L::groups; ++g) {
-                const int i = b * L::groups + g;  // activation block
-                int8x16_t c0, c1;
-                L::codes(rows[r][b], g, c0, c1);
-                const float ad[4] = {a[0][i].d, a[1][i].d, a[2][i].d, a[3][i].d};
-                const float32x4_t act_scale = vld1q_f32(ad);
-                for (int part = 0; part < (L::halves ? 2 : 1); ++part) {
-                    int32x4_t acc[4];
-                    for (int t = 0; t < 4; ++t) {
-                        if constexpr (L::halves) acc[t] = I::dot16(vdupq_n_s32(0), part ? c1 : c0, vld1q_s8(a[t][i].qs + 16 * part));
-                        else acc[t] = dot32<I>(c0, c1, a[t][i]);
-                    }
-                    const int j = L::halves ? 2 * g + part : g;
-                    const float32x4_t dots = vcvtq_f32_s32(totals4(acc[0], acc[1], acc[2], acc[3]));
-                    sum[r] = vfmaq_f32(sum[r], vmulq_n_f32(act_scale, s.scale[j]), dots);
-                    if constexpr (L::mins) {
-                        if (s.min[j] != 0.0f) {
-                            const float as[4] = {a[0][i].sum, a[1][i].sum, a[2][i].sum, a[3][i].sum};
-                            sum[r] = vfmsq_f32(sum[r], vdupq_n_f32(s.min[j]), vld1q_f32(as));
-                        }
-                    }
-                }
+            int8x16_t c[8][2];
+            for (int g = 0; g < 8; ++g) L::codes(rows[r][b], g, c[g][0], c[g][1]);
+            L::ints(rows[r][b], s);
+            int32x4_t acc[4];
+            for (int t = 0; t < 4; ++t) acc[t] = scaled_dots<I, L>(c, s, a[t] + 8 * b);
+            sum[r] = vfmaq_f32(sum[r], vmulq_n_f32(act_d, s.d), vcvtq_f32_s32(totals4(acc[0], acc[1], acc[2], acc[3])));
+            if constexpr (L::mins) {
+                const int32_t m[4] = {min_sum(s, a[0] + 8 * b), min_sum(s, a[1] + 8 * b), min_sum(s, a[2] + 8 * b), min_sum(s, a[3] + 8 * b)};
+                sum[r] = vfmaq_f32(sum[r], vnegq_f32(vmulq_n_f32(act_d, s.dmin)), vcvtq_f32_s32(vld1q_s32(m)));
             }
         }
     }
@@ -298,35 +327,35 @@ inline void tile_with(const typename L::Block* w0, const typename L::Block* w1, 
 
 // The kernels dispatch picks: baseline NEON and, where built, the sdot versions.
 #if TINYLLM_NEON_DOTPROD
-#define TINYLLM_NEON_KERNELS(type, Layout)                                                                                  \
-    inline float dot_##type(const Layout::Block* w, const BlockQ8* a, int n) { return dot_with<Widening, Layout>(w, a, n); } \
+#define TINYLLM_NEON_KERNELS(type, Layout, dot_impl, tile_impl)                                                         \
+    inline float dot_##type(const Layout::Block* w, const BlockQ8* a, int n) { return dot_impl<Widening, Layout>(w, a, n); } \
     inline void tile_##type(const Layout::Block* w0, const Layout::Block* w1, const BlockQ8* const* a, int n, float* out) {  \
-        tile_with<Widening, Layout>(w0, w1, a, n, out);                                                                    \
-    }                                                                                                                       \
+        tile_impl<Widening, Layout>(w0, w1, a, n, out);                                                                  \
+    }                                                                                                                     \
     TINYLLM_DOTPROD_TARGET __attribute__((flatten)) inline float dot_##type##_dotprod(const Layout::Block* w, const BlockQ8* a, int n) { \
-        return dot_with<DotProd, Layout>(w, a, n);                                                                          \
-    }                                                                                                                       \
+        return dot_impl<DotProd, Layout>(w, a, n);                                                                        \
+    }                                                                                                                     \
     TINYLLM_DOTPROD_TARGET __attribute__((flatten)) inline void tile_##type##_dotprod(const Layout::Block* w0, const Layout::Block* w1, \
                                                                                       const BlockQ8* const* a, int n, float* out) { \
-        tile_with<DotProd, Layout>(w0, w1, a, n, out);                                                                      \
+        tile_impl<DotProd, Layout>(w0, w1, a, n, out);                                                                    \
     }
 #else
-#define TINYLLM_NEON_KERNELS(type, Layout)                                                                                  \
-    inline float dot_##type(const Layout::Block* w, const BlockQ8* a, int n) { return dot_with<Widening, Layout>(w, a, n); } \
+#define TINYLLM_NEON_KERNELS(type, Layout, dot_impl, tile_impl)                                                         \
+    inline float dot_##type(const Layout::Block* w, const BlockQ8* a, int n) { return dot_impl<Widening, Layout>(w, a, n); } \
     inline void tile_##type(const Layout::Block* w0, const Layout::Block* w1, const BlockQ8* const* a, int n, float* out) {  \
-        tile_with<Widening, Layout>(w0, w1, a, n, out);                                                                    \
+        tile_impl<Widening, Layout>(w0, w1, a, n, out);                                                                  \
     }
 #endif
-TINYLLM_NEON_KERNELS(q8_0, LayoutQ8_0)
-TINYLLM_NEON_KERNELS(q4_0, LayoutQ4_0)
-TINYLLM_NEON_KERNELS(q4_1, LayoutQ4_1)
-TINYLLM_NEON_KERNELS(q5_0, LayoutQ5_0)
-TINYLLM_NEON_KERNELS(q5_1, LayoutQ5_1)
-TINYLLM_NEON_KERNELS(iq4_nl, LayoutIQ4_NL)
-TINYLLM_NEON_KERNELS(q4_k, LayoutQ4_K)
-TINYLLM_NEON_KERNELS(q5_k, LayoutQ5_K)
-TINYLLM_NEON_KERNELS(q6_k, LayoutQ6_K)
-TINYLLM_NEON_KERNELS(iq4_xs, LayoutIQ4_XS)
+TINYLLM_NEON_KERNELS(q8_0, LayoutQ8_0, dot_with, tile_with)
+TINYLLM_NEON_KERNELS(q4_0, LayoutQ4_0, dot_with, tile_with)
+TINYLLM_NEON_KERNELS(q4_1, LayoutQ4_1, dot_with, tile_with)
+TINYLLM_NEON_KERNELS(q5_0, LayoutQ5_0, dot_with, tile_with)
+TINYLLM_NEON_KERNELS(q5_1, LayoutQ5_1, dot_with, tile_with)
+TINYLLM_NEON_KERNELS(iq4_nl, LayoutIQ4_NL, dot_with, tile_with)
+TINYLLM_NEON_KERNELS(q4_k, SuperQ4_K, dot_super, tile_super)
+TINYLLM_NEON_KERNELS(q5_k, SuperQ5_K, dot_super, tile_super)
+TINYLLM_NEON_KERNELS(q6_k, SuperQ6_K, dot_super, tile_super)
+TINYLLM_NEON_KERNELS(iq4_xs, SuperIQ4_XS, dot_super, tile_super)
 #undef TINYLLM_NEON_KERNELS
 
 } // namespace tinyllm::neon

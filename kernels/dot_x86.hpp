@@ -62,10 +62,10 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_q4_0_avx2(const TypeQ4
     return hsum(acc);
 }
 
-// Q4_K against Q8_K-style activations (one scale per 256, shared by the 8 blocks): the 4-bit
-// codes are unsigned, so maddubs takes them directly; multiplying its 16-bit pair sums by the
-// group's 6-bit scale in the following madd folds all 8 groups into one integer vector. The
-// mins need only the activation blocks' sums, in scalar.
+// Q4_K against Q8_K-style activations (SuperBlockType's arithmetic): the 4-bit codes are
+// unsigned, so maddubs takes them directly; multiplying its 16-bit pair sums by the group's
+// 6-bit scale in the following madd folds all 8 groups into one integer vector. The mins need
+// only the activation blocks' code sums, in scalar.
 __attribute__((target("avx2,fma,f16c"))) inline float dot_q4_k_avx2(const TypeQ4_K::Block* w, const BlockQ8* a, int n) {
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     float sum = 0.0f;
@@ -85,14 +85,14 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_q4_k_avx2(const TypeQ4
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-        float mins = 0.0f;
-        for (int g = 0; g < 8; ++g) mins += float(min[g]) * a[g].sum;
-        sum += fp16_to_f32(w[b].d) * a[0].d * float(_mm_cvtsi128_si32(s4)) - fp16_to_f32(w[b].dmin) * mins;
+        int32_t mins = 0;
+        for (int g = 0; g < 8; ++g) mins += min[g] * a[g].code_sum();
+        sum = add_super_block<true>(sum, fp16_to_f32(w[b].d), fp16_to_f32(w[b].dmin), a[0].d, _mm_cvtsi128_si32(s4), mins);
     }
     return sum;
 }
 
-// Q6_K against Q8_K-style activations. The 6-bit codes are assembled unsigned (0..63) so
+// Q6_K against Q8_K-style activations (SuperBlockType's arithmetic). The 6-bit codes are assembled unsigned (0..63) so
 // maddubs can take them; the offset of 32 is removed by subtracting 32 * sum(a), which maddubs
 // of a constant 32 against the activations gives in the same shape. Each 32-element quarter
 // spans two 16-element scale groups: the low and high 128-bit halves of the madd scales.
@@ -123,7 +123,7 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_q6_k_avx2(const TypeQ6
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-        sum += fp16_to_f32(w[b].d) * a[0].d * float(_mm_cvtsi128_si32(s4));
+        sum = add_super_block<false>(sum, fp16_to_f32(w[b].d), 0.0f, a[0].d, _mm_cvtsi128_si32(s4), 0);
     }
     return sum;
 }

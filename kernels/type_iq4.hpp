@@ -29,22 +29,28 @@ struct WeightType<GgmlType::IQ4_NL> : QuantizedType<GgmlType::IQ4_NL, 32> {
 };
 using TypeIQ4_NL = WeightType<GgmlType::IQ4_NL>;
 
+// Its 6-bit scale of group g, as the signed factor s - 32.
+template <class Block>
+inline int iq4_xs_scale(const Block& b, int g) {
+    return (((b.scales_l[g / 2] >> (4 * (g % 2))) & 0x0f) | (((b.scales_h >> (2 * g)) & 3) << 4)) - 32;
+}
+
 template <>
-struct WeightType<GgmlType::IQ4_XS> : QuantizedType<GgmlType::IQ4_XS, 32> {
+struct WeightType<GgmlType::IQ4_XS> : SuperBlockType<GgmlType::IQ4_XS, 32, false> {
     struct Block {
         uint16_t d;
         uint16_t scales_h;
         uint8_t scales_l[4];
         uint8_t qs[128];
     };
-    static void decode(const Block& b, Codes& c) {
-        const float d = fp16_to_f32(b.d);
+    static void decode_ints(const Block& b, Ints& s) {
         for (int g = 0; g < 8; ++g) {
-            int s = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 0x0f) | (((b.scales_h >> (2 * g)) & 3) << 4);
-            c.scale[g] = d * float(s - 32);
-            c.min[g] = 0.0f;
-            decode_iq4_32(b.qs + 16 * g, c.code + 32 * g);
+            s.scale[g] = iq4_xs_scale(b, g);
+            s.min[g] = 0;
+            decode_iq4_32(b.qs + 16 * g, s.code + 32 * g);
         }
+        s.d = fp16_to_f32(b.d);
+        s.dmin = 0.0f;
     }
 };
 using TypeIQ4_XS = WeightType<GgmlType::IQ4_XS>;

@@ -70,52 +70,54 @@ inline void k4_scale_min(const uint8_t* s, int g, int& scale, int& min) {
     }
 }
 
-// The 8 groups' scale and min in float: d * scale, dmin * min.
-inline void k4_group_scales(const uint8_t* packed, uint16_t d16, uint16_t dmin16, float* scale, float* min) {
-    const float d = fp16_to_f32(d16), dmin = fp16_to_f32(dmin16);
+// The 8 groups' integer scales and mins and the fp16 super-scales of a Q4_K / Q5_K block.
+template <class Block>
+inline void k4_ints(const Block& b, SuperBlockInts<32>& s) {
     for (int g = 0; g < 8; ++g) {
-        int s, m;
-        k4_scale_min(packed, g, s, m);
-        scale[g] = d * float(s);
-        min[g] = dmin * float(m);
+        int scale, min;
+        k4_scale_min(b.scales, g, scale, min);
+        s.scale[g] = scale;
+        s.min[g] = min;
     }
+    s.d = fp16_to_f32(b.d);
+    s.dmin = fp16_to_f32(b.dmin);
 }
 
 // Q4_K: element 64c + 32k + l is the low (k = 0) or high (k = 1) nibble of qs[32c + l].
 template <>
-struct WeightType<GgmlType::Q4_K> : QuantizedType<GgmlType::Q4_K, 32> {
+struct WeightType<GgmlType::Q4_K> : SuperBlockType<GgmlType::Q4_K, 32, true> {
     struct Block {
         uint16_t d, dmin;
         uint8_t scales[12];
         uint8_t qs[128];
     };
-    static void decode(const Block& b, Codes& c) {
+    static void decode_ints(const Block& b, Ints& s) {
         for (int e = 0; e < 256; ++e) {
             uint8_t byte = b.qs[32 * (e / 64) + e % 32];
-            c.code[e] = int8_t((e % 64) < 32 ? byte & 0x0f : byte >> 4);
+            s.code[e] = int8_t((e % 64) < 32 ? byte & 0x0f : byte >> 4);
         }
-        k4_group_scales(b.scales, b.d, b.dmin, c.scale, c.min);
+        k4_ints(b, s);
     }
 };
 using TypeQ4_K = WeightType<GgmlType::Q4_K>;
 
 // Q5_K: Q4_K's layout plus a fifth bit for element 32g + l in bit g of qh[l].
 template <>
-struct WeightType<GgmlType::Q5_K> : QuantizedType<GgmlType::Q5_K, 32> {
+struct WeightType<GgmlType::Q5_K> : SuperBlockType<GgmlType::Q5_K, 32, true> {
     struct Block {
         uint16_t d, dmin;
         uint8_t scales[12];
         uint8_t qh[32];
         uint8_t qs[128];
     };
-    static void decode(const Block& b, Codes& c) {
+    static void decode_ints(const Block& b, Ints& s) {
         for (int e = 0; e < 256; ++e) {
             uint8_t byte = b.qs[32 * (e / 64) + e % 32];
             int low = (e % 64) < 32 ? byte & 0x0f : byte >> 4;
             int high = (b.qh[e % 32] >> (e / 32)) & 1;
-            c.code[e] = int8_t(low | (high << 4));
+            s.code[e] = int8_t(low | (high << 4));
         }
-        k4_group_scales(b.scales, b.d, b.dmin, c.scale, c.min);
+        k4_ints(b, s);
     }
 };
 using TypeQ5_K = WeightType<GgmlType::Q5_K>;
@@ -125,26 +127,27 @@ using TypeQ5_K = WeightType<GgmlType::Q5_K>;
 // 32k + l takes the low (k = 0, 1) or high (k = 2, 3) nibble of ql[l + 32 (k % 2)] and bits
 // 2k..2k+1 of qh[l].
 template <>
-struct WeightType<GgmlType::Q6_K> : QuantizedType<GgmlType::Q6_K, 16> {
+struct WeightType<GgmlType::Q6_K> : SuperBlockType<GgmlType::Q6_K, 16, false> {
     struct Block {
         uint8_t ql[128];
         uint8_t qh[64];
         int8_t scales[16];
         uint16_t d;
     };
-    static void decode(const Block& b, Codes& c) {
-        const float d = fp16_to_f32(b.d);
+    static void decode_ints(const Block& b, Ints& s) {
         for (int e = 0; e < 256; ++e) {
             int h = e / 128, k = (e % 128) / 32, l = e % 32;
             uint8_t ql = b.ql[64 * h + l + 32 * (k % 2)];
             int low = k < 2 ? ql & 0x0f : ql >> 4;
             int high = (b.qh[32 * h + l] >> (2 * k)) & 3;
-            c.code[e] = int8_t((low | (high << 4)) - 32);
+            s.code[e] = int8_t((low | (high << 4)) - 32);
         }
         for (int g = 0; g < 16; ++g) {
-            c.scale[g] = d * float(b.scales[g]);
-            c.min[g] = 0.0f;
+            s.scale[g] = b.scales[g];
+            s.min[g] = 0;
         }
+        s.d = fp16_to_f32(b.d);
+        s.dmin = 0.0f;
     }
 };
 using TypeQ6_K = WeightType<GgmlType::Q6_K>;

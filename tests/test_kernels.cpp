@@ -522,6 +522,55 @@ struct RandomDotInputs {
     }
 };
 
+// Random blocks of a quantized type (any code bytes, finite fp16 scales, some zero mins) and
+// activations in the type's format, for comparing kernels bit for bit.
+template <class B>
+auto set_min(B& b, std::mt19937& rng, int) -> decltype(b.m, void()) {
+    b.m = rng() % 4 ? f32_to_fp16(std::uniform_real_distribution<float>(-0.5f, 0.5f)(rng)) : 0;
+}
+template <class B>
+auto set_min(B& b, std::mt19937& rng, int) -> decltype(b.dmin, void()) {
+    b.dmin = rng() % 4 ? f32_to_fp16(std::uniform_real_distribution<float>(0.0f, 0.05f)(rng)) : 0;
+}
+template <class B>
+void set_min(B&, std::mt19937&, long) {}
+
+template <class T>
+struct RandomTypeInputs {
+    std::vector<typename T::Block> w;
+    std::vector<BlockQ8> a;
+    RandomTypeInputs(std::mt19937& rng, int n_blocks) : w(static_cast<size_t>(n_blocks)), a(w.size() * T::block_elems / 32) {
+        for (auto& b : w) {
+            auto* bytes = reinterpret_cast<uint8_t*>(&b);
+            for (size_t i = 0; i < sizeof(b); ++i) bytes[i] = uint8_t(rng());
+            b.d = f32_to_fp16(std::uniform_real_distribution<float>(-0.05f, 0.05f)(rng));
+            set_min(b, rng, 0);
+        }
+        std::vector<float> x(a.size() * 32);
+        for (float& v : x) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
+        if (T::act == ActFormat::q8_k) quantize_row_q8k(x.data(), a.data(), int(x.size()));
+        else quantize_row_q8(x.data(), a.data(), int(x.size()));
+    }
+};
+
+#if defined(__x86_64__)
+TEST_CASE("AVX2 K-quant kernels are bit-identical to the generic ones") {
+    if (!x86::has_avx2()) {
+        MESSAGE("skipped: no AVX2");
+        return;
+    }
+    std::mt19937 rng(23);
+    for (int n : {1, 2, 5}) {
+        RandomTypeInputs<TypeQ4_K> q4(rng, n);
+        RandomTypeInputs<TypeQ6_K> q6(rng, n);
+        CHECK(f32_to_bits(x86::dot_q4_k_avx2(q4.w.data(), q4.a.data(), n)) ==
+              f32_to_bits(DotTraits<TypeQ4_K>::reference(q4.w.data(), q4.a.data(), n)));
+        CHECK(f32_to_bits(x86::dot_q6_k_avx2(q6.w.data(), q6.a.data(), n)) ==
+              f32_to_bits(DotTraits<TypeQ6_K>::reference(q6.w.data(), q6.a.data(), n)));
+    }
+}
+#endif
+
 #if defined(__x86_64__)
 TEST_CASE("VNNI and AVX2 kernels give bit-identical results") {
     if (!x86::has_avx512_vnni()) {
@@ -708,37 +757,6 @@ TEST_CASE("transpose_u32: every tile and edge lands where the definition says, o
 }
 
 #if defined(__aarch64__)
-// Random blocks of a quantized type (any code bytes, finite fp16 scales, some zero mins) and
-// activations in the type's format, for comparing kernels bit for bit.
-template <class B>
-auto set_min(B& b, std::mt19937& rng, int) -> decltype(b.m, void()) {
-    b.m = rng() % 4 ? f32_to_fp16(std::uniform_real_distribution<float>(-0.5f, 0.5f)(rng)) : 0;
-}
-template <class B>
-auto set_min(B& b, std::mt19937& rng, int) -> decltype(b.dmin, void()) {
-    b.dmin = rng() % 4 ? f32_to_fp16(std::uniform_real_distribution<float>(0.0f, 0.05f)(rng)) : 0;
-}
-template <class B>
-void set_min(B&, std::mt19937&, long) {}
-
-template <class T>
-struct RandomTypeInputs {
-    std::vector<typename T::Block> w;
-    std::vector<BlockQ8> a;
-    RandomTypeInputs(std::mt19937& rng, int n_blocks) : w(static_cast<size_t>(n_blocks)), a(w.size() * T::block_elems / 32) {
-        for (auto& b : w) {
-            auto* bytes = reinterpret_cast<uint8_t*>(&b);
-            for (size_t i = 0; i < sizeof(b); ++i) bytes[i] = uint8_t(rng());
-            b.d = f32_to_fp16(std::uniform_real_distribution<float>(-0.05f, 0.05f)(rng));
-            set_min(b, rng, 0);
-        }
-        std::vector<float> x(a.size() * 32);
-        for (float& v : x) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
-        if (T::act == ActFormat::q8_k) quantize_row_q8k(x.data(), a.data(), int(x.size()));
-        else quantize_row_q8(x.data(), a.data(), int(x.size()));
-    }
-};
-
 // A NEON kernel's dot and 2 x 4 tile against the generic dot, bit for bit, for 1 to 33 blocks
 // (the four-block steps and every remainder).
 template <class T>
