@@ -207,33 +207,64 @@ inline void tile_with(const typename L::Block* w0, const typename L::Block* w1, 
     vst1q_f32(out + 4, sum[1]);
 }
 
-// The super-block types (SuperBlockType's arithmetic): `ints` gives the integer group scales and
-// mins and the super-scales, `codes` group g's 32 codes. Q6_K's groups of 16 are taken in pairs,
-// a scale for each half (`halves`).
+// The super-block types (SuperBlockType's arithmetic). `scales` gives the integer group scales
+// as vectors of four (scale[q]: groups 4q .. 4q + 3; Q6_K's groups of 16 are `halves` of the
+// 32-code groups), the mins as eight int16 (where the type has them) and the super-scales;
+// `codes` gives group g's 32 codes.
+template <int Dots>
+struct SuperScales {
+    int32x4_t scale[Dots / 4];
+    int16x8_t min;
+    float d, dmin;
+};
+// 8 bytes (one per group) as two vectors of four int32.
+inline void widen_bytes(uint64_t bytes, int32x4_t* out) {
+    const int16x8_t v = vreinterpretq_s16_u16(vmovl_u8(vcreate_u8(bytes)));
+    out[0] = vmovl_s16(vget_low_s16(v));
+    out[1] = vmovl_high_s16(v);
+}
+
 struct SuperIQ4_XS {
     using Block = TypeIQ4_XS::Block;
     static constexpr bool mins = false, halves = false;
-    static void ints(const Block& b, SuperBlockInts<32>& s) {
-        for (int g = 0; g < 8; ++g) s.scale[g] = iq4_xs_scale(b, g);
+    static constexpr int dots = 8;
+    static void scales(const Block& b, SuperScales<8>& s) {
+        int32_t v[8];
+        for (int g = 0; g < 8; ++g) v[g] = iq4_xs_scale(b, g);
+        s.scale[0] = vld1q_s32(v);
+        s.scale[1] = vld1q_s32(v + 4);
         s.d = fp16_to_f32(b.d);
     }
     static void codes(const Block& b, int g, int8x16_t& w0, int8x16_t& w1) { iq4_codes(b.qs + 16 * g, w0, w1); }
 };
 // Q4_K: group 2c + k is nibble k of qs[32c .. 32c + 31]. Q5_K adds bit g of qh[l] as the fifth
-// bit of element l of group g.
+// bit of element l of group g. Their 12 scale bytes unpack as words (k4_scale_min's rule, four
+// groups at a time).
 template <class B, bool FifthBit>
 struct SuperK4 {
     using Block = B;
     static constexpr bool mins = true, halves = false;
-    static void ints(const Block& b, SuperBlockInts<32>& s) { k4_ints(b, s); }
+    static constexpr int dots = 8;
+    static void scales(const Block& b, SuperScales<8>& s) {
+        uint32_t u[3];
+        __builtin_memcpy(u, b.scales, 12);
+        const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, top2 = 0x30303030;
+        const uint64_t scale = uint64_t(u[0] & low6) | uint64_t((u[2] & low4) | ((u[0] >> 2) & top2)) << 32;
+        const uint64_t min = uint64_t(u[1] & low6) | uint64_t(((u[2] >> 4) & low4) | ((u[1] >> 2) & top2)) << 32;
+        widen_bytes(scale, s.scale);
+        s.min = vreinterpretq_s16_u16(vmovl_u8(vcreate_u8(min)));
+        s.d = fp16_to_f32(b.d);
+        s.dmin = fp16_to_f32(b.dmin);
+    }
     static void codes(const Block& b, int g, int8x16_t& w0, int8x16_t& w1) {
         const uint8x16_t p0 = vld1q_u8(b.qs + 32 * (g / 2)), p1 = vld1q_u8(b.qs + 32 * (g / 2) + 16);
         w0 = g % 2 ? high_nibbles(p0) : low_nibbles(p0);
         w1 = g % 2 ? high_nibbles(p1) : low_nibbles(p1);
-        if constexpr (FifthBit) {
-            const uint8x16_t bit = vdupq_n_u8(uint8_t(1u << g)), five = vdupq_n_u8(0x10);
-            w0 = vorrq_s8(w0, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(vld1q_u8(b.qh), bit), five)));
-            w1 = vorrq_s8(w1, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(vld1q_u8(b.qh + 16), bit), five)));
+        if constexpr (FifthBit) {  // bit g of qh shifted to bit 4, selected into the codes
+            const int8x16_t to_bit4 = vdupq_n_s8(int8_t(4 - g));
+            const uint8x16_t bit4 = vdupq_n_u8(0x10);
+            w0 = vreinterpretq_s8_u8(vbslq_u8(bit4, vshlq_u8(vld1q_u8(b.qh), to_bit4), vreinterpretq_u8_s8(w0)));
+            w1 = vreinterpretq_s8_u8(vbslq_u8(bit4, vshlq_u8(vld1q_u8(b.qh + 16), to_bit4), vreinterpretq_u8_s8(w1)));
         }
     }
 };
@@ -244,8 +275,14 @@ using SuperQ5_K = SuperK4<TypeQ5_K::Block, true>;
 struct SuperQ6_K {
     using Block = TypeQ6_K::Block;
     static constexpr bool mins = false, halves = true;
-    static void ints(const Block& b, SuperBlockInts<16>& s) {
-        for (int g = 0; g < 16; ++g) s.scale[g] = b.scales[g];
+    static constexpr int dots = 16;
+    static void scales(const Block& b, SuperScales<16>& s) {
+        const int8x16_t v = vld1q_s8(b.scales);
+        const int16x8_t lo = vmovl_s8(vget_low_s8(v)), hi = vmovl_high_s8(v);
+        s.scale[0] = vmovl_s16(vget_low_s16(lo));
+        s.scale[1] = vmovl_high_s16(lo);
+        s.scale[2] = vmovl_s16(vget_low_s16(hi));
+        s.scale[3] = vmovl_high_s16(hi);
         s.d = fp16_to_f32(b.d);
     }
     static int8x16_t code16(const uint8_t* ql, const uint8_t* qh, int k) {
@@ -262,39 +299,47 @@ struct SuperQ6_K {
     }
 };
 
-// One super-block's integer sum of scale x group dot against one token, in 4 lanes: each group's
-// lanes times its scale (lane by lane exact), added.
-template <class I, class L, class Ints>
-inline int32x4_t scaled_dots(const int8x16_t (&c)[8][2], const Ints& s, const BlockQ8* a) {
-    int32x4_t total = vdupq_n_s32(0);
+// One super-block against one token: lanes whose total is the sum of scale x group dot (each
+// four groups' dots summed, times their four scales, added: exact integers).
+template <class I, class L>
+inline int32x4_t scaled_dots(const int8x16_t (&c)[8][2], const SuperScales<L::dots>& s, const BlockQ8* a) {
+    int32x4_t acc[L::dots];
     for (int g = 0; g < 8; ++g) {
         if constexpr (L::halves) {
-            total = vmlaq_n_s32(total, I::dot16(vdupq_n_s32(0), c[g][0], vld1q_s8(a[g].qs)), s.scale[2 * g]);
-            total = vmlaq_n_s32(total, I::dot16(vdupq_n_s32(0), c[g][1], vld1q_s8(a[g].qs + 16)), s.scale[2 * g + 1]);
+            acc[2 * g] = I::dot16(vdupq_n_s32(0), c[g][0], vld1q_s8(a[g].qs));
+            acc[2 * g + 1] = I::dot16(vdupq_n_s32(0), c[g][1], vld1q_s8(a[g].qs + 16));
         } else {
-            total = vmlaq_n_s32(total, dot32<I>(c[g][0], c[g][1], a[g]), s.scale[g]);
+            acc[g] = dot32<I>(c[g][0], c[g][1], a[g]);
         }
     }
+    int32x4_t total = vmulq_s32(totals4(acc[0], acc[1], acc[2], acc[3]), s.scale[0]);
+    for (int q = 1; q < L::dots / 4; ++q) total = vmlaq_s32(total, totals4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]), s.scale[q]);
     return total;
 }
 
-template <class Ints>
-inline int32_t min_sum(const Ints& s, const BlockQ8* a) {
-    int32_t mins = 0;
-    for (int g = 0; g < 8; ++g) mins += s.min[g] * a[g].code_sum();
-    return mins;
+// The 8 groups' activation code sums (from the blocks' exact half sums), and min x code sum in
+// lanes whose total is the super-block's integer min term.
+inline int16x8_t half_sums4(const BlockQ8* a) {
+    int32_t v[4];
+    for (int k = 0; k < 4; ++k) __builtin_memcpy(&v[k], a[k].half_sum, 4);
+    return vreinterpretq_s16_s32(vld1q_s32(v));
+}
+inline int16x8_t code_sums8(const BlockQ8* a) { return vpaddq_s16(half_sums4(a), half_sums4(a + 4)); }
+inline int32x4_t min_sums(int16x8_t mins, int16x8_t code_sums) {
+    return vmlal_high_s16(vmull_s16(vget_low_s16(mins), vget_low_s16(code_sums)), mins, code_sums);
 }
 
 template <class I, class L>
 inline float dot_super(const typename L::Block* w, const BlockQ8* a, int n) {
-    SuperBlockInts<L::halves ? 16 : 32> s{};
     float sum = 0.0f;
     for (int b = 0; b < n; ++b, a += 8) {
         int8x16_t c[8][2];
         for (int g = 0; g < 8; ++g) L::codes(w[b], g, c[g][0], c[g][1]);
-        L::ints(w[b], s);
+        SuperScales<L::dots> s;
+        L::scales(w[b], s);
         const int32_t dots = vaddvq_s32(scaled_dots<I, L>(c, s, a));
-        sum = add_super_block<L::mins>(sum, s.d, s.dmin, a[0].d, dots, L::mins ? min_sum(s, a) : 0);
+        if constexpr (L::mins) sum = add_super_block<true>(sum, s.d, s.dmin, a[0].d, dots, vaddvq_s32(min_sums(s.min, code_sums8(a))));
+        else sum = add_super_block<false>(sum, s.d, 0.0f, a[0].d, dots, 0);
     }
     return sum;
 }
@@ -305,19 +350,23 @@ template <class I, class L>
 inline void tile_super(const typename L::Block* w0, const typename L::Block* w1, const BlockQ8* const* a, int n, float* out) {
     float32x4_t sum[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     const typename L::Block* rows[2] = {w0, w1};
-    SuperBlockInts<L::halves ? 16 : 32> s{};
     for (int b = 0; b < n; ++b) {
         const float32x4_t act_d = act_scales(a, 8 * b);
+        int16x8_t code_sums[4];
+        if constexpr (L::mins)
+            for (int t = 0; t < 4; ++t) code_sums[t] = code_sums8(a[t] + 8 * b);
         for (int r = 0; r < 2; ++r) {
             int8x16_t c[8][2];
             for (int g = 0; g < 8; ++g) L::codes(rows[r][b], g, c[g][0], c[g][1]);
-            L::ints(rows[r][b], s);
+            SuperScales<L::dots> s;
+            L::scales(rows[r][b], s);
             int32x4_t acc[4];
             for (int t = 0; t < 4; ++t) acc[t] = scaled_dots<I, L>(c, s, a[t] + 8 * b);
             sum[r] = vfmaq_f32(sum[r], vmulq_n_f32(act_d, s.d), vcvtq_f32_s32(totals4(acc[0], acc[1], acc[2], acc[3])));
             if constexpr (L::mins) {
-                const int32_t m[4] = {min_sum(s, a[0] + 8 * b), min_sum(s, a[1] + 8 * b), min_sum(s, a[2] + 8 * b), min_sum(s, a[3] + 8 * b)};
-                sum[r] = vfmaq_f32(sum[r], vnegq_f32(vmulq_n_f32(act_d, s.dmin)), vcvtq_f32_s32(vld1q_s32(m)));
+                const int32x4_t m = totals4(min_sums(s.min, code_sums[0]), min_sums(s.min, code_sums[1]), min_sums(s.min, code_sums[2]),
+                                            min_sums(s.min, code_sums[3]));
+                sum[r] = vfmaq_f32(sum[r], vnegq_f32(vmulq_n_f32(act_d, s.dmin)), vcvtq_f32_s32(m));
             }
         }
     }
