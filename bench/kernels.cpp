@@ -190,6 +190,7 @@ void register_all() {
 
 int main(int argc, char** argv) {
     register_all();
+    benchmark::AddCustomContext("kernels", kernel_isa());
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

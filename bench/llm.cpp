@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
         n_seq = std::max(n_seq, p);
     }
 
+    std::fprintf(stderr, "llm: kernels for %s\n", kernel_isa());
     std::unique_ptr<ReadBandwidth> read_bandwidth;
     if (n_gen > 0) read_bandwidth = std::make_unique<ReadBandwidth>();
     for (const std::string& path : models) {

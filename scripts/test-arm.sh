@@ -4,7 +4,7 @@
 # core changes (its NEON kernels and the forward passes on them, and the readers, whose size
 # arithmetic is 32-bit there: GGUF, .pte, saved states, base log-probability files and the fuzz findings) on the first core named.
 # Usage: scripts/test-arm.sh [aarch64|armhf] [qemu cpu...]
-#   aarch64: cortex-a72 (Pi 4, default), cortex-a76 (Pi 5); armhf: cortex-a15 (default), max.
+#   aarch64: cortex-a72 (Pi 4, default), cortex-a76 (Pi 5), max (every feature QEMU has); armhf: cortex-a15 (default), max.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:-aarch64}

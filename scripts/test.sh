@@ -26,5 +26,5 @@ part scripts/test-openmp.sh
 part scripts/fuzz.sh "${TINYLLM_FUZZ_SECONDS:-10}"
 part scripts/test-firmware.sh
 part scripts/test-hexagon.sh
-part scripts/test-arm.sh aarch64 cortex-a72 cortex-a76
+part scripts/test-arm.sh aarch64 cortex-a72 cortex-a76 max
 part scripts/test-arm.sh armhf
