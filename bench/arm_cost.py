@@ -166,15 +166,27 @@ def analyse(binary, kernel, keep=None):
         # The path most iterations take (a loop that branches on data, e.g. on a zero min, runs
         # another now and then).
         body, seen = collections.Counter(middle).most_common(1)[0]
-        other = 1 - seen / len(middle)
+        other, period = 1 - seen / len(middle), 1
+        # A loop that alternates between two paths (e.g. the interleaved units load the scales of
+        # two blocks every other block) is costed over two iterations, when pairs of them repeat
+        # more often than single ones do (a pair and its rotation are one loop to llvm-mca; a
+        # kernel that runs the loop twice, e.g. per half unit, may start the second in the other
+        # phase).
+        if other > 0 and dcount % 2 == 0:
+            for shift in (0, 1):
+                pairs = [min(a + b, b + a) for a, b in zip(middle[shift::2], middle[shift + 1::2])]
+                pbody, pseen = collections.Counter(pairs).most_common(1)[0]
+                if 1 - pseen / len(pairs) < other / 2:
+                    body, other, period = pbody, 1 - pseen / len(pairs), 2
         if other > 0.5:
             why.append("0x%x: no path most iterations take" % br)
             continue
         # The loop must account for the work that grows with the row (all but detours, 5%).
-        if abs(grown - dcount * len(body)) > 0.05 * grown:
+        if abs(grown - dcount // period * len(body)) > 0.05 * grown:
             why.append("0x%x: runs %d of the %d instructions %d more weights add" %
-                       (br, dcount * len(body), grown, weights))
+                       (br, dcount // period * len(body), grown, weights))
             continue
+        per_iter *= period
         break
     else:
         raise Fail("%s: no steady-state loop (%s)" % (name, "; ".join(why) or "none grows with the row"))
@@ -182,7 +194,7 @@ def analyse(binary, kernel, keep=None):
     cyc, rthr, _ = mca(text)
     scale = 256 / (per_iter * kernel["macs"])
     res = dict(cyc=cyc, cyc256=cyc * scale, rthr256=rthr * scale, insns_iter=len(body), weights_iter=per_iter,
-               other_paths=other, bytes256=kernel["block_bytes"] * 256 // kernel["block_elems"], text=text)
+               other_paths=other, period=period, bytes256=kernel["block_bytes"] * 256 // kernel["block_elems"], text=text)
     if keep:
         base = os.path.join(keep, "%s.%s" % (binary.label, name))
         with open(base + ".s", "w") as f:
@@ -261,6 +273,11 @@ def main():
         for r in rows:
             print("| " + " | ".join(r) + " |")
 
+    def interleaved(typ, role):
+        """tinyllm's interleaved unit for a type and role (ilv_dot, ilv_tile): its name and result."""
+        name = next((k["name"] for k in bins[0].kernels if k["type"] == typ and k["role"] == role), None)
+        return name, get("tinyllm", name)
+
     def tinyllm_cells(name):
         """The NEON and sdot results of a tinyllm kernel, the best of them, and their cells."""
         rb, rd = get("tinyllm", name), get("tinyllm", name + "_dotprod")
@@ -279,10 +296,10 @@ def main():
     else:
         print("llama.cpp's columns need its source tree: bench/arm_cost.sh LLAMA_CPP_DIR.")
     print()
-    head = ["type", "tinyllm NEON cyc/256", "tinyllm dotprod cyc/256"]
+    head = ["type", "tinyllm NEON cyc/256", "tinyllm dotprod cyc/256", "tinyllm interleaved (sdot) cyc/256"]
     if have_llama:
         head += ["llama.cpp armv8 cyc/256", "llama.cpp dotprod cyc/256", "ratio (tinyllm/llama, dotprod)",
-                 "llama.cpp dotprod repacked GEMV cyc/256"]
+                 "llama.cpp dotprod repacked GEMV cyc/256", "ratio (interleaved/GEMV)"]
     head += ["weight bytes/cycle (tinyllm dotprod)"]
     rows = []
     for typ in DECODE_TYPES:
@@ -291,16 +308,27 @@ def main():
         if base is None:
             continue
         _, _, best, cells = tinyllm_cells(base)
-        row = [typ] + cells
+        ilv_name, ilv = interleaved(typ, "ilv_dot")
+        row = [typ] + cells + [fmt(ilv and ilv["cyc256"]) if ilv_name else "n/a"]
         if have_llama:
             la = get("llama-armv8", llama_kernel.get(("llama-armv8", typ, "dot")))
             ld = get("llama-dotprod", llama_kernel.get(("llama-dotprod", typ, "dot")))
             lg = get("llama-dotprod", llama_kernel.get(("llama-dotprod", typ, "gemv")))
             row += [fmt(la and la["cyc256"]), fmt(ld and ld["cyc256"]),
-                    fmt(best["cyc256"] / ld["cyc256"] if best and ld else None, 2), fmt(lg and lg["cyc256"])]
+                    fmt(best["cyc256"] / ld["cyc256"] if best and ld else None, 2), fmt(lg and lg["cyc256"]),
+                    fmt(ilv["cyc256"] / lg["cyc256"] if ilv and lg else None, 2)]
         row.append(fmt(best["bytes256"] / best["cyc256"] if best else None, 2))
         rows.append(row)
     table(head, rows)
+    print()
+    print("Interleaved: tinyllm's row-interleaved unit (interleaved_neon.hpp, sdot by element) for 16 rows x 1 "
+          "token, per 256 weights of one row (the unit's cycles / 16); n/a: no interleaved layout for the type." +
+          (" Its ratio is against llama.cpp's repacked 4-row GEMV, which exists for Q4_0 (and IQ4_NL, which "
+           "tinyllm does not interleave); llama.cpp has no repacked Q8_0 kernel on a dotprod core without "
+           "i8mm, so Q8_0 decodes there with vec_dot (its ratio: interleaved / that column's dotprod vec_dot "
+           "= %s)." % fmt(next((interleaved("Q8_0", "ilv_dot")[1]["cyc256"] / r["cyc256"]
+                                for r in [get("llama-dotprod", llama_kernel.get(("llama-dotprod", "Q8_0", "dot")))]
+                                if r and interleaved("Q8_0", "ilv_dot")[1]), None), 2) if have_llama else ""))
 
     # Prompt tiles, per 256 weight x token products. llama.cpp's comparator is what it runs for a
     # prompt of the type on that build: its GEMM where it has one, else vec_dot per row and token.
@@ -308,38 +336,45 @@ def main():
              if any(k["type"] == t and k["role"] == "tile" and k["present"] for k in bins[0].kernels)]
     if tiles:
         print()
-        print("Prompt tiles: cycles per 256 weight x token products (tinyllm's tiles: 2 rows x 4 tokens)." +
+        print("Prompt tiles: cycles per 256 weight x token products (tinyllm's tiles: 2 rows x 4 tokens; its "
+              "interleaved unit: 16 rows x 4 tokens, run as two passes of 8 rows, for Q4_0 and Q8_0)." +
               (" llama.cpp: the GEMM it runs for the type on that build (*: Q4_0 and IQ4_NL repacked, "
                "4 rows x 4 tokens; Q8_0 and F32 through llamafile's tinyBLAS, 3x3 and 4x6 tiles), "
-               "else vec_dot per row and token." if have_llama else ""))
+               "else vec_dot per row and token. The interleaved unit's ratio is against a llama.cpp GEMM (*) "
+               "only: its repacked 4x4 for Q4_0, tinyBLAS for Q8_0 (llama.cpp has no repacked Q8_0 kernel "
+               "without i8mm)." if have_llama else ""))
         print()
-        head = ["tile", "tinyllm NEON cyc/256", "tinyllm dotprod cyc/256"]
+        head = ["tile", "tinyllm NEON cyc/256", "tinyllm dotprod cyc/256", "tinyllm interleaved 16x4 (sdot) cyc/256"]
         if have_llama:
-            head += ["llama.cpp armv8 cyc/256", "llama.cpp dotprod cyc/256", "ratio (tinyllm/llama, dotprod)"]
+            head += ["llama.cpp armv8 cyc/256", "llama.cpp dotprod cyc/256", "ratio (tinyllm/llama, dotprod)",
+                     "ratio (interleaved/llama GEMM)"]
         rows = []
         for typ in tiles:
             name = next(k["name"] for k in bins[0].kernels if k["type"] == typ and k["role"] == "tile"
                         and not k["name"].endswith("_dotprod"))
             _, _, best, cells = tinyllm_cells(name)
-            row = [typ] + cells
+            ilv_name, ilv = interleaved(typ, "ilv_tile")
+            row = [typ] + cells + [fmt(ilv and ilv["cyc256"]) if ilv_name else "n/a"]
             if have_llama:
-                got = []
                 for lab in ("llama-armv8", "llama-dotprod"):
                     gemm = llama_kernel.get((lab, typ, "tile"))
                     r = get(lab, gemm or llama_kernel.get((lab, typ, "dot")))
-                    got.append(r)
                     row.append(fmt(r and r["cyc256"]) + ("*" if gemm and r else ""))
-                row.append(fmt(best["cyc256"] / got[1]["cyc256"] if best and got[1] else None, 2))
+                # r, gemm: the dotprod build's comparator, and whether it is a GEMM.
+                row.append(fmt(best["cyc256"] / r["cyc256"] if best and r else None, 2))
+                row.append(fmt(ilv["cyc256"] / r["cyc256"] if ilv and r and gemm else None, 2))
             rows.append(row)
         table(head, rows)
     print()
     print("Loops: the hot loop of each kernel, instructions and weights per iteration, cycles/256 "
           "and llvm-mca's resource bound per 256 (cycles well above it: a dependency chain), and "
           "the share of iterations that took another path through a data-dependent branch (the "
-          "costed path is the most common one).")
+          "costed path is the most common one). A loop that alternates between two paths is costed "
+          "over two iterations (x2). Weights/iter are per row (for the interleaved 16x4 unit, per "
+          "row of a pass of 8 rows, counted over both passes).")
     print()
     table(["kernel", "build", "insns/iter", "weights/iter", "cyc/256", "resource bound/256", "other paths"],
-          [[name, label, str(r["insns_iter"]), str(r["weights_iter"]), "%.1f" % r["cyc256"], "%.1f" % r["rthr256"],
+          [[name, label, str(r["insns_iter"]), str(r["weights_iter"]) + (" (x2)" if r["period"] == 2 else ""), "%.1f" % r["cyc256"], "%.1f" % r["rthr256"],
             "%.0f%%" % (100 * r["other_paths"]) if r["other_paths"] else ""]
            for (label, name), r in sorted(results.items(), key=lambda kv: (kv[0][0] != "tinyllm", kv[0]))])
     print()

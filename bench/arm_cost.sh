@@ -13,7 +13,9 @@
 #
 # Method:
 #  1. bench/arm_cost_kernels.cpp holds the table of tinyllm's NEON kernels, each behind a noinline
-#     extern "C" wrapper (a kernel the headers do not declare yet is listed as absent). It is
+#     extern "C" wrapper (a kernel the headers do not declare yet is listed as absent), among them
+#     the row-interleaved units (interleaved_neon.hpp: one 16-row unit of Q4_0 or Q8_0 against 1
+#     token for decode, 4 for prompts, on BlockQ8 activations with d = 1 and zero sums). It is
 #     compiled with the Release flags (-O3 -DNDEBUG -std=gnu++17, GCC's default -march=armv8-a;
 #     the _dotprod kernels carry their own target("arch=armv8.2-a+dotprod")) to assembly (-S),
 #     then assembled and linked statically. With LLAMA_CPP_DIR, llama.cpp's ARM kernels
@@ -28,13 +30,15 @@
 #     iterations per extra weight give the weights one iteration covers, exactly (e.g. 128 for
 #     a loop over 4 Q8_0 blocks). One executed iteration (with any loop it nests, as executed)
 #     is the loop body; where the loop branches on data, the path most iterations take (the
-#     share of others is printed). The loop must account for the instructions the longer row
+#     share of others is printed); where it alternates between two paths (the interleaved units
+#     load two blocks' scales every other block), two iterations, a pair and its rotation as one. The loop must account for the instructions the longer row
 #     adds (within 5%, checked); a backward branch failing a check is passed over.
 #  4. llvm-mca-14 -mtriple=aarch64 -mcpu=cortex-a76 -iterations=200 prices that body (text from
 #     llvm-objdump-14 of the executed addresses; branch targets become one label). Cycles per
 #     256 = cycles per iteration x 256 / weights per iteration, divided by rows x tokens for
 #     prompt kernels (per 256 weight x token products). Bytes/cycle = the type's bytes per 256
-#     weights / cycles per 256.
+#     weights / cycles per 256. An interleaved unit is 16 rows x 1 or 4 tokens: its decode
+#     cycles are per 256 weights of one row (/16), its prompt ones per 256 weight x token products.
 #  LLVM 14 schedules -mcpu=cortex-a76 with its Cortex-A57 model (the output says so, checked
 #  against -mcpu=cortex-a57 and neoverse-n1): 3-wide dispatch, one load pipe, 10-cycle vector
 #  FMLA. Absolute cycles are therefore pessimistic for a real A76; the ratios compare code that
@@ -43,6 +47,8 @@
 #  also repacks Q4_0 and IQ4_NL 4 rows at a time and runs ggml_gemv_*_4x4_q8_0 for decode and
 #  ggml_gemm_*_4x4_q8_0 for prompts, and runs Q8_0 prompts through llamafile's tinyBLAS (3x3
 #  tiles) and F32 ones through tinyBLAS (4x6); other prompts use vec_dot per row and token.
+#  tinyllm's interleaved units are compared with the repacked GEMV (Q4_0) and with the GEMMs
+#  (repacked Q4_0, tinyBLAS Q8_0); llama.cpp has no repacked Q8_0 kernel without i8mm.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

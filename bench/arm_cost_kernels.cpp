@@ -18,10 +18,11 @@
 //                        the path most iterations take).
 //
 // "macs_per_column" is how many weight x token products one column (one weight of each row)
-// makes: 1 for a dot, rows x tokens otherwise (2 x 4 for tinyllm's tiles; for llama.cpp 4 x 1
-// and 4 x 4 for its repacked GEMV and GEMM, 3 x 3 and 4 x 6 for tinyBLAS), so that cycles can
-// be stated per weight x token product. role: dot, tile (prompt) or gemv (llama.cpp's repacked
-// decode kernel).
+// makes: 1 for a dot, rows x tokens otherwise (2 x 4 for tinyllm's tiles, 16 x 1 and 16 x 4 for
+// its row-interleaved units; for llama.cpp 4 x 1 and 4 x 4 for its repacked GEMV and GEMM, 3 x 3
+// and 4 x 6 for tinyBLAS), so that cycles can be stated per weight x token product. role: dot,
+// tile (prompt), gemv (llama.cpp's repacked decode kernel), ilv_dot and ilv_tile (tinyllm's
+// interleaved unit for 1 and 4 tokens).
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -173,6 +174,47 @@ using APtr = tinyllm::ActPtr<T>;
         }                                                                                                  \
     }
 ARM_COST_TINYLLM(ARM_COST_WRAP)
+#undef ARM_COST_WRAP
+
+// The row-interleaved units (interleaved_neon.hpp): one 16-row unit (exactly the bytes of 16
+// plain rows) against T tokens, T = 1 (decode) or 4 (prompt). X(name, GgmlType, T, block bytes).
+// The activations are BlockQ8 rows (main gives them d = 1 and zero sums).
+#define ARM_COST_INTERLEAVED(X)              \
+    X(ilv16x1_q4_0_dotprod, Q4_0, 1, 18)     \
+    X(ilv16x1_q8_0_dotprod, Q8_0, 1, 34)     \
+    X(ilv16x4_q4_0_dotprod, Q4_0, 4, 18)     \
+    X(ilv16x4_q8_0_dotprod, Q8_0, 4, 34)
+namespace arm_cost_absent {
+template <int T>
+Missing interleaved_unit_dotprod(...);  // an ellipsis: the worst match, whatever the arguments
+}  // namespace arm_cost_absent
+template <int T>
+constexpr bool interleaved_present = !std::is_same_v<
+    decltype(arm_cost_lookup::interleaved_unit_dotprod<T>(tinyllm::GgmlType{}, static_cast<const uint8_t*>(nullptr), 0,
+                                                          int64_t{}, int64_t{},
+                                                          static_cast<const tinyllm::BlockQ8* const*>(nullptr),
+                                                          static_cast<float*>(nullptr), int64_t{})),
+    arm_cost_absent::Missing>;
+template <int T>
+float arm_cost_interleaved(tinyllm::GgmlType type, const void* w, const void* const* a, int n_blocks) {
+    if constexpr (!interleaved_present<T>) {
+        (void)type, (void)w, (void)a, (void)n_blocks;
+        return 0.0f;
+    } else {
+        float out[16 * T];
+        arm_cost_lookup::interleaved_unit_dotprod<T>(type, static_cast<const uint8_t*>(w), 16, int64_t(n_blocks) * 32, int64_t{0},
+                                                     reinterpret_cast<const tinyllm::BlockQ8* const*>(a), out, int64_t{16});
+        return out[0] + out[16 * T - 1];
+    }
+}
+#define ARM_COST_WRAP(name, Type, T, bytes)                                                                \
+    constexpr bool name##_present = interleaved_present<T>;                                               \
+    extern "C" __attribute__((noinline)) float arm_cost_##name(const void* w, const void* const* a,       \
+                                                               int n_blocks) {                             \
+        return arm_cost_interleaved<T>(tinyllm::GgmlType::Type, w, a, n_blocks);                          \
+    }
+ARM_COST_INTERLEAVED(ARM_COST_WRAP)
+#undef ARM_COST_WRAP
 
 namespace {
 const Kernel kernels[] = {
@@ -188,6 +230,11 @@ const Kernel kernels[] = {
      std::string_view(#role) == "tile" ? 4 : 1,                                                           \
      &arm_cost_##name},
     ARM_COST_TINYLLM(ARM_COST_ENTRY)
+#undef ARM_COST_ENTRY
+#define ARM_COST_ENTRY(name, Type, T, bytes)                                                                 \
+    {#name, #Type, T == 1 ? "ilv_dot" : "ilv_tile", name##_present, "arm_cost_" #name, 32, bytes, 16, T, \
+     &arm_cost_##name},
+    ARM_COST_INTERLEAVED(ARM_COST_ENTRY)
 #undef ARM_COST_ENTRY
 };
 }  // namespace
@@ -324,6 +371,15 @@ int main(int argc, char** argv) {
 #if defined(ARM_COST_LLAMA)
         const float r = k.fn(w.data(), a, int(n));
 #else
+        if (strncmp(k.role, "ilv", 3) == 0)  // BlockQ8 activations: random codes, d = 1, zero sums
+            for (auto& act : acts) {
+                auto* blocks = reinterpret_cast<tinyllm::BlockQ8*>(act.data());
+                for (int b = 0; b < n_blocks; ++b) {
+                    blocks[b].d = 1.0f;
+                    blocks[b].sum = 0.0f;
+                    blocks[b].half_sum[0] = blocks[b].half_sum[1] = 0;
+                }
+            }
         const float r = k.fn(w.data(), a, n_blocks);
 #endif
         printf("%g\n", double(r));

@@ -8,6 +8,7 @@
 #include "tinyllm/kernels/activation_q8.hpp"
 #include "tinyllm/kernels/fp16.hpp"
 #include "tinyllm/kernels/ggml_types.hpp"
+#include "tinyllm/kernels/math.hpp"
 
 namespace tinyllm {
 
@@ -76,8 +77,8 @@ struct SuperBlockInts {
 // A super-block's float steps, shared by every kernel of these types.
 template <bool Mins>
 __attribute__((always_inline)) inline float add_super_block(float sum, float d, float dmin, float act_d, int32_t dots, int32_t mins) {
-    sum = __builtin_fmaf(d * act_d, float(dots), sum);
-    if constexpr (Mins) sum = __builtin_fmaf(-(dmin * act_d), float(mins), sum);
+    sum = math::fma(d * act_d, float(dots), sum);
+    if constexpr (Mins) sum = math::fma(-(dmin * act_d), float(mins), sum);
     return sum;
 }
 

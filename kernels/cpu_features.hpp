@@ -45,24 +45,27 @@ inline bool has_avx512_vnni() { return cpu_features().avx512_vnni; }
 #endif
 
 #if defined(__aarch64__)
-#if defined(__linux__) && !defined(__ARM_FEATURE_DOTPROD)
-// The C library's reader of the auxiliary vector (<sys/auxv.h>), declared here so that the
-// kernels need no C library header.
-extern "C" unsigned long getauxval(unsigned long type);
-#endif
-
 namespace tinyllm::arm {
+
+#if defined(__linux__)
+// The C library's getauxval (<sys/auxv.h>), under another C++ name so that the kernels need no
+// C library header and the two declarations never meet (glibc's is noexcept, musl's is not).
+unsigned long auxiliary_vector_entry(unsigned long type) __asm__("getauxval");
+#endif
 
 struct CpuFeatures {
     bool dotprod = false;  // sdot/udot (Armv8.2 dot product: Cortex-A76 / Pi 5 and later)
 
+    // Linux asks the kernel even when this file was compiled for a dotprod core: another
+    // translation unit of the same program may have been compiled for any core, and the
+    // answer is shared. Without an operating system, the build's target decides.
     static CpuFeatures detect() {
         CpuFeatures f;
-#if defined(__ARM_FEATURE_DOTPROD)
-        f.dotprod = true;  // the build targets such a core (the choice on bare metal)
-#elif defined(__linux__)
+#if defined(__linux__)
         constexpr unsigned long at_hwcap = 16, hwcap_asimddp = 1ul << 20;
-        f.dotprod = (getauxval(at_hwcap) & hwcap_asimddp) != 0;
+        f.dotprod = (auxiliary_vector_entry(at_hwcap) & hwcap_asimddp) != 0;
+#elif defined(__ARM_FEATURE_DOTPROD)
+        f.dotprod = true;
 #endif
         return f;
     }

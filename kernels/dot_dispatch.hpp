@@ -12,6 +12,7 @@
 #include "tinyllm/kernels/hvx/groupwise_hvx.hpp"
 #include "tinyllm/kernels/interleaved.hpp"
 #include "tinyllm/kernels/interleaved_avx2.hpp"
+#include "tinyllm/kernels/interleaved_neon.hpp"
 #include "tinyllm/kernels/interleaved_x86.hpp"
 #include "tinyllm/kernels/transpose.hpp"
 #include "tinyllm/kernels/weight_types.hpp"
@@ -259,8 +260,22 @@ InterleavedUnitFn<T> best_interleaved_unit() {
                                            : x86::has_avx2()       ? &x86::interleaved_unit_avx2<T>
                                                                    : nullptr;
     return fn;
+#elif defined(__aarch64__) && TINYLLM_NEON_DOTPROD
+    static const InterleavedUnitFn<T> fn = arm::has_dotprod() ? &neon::interleaved_unit_dotprod<T> : nullptr;
+    return fn;
 #else
     return nullptr;
+#endif
+}
+
+// Whether those kernels take a type (interleavable() says which shapes of it can be
+// interleaved): on AArch64, the paired-scales types only.
+inline bool interleaved_kernel_takes(GgmlType type) {
+#if defined(__aarch64__)
+    return type == GgmlType::Q4_0 || type == GgmlType::Q8_0 || type == GgmlType::TINYLLM_INT4;
+#else
+    (void)type;
+    return true;
 #endif
 }
 

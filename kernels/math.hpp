@@ -8,6 +8,17 @@
 
 namespace tinyllm::math {
 
+// a * b + c rounded once. Hexagon has no fused float instruction the compiler uses and no C
+// library to call: there the exact product and the sum are formed in double and rounded to
+// float (the fused value except in rare double-rounding ties).
+inline float fma(float a, float b, float c) {
+#if defined(__hexagon__)
+    return float(double(a) * double(b) + double(c));
+#else
+    return __builtin_fmaf(a, b, c);
+#endif
+}
+
 constexpr double ln2 = 0.693147180559945309417;
 constexpr double pi = 3.14159265358979323846;
 

@@ -53,7 +53,7 @@ std::vector<float> product(const WeightView& w, const std::vector<float>& x, int
 
 TEST_CASE("interleaved products equal the plain layout's, for any token and thread count") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2, AVX-512 VNNI or AArch64 sdot)");
         return;
     }
     const int64_t rows = 24;
@@ -63,7 +63,7 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
     // Q8_0 and int4-g32 a last unpaired group.
     for (const int64_t cols : {512, 416}) {
         for (const Case& c : cases) {
-            if (!interleavable(c.type, cols, rows, c.group ? c.group : cols)) continue;
+            if (!interleavable(c.type, cols, rows, c.group ? c.group : cols) || !interleaved_kernel_takes(c.type)) continue;
             CAPTURE(c.name);
             CAPTURE(cols);
             std::vector<float> w(size_t(rows * cols)), x(size_t(cols) * 6);
@@ -87,6 +87,9 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
             CHECK(one_thread == two_threads);
             for (size_t i = 0; i < expected.size(); ++i)
                 CHECK(one_thread[i] == doctest::Approx(expected[i]).epsilon(1e-5).scale(std::sqrt(float(cols))));
+#if defined(__aarch64__)
+            if (c.type != GgmlType::TINYLLM_INT4) CHECK(one_thread == expected);  // AArch64's Q4_0 and Q8_0: the plain kernels' bits
+#endif
             // Token t alone gives the same values as inside a batch (4-token tiles, then singles).
             for (int t = 0; t < 6; ++t) {
                 const std::vector<float> xt(x.begin() + t * cols, x.begin() + (t + 1) * cols);
@@ -99,14 +102,16 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
 
 TEST_CASE("a group of products over one input gives each product's own values") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2, AVX-512 VNNI or AArch64 sdot)");
         return;
     }
-    // Three matrices of different types and row counts: Q4_K and Q6_K share one loop (both take
-    // Q8_K-style activations); adding a plain Q8_0 matrix makes the group run one by one.
+    // Three matrices of different types and row counts: the first two share one loop (both
+    // interleaved, one activation format); adding a plain matrix makes the group run one by one.
     const int64_t cols = 512, tokens = 5;
-    const struct { GgmlType type; int64_t rows; bool interleave; } specs[] = {
-        {GgmlType::Q4_K, 40, true}, {GgmlType::Q6_K, 24, true}, {GgmlType::Q8_0, 16, false}};
+    struct Spec { GgmlType type; int64_t rows; bool interleave; };
+    const bool k_quants = interleaved_kernel_takes(GgmlType::Q4_K);
+    const Spec specs[] = {{k_quants ? GgmlType::Q4_K : GgmlType::Q4_0, 40, true}, {k_quants ? GgmlType::Q6_K : GgmlType::Q8_0, 24, true},
+                          {k_quants ? GgmlType::Q8_0 : GgmlType::Q6_K, 16, false}};
     std::mt19937 rng(11);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     std::vector<float> x(size_t(cols * tokens));
@@ -158,7 +163,7 @@ TEST_CASE("a group of products over one input gives each product's own values") 
 
 TEST_CASE("a row gives the same values in a 16-row unit and in a last 8-row unit") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2, AVX-512 VNNI or AArch64 sdot)");
         return;
     }
     // Rows 8..23 of a 24-row matrix: in its first (16-row) and last (8-row) units there, and
@@ -170,6 +175,7 @@ TEST_CASE("a row gives the same values in a 16-row unit and in a last 8-row unit
     for (float& v : w) v = normal(rng);
     for (float& v : x) v = normal(rng);
     for (const Case& c : cases) {
+        if (!interleaved_kernel_takes(c.type)) continue;
         CAPTURE(c.name);
         const int64_t group = c.group ? c.group : cols;
         auto packed_product = [&](int64_t first_row, int64_t n_rows) {
@@ -233,7 +239,7 @@ TEST_CASE("the AVX2 kernels give the plain layout's values, and the VNNI kernels
     for (const bool extreme : {false, true})
     for (const int64_t cols : {512, 416}) {
         for (const Case& c : cases) {
-            if (!interleavable(c.type, cols, rows, c.group ? c.group : cols)) continue;
+            if (!interleavable(c.type, cols, rows, c.group ? c.group : cols) || !interleaved_kernel_takes(c.type)) continue;
             CAPTURE(c.name);
             CAPTURE(cols);
             CAPTURE(extreme);
@@ -272,7 +278,7 @@ TEST_CASE("shapes without an interleaved layout stay plain") {
 
 TEST_CASE("models loaded repacked keep their logits") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2, AVX-512 VNNI or AArch64 sdot)");
         return;
     }
     for (const char* path : {"models/shakespeare5m-q4_0.gguf", "models/shakespeare5m-q8_0.gguf",
@@ -281,15 +287,17 @@ TEST_CASE("models loaded repacked keep their logits") {
         INFO("model ", std::string(path));
         std::vector<std::vector<float>> logits;
         int repacked = 0;
+        bool takes = false;  // whether this CPU's kernels take the model's wq or w_down type
         for (bool repack : {false, true}) {
             GgufModelFile file;
             REQUIRE(file.open(shared_path(path)).ok());
             Model m;
             REQUIRE(file.load(m, repack).ok());
+            takes = interleaved_kernel_takes(m.layers[0].wq.type) || interleaved_kernel_takes(m.layers[0].w_down.type);
             for (int l = 0; l < m.config.n_layer; ++l) repacked += m.layers[l].w_down.interleaved + m.layers[l].wq.interleaved;
             logits.push_back(test_support::prompt_logits(m, {1, 870, 983, 13, 1002, 322, 379}));
         }
-        CHECK(repacked > 0);
+        CHECK((repacked > 0) == takes);
         // Summation order differs, and a last-bit difference can flip an int8 activation
         // rounding in a later layer; that stays far below the quantized tolerance (0.05).
         const Comparison c = compare(logits[1], logits[0], int(logits[0].size() / 7));
@@ -300,7 +308,7 @@ TEST_CASE("models loaded repacked keep their logits") {
 
 TEST_CASE("a matrix shared by two views is repacked once; overlapping matrices stay plain") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2, AVX-512 VNNI or AArch64 sdot)");
         return;
     }
     const char* path = "models/shakespeare5m-q4_0.gguf";
@@ -337,7 +345,7 @@ TEST_CASE("a matrix shared by two views is repacked once; overlapping matrices s
 
 TEST_CASE("a repacking load works on a private copy of the file; nothing read before it moves") {
     if (!best_interleaved_unit<1>()) {
-        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2 or AVX-512 VNNI)");
+        MESSAGE("skipped: this CPU has no interleaved kernels (they need AVX2, AVX-512 VNNI or AArch64 sdot)");
         return;
     }
     const char* path = "models/shakespeare5m-q4_0.gguf";

@@ -41,7 +41,7 @@ inline bool overlaps_another(Model& m, const WeightView& w) {
 inline bool will_interleave(const WeightView& w, const Model& m, const uint8_t* begin, size_t size) {
     // A tied output head is the embedding table, which is read by row.
     return best_interleaved_unit<1>() && !w.interleaved && w.data != m.token_embd.data &&
-           interleavable(w.type, w.cols, w.rows, w.group) && w.data >= begin &&
+           interleavable(w.type, w.cols, w.rows, w.group) && interleaved_kernel_takes(w.type) && w.data >= begin &&
            uint64_t(w.data - begin) + matrix_bytes(w) <= size;
 }
 
