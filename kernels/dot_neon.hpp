@@ -238,19 +238,15 @@ struct SuperIQ4_XS {
     static void codes(const Block& b, int g, int8x16_t& w0, int8x16_t& w1) { iq4_codes(b.qs + 16 * g, w0, w1); }
 };
 // Q4_K: group 2c + k is nibble k of qs[32c .. 32c + 31]. Q5_K adds bit g of qh[l] as the fifth
-// bit of element l of group g. Their 12 scale bytes unpack as words (k4_scale_min's rule, four
-// groups at a time).
+// bit of element l of group g.
 template <class B, bool FifthBit>
 struct SuperK4 {
     using Block = B;
     static constexpr bool mins = true, halves = false;
     static constexpr int dots = 8;
     static void scales(const Block& b, SuperScales<8>& s) {
-        uint32_t u[3];
-        __builtin_memcpy(u, b.scales, 12);
-        const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, top2 = 0x30303030;
-        const uint64_t scale = uint64_t(u[0] & low6) | uint64_t((u[2] & low4) | ((u[0] >> 2) & top2)) << 32;
-        const uint64_t min = uint64_t(u[1] & low6) | uint64_t(((u[2] >> 4) & low4) | ((u[1] >> 2) & top2)) << 32;
+        uint64_t scale, min;
+        k4_scale_min_bytes(b.scales, scale, min);
         widen_bytes(scale, s.scale);
         s.min = vreinterpretq_s16_u16(vmovl_u8(vcreate_u8(min)));
         s.d = fp16_to_f32(b.d);

@@ -70,8 +70,8 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_q4_k_avx2(const TypeQ4
     const __m256i low_mask = _mm256_set1_epi8(0x0f);
     float sum = 0.0f;
     for (int b = 0; b < n; ++b, a += 8) {
-        int scale[8], min[8];
-        for (int g = 0; g < 8; ++g) k4_scale_min(w[b].scales, g, scale[g], min[g]);
+        SuperBlockInts<32> s;  // its scales, mins and super-scales (the codes are read below)
+        k4_ints(w[b], s);
         __m256i acc = _mm256_setzero_si256();
         for (int c = 0; c < 4; ++c) {
             const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * c));
@@ -79,15 +79,15 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_q4_k_avx2(const TypeQ4
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
             const __m256i a_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[2 * c].qs));
             const __m256i a_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[2 * c + 1].qs));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a_lo), _mm256_set1_epi16(int16_t(scale[2 * c]))));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a_hi), _mm256_set1_epi16(int16_t(scale[2 * c + 1]))));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a_lo), _mm256_set1_epi16(int16_t(s.scale[2 * c]))));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a_hi), _mm256_set1_epi16(int16_t(s.scale[2 * c + 1]))));
         }
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
         int32_t mins = 0;
-        for (int g = 0; g < 8; ++g) mins += min[g] * a[g].code_sum();
-        sum = add_super_block<true>(sum, fp16_to_f32(w[b].d), fp16_to_f32(w[b].dmin), a[0].d, _mm_cvtsi128_si32(s4), mins);
+        for (int g = 0; g < 8; ++g) mins += s.min[g] * a[g].code_sum();
+        sum = add_super_block<true>(sum, s.d, s.dmin, a[0].d, _mm_cvtsi128_si32(s4), mins);
     }
     return sum;
 }

@@ -60,24 +60,30 @@ using TypeQ3_K = WeightType<GgmlType::Q3_K>;
 // Q4_K / Q5_K share 8 groups of 32 with 6-bit scales and mins packed into 12 bytes:
 // groups 0-3 in the low 6 bits of bytes g (scale) and g + 4 (min); groups 4-7 take their low
 // 4 bits from the nibbles of byte g + 4 and their high 2 bits from the top of bytes g - 4 / g.
+// Unpacked four groups at a time as 32-bit words: byte g of `scales` / `mins` is group g's.
+inline void k4_scale_min_bytes(const uint8_t* s, uint64_t& scales, uint64_t& mins) {
+    uint32_t u[3];
+    __builtin_memcpy(u, s, 12);
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, top2 = 0x30303030;
+    scales = uint64_t(u[0] & low6) | uint64_t((u[2] & low4) | ((u[0] >> 2) & top2)) << 32;
+    mins = uint64_t(u[1] & low6) | uint64_t(((u[2] >> 4) & low4) | ((u[1] >> 2) & top2)) << 32;
+}
+
 inline void k4_scale_min(const uint8_t* s, int g, int& scale, int& min) {
-    if (g < 4) {
-        scale = s[g] & 63;
-        min = s[g + 4] & 63;
-    } else {
-        scale = (s[g + 4] & 0x0f) | ((s[g - 4] >> 6) << 4);
-        min = (s[g + 4] >> 4) | ((s[g] >> 6) << 4);
-    }
+    uint64_t scales, mins;
+    k4_scale_min_bytes(s, scales, mins);
+    scale = int((scales >> (8 * g)) & 0xff);
+    min = int((mins >> (8 * g)) & 0xff);
 }
 
 // The 8 groups' integer scales and mins and the fp16 super-scales of a Q4_K / Q5_K block.
 template <class Block>
 inline void k4_ints(const Block& b, SuperBlockInts<32>& s) {
+    uint64_t scales, mins;
+    k4_scale_min_bytes(b.scales, scales, mins);
     for (int g = 0; g < 8; ++g) {
-        int scale, min;
-        k4_scale_min(b.scales, g, scale, min);
-        s.scale[g] = scale;
-        s.min[g] = min;
+        s.scale[g] = int32_t((scales >> (8 * g)) & 0xff);
+        s.min[g] = int32_t((mins >> (8 * g)) & 0xff);
     }
     s.d = fp16_to_f32(b.d);
     s.dmin = fp16_to_f32(b.dmin);

@@ -501,27 +501,6 @@ TEST_CASE("IQ4_NL / IQ4_XS layouts") {
     check_type<TypeIQ4_XS>(make_iq4_xs);
 }
 
-// Random Q8_0 (including -128) and Q4_0 weights with quantized activations, for comparing
-// SIMD kernels bit for bit.
-struct RandomDotInputs {
-    std::vector<TypeQ8_0::Block> w8;
-    std::vector<TypeQ4_0::Block> w4;
-    std::vector<BlockQ8> a;
-    RandomDotInputs(std::mt19937& rng, int n_blocks) : w8(static_cast<size_t>(n_blocks)), w4(w8.size()), a(w8.size()) {
-        for (auto& b : w8) {
-            b.d = f32_to_fp16(0.01f);
-            for (auto& q : b.qs) q = int8_t(int(rng() % 256) - 128);
-        }
-        for (auto& b : w4) {
-            b.d = f32_to_fp16(0.02f);
-            for (auto& q : b.qs) q = uint8_t(rng());
-        }
-        std::vector<float> x(static_cast<size_t>(n_blocks) * 32);
-        for (float& v : x) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
-        quantize_row_q8(x.data(), a.data(), n_blocks * 32);
-    }
-};
-
 // Random blocks of a quantized type (any code bytes, finite fp16 scales, some zero mins) and
 // activations in the type's format, for comparing kernels bit for bit.
 template <class B>
@@ -569,9 +548,7 @@ TEST_CASE("AVX2 K-quant kernels are bit-identical to the generic ones") {
               f32_to_bits(DotTraits<TypeQ6_K>::reference(q6.w.data(), q6.a.data(), n)));
     }
 }
-#endif
 
-#if defined(__x86_64__)
 TEST_CASE("VNNI and AVX2 kernels give bit-identical results") {
     if (!x86::has_avx512_vnni()) {
         MESSAGE("skipped: this CPU has no AVX-512 VNNI");
@@ -579,14 +556,13 @@ TEST_CASE("VNNI and AVX2 kernels give bit-identical results") {
     }
     std::mt19937 rng(9);
     for (int n : {1, 5, 64}) {
-        RandomDotInputs in(rng, n);
-        CHECK(x86::dot_q8_0_vnni(in.w8.data(), in.a.data(), n) == x86::dot_q8_0_avx2(in.w8.data(), in.a.data(), n));
-        CHECK(x86::dot_q4_0_vnni(in.w4.data(), in.a.data(), n) == x86::dot_q4_0_avx2(in.w4.data(), in.a.data(), n));
+        RandomTypeInputs<TypeQ8_0> q8(rng, n);
+        RandomTypeInputs<TypeQ4_0> q4(rng, n);
+        CHECK(x86::dot_q8_0_vnni(q8.w.data(), q8.a.data(), n) == x86::dot_q8_0_avx2(q8.w.data(), q8.a.data(), n));
+        CHECK(x86::dot_q4_0_vnni(q4.w.data(), q4.a.data(), n) == x86::dot_q4_0_avx2(q4.w.data(), q4.a.data(), n));
     }
 }
-#endif
 
-#if defined(__x86_64__)
 // Every field of every block equal, bit for bit.
 static void check_same_blocks(const std::vector<BlockQ8>& simd, const std::vector<BlockQ8>& generic) {
     REQUIRE(simd.size() == generic.size());
