@@ -1,13 +1,15 @@
 // quantize: rewrite a GGUF model with its weight matrices in another type.
 //
-//   quantize IN.gguf OUT.gguf TYPE [--group-size G] [--allow-requantize]
+//   quantize IN.gguf OUT.gguf TYPE [--group-size G] [--allow-requantize] [--pure]
 //
 // A file whose matrices are already quantized is refused unless --allow-requantize (as
 // llama-quantize does): quantizing twice loses more than quantizing the float weights once.
 //
 // TYPE: q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q6_k q4_k_m (llama.cpp's types and rules), or int8 / int4:
 // tinyllm's groupwise formats (torchao's symmetric quantization, G values per group, default
-// 128 for int4 and 0 = per row for int8), readable by tinyllm only.
+// 128 for int4 and 0 = per row for int8), readable by tinyllm only. --pure (as llama-quantize's)
+// puts every matrix in TYPE, the output head and embeddings too, for programs built with that
+// type's kernels only (firmware: TINYLLM_WEIGHT_TYPES).
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -24,10 +26,10 @@ int main(int argc, char** argv) {
         return 1;
     };
     const char* types = "q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q6_k q4_k_m int8 int4";
-    const std::string usage = std::string("usage: quantize IN.gguf OUT.gguf TYPE [--group-size G] [--allow-requantize] (") + types + ")";
+    const std::string usage = std::string("usage: quantize IN.gguf OUT.gguf TYPE [--group-size G] [--allow-requantize] [--pure] (") + types + ")";
     std::vector<std::string> positional;
     const char* group_arg = nullptr;
-    bool allow_requantize = false;
+    bool allow_requantize = false, pure = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "-h" || a == "--help") return std::printf("%s\n", usage.c_str()), 0;
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
             group_arg = argv[++i];
         } else if (a == "--allow-requantize") {
             allow_requantize = true;
+        } else if (a == "--pure") {
+            pure = true;
         } else if (a.size() > 1 && a[0] == '-') {
             return fail("unknown argument '" + a + "' (" + usage + ")");
         } else {
@@ -66,7 +70,7 @@ int main(int argc, char** argv) {
                         "); quantize the float model, or pass --allow-requantize");
     }
     std::vector<uint8_t> bytes;
-    if (!(st = quantize_gguf(in.gguf, mix, bytes, group))) return fail(std::string(error_name(st.code)) + " (" + st.detail + ")");
+    if (!(st = quantize_gguf(in.gguf, mix, bytes, group, pure))) return fail(std::string(error_name(st.code)) + " (" + st.detail + ")");
     std::ofstream out(positional[1], std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     if (!out) return fail("cannot write '" + positional[1] + "'");

@@ -27,6 +27,28 @@ enum class GgmlType : uint32_t {
 // Bits per code of a groupwise type, 0 for every other type.
 inline int groupwise_bits(GgmlType t) { return t == GgmlType::TINYLLM_INT4 ? 4 : t == GgmlType::TINYLLM_INT8 ? 8 : 0; }
 
+// The weight types this build computes with. TINYLLM_WEIGHT_TYPES, a comma-separated list of
+// qualified names (CMake's TINYLLM_WEIGHT_TYPES=Q8_0,Q4_0 writes it), leaves every other type's
+// kernels out of the program, which firmware needs to fit its flash; a model that uses a type
+// left out is refused when it is opened. Unset: every type.
+#ifdef TINYLLM_WEIGHT_TYPES
+inline constexpr GgmlType built_weight_types[] = {TINYLLM_WEIGHT_TYPES};
+#endif
+constexpr bool weight_type_built(GgmlType t) {
+#ifdef TINYLLM_WEIGHT_TYPES
+    for (GgmlType built : built_weight_types)
+        if (built == t) return true;
+    return false;
+#else
+    (void)t;
+    return true;
+#endif
+}
+
+// Whether `t` is `type` and this build keeps `type`: a test the compiler folds to false for a
+// type left out, so the code behind it is left out too.
+constexpr bool is_built_type(GgmlType t, GgmlType type) { return weight_type_built(type) && t == type; }
+
 struct GgmlTypeInfo {
     GgmlType id;
     const char* name;      // nullptr: id not assigned

@@ -13,15 +13,15 @@
 
 namespace tinyllm {
 
-// Calls f(WeightType<t>{}) for a type tinyllm computes with and returns true; false for any
-// other type. Row walks the table at compile time; callers leave it at 0.
+// Calls f(WeightType<t>{}) for a type tinyllm computes with (and this build keeps:
+// weight_type_built) and returns true; false for any other type. Row walks the table at compile time; callers leave it at 0.
 template <size_t Row = 0, class F>
 bool visit_weight_type(GgmlType t, F&& f) {
     if constexpr (Row == sizeof(ggml_types) / sizeof(ggml_types[0])) {
         return false;
     } else {
         using T = WeightType<ggml_types[Row].id>;
-        if constexpr (T::computed) {
+        if constexpr (T::computed && weight_type_built(ggml_types[Row].id)) {
             static_assert(sizeof(typename T::Block) == ggml_types[Row].block_bytes, "Block layout differs from the table row");
             if (t == T::id) {
                 f(T{});
@@ -32,9 +32,15 @@ bool visit_weight_type(GgmlType t, F&& f) {
     }
 }
 
+// groupwise_bits() of the groupwise types this build keeps, 0 for every other type: the test
+// that leads to the groupwise path, so that a build without them has no groupwise code.
+inline int built_groupwise_bits(GgmlType t) {
+    return is_built_type(t, GgmlType::TINYLLM_INT4) ? 4 : is_built_type(t, GgmlType::TINYLLM_INT8) ? 8 : 0;
+}
+
 // Block types, plus tinyllm's groupwise formats (groupwise.hpp), which have their own path.
 inline bool is_supported_weight_type(GgmlType t) {
-    return groupwise_bits(t) != 0 || visit_weight_type(t, [](auto) {});
+    return built_groupwise_bits(t) != 0 || visit_weight_type(t, [](auto) {});
 }
 
 } // namespace tinyllm

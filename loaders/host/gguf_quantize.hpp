@@ -111,7 +111,9 @@ inline std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& x, i
 
 // Quantizes every weight matrix of `in` to `mix`; vectors (norms, biases) stay F32.
 // group_size applies to the int8/int4 mixes: values per group, 0 = one group per row.
-inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint8_t>& out, int64_t group_size = 0) {
+// pure (llama.cpp's --pure): every matrix in the mix's base type, the output head and
+// embeddings too, for programs built with only that type's kernels (firmware).
+inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint8_t>& out, int64_t group_size = 0, bool pure = false) {
     using namespace detail;
     int n_layer = 0;
     for (uint64_t i = 0; i < in.n_tensors; ++i) {
@@ -153,16 +155,16 @@ inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint
             const int layer = layer_of(name);
             if (groupwise) {
                 // The output head and embeddings are the most sensitive tensors: int8.
-                if (name == "output.weight" || name == "token_embd.weight") target = GgmlType::TINYLLM_INT8;
+                if (!pure && (name == "output.weight" || name == "token_embd.weight")) target = GgmlType::TINYLLM_INT8;
                 std::vector<uint8_t> bytes = encode(target, x, cols, rows, group_size);
                 std::vector<int64_t> dims(t.ne, t.ne + t.n_dims);
                 w.add_tensor(name, target, dims, bytes.data(), bytes.size());
                 continue;
             }
             // The output head is the most sensitive tensor: Q6_K unless the whole model is Q8_0.
-            if ((name == "output.weight" || (tied && name == "token_embd.weight")) && target != GgmlType::Q8_0)
+            if (!pure && (name == "output.weight" || (tied && name == "token_embd.weight")) && target != GgmlType::Q8_0)
                 target = GgmlType::Q6_K;
-            if (mix == QuantMix::q4_k_m) {
+            if (!pure && mix == QuantMix::q4_k_m) {
                 if ((ends_with(name, "attn_v.weight") || ends_with(name, "ffn_down.weight")) && more_bits_layer(layer, n_layer))
                     target = GgmlType::Q6_K;
             }

@@ -40,7 +40,7 @@ struct WeightView {
 };
 
 inline void dequantize_row(const WeightView& w, int64_t r, float* out) {
-    if (groupwise_bits(w.type)) return groupwise_dequantize_row(w.groupwise(), w.groupwise_row(r), out);
+    if (built_groupwise_bits(w.type)) return groupwise_dequantize_row(w.groupwise(), w.groupwise_row(r), out);
     visit_weight_type(w.type, [&](auto type) {
         using T = decltype(type);
         const auto* blocks = reinterpret_cast<const typename T::Block*>(w.row(r));
@@ -161,8 +161,8 @@ inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_str
         const MatmulOut out{&w, y, y_stride};
         return matmul_interleaved(&out, 1, in);
     }
-    if (groupwise_bits(w.type)) return matmul_groupwise(w, in, y, y_stride);
-    if (w.float_act && (w.type == GgmlType::F16 || w.type == GgmlType::BF16)) return matmul_half_f32(w, in, y, y_stride);
+    if (built_groupwise_bits(w.type)) return matmul_groupwise(w, in, y, y_stride);
+    if (w.float_act && (is_built_type(w.type, GgmlType::F16) || is_built_type(w.type, GgmlType::BF16))) return matmul_half_f32(w, in, y, y_stride);
     visit_weight_type(w.type, [&](auto type) {
         using T = decltype(type);
         const auto dot = best_dot<T>();

@@ -16,6 +16,14 @@
 #include "tinyllm/pte/planner.hpp"
 #include "tinyllm/pte/xnnpack_delegate.hpp"
 
+// Programs' linear layers compute with f32 rows, their 16-bit copies and int8/int4 groupwise codes.
+static_assert(tinyllm::weight_type_built(tinyllm::GgmlType::F32) && tinyllm::weight_type_built(tinyllm::GgmlType::F16) &&
+                  tinyllm::weight_type_built(tinyllm::GgmlType::BF16) &&
+                  tinyllm::weight_type_built(tinyllm::GgmlType::TINYLLM_INT8) &&
+                  tinyllm::weight_type_built(tinyllm::GgmlType::TINYLLM_INT4),
+              ".pte programs need F32, F16, BF16, TINYLLM_INT8 and TINYLLM_INT4 in TINYLLM_WEIGHT_TYPES "
+              "(or a build without .pte support: TINYLLM_WITH_PTE=0)");
+
 namespace tinyllm::pte {
 
 class Method {
