@@ -1,5 +1,6 @@
 // Half-precision conversions by bit manipulation (no F16C or libm needed, so they work on
-// every target; AArch64 widens with its own exact instruction). Round-to-nearest-even on the
+// every target; AArch64 and 32-bit ARM FPUs with half-precision conversions widen with their
+// own exact instruction). Round-to-nearest-even on the
 // way down, like the hardware instructions.
 #pragma once
 #include <stdint.h>
@@ -11,8 +12,8 @@ inline float bits_to_f32(uint32_t u) { return bit_cast<float>(u); }
 inline uint32_t f32_to_bits(float f) { return bit_cast<uint32_t>(f); }
 
 inline float fp16_to_f32(uint16_t h) {
-#if defined(__aarch64__)
-    return float(bit_cast<__fp16>(h));  // one exact fcvt, and loops over it vectorize
+#if defined(__aarch64__) || (defined(__ARM_FP16_FORMAT_IEEE) && defined(__ARM_FP) && (__ARM_FP & 2))
+    return float(bit_cast<__fp16>(h));  // one exact instruction (fcvt, vcvtb), and loops over it vectorize
 #else
     uint32_t sign = uint32_t(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;

@@ -27,6 +27,7 @@ inline float dot_widened(const W* w, const float* x, int n) {
     float acc[8] = {};
     int i = 0;
     for (; i + 8 <= n; i += 8)
+#pragma GCC unroll 8  // the accumulators then live in registers (GCC -O2 otherwise keeps them on the stack)
         for (int k = 0; k < 8; ++k) acc[k] += Widen(w[i + k]) * x[i + k];
     for (; i < n; ++i) acc[0] += Widen(w[i]) * x[i];
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
@@ -47,6 +48,7 @@ struct TypeHalf : WeightTypeRow<Id> {
         float acc[8] = {};
         int i = 0;
         for (; i + 8 <= n; i += 8)
+#pragma GCC unroll 8
             for (int k = 0; k < 8; ++k) acc[k] += Widen(w[i + k].v) * Widen(x[i + k]);
         for (; i < n; ++i) acc[0] += Widen(w[i].v) * Widen(x[i]);
         return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
