@@ -4,11 +4,13 @@
 #include "test_support.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include "tinyllm/loaders/host/gguf_index.hpp"
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/loaders/host/gguf_writer.hpp"
 #include "tinyllm/loaders/host/tokenizer_json.hpp"
+#include "tinyllm/text/sentencepiece.hpp"
 #include "tinyllm/text/tokenizer.hpp"
 
 using namespace tinyllm;
@@ -77,6 +79,76 @@ TEST_CASE("every vocabulary suite gives llama.cpp's ids and round-trips") {
 
 TEST_CASE("SentencePiece suites give llama.cpp's ids: shakespeare5m") {
     check_suite("models/shakespeare5m-f16.gguf", "models/shakespeare5m.vocab-test.inp", "models/shakespeare5m.vocab-test.out");
+}
+
+// The freestanding encoder (text/sentencepiece.hpp) over a loaded vocabulary, its memory from
+// one arena.
+struct DeviceEncoder {
+    TokenText vocabulary;
+    SentencePieceEncoder encoder;
+    std::vector<uint8_t> memory;
+    Arena arena;
+    explicit DeviceEncoder(const gguf::File& f) : memory(TokenText::required_bytes(f) + SentencePieceEncoder::required_bytes(1 << 20) + (1 << 22)),
+                                                 arena(memory.data(), memory.size()) {
+        REQUIRE(vocabulary.init(f, arena).ok());
+        Status st = encoder.init(f, vocabulary, arena);
+        REQUIRE_MESSAGE(st.ok(), std::string(st.detail));
+    }
+    std::vector<int32_t> encode(const std::string& text, bool start) {
+        std::vector<int32_t> ids(text.size() * 4 + 2);
+        Result<int> n = encoder.encode(StrView(text.data(), text.size()), start, ids.data(), int(ids.size()), arena);
+        REQUIRE_MESSAGE(n.ok(), std::string(n.status.detail));
+        ids.resize(size_t(*n));
+        return ids;
+    }
+};
+
+TEST_CASE("the freestanding SentencePiece encoder gives llama.cpp's ids on the SPM suites and the host's on random text") {
+    const char* suites[][2] = {{"fixtures/vocab/ggml-vocab-llama-spm.gguf", "fixtures/vocab/ggml-vocab-llama-spm.gguf"},
+                               {"fixtures/vocab/ggml-vocab-phi-3.gguf", "fixtures/vocab/ggml-vocab-phi-3.gguf"},
+                               {"models/shakespeare5m-f16.gguf", "models/shakespeare5m.vocab-test"}};
+    for (const auto& suite : suites) {
+        LoadedTokenizer t;
+        if (!t.load(suite[0])) return;
+        DeviceEncoder device(t.file.gguf);
+        const std::vector<std::string> cases = split_cases(test_support::read_text(shared_path(std::string(suite[1]) + ".inp")));
+        std::istringstream expected(test_support::read_text(shared_path(std::string(suite[1]) + ".out")));
+        std::string line;
+        for (const std::string& text : cases) {
+            REQUIRE(std::getline(expected, line));
+            std::string got;
+            for (int32_t id : device.encode(text, false)) got += " " + std::to_string(id);
+            CHECK_MESSAGE(got == line, suite[0], " [", text, "]");
+        }
+        // Random text over ASCII, spaces, and 2-, 3- and 4-byte characters (some not in any
+        // vocabulary: byte fallback), with and without BOS.
+        std::mt19937 rng(7);
+        const char* pieces[] = {"a", "e", "th", " ", "  ", "\n", ".", "7", "\xc3\xa9", "\xe2\x96\x81", "\xe4\xb8\xad", "\xf0\x9f\x99\x82", "\t"};
+        for (int n = 0; n < 200; ++n) {
+            std::string text;
+            for (int k = int(rng() % 40); k > 0; --k) text += pieces[rng() % (sizeof pieces / sizeof pieces[0])];
+            const bool start = n % 2 == 0;
+            CHECK_MESSAGE(device.encode(text, start) == t.tok.encode(text, start, false), suite[0], " [", text, "]");
+        }
+    }
+}
+
+TEST_CASE("the freestanding SentencePiece encoder refuses a byte-level vocabulary and names a full output") {
+    LoadedTokenizer t;
+    if (!t.load("models/shakespeare5m-f16.gguf")) return;
+    DeviceEncoder device(t.file.gguf);
+    int32_t ids[3];
+    Result<int> n = device.encoder.encode(StrView("ROMEO: But soft, what light"), true, ids, 3, device.arena);
+    CHECK(n.status.code == Error::context_full);
+    CHECK(std::string(n.status.detail).find("3 tokens") != std::string::npos);
+    LoadedTokenizer bpe;
+    if (!bpe.load("fixtures/vocab/ggml-vocab-gpt-2.gguf")) return;
+    std::vector<uint8_t> memory(1 << 22);
+    Arena arena(memory.data(), memory.size());
+    TokenText vocabulary;
+    REQUIRE(vocabulary.init(bpe.file.gguf, arena).ok());
+    SentencePieceEncoder encoder;
+    CHECK(encoder.init(bpe.file.gguf, vocabulary, arena).code == Error::unsupported_type);
 }
 
 TEST_CASE("the demo prompt encodes, with BOS, to the PyTorch reference prompt") {
