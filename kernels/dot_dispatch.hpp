@@ -2,6 +2,7 @@
 // kernel (T::dot) is the reference every SIMD kernel is tested against.
 #pragma once
 #include "tinyllm/kernels/cpu_features.hpp"
+#include "tinyllm/kernels/dot_mve.hpp"
 #include "tinyllm/kernels/dot_neon.hpp"
 #include "tinyllm/kernels/dot_x86.hpp"
 #include "tinyllm/kernels/float_neon.hpp"
@@ -113,6 +114,14 @@ DotFn<T> select_dot() {
     if constexpr (T::id == GgmlType::Q8_0) return &hvx::dot_q8_0;
     if constexpr (T::id == GgmlType::Q4_0) return &hvx::dot_q4_0;
 #endif
+#if defined(__ARM_FEATURE_MVE)
+    if constexpr (T::id == GgmlType::Q8_0) return &mve::dot_q8_0;
+    if constexpr (T::id == GgmlType::Q4_0) return &mve::dot_q4_0;
+#if __ARM_FEATURE_MVE & 2
+    if constexpr (T::id == GgmlType::F32) return &mve::dot_f32;
+    if constexpr (T::id == GgmlType::F16) return &mve::dot_f16;
+#endif
+#endif
     return DotTraits<T>::reference;
 }
 
@@ -177,6 +186,9 @@ inline GroupwiseDotQ8 select_groupwise_dot_q8() {
 #if defined(__HVX__)
     return &hvx::groupwise_dot_q8;
 #endif
+#if defined(__ARM_FEATURE_MVE)
+    return &mve::groupwise_dot_q8;
+#endif
     return &groupwise_dot_q8;
 }
 
@@ -206,9 +218,21 @@ inline RoundToFp16Row best_round_to_fp16_row() { return TINYLLM_AVX2_OR(RoundToF
 using DotRowsF16 = void (*)(const uint16_t*, int64_t, int, const uint16_t*, int, float*);
 using WeightedSumF16 = void (*)(const float*, const uint16_t*, int64_t, int, float*, int);
 
-inline DotRowsF16 best_dot_rows_f16() { return TINYLLM_AVX2_OR(DotRowsF16, dot_rows_f16_avx2, dot_rows_f16); }
+inline DotRowsF16 best_dot_rows_f16() {
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+    return &mve::dot_rows_f16;
+#else
+    return TINYLLM_AVX2_OR(DotRowsF16, dot_rows_f16_avx2, dot_rows_f16);
+#endif
+}
 
-inline WeightedSumF16 best_weighted_sum_f16() { return TINYLLM_AVX2_OR(WeightedSumF16, weighted_sum_f16_avx2, weighted_sum_f16); }
+inline WeightedSumF16 best_weighted_sum_f16() {
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+    return &mve::weighted_sum_f16;
+#else
+    return TINYLLM_AVX2_OR(WeightedSumF16, weighted_sum_f16_avx2, weighted_sum_f16);
+#endif
+}
 
 // Float activations against 16-bit rows holding exact copies of f32 weights (type_float.hpp).
 using DotHalfF32 = float (*)(const uint16_t*, const float*, int);
@@ -216,6 +240,8 @@ using DotHalfF32 = float (*)(const uint16_t*, const float*, int);
 inline DotHalfF32 best_dot_f16_f32() {
 #if defined(__aarch64__)
     return &neon::dot_f16_f32;
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+    return &mve::dot_f16_f32;
 #else
     return TINYLLM_AVX2_OR(DotHalfF32, dot_f16_f32_avx2, dot_f16_f32);
 #endif
@@ -229,12 +255,12 @@ inline DotHalfF32 best_dot_bf16_f32() {
 #endif
 }
 
-// Whether those dots widen in vector instructions (F16C, AArch64's fcvtl), so that reading half
+// Whether those dots widen in vector instructions (F16C, AArch64's fcvtl, Helium's vcvtb), so that reading half
 // the bytes is a gain; elsewhere each value widens by bit manipulation in scalar code.
 inline bool half_dots_vectorized() {
 #if defined(__x86_64__) || defined(__i386__)
     return x86::has_avx2();
-#elif defined(__aarch64__)
+#elif defined(__aarch64__) || (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
     return true;
 #else
     return false;
@@ -287,6 +313,8 @@ inline const char* kernel_isa() {
     return arm::has_dotprod() && TINYLLM_NEON_DOTPROD ? "AArch64 NEON + dotprod" : "AArch64 NEON";
 #elif defined(__HVX__)
     return "Hexagon HVX";
+#elif defined(__ARM_FEATURE_MVE)
+    return (__ARM_FEATURE_MVE & 2) ? "Arm Helium (MVE integer and float)" : "Arm Helium (MVE integer)";
 #else
     return "portable";
 #endif
