@@ -119,7 +119,6 @@ DotFn<T> select_dot() {
     if constexpr (T::id == GgmlType::Q4_0) return &mve::dot_q4_0;
 #if __ARM_FEATURE_MVE & 2
     if constexpr (T::id == GgmlType::F32) return &mve::dot_f32;
-    if constexpr (T::id == GgmlType::F16) return &mve::dot_f16;
 #endif
 #endif
     return DotTraits<T>::reference;
@@ -218,21 +217,9 @@ inline RoundToFp16Row best_round_to_fp16_row() { return TINYLLM_AVX2_OR(RoundToF
 using DotRowsF16 = void (*)(const uint16_t*, int64_t, int, const uint16_t*, int, float*);
 using WeightedSumF16 = void (*)(const float*, const uint16_t*, int64_t, int, float*, int);
 
-inline DotRowsF16 best_dot_rows_f16() {
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
-    return &mve::dot_rows_f16;
-#else
-    return TINYLLM_AVX2_OR(DotRowsF16, dot_rows_f16_avx2, dot_rows_f16);
-#endif
-}
+inline DotRowsF16 best_dot_rows_f16() { return TINYLLM_AVX2_OR(DotRowsF16, dot_rows_f16_avx2, dot_rows_f16); }
 
-inline WeightedSumF16 best_weighted_sum_f16() {
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
-    return &mve::weighted_sum_f16;
-#else
-    return TINYLLM_AVX2_OR(WeightedSumF16, weighted_sum_f16_avx2, weighted_sum_f16);
-#endif
-}
+inline WeightedSumF16 best_weighted_sum_f16() { return TINYLLM_AVX2_OR(WeightedSumF16, weighted_sum_f16_avx2, weighted_sum_f16); }
 
 // Float activations against 16-bit rows holding exact copies of f32 weights (type_float.hpp).
 using DotHalfF32 = float (*)(const uint16_t*, const float*, int);
@@ -240,8 +227,6 @@ using DotHalfF32 = float (*)(const uint16_t*, const float*, int);
 inline DotHalfF32 best_dot_f16_f32() {
 #if defined(__aarch64__)
     return &neon::dot_f16_f32;
-#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
-    return &mve::dot_f16_f32;
 #else
     return TINYLLM_AVX2_OR(DotHalfF32, dot_f16_f32_avx2, dot_f16_f32);
 #endif
@@ -255,12 +240,12 @@ inline DotHalfF32 best_dot_bf16_f32() {
 #endif
 }
 
-// Whether those dots widen in vector instructions (F16C, AArch64's fcvtl, Helium's vcvtb), so that reading half
+// Whether those dots widen in vector instructions (F16C, AArch64's fcvtl), so that reading half
 // the bytes is a gain; elsewhere each value widens by bit manipulation in scalar code.
 inline bool half_dots_vectorized() {
 #if defined(__x86_64__) || defined(__i386__)
     return x86::has_avx2();
-#elif defined(__aarch64__) || (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
+#elif defined(__aarch64__)
     return true;
 #else
     return false;
