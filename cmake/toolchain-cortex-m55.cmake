@@ -7,7 +7,9 @@ set(CMAKE_C_COMPILER arm-none-eabi-gcc)
 set(CMAKE_CXX_COMPILER arm-none-eabi-g++)
 set(CMAKE_ASM_COMPILER arm-none-eabi-gcc)
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
-set(TINYLLM_MCU_FLAGS "-mcpu=cortex-m55 -mfloat-abi=hard --specs=picolibcpp.specs")
+# -fno-if-conversion2: GCC 12 otherwise puts scalar vcvt conversions in IT blocks at -Os, which
+# the assembler refuses for cores with Helium.
+set(TINYLLM_MCU_FLAGS "-mcpu=cortex-m55 -mfloat-abi=hard -fno-if-conversion2 --specs=picolibcpp.specs")
 set(CMAKE_C_FLAGS_INIT "${TINYLLM_MCU_FLAGS}")
 set(CMAKE_CXX_FLAGS_INIT "${TINYLLM_MCU_FLAGS} -fno-exceptions -fno-rtti -fno-threadsafe-statics")
 set(CMAKE_ASM_FLAGS_INIT "${TINYLLM_MCU_FLAGS}")

@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# Builds the bare-metal Cortex-M7 firmware (examples/firmware) with models embedded in flash,
-# runs each under qemu-system-arm (MPS2-AN500, semihosting) and checks the generated ids:
-#  - stories260K-f32 / -f16: the fixtures' llama.cpp greedy ids;
-#  - shakespeare5m-q4_0: the ids the host build of generate prints for the same prompt.
-# Prints flash/RAM sizes and a final 'N passed, M failed' line.
+# Builds the bare-metal firmware (examples/firmware) for a Cortex-M7 (qemu-system-arm -M
+# mps2-an500) and a Cortex-M55 with Helium (-M mps3-an547), models embedded in flash, and runs
+# each under QEMU with -icount shift=0 (one instruction per virtual nanosecond, so the firmware's
+# timings are instruction counts). Checks:
+#  - generated ids: stories260K f32/f16 against the fixtures' llama.cpp greedy ids; stories260K
+#    q8_0, shakespeare5m q4_0 (--pure) and int4-g32 against the host build of generate;
+#  - flash: the engine of a Q8_0/Q4_0 build (TINYLLM_WEIGHT_TYPES) within 64 KiB on the M7;
+#  - cost: M55 instructions per generated token at most half the M7's for the q8_0 and q4_0
+#    models; stories260K f32 within 2.5 M per generated token on the M7;
+#  - text: a scripted serial chat (prompt lines typed on the UART, encoded on the device) gives
+#    the host's reply ids; a byte-level BPE model prints the host's bytes;
+#  - on the M55: every Helium kernel bit for bit against the generic one, and the on-device
+#    SentencePiece encoder on the SPM vocabulary suites.
+# Prints sizes, a cost table and a final 'N passed, M failed' line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 shared=${TINYLLM_SHARED_DIR:-../shared}
@@ -13,48 +22,117 @@ failed=0
 check() {  # name, expected, actual
   if [ "$2" == "$3" ]; then passed=$((passed + 1)); echo "ok: $1"; else failed=$((failed + 1)); printf 'FAIL: %s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3"; fi
 }
+check_true() {  # name, condition (python expression)
+  if python3 -c "import sys; sys.exit(0 if ($2) else 1)"; then passed=$((passed + 1)); echo "ok: $1"; else failed=$((failed + 1)); echo "FAIL: $1 ($2)"; fi
+}
 json_ids() { python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]][:int(sys.argv[3])])))" "$1" "$2" "$3"; }
+if [ ! -d "$shared/fixtures" ]; then echo "skipped: $shared not found"; echo "0 passed, 0 failed"; exit 0; fi
 
-run_firmware() {  # name, model, prompt ids, n -> prints the firmware's output
-  local name=$1 model=$2 prompt=$3 n=$4 dir=build-fw-$1
-  cmake -S examples/firmware -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-cortex-m7.cmake" -DTINYLLM_MODEL="$model" \
-    -DTINYLLM_PROMPT_IDS="$prompt" -DTINYLLM_N_PREDICT="$n" >/dev/null || return 1
-  cmake --build "$dir" >/dev/null || return 1
-  local model_bytes text data bss
-  model_bytes=$(stat -c %s "$model")
-  read -r text data bss < <(arm-none-eabi-size "$dir/firmware" | awk 'NR == 2 {print $1, $2, $3}')
-  local engine
-  engine=$(arm-none-eabi-size "$dir/CMakeFiles/firmware.dir/main.cpp.obj" | awk 'NR == 2 {print $1}')
-  echo "size $name: code $(( (text - model_bytes) / 1024 )) KiB flash, of which engine $(( engine / 1024 )) KiB (+ model $(( model_bytes / 1024 )) KiB), static RAM $(( (data + bss) / 1024 )) KiB" >&2
-  timeout 600 qemu-system-arm -M mps2-an500 -nographic -semihosting-config enable=on,target=native -kernel "$dir/firmware" 2>&1 | tr -d "\r"
+declare -A machine=([m7]=mps2-an500 [m55]=mps3-an547) toolchain=([m7]=cortex-m7 [m55]=cortex-m55)
+qemu() {  # core, elf, [extra qemu args...]
+  local core=$1 elf=$2
+  shift 2
+  timeout 900 qemu-system-arm -M "${machine[$core]}" -display none -monitor none -serial stdio -icount shift=0 \
+    -semihosting-config enable=on,target=native -kernel "$elf" "$@" 2>&1 | tr -d '\r'
+}
+declare -A per_token flash
+# run_firmware core name model prompt-ids [cmake args...]: builds and runs, the output in
+# build-fw/CORE-NAME.txt; records the instructions per token and the flash bytes.
+run_firmware() {
+  local core=$1 name=$2 model=$3 prompt=$4 dir=build-fw/$1-$2
+  shift 4
+  : > "$dir.txt"
+  cmake -S examples/firmware -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-${toolchain[$core]}.cmake" \
+    -DTINYLLM_MODEL="$model" -DTINYLLM_PROMPT_IDS="$prompt" -DTINYLLM_N_PREDICT=32 "$@" >/dev/null && cmake --build "$dir" >/dev/null || return 1
+  flash[$core-$name]=$(python3 scripts/firmware_flash.py "$dir/firmware.map")
+  qemu "$core" "$dir/firmware" </dev/null > "$dir.txt"
+  per_token[$core-$name]=$(sed -n 's/^time: \([0-9]*\) ns per prompt token, \([0-9]*\) ns per generated token/\1 \2/p' "$dir.txt")
+  sed -n '/^model:/p;/^ids:/p' "$dir.txt"
+}
+fixture_check() {  # core name: stories260K against llama.cpp's greedy ids
+  run_firmware "$1" "stories260K-$2" "$shared/fixtures/gguf/stories260K-$2.gguf" "$stories_prompt"
+  check "$1 stories260K-$2: llama.cpp's greedy ids" "ids: $(json_ids "$shared/fixtures/gguf/stories260K-$2.ref.json" greedy 32)" \
+    "$(grep -a '^ids:' "build-fw/$1-stories260K-$2.txt")"
+}
+host_check() {  # core name model prompt [cmake args]: against the host build of generate
+  local core=$1 name=$2 model=$3 prompt=$4 host
+  shift 4
+  host=$(build/examples/generate -m "$model" --prompt-ids "$prompt" -n 32 --temp 0 --print-ids 2>/dev/null)
+  run_firmware "$core" "$name" "$model" "$prompt" "$@"
+  check "$core $name: the host's ids" "ids: $host" "$(grep -a '^ids:' "build-fw/$core-$name.txt")"
 }
 
-if [ ! -d "$shared/fixtures" ]; then echo "skipped: $shared not found"; echo "0 passed, 0 failed"; exit 0; fi
+# Host tools and the models made from the shared ones.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build --target generate quantize make_random_model >/dev/null || exit 1
+models=build-fw/models
+mkdir -p "$models"
+build/examples/quantize "$shared/fixtures/gguf/stories260K-f32.gguf" "$models/stories260K-q8_0.gguf" q8_0 >/dev/null
+build/examples/quantize "$shared/models/shakespeare5m-f16.gguf" "$models/shakespeare5m-q4_0-pure.gguf" q4_0 --pure >/dev/null
+build/examples/quantize "$shared/models/shakespeare5m-f16.gguf" "$models/shakespeare5m-int4-g32.gguf" int4 --group-size 32 >/dev/null
 stories_prompt=1,403,407,261,378,275,289,268
-for t in f32 f16; do
-  out=$(run_firmware stories260K-$t "$shared/fixtures/gguf/stories260K-$t.gguf" $stories_prompt 32)
-  echo "$out" | sed -n '1p;/^ids:/p'
-  check "stories260K-$t firmware greedy ids" "ids: $(json_ids "$shared/fixtures/gguf/stories260K-$t.ref.json" greedy 32)" "$(grep -a '^ids:' <<<"$out")"
+shakespeare_prompt=$(python3 -c "import json; print(','.join(map(str, json.load(open('$shared/models/shakespeare5m.torch.json'))['prompt'])))")
+
+for core in m7 m55; do
+  fixture_check $core f32
+  fixture_check $core f16
+  host_check $core stories260K-q8_0 "$models/stories260K-q8_0.gguf" $stories_prompt
+  host_check $core shakespeare5m-q4_0 "$models/shakespeare5m-q4_0-pure.gguf" "$shakespeare_prompt" -DTINYLLM_WEIGHT_TYPES=Q8_0,Q4_0
+  host_check $core shakespeare5m-int4-g32 "$models/shakespeare5m-int4-g32.gguf" "$shakespeare_prompt"
 done
 
-# shakespeare5m-q4_0 (2.9 MB) fits the board's 4 MiB flash: compare with the host build.
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build --target generate >/dev/null
-prompt=$(python3 -c "import json; print(','.join(map(str, json.load(open('$shared/models/shakespeare5m.torch.json'))['prompt'])))")
-host=$(build/examples/generate -m "$shared/models/shakespeare5m-q4_0.gguf" --prompt-ids "$prompt" -n 32 --temp 0 --print-ids 2>/dev/null)
-out=$(run_firmware shakespeare5m-q4_0 "$shared/models/shakespeare5m-q4_0.gguf" "$prompt" 32)
-echo "$out" | sed -n '1,2p;/^ids:/p'
-check "shakespeare5m-q4_0 firmware ids equal the x86 ids" "ids: $host" "$(grep -a '^ids:' <<<"$out")"
+# Flash: the engine of the Q8_0/Q4_0 build, and of the full build (every type).
+read -r _ q4_engine _ q4_picolibc _ q4_runtime _ <<<"${flash[m7-shakespeare5m-q4_0]}"
+read -r _ full_engine _ _ _ full_runtime _ <<<"${flash[m7-stories260K-f32]}"
+echo "flash (Cortex-M7, -Os): Q8_0/Q4_0 build: engine $q4_engine + compiler runtime $q4_runtime bytes (picolibc $q4_picolibc);" \
+  "full build: engine $full_engine + runtime $full_runtime bytes"
+check_true "m7 Q8_0/Q4_0 engine and runtime within 64 KiB" "$q4_engine + $q4_runtime <= 65536"
 
-# Text through the freestanding detokenizer: a byte-level BPE vocabulary (multi-byte characters
-# split across tokens) prints the same bytes as the host's generate.
-cmake --build build --target make_random_model >/dev/null
-bpe=build-fw-bpe-model/chatml-q8_0.gguf
-mkdir -p build-fw-bpe-model
+# Cost: instructions per token (QEMU -icount shift=0), and the rate they imply at 480 MHz if
+# every instruction took one cycle (not a measured speed).
+printf '%-26s %-4s %14s %14s %12s\n' model core prompt/token generated/token "tok/s@480MHz"
+for name in stories260K-f32 stories260K-f16 stories260K-q8_0 shakespeare5m-q4_0 shakespeare5m-int4-g32; do
+  for core in m7 m55; do
+    read -r prompt_cost token_cost <<<"${per_token[$core-$name]:-0 0}"
+    printf '%-26s %-4s %14s %14s %12s\n' "$name" "$core" "$prompt_cost" "$token_cost" "$(python3 -c "print(f'{480e6 / max($token_cost, 1):.0f}')")"
+  done
+done
+check_true "m7 stories260K-f32 within 2.5 M instructions per generated token" "${per_token[m7-stories260K-f32]#* } <= 2500000"
+for name in stories260K-q8_0 shakespeare5m-q4_0; do
+  check_true "m55 $name at most half the m7's instructions per generated token" "${per_token[m55-$name]#* } * 2 <= ${per_token[m7-$name]#* }"
+done
+
+# Text: a serial chat typed on the UART (the demo's q4_0 file) gives generate -p's reply ids.
+chat_prompt="ROMEO: But soft, what light"
+host=$(build/examples/generate -m "$shared/models/shakespeare5m-q4_0.gguf" -p "$chat_prompt" -n 32 --temp 0 --print-ids 2>/dev/null)
+dir=build-fw/m7-chat
+cmake -S examples/firmware -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-cortex-m7.cmake" \
+  -DTINYLLM_MODEL="$shared/models/shakespeare5m-q4_0.gguf" -DTINYLLM_PROMPT_IDS= -DTINYLLM_N_PREDICT=32 >/dev/null && cmake --build "$dir" >/dev/null
+chat=$(printf '%s\nJULIET: Ay me\n\n' "$chat_prompt" | qemu m7 "$dir/firmware")
+echo "$chat" | grep -a '^> \|^encoder:\|^ids:'
+check "m7 serial chat: the first reply's ids equal generate -p's" "ids: $host" "$(grep -a '^ids:' <<<"$chat" | head -1)"
+check "m7 serial chat: a second line continues the conversation" "2" "$(grep -ac '^ids: [0-9]' <<<"$chat")"
+
+# Text out through the freestanding detokenizer: a byte-level BPE vocabulary (multi-byte
+# characters split across tokens) prints the host's bytes.
+bpe=$models/chatml-q8_0.gguf
 build/examples/make_random_model "$bpe" --preset small --vocab-type chatml --type q8_0 >/dev/null
-build/examples/generate -m "$bpe" --prompt-ids 1,300,400,500 -n 32 --temp 0 2>/dev/null | tr -d '\r' > build-fw-bpe-model/host.txt
-run_firmware chatml-q8_0 "$PWD/$bpe" 1,300,400,500 32 > build-fw-bpe-model/firmware.txt
-check "byte-level BPE text on the firmware equals the host's" "same" "$(python3 scripts/same_generated_text.py build-fw-bpe-model/firmware.txt build-fw-bpe-model/host.txt)"
+build/examples/generate -m "$bpe" --prompt-ids 1,300,400,500 -n 32 --temp 0 2>/dev/null | tr -d '\r' > "$models/host.txt"
+run_firmware m7 chatml-q8_0 "$PWD/$bpe" 1,300,400,500
+check "m7 byte-level BPE text equals the host's" "same" "$(python3 scripts/same_generated_text.py build-fw/m7-chatml-q8_0.txt "$models/host.txt")"
+
+# On the M55: the Helium kernels against the generic ones, and the encoder on the SPM suites.
+cmake -S tests/firmware -B build-fw/m55-tests -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-cortex-m55.cmake" >/dev/null &&
+  cmake --build build-fw/m55-tests >/dev/null
+out=$(qemu m55 build-fw/m55-tests/check_kernels)
+echo "$out" | tail -1
+check "m55 Helium kernels bit for bit" "kernels: 0 failed" "$(sed -n 's/^kernels: [0-9]* passed, \([0-9]*\) failed/kernels: \1 failed/p' <<<"$out")"
+for suite in fixtures/vocab/ggml-vocab-llama-spm.gguf:fixtures/vocab/ggml-vocab-llama-spm.gguf \
+  fixtures/vocab/ggml-vocab-phi-3.gguf:fixtures/vocab/ggml-vocab-phi-3.gguf models/shakespeare5m-f16.gguf:models/shakespeare5m.vocab-test; do
+  vocab=$shared/${suite%%:*} cases=$shared/${suite#*:}
+  out=$(qemu m55 build-fw/m55-tests/encode_suite -append "$vocab $cases.inp $cases.out")
+  echo "$out" | tail -1
+  check "m55 encoder on $(basename "$cases")" "0 failed" "$(sed -n 's/^encode: [0-9]* passed, \([0-9]*\) failed.*/\1 failed/p' <<<"$out")"
+done
 
 echo "firmware: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,10 +1,15 @@
-// Bare-metal firmware: runs the GGUF model linked into flash on a prompt and prints the
-// generated text and ids over semihosting. No heap, no exceptions, no threads: the engine's
-// only memory is the static arena below.
+// Bare-metal firmware running the GGUF model linked into flash, in one of two modes:
+//  - prompt ids compiled in (TINYLLM_PROMPT_IDS): generates once and prints the text and ids;
+//  - chat (no TINYLLM_PROMPT_IDS): reads prompt lines typed on the board's UART, encodes them on
+//    the device (SentencePiece vocabularies), and streams each reply as text, the conversation
+//    kept across lines; an empty line ends the session.
+// Output goes through semihosting, with the time per prompt and generated token from the board
+// timer. No heap, no exceptions, no threads: the only memory is the static arena below.
 #include <stdint.h>
 #include <stdio.h>
 
 #include "tinyllm/engine.hpp"
+#include "tinyllm/text/sentencepiece.hpp"
 
 extern "C" const unsigned char tinyllm_model_data[];
 extern "C" const unsigned char tinyllm_model_end[];
@@ -12,9 +17,46 @@ extern "C" const unsigned char tinyllm_model_end[];
 namespace {
 
 alignas(64) uint8_t arena[TINYLLM_ARENA_BYTES];
-
-constexpr int32_t prompt[] = {TINYLLM_PROMPT_IDS};
 constexpr int max_tokens = TINYLLM_N_PREDICT;
+
+// The board timer: SysTick counting the core clock (TINYLLM_CORE_CLOCK_HZ), its wraps counted by
+// its interrupt. Under qemu-system-arm -icount shift=0 the board's time advances 1 ns per
+// executed instruction, so the generator's timings are instruction counts.
+struct SysTick {
+    volatile uint32_t csr, rvr, cvr, calib;
+};
+SysTick& systick = *reinterpret_cast<SysTick*>(0xE000E010);
+volatile uint32_t& icsr = *reinterpret_cast<volatile uint32_t*>(0xE000ED04);
+constexpr uint32_t systick_pending = 1u << 26;
+constexpr uint32_t systick_period = 1u << 24;
+volatile uint32_t systick_wraps = 0;
+
+void start_clock() {
+    systick.rvr = systick_period - 1;
+    systick.cvr = 0;
+    systick.csr = 7;  // core clock, interrupt on wrap, enabled
+}
+
+uint64_t clock_ns() {
+    // A count of 0 (before the first reload, or at a wrap) or a wrap whose interrupt has not
+    // run yet would be read against the wrong wrap count: read again until neither holds.
+    uint32_t wraps, count;
+    do {
+        wraps = systick_wraps;
+        count = systick.cvr;
+    } while (count == 0 || (icsr & systick_pending) || wraps != systick_wraps);
+    const uint64_t ticks = uint64_t(wraps) * systick_period + (systick_period - 1 - count);
+    return ticks * 1000000000u / TINYLLM_CORE_CLOCK_HZ;
+}
+
+// A loop of 2,000,000 instructions (1,000,000 x subs + bne), timed: under -icount shift=0 it
+// reads 2,000,000 ns when TINYLLM_CORE_CLOCK_HZ is the board's clock, which checks the timings.
+uint64_t time_known_loop() {
+    const uint64_t t0 = clock_ns();
+    uint32_t n = 1000000;
+    __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+r"(n) : : "cc");
+    return clock_ns() - t0;
+}
 
 struct Output {
     int32_t ids[max_tokens];
@@ -33,26 +75,111 @@ int fail(const char* what, const tinyllm::Status& st) {
     return 1;
 }
 
-} // namespace
-
-int main() {
-    const tinyllm::ByteSpan model{tinyllm_model_data, size_t(tinyllm_model_end - tinyllm_model_data)};
-    tinyllm::EngineOptions options;
-    options.n_ctx = 64;
-    options.n_batch = 8;
-    options.sampling.temperature = 0.0f;
-    tinyllm::Result<size_t> need = tinyllm::Engine::required_arena_bytes(model, options);
-    if (!need) return fail("model", need.status);
-    static tinyllm::Engine engine;
-    tinyllm::Status st = engine.open(model, arena, sizeof arena, options);
-    if (!st) return fail("open", st);
-    printf("model: %u bytes in flash, %d layers, vocab %d; arena %u of %u bytes\n", unsigned(model.size), engine.config()->n_layer,
-           engine.config()->n_vocab, unsigned(*need), unsigned(sizeof arena));
+// Generates a reply to `prompt` after the conversation so far, printing its text, ids and time.
+tinyllm::Status reply(tinyllm::Engine& engine, const int32_t* prompt, int n_prompt) {
     static Output out;
+    out.count = 0;
     printf("text:");
-    if (!(st = engine.generate(prompt, int(sizeof prompt / sizeof prompt[0]), max_tokens, on_token, &out))) return fail("generate", st);
+    tinyllm::Status st = engine.generate(prompt, n_prompt, max_tokens, on_token, &out);
+    if (!st) return st;
     printf("\nids: ");
     for (int i = 0; i < out.count; ++i) printf(i ? ",%ld" : "%ld", long(out.ids[i]));
     printf("\n");
+    const tinyllm::GenerationStats& stats = engine.generator().stats();
+    if (stats.n_generated > 1)
+        printf("time: %llu ns per prompt token, %llu ns per generated token\n", (unsigned long long)(stats.prompt_ns / unsigned(stats.n_prompt)),
+               (unsigned long long)((stats.generation_ns - stats.first_token_ns) / unsigned(stats.n_generated - 1)));
+    return st;
+}
+
+#ifdef TINYLLM_PROMPT_IDS
+constexpr int32_t prompt[] = {TINYLLM_PROMPT_IDS};
+
+int run(tinyllm::Engine& engine, tinyllm::Arena&) {
+    const tinyllm::Status st = reply(engine, prompt, int(sizeof prompt / sizeof prompt[0]));
+    return st ? 0 : fail("generate", st);
+}
+#else
+// The board's UART (CMSDK APB UART: data, state, control, interrupt status, baud divider),
+// polled for typed characters.
+struct Uart {
+    volatile uint32_t data, state, ctrl, intstatus, bauddiv;
+};
+Uart& uart = *reinterpret_cast<Uart*>(TINYLLM_UART_BASE);
+
+// Reads one line (without its end) into line, at most capacity - 1 bytes; returns its length.
+size_t read_line(char* line, size_t capacity) {
+    size_t n = 0;
+    for (;;) {
+        while (!(uart.state & 2)) {}  // receive buffer full
+        const char c = char(uart.data & 0xff);
+        if (c == '\n') break;
+        if (c != '\r' && n + 1 < capacity) line[n++] = c;
+    }
+    line[n] = 0;
+    return n;
+}
+
+int run(tinyllm::Engine& engine, tinyllm::Arena& memory) {
+    uart.bauddiv = 16;
+    uart.ctrl = 3;  // receive and transmit enabled
+    const tinyllm::ByteSpan model{tinyllm_model_data, size_t(tinyllm_model_end - tinyllm_model_data)};
+    tinyllm::gguf::File header;
+    tinyllm::Status st = tinyllm::gguf::read_header(model, header);
+    static tinyllm::SentencePieceEncoder encoder;
+    if (!st || !(st = encoder.init(header, *engine.vocabulary(), memory))) return fail("encoder", st);
+    printf("chat: type a line; an empty line ends\n");
+    static char line[256];
+    static int32_t ids[sizeof line + 1];
+    bool start = true;
+    for (;;) {
+        printf("> ");
+        fflush(stdout);
+        const size_t n = read_line(line, sizeof line);
+        if (n == 0) break;
+        printf("%s\n", line);
+        const size_t mark = memory.used();
+        const tinyllm::Result<int> n_ids = encoder.encode(tinyllm::StrView(line, n), start, ids, int(sizeof ids / sizeof ids[0]), memory);
+        if (!n_ids) return fail("encode", n_ids.status);
+        printf("encoder: %d ids, %u bytes of scratch\n", *n_ids, unsigned(memory.peak() - mark));
+        start = false;
+        st = reply(engine, ids, *n_ids);
+        if (st.code == tinyllm::Error::context_full) {  // the conversation filled the context: start a new one
+            printf("\n(context full: a new conversation)\n");
+            engine.generator().reset();
+            start = true;
+            continue;
+        }
+        if (!st) return fail("generate", st);
+    }
     return 0;
+}
+#endif
+
+} // namespace
+
+extern "C" void arm_systick_isr() { systick_wraps = systick_wraps + 1; }
+
+int main() {
+    start_clock();
+    printf("clock: a loop of 2000000 instructions took %llu ns\n", (unsigned long long)time_known_loop());
+    const tinyllm::ByteSpan model{tinyllm_model_data, size_t(tinyllm_model_end - tinyllm_model_data)};
+    tinyllm::EngineOptions options;
+    options.n_ctx = TINYLLM_N_CTX;
+    options.n_batch = 8;
+    options.sampling.temperature = 0.0f;
+    options.generation.clock_ns = clock_ns;
+    tinyllm::Result<size_t> need = tinyllm::Engine::required_arena_bytes(model, options);
+    if (!need) return fail("model", need.status);
+    if (tinyllm::Arena::align_up(*need, 64) > sizeof arena) return fail("model", tinyllm::Status::fail(tinyllm::Error::out_of_memory, "the engine needs ", uint64_t(*need), " bytes"));
+    static tinyllm::Engine engine;
+    tinyllm::Status st = engine.open(model, arena, *need, options);
+    if (!st) return fail("open", st);
+    printf("model: %u bytes in flash, %d layers, vocab %d; engine arena %u of %u bytes\n", unsigned(model.size), engine.config()->n_layer,
+           engine.config()->n_vocab, unsigned(*need), unsigned(sizeof arena));
+    const size_t used = tinyllm::Arena::align_up(*need, 64);
+    tinyllm::Arena rest(arena + used, sizeof arena - used);  // what the engine leaves: the chat's encoder
+    const int status = run(engine, rest);
+    if (rest.peak()) printf("encoder: %u bytes of arena in all\n", unsigned(rest.peak()));
+    return status;
 }
