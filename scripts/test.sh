@@ -2,7 +2,7 @@
 # The whole test suite: the host tests (unit tests, reference comparisons, CLI contracts, layering
 # and freestanding checks, fuzz regressions), the readers and the Engine under ASan/UBSan, a
 # bounded libFuzzer pass over every fuzz target (TINYLLM_FUZZ_SECONDS each, default 10;
-# scripts/fuzz.sh runs longer ones), the bare-metal Cortex-M7 firmware under qemu-system-arm, the
+# scripts/fuzz.sh runs longer ones), the bare-metal Cortex-M7 and M55 firmware under qemu-system-arm, the
 # Hexagon HVX kernels and engine under qemu-hexagon, and the aarch64 (Pi 4 and Pi 5 cores) and
 # armhf cross builds under qemu-user. Installs what it needs from Debian packages. Exits non-zero
 # on any failure.
