@@ -37,17 +37,19 @@ qemu() {  # core, elf, [extra qemu args...]
 }
 declare -A per_token flash
 # run_firmware core name model prompt-ids [cmake args...]: builds and runs, the output in
-# build-fw/CORE-NAME.txt; records the instructions per token and the flash bytes.
+# build-fw/CORE-NAME.txt; records the instructions per token and the flash bytes. Builds with
+# the same prompt and options share a folder: another model only relinks.
 run_firmware() {
-  local core=$1 name=$2 model=$3 prompt=$4 dir=build-fw/$1-$2
+  local core=$1 name=$2 model=$3 prompt=$4 dir
   shift 4
-  : > "$dir.txt"
+  dir=build-fw/$core-$(echo "$prompt $*" | cksum | cut -d' ' -f1)
+  : > "build-fw/$core-$name.txt"
   cmake -S examples/firmware -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-${toolchain[$core]}.cmake" \
     -DTINYLLM_MODEL="$model" -DTINYLLM_PROMPT_IDS="$prompt" -DTINYLLM_N_PREDICT=32 "$@" >/dev/null && cmake --build "$dir" >/dev/null || return 1
   flash[$core-$name]=$(python3 scripts/firmware_flash.py "$dir/firmware.map")
-  qemu "$core" "$dir/firmware" </dev/null > "$dir.txt"
-  per_token[$core-$name]=$(sed -n 's/^time: \([0-9]*\) ns per prompt token, \([0-9]*\) ns per generated token/\1 \2/p' "$dir.txt")
-  sed -n '/^model:/p;/^ids:/p' "$dir.txt"
+  qemu "$core" "$dir/firmware" </dev/null > "build-fw/$core-$name.txt"
+  per_token[$core-$name]=$(sed -n 's/^time: \([0-9]*\) ns per prompt token, \([0-9]*\) ns per generated token/\1 \2/p' "build-fw/$core-$name.txt")
+  sed -n '/^model:/p;/^ids:/p' "build-fw/$core-$name.txt"
 }
 fixture_check() {  # core name: stories260K against llama.cpp's greedy ids
   run_firmware "$1" "stories260K-$2" "$shared/fixtures/gguf/stories260K-$2.gguf" "$stories_prompt"
@@ -101,16 +103,19 @@ for name in stories260K-q8_0 shakespeare5m-q4_0; do
   check_true "m55 $name at most half the m7's instructions per generated token" "${per_token[m55-$name]#* } * 2 <= ${per_token[m7-$name]#* }"
 done
 
-# Text: a serial chat typed on the UART (the demo's q4_0 file) gives generate -p's reply ids.
-chat_prompt="ROMEO: But soft, what light"
-host=$(build/examples/generate -m "$shared/models/shakespeare5m-q4_0.gguf" -p "$chat_prompt" -n 32 --temp 0 --print-ids 2>/dev/null)
-dir=build-fw/m7-chat
-cmake -S examples/firmware -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-cortex-m7.cmake" \
-  -DTINYLLM_MODEL="$shared/models/shakespeare5m-q4_0.gguf" -DTINYLLM_PROMPT_IDS= -DTINYLLM_N_PREDICT=32 >/dev/null && cmake --build "$dir" >/dev/null
-chat=$(printf '%s\nJULIET: Ay me\n\n' "$chat_prompt" | qemu m7 "$dir/firmware")
-echo "$chat" | grep -a '^> \|^encoder:\|^ids:'
-check "m7 serial chat: the first reply's ids equal generate -p's" "ids: $host" "$(grep -a '^ids:' <<<"$chat" | head -1)"
-check "m7 serial chat: a second line continues the conversation" "2" "$(grep -ac '^ids: [0-9]' <<<"$chat")"
+# Text: a serial chat typed on each board's UART gives generate -p's reply ids.
+chat_prompt="Once upon a time, there was a little"
+chat_model=$shared/fixtures/gguf/stories260K-f32.gguf
+host=$(build/examples/generate -m "$chat_model" -p "$chat_prompt" -n 32 --temp 0 --print-ids 2>/dev/null)
+for core in m7 m55; do
+  dir=build-fw/$core-chat
+  cmake -S examples/firmware -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-${toolchain[$core]}.cmake" \
+    -DTINYLLM_MODEL="$chat_model" -DTINYLLM_PROMPT_IDS= -DTINYLLM_N_PREDICT=32 >/dev/null && cmake --build "$dir" >/dev/null
+  printf '%s\nShe liked to\n\n' "$chat_prompt" | qemu $core "$dir/firmware" > "$dir.txt"
+  grep -a '^> \|^encoder:\|^ids:' "$dir.txt"
+  check "$core serial chat: the first reply's ids equal generate -p's" "ids: $host" "$(grep -a '^ids:' "$dir.txt" | head -1)"
+  check "$core serial chat: a second line continues the conversation" "2" "$(grep -ac '^ids: [0-9]' "$dir.txt")"
+done
 
 # Text out through the freestanding detokenizer: a byte-level BPE vocabulary (multi-byte
 # characters split across tokens) prints the host's bytes.
