@@ -106,8 +106,8 @@ inline bool groupwise_takes_q8(const GroupwiseLayout& l) { return l.cols % 32 ==
 // exact; sum((q - zero) * d * a) = d * dot(q, a) - zero * (d * sum(a)).
 inline float groupwise_dot_q8(const GroupwiseLayout& l, const GroupwiseRow& row, const BlockQ8* a) {
     float total = 0.0f;
-    const int64_t blocks_per_group = l.group / 32, n_blocks = l.cols / 32;
-    for (int64_t g = 0; g < l.groups(); ++g) {
+    const int64_t blocks_per_group = l.group / 32, groups = l.groups(), n_blocks = l.cols / 32;
+    for (int64_t g = 0; g < groups; ++g) {
         const float scale = l.scale(row.scales, g);
         const float zero = row.zeros ? float(row.zeros[g]) : 0.0f;
         const int64_t end = (g + 1) * blocks_per_group < n_blocks ? (g + 1) * blocks_per_group : n_blocks;  // tail group

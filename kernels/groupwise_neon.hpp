@@ -14,9 +14,9 @@ namespace tinyllm::neon {
 template <class I>
 inline float groupwise_dot_q8_with(const GroupwiseLayout& l, const GroupwiseRow& row, const BlockQ8* a) {
     const int8x16_t eight = vdupq_n_s8(8);
-    const int64_t per_group = l.group / 32, n_blocks = l.cols / 32;
+    const int64_t per_group = l.group / 32, groups = l.groups(), n_blocks = l.cols / 32;
     float total = 0.0f;
-    for (int64_t g = 0; g < l.groups(); ++g) {
+    for (int64_t g = 0; g < groups; ++g) {
         const float scale = l.scale(row.scales, g);
         const float zero = row.zeros ? float(row.zeros[g]) : 0.0f;
         const int64_t end = (g + 1) * per_group < n_blocks ? (g + 1) * per_group : n_blocks;  // tail group
