@@ -88,22 +88,21 @@ struct DeviceEncoder {
     SentencePieceEncoder encoder;
     std::vector<uint8_t> memory;
     Arena arena;
-    explicit DeviceEncoder(const gguf::File& f) : memory(TokenText::required_bytes(f) + SentencePieceEncoder::required_bytes(1 << 20) + (1 << 22)),
-                                                 arena(memory.data(), memory.size()) {
+    explicit DeviceEncoder(const gguf::File& f) : memory(TokenText::required_bytes(f) + (8 << 20)), arena(memory.data(), memory.size()) {
         REQUIRE(vocabulary.init(f, arena).ok());
         Status st = encoder.init(f, vocabulary, arena);
         REQUIRE_MESSAGE(st.ok(), std::string(st.detail));
     }
-    std::vector<int32_t> encode(const std::string& text, bool start) {
+    std::vector<int32_t> encode(const std::string& text, bool add_special, bool parse_special) {
         std::vector<int32_t> ids(text.size() * 4 + 2);
-        Result<int> n = encoder.encode(StrView(text.data(), text.size()), start, ids.data(), int(ids.size()), arena);
+        Result<int> n = encoder.encode(StrView(text.data(), text.size()), add_special, parse_special, ids.data(), int(ids.size()), arena);
         REQUIRE_MESSAGE(n.ok(), std::string(n.status.detail));
         ids.resize(size_t(*n));
         return ids;
     }
 };
 
-TEST_CASE("the freestanding SentencePiece encoder gives llama.cpp's ids on the SPM suites and the host's on random text") {
+TEST_CASE("the freestanding SentencePiece encoder gives llama.cpp's ids on the SPM suites and the host's on random text and special tokens") {
     const char* suites[][2] = {{"fixtures/vocab/ggml-vocab-llama-spm.gguf", "fixtures/vocab/ggml-vocab-llama-spm.gguf"},
                                {"fixtures/vocab/ggml-vocab-phi-3.gguf", "fixtures/vocab/ggml-vocab-phi-3.gguf"},
                                {"models/shakespeare5m-f16.gguf", "models/shakespeare5m.vocab-test"}};
@@ -117,18 +116,20 @@ TEST_CASE("the freestanding SentencePiece encoder gives llama.cpp's ids on the S
         for (const std::string& text : cases) {
             REQUIRE(std::getline(expected, line));
             std::string got;
-            for (int32_t id : device.encode(text, false)) got += " " + std::to_string(id);
+            for (int32_t id : device.encode(text, false, false)) got += " " + std::to_string(id);
             CHECK_MESSAGE(got == line, suite[0], " [", text, "]");
         }
-        // Random text over ASCII, spaces, and 2-, 3- and 4-byte characters (some not in any
-        // vocabulary: byte fallback), with and without BOS.
+        // Random text over ASCII, spaces, 2-, 3- and 4-byte characters (some not in any
+        // vocabulary: byte fallback) and special tokens' text, with and without BOS and
+        // special-token parsing.
         std::mt19937 rng(7);
-        const char* pieces[] = {"a", "e", "th", " ", "  ", "\n", ".", "7", "\xc3\xa9", "\xe2\x96\x81", "\xe4\xb8\xad", "\xf0\x9f\x99\x82", "\t"};
-        for (int n = 0; n < 200; ++n) {
+        const char* pieces[] = {"a", "e", "th", " ", "  ", "\n", ".", "7", "\xc3\xa9", "\xe2\x96\x81", "\xe4\xb8\xad", "\xf0\x9f\x99\x82", "\t",
+                                "<s>", "</s>", "<unk>", "<|user|>", "<|end|>", "<0x41>"};
+        for (int n = 0; n < 400; ++n) {
             std::string text;
             for (int k = int(rng() % 40); k > 0; --k) text += pieces[rng() % (sizeof pieces / sizeof pieces[0])];
-            const bool start = n % 2 == 0;
-            CHECK_MESSAGE(device.encode(text, start) == t.tok.encode(text, start, false), suite[0], " [", text, "]");
+            const bool add_special = n % 2 == 0, parse_special = n % 4 < 2;
+            CHECK_MESSAGE(device.encode(text, add_special, parse_special) == t.tok.encode(text, add_special, parse_special), suite[0], " [", text, "]");
         }
     }
 }
@@ -138,7 +139,7 @@ TEST_CASE("the freestanding SentencePiece encoder refuses a byte-level vocabular
     if (!t.load("models/shakespeare5m-f16.gguf")) return;
     DeviceEncoder device(t.file.gguf);
     int32_t ids[3];
-    Result<int> n = device.encoder.encode(StrView("ROMEO: But soft, what light"), true, ids, 3, device.arena);
+    Result<int> n = device.encoder.encode(StrView("ROMEO: But soft, what light"), true, false, ids, 3, device.arena);
     CHECK(n.status.code == Error::context_full);
     CHECK(std::string(n.status.detail).find("3 tokens") != std::string::npos);
     LoadedTokenizer bpe;

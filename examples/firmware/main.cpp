@@ -139,9 +139,10 @@ int run(tinyllm::Engine& engine, tinyllm::Arena& memory) {
         if (n == 0) break;
         printf("%s\n", line);
         const size_t mark = memory.used();
-        const tinyllm::Result<int> n_ids = encoder.encode(tinyllm::StrView(line, n), start, ids, int(sizeof ids / sizeof ids[0]), memory);
+        // As generate -p: special tokens' text is plain text (user-defined tokens aside).
+        const tinyllm::Result<int> n_ids = encoder.encode(tinyllm::StrView(line, n), start, false, ids, int(sizeof ids / sizeof ids[0]), memory);
         if (!n_ids) return fail("encode", n_ids.status);
-        printf("encoder: %d ids, %u bytes of scratch\n", *n_ids, unsigned(memory.peak() - mark));
+        printf("encoder: %d ids (scratch so far at most %u bytes)\n", *n_ids, unsigned(memory.peak() - mark));
         start = false;
         st = reply(engine, ids, *n_ids);
         if (st.code == tinyllm::Error::context_full) {  // the conversation filled the context: start a new one

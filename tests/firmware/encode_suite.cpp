@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
         char* end = strstr(text, separator);
         char* line_end = strchr(line, '\n');
         if (!end || !line_end) break;
-        const tinyllm::Result<int> n = encoder.encode(tinyllm::StrView(text, size_t(end - text)), false, ids, 4096, arena);
+        const tinyllm::Result<int> n = encoder.encode(tinyllm::StrView(text, size_t(end - text)), false, false, ids, 4096, arena);
         char got[4096 * 7] = "";
         size_t len = 0;
         for (int i = 0; n && i < *n; ++i) len += size_t(snprintf(got + len, sizeof got - len, " %ld", long(ids[i])));

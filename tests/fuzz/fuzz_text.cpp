@@ -1,5 +1,6 @@
 // Fuzz target: the text layer on arbitrary bytes. The first byte picks a vocabulary (loaded once)
-// and options; the rest is encoded (invalid UTF-8 included), its bytes are read as token ids and
+// and options; the rest is encoded (invalid UTF-8 included; with a SentencePiece vocabulary the
+// freestanding encoder must give the host Tokenizer's ids), its bytes are read as token ids and
 // decoded, streamed through a TextStream with a stop string, and formatted as a chat message.
 // A first byte of 0xFF reads the rest as a tokenizer.json instead: a vocabulary it yields is
 // loaded, encodes a few texts, and is written back as JSON.
@@ -15,6 +16,7 @@
 #include "tinyllm/loaders/host/gguf_model_file.hpp"
 #include "tinyllm/loaders/host/tokenizer_json.hpp"
 #include "tinyllm/text/chat_template.hpp"
+#include "tinyllm/text/sentencepiece.hpp"
 #include "tinyllm/text/token_text.hpp"
 #include "tinyllm/text/tokenizer.hpp"
 
@@ -30,6 +32,9 @@ struct Vocabulary {
     std::vector<uint8_t> memory;
     tinyllm::TokenText text;
     tinyllm::TextStream stream;
+    std::vector<uint8_t> encoder_memory;
+    tinyllm::SentencePieceEncoder encoder;
+    bool has_encoder = false;
 };
 
 std::vector<std::unique_ptr<Vocabulary>> load_vocabularies() {
@@ -42,6 +47,11 @@ std::vector<std::unique_ptr<Vocabulary>> load_vocabularies() {
                          tinyllm::TextStream::required_bytes(tinyllm::TokenText::longest_piece(v->file.gguf), 16));
         tinyllm::Arena arena(v->memory.data(), v->memory.size());
         if (!v->text.init(v->file.gguf, arena) || !v->stream.init(v->text.max_token_bytes(), 16, arena)) continue;
+        if (v->text.spelling() == tinyllm::text::Spelling::sentencepiece) {
+            v->encoder_memory.resize(tinyllm::SentencePieceEncoder::required_bytes(v->text));
+            tinyllm::Arena encoder_arena(v->encoder_memory.data(), v->encoder_memory.size());
+            v->has_encoder = v->encoder.init(v->file.gguf, v->text, encoder_arena).ok();
+        }
         out.push_back(std::move(v));
     }
     return out;
@@ -69,7 +79,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1 || vocabularies.empty()) return 0;
     Vocabulary& v = *vocabularies[data[0] % vocabularies.size()];
     const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
-    (void)v.tokenizer.encode(text, data[0] & 0x10, data[0] & 0x20);
+    const std::vector<int32_t> ids = v.tokenizer.encode(text, data[0] & 0x10, data[0] & 0x20);
+    if (v.has_encoder) {
+        std::vector<uint8_t> scratch(tinyllm::SentencePieceEncoder::scratch_bytes(text.size()));
+        tinyllm::Arena arena(scratch.data(), scratch.size());
+        std::vector<int32_t> device(3 * text.size() + 8);  // a byte token per byte, three per space, BOS, EOS
+        tinyllm::Result<int> n = v.encoder.encode(tinyllm::StrView(text.data(), text.size()), data[0] & 0x10, data[0] & 0x20, device.data(),
+                                                  int(device.size()), arena);
+        if (!n || std::vector<int32_t>(device.begin(), device.begin() + *n) != ids) __builtin_trap();  // the host's ids, always
+    }
 
     const tinyllm::StrView stop[] = {tinyllm::StrView(text.data(), text.size() < 3 ? text.size() : 3)};
     if (!v.stream.start(stop, stop[0].empty() ? 0 : 1)) return 0;
