@@ -76,7 +76,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "-m" || a == "--model") o.model = value();
         else if (a == "-f" || a == "--file") o.text_file = value();
         else if (a == "--tokenizer") o.tokenizer = value();
-        else if (a == "-c" || a == "--ctx-size") o.n_ctx = number(a, value(), 2, 1 << 20);
+        else if (a == "-c" || a == "--ctx-size") o.n_ctx = number(a, value(), 3, 1 << 20);  // 3: the least that scores a token
         else if (a == "--chunks") o.max_chunks = number(a, value(), 1, INT32_MAX);
         else if (a == "-b" || a == "--batch-size") o.n_batch = number(a, value(), 1, 1 << 20);
         else if (a == "-t" || a == "--threads") o.threads = number(a, value(), 1, 1024);

@@ -21,6 +21,7 @@ check_error "unknown flag" "unknown argument '--frob'" "$ppl" --frob
 check_error "no model" "no model given" "$ppl" -f x
 check_error "--kl-divergence without its file" "needs the base file" "$ppl" -m x --kl-divergence
 check_error "bad -c" "bad value '1' for -c" "$ppl" -m x -f y -c 1
+check_error "-c 2 scores no token" "bad value '2' for -c (expected an integer in 3.." "$ppl" -m x -f y -c 2
 if [ ! -f "$models/shakespeare5m-f16.gguf" ] || [ ! -f "$text" ]; then
   echo "skipped: $models or $text not found (the llama.cpp comparisons)"
   finish perplexity_cli; exit
