@@ -8,8 +8,8 @@
 // TYPE: q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q6_k q4_k_m (llama.cpp's types and rules), or int8 / int4:
 // tinyllm's groupwise formats (torchao's symmetric quantization, G values per group, default
 // 128 for int4 and 0 = per row for int8), readable by tinyllm only. --pure (as llama-quantize's)
-// puts every matrix in TYPE, the output head and embeddings too, for programs built with that
-// type's kernels only (firmware: TINYLLM_WEIGHT_TYPES).
+// puts the output head and embeddings in TYPE too, for programs built with fewer types' kernels
+// (firmware: TINYLLM_WEIGHT_TYPES); rows TYPE cannot hold fall back as without it.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>

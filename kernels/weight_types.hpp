@@ -32,6 +32,16 @@ bool visit_weight_type(GgmlType t, F&& f) {
     }
 }
 
+// Whether tinyllm has kernels for a type, in this build or not (errors say which).
+template <size_t Row = 0>
+bool weight_type_has_kernels(GgmlType t) {
+    if constexpr (Row == sizeof(ggml_types) / sizeof(ggml_types[0])) {
+        return groupwise_bits(t) != 0;
+    } else {
+        return (WeightType<ggml_types[Row].id>::computed && t == ggml_types[Row].id) || weight_type_has_kernels<Row + 1>(t);
+    }
+}
+
 // groupwise_bits() of the groupwise types this build keeps, 0 for every other type: the test
 // that leads to the groupwise path, so that a build without them has no groupwise code.
 inline int built_groupwise_bits(GgmlType t) {

@@ -37,6 +37,10 @@ TEST_CASE("only the listed weight types are computed") {
     CHECK_FALSE(is_supported_weight_type(GgmlType::Q4_0));
     CHECK_FALSE(is_supported_weight_type(GgmlType::TINYLLM_INT4));
     CHECK(built_groupwise_bits(GgmlType::TINYLLM_INT8) == 0);
+    // Errors tell a type this build leaves out from one tinyllm has no kernels for.
+    CHECK(weight_type_has_kernels(GgmlType::Q4_0));
+    CHECK(weight_type_has_kernels(GgmlType::TINYLLM_INT4));
+    CHECK_FALSE(weight_type_has_kernels(GgmlType::IQ2_XXS));
 }
 
 TEST_CASE("a model in the kept types gives the full build's ids") {

@@ -3,8 +3,10 @@
 //  - chat (no TINYLLM_PROMPT_IDS): reads prompt lines typed on the board's UART, encodes them on
 //    the device (SentencePiece vocabularies), and streams each reply as text, the conversation
 //    kept across lines; an empty line ends the session.
-// Output goes through semihosting, with the time per prompt and generated token from the board
-// timer. No heap, no exceptions, no threads: the only memory is the static arena below.
+// Everything printed goes out on the UART (115200 baud), with the time per prompt and generated
+// token from the board timer. No heap, no exceptions, no threads: the only memory is the static
+// arena below. picolibc's semihosting start-up (the toolchain files') ends QEMU at exit; a board
+// without a debug probe links its plain one (--crt0=minimal) instead.
 #include <stdint.h>
 #include <stdio.h>
 
@@ -18,6 +20,27 @@ namespace {
 
 alignas(64) uint8_t arena[TINYLLM_ARENA_BYTES];
 constexpr int max_tokens = TINYLLM_N_PREDICT;
+
+// The board's UART (CMSDK APB UART: data, state, control, interrupt status, baud divider),
+// polled; stdout writes to it.
+struct Uart {
+    volatile uint32_t data, state, ctrl, intstatus, bauddiv;
+};
+Uart& uart = *reinterpret_cast<Uart*>(TINYLLM_UART_BASE);
+constexpr uint32_t tx_full = 1, rx_full = 2;
+
+void start_uart() {
+    uart.bauddiv = TINYLLM_CORE_CLOCK_HZ / 115200;
+    uart.ctrl = 3;  // transmit and receive enabled
+}
+
+int uart_put(char c, FILE*) {
+    while (uart.state & tx_full) {}
+    uart.data = uint8_t(c);
+    return uint8_t(c);
+}
+
+FILE uart_stream = FDEV_SETUP_STREAM(uart_put, nullptr, nullptr, _FDEV_SETUP_WRITE);
 
 // The board timer: SysTick counting the core clock (TINYLLM_CORE_CLOCK_HZ), its wraps counted by
 // its interrupt. Under qemu-system-arm -icount shift=0 the board's time advances 1 ns per
@@ -37,16 +60,18 @@ void start_clock() {
     systick.csr = 7;  // core clock, interrupt on wrap, enabled
 }
 
+// Called with interrupts enabled (the generator calls it between steps): a count of 0 (before
+// the first reload, or at a wrap) or a wrap whose interrupt has not run yet would be read
+// against the wrong wrap count, so it reads again until neither holds.
 uint64_t clock_ns() {
-    // A count of 0 (before the first reload, or at a wrap) or a wrap whose interrupt has not
-    // run yet would be read against the wrong wrap count: read again until neither holds.
     uint32_t wraps, count;
     do {
         wraps = systick_wraps;
         count = systick.cvr;
     } while (count == 0 || (icsr & systick_pending) || wraps != systick_wraps);
     const uint64_t ticks = uint64_t(wraps) * systick_period + (systick_period - 1 - count);
-    return ticks * 1000000000u / TINYLLM_CORE_CLOCK_HZ;
+    constexpr uint64_t hz = TINYLLM_CORE_CLOCK_HZ;
+    return ticks / hz * 1000000000u + ticks % hz * 1000000000u / hz;  // no overflow for 584 years
 }
 
 // A loop of 2,000,000 instructions (1,000,000 x subs + bne), timed: under -icount shift=0 it
@@ -100,37 +125,34 @@ int run(tinyllm::Engine& engine, tinyllm::Arena&) {
     return st ? 0 : fail("generate", st);
 }
 #else
-// The board's UART (CMSDK APB UART: data, state, control, interrupt status, baud divider),
-// polled for typed characters.
-struct Uart {
-    volatile uint32_t data, state, ctrl, intstatus, bauddiv;
-};
-Uart& uart = *reinterpret_cast<Uart*>(TINYLLM_UART_BASE);
-
-// Reads one line (without its end) into line, at most capacity - 1 bytes; returns its length.
+// Reads one line (without its end: CR, LF or CR LF, as terminals send) into line, at most
+// capacity - 1 bytes; returns its length.
 size_t read_line(char* line, size_t capacity) {
+    static bool after_cr = false;
     size_t n = 0;
     for (;;) {
-        while (!(uart.state & 2)) {}  // receive buffer full
+        while (!(uart.state & rx_full)) {}
         const char c = char(uart.data & 0xff);
-        if (c == '\n') break;
-        if (c != '\r' && n + 1 < capacity) line[n++] = c;
+        const bool lf_after_cr = c == '\n' && after_cr;
+        after_cr = c == '\r';
+        if (lf_after_cr) continue;
+        if (c == '\r' || c == '\n') break;
+        if (n + 1 < capacity) line[n++] = c;
     }
     line[n] = 0;
     return n;
 }
 
 int run(tinyllm::Engine& engine, tinyllm::Arena& memory) {
-    uart.bauddiv = 16;
-    uart.ctrl = 3;  // receive and transmit enabled
     const tinyllm::ByteSpan model{tinyllm_model_data, size_t(tinyllm_model_end - tinyllm_model_data)};
+    if (!engine.vocabulary()) return fail("chat", tinyllm::Status::fail(tinyllm::Error::missing_key, "the model has no vocabulary"));
     tinyllm::gguf::File header;
     tinyllm::Status st = tinyllm::gguf::read_header(model, header);
     static tinyllm::SentencePieceEncoder encoder;
     if (!st || !(st = encoder.init(header, *engine.vocabulary(), memory))) return fail("encoder", st);
     printf("chat: type a line; an empty line ends\n");
     static char line[256];
-    static int32_t ids[sizeof line + 1];
+    static int32_t ids[4 * sizeof line];  // byte tokens: up to 3 per space, 1 per other byte
     bool start = true;
     for (;;) {
         printf("> ");
@@ -138,20 +160,29 @@ int run(tinyllm::Engine& engine, tinyllm::Arena& memory) {
         const size_t n = read_line(line, sizeof line);
         if (n == 0) break;
         printf("%s\n", line);
-        const size_t mark = memory.used();
-        // As generate -p: special tokens' text is plain text (user-defined tokens aside).
-        const tinyllm::Result<int> n_ids = encoder.encode(tinyllm::StrView(line, n), start, false, ids, int(sizeof ids / sizeof ids[0]), memory);
-        if (!n_ids) return fail("encode", n_ids.status);
-        printf("encoder: %d ids (scratch so far at most %u bytes)\n", *n_ids, unsigned(memory.peak() - mark));
-        start = false;
-        st = reply(engine, ids, *n_ids);
-        if (st.code == tinyllm::Error::context_full) {  // the conversation filled the context: start a new one
+        // A line the context cannot take starts a new conversation, once.
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            const size_t mark = memory.used();
+            // As generate -p: special tokens' text is plain text (user-defined tokens aside).
+            const tinyllm::Result<int> n_ids =
+                encoder.encode(tinyllm::StrView(line, n), start, false, ids, int(sizeof ids / sizeof ids[0]), memory);
+            if (!n_ids) {  // reported; the session goes on with the next line
+                fail("encode", n_ids.status);
+                st = tinyllm::Status{};
+                break;
+            }
+            printf("encoder: %d ids (scratch so far at most %u bytes)\n", *n_ids, unsigned(memory.peak() - mark));
+            start = false;
+            st = reply(engine, ids, *n_ids);
+            if (st.code != tinyllm::Error::context_full || attempt == 1) break;
             printf("\n(context full: a new conversation)\n");
             engine.generator().reset();
             start = true;
-            continue;
         }
-        if (!st) return fail("generate", st);
+        if (!st) {
+            fail("generate", st);
+            if (st.code != tinyllm::Error::context_full) return 1;  // else a line longer than a whole context
+        }
     }
     return 0;
 }
@@ -159,9 +190,12 @@ int run(tinyllm::Engine& engine, tinyllm::Arena& memory) {
 
 } // namespace
 
+FILE* const stdout = &uart_stream;  // picolibc's standard output, in place of its semihosting one
+
 extern "C" void arm_systick_isr() { systick_wraps = systick_wraps + 1; }
 
 int main() {
+    start_uart();
     start_clock();
     printf("clock: a loop of 2000000 instructions took %llu ns\n", (unsigned long long)time_known_loop());
     const tinyllm::ByteSpan model{tinyllm_model_data, size_t(tinyllm_model_end - tinyllm_model_data)};

@@ -111,8 +111,9 @@ inline std::vector<uint8_t> encode(GgmlType type, const std::vector<float>& x, i
 
 // Quantizes every weight matrix of `in` to `mix`; vectors (norms, biases) stay F32.
 // group_size applies to the int8/int4 mixes: values per group, 0 = one group per row.
-// pure (llama.cpp's --pure): every matrix in the mix's base type, the output head and
-// embeddings too, for programs built with only that type's kernels (firmware).
+// pure (llama.cpp's --pure): the output head and embeddings in the mix's base type too (no
+// sensitive tensors in more bits), for programs built with fewer types' kernels (firmware).
+// Rows the type cannot hold still fall back as below.
 inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint8_t>& out, int64_t group_size = 0, bool pure = false) {
     using namespace detail;
     int n_layer = 0;
@@ -132,8 +133,8 @@ inline Status quantize_gguf(const gguf::File& in, QuantMix mix, std::vector<uint
     if (groupwise) {
         // Marks the file as tinyllm-only; readers that skip the key still refuse the type ids.
         const std::string g = group_size ? "g" + std::to_string(group_size) : std::string("per-row");
-        w.add_string("tinyllm.quantization", (mix == QuantMix::int4 ? "int4 " : "int8 ") + g +
-                                                 ", torchao symmetric groupwise; output and embeddings int8");
+        w.add_string("tinyllm.quantization", (mix == QuantMix::int4 ? "int4 " : "int8 ") + g + ", torchao symmetric groupwise" +
+                                                 (pure ? "" : "; output and embeddings int8"));
         w.add_u32("tinyllm.group_size", uint32_t(group_size));
     } else {
         w.add_u32("general.file_type", file_type_of(mix));

@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
     const size_t separator_len = sizeof separator - 1;
     int passed = 0, failed = 0;
     char* line = expected;
-    for (char* text = inp;;) {
+    char* text = inp;
+    for (;;) {
         char* end = strstr(text, separator);
         char* line_end = strchr(line, '\n');
         if (!end || !line_end) break;
@@ -74,6 +75,10 @@ int main(int argc, char** argv) {
         }
         text = end + separator_len;
         line = line_end + 1;
+    }
+    if (strstr(text, separator) || strchr(line, '\n')) {  // the files disagree on the number of cases
+        printf("FAIL: %s and %s hold different numbers of cases\n", argv[2], argv[3]);
+        ++failed;
     }
     printf("encode: %d passed, %d failed (vocabulary of %ld tokens; lookup table %u bytes, scratch at most %u bytes)\n", passed, failed,
            long(vocabulary.n_vocab()), unsigned(table), unsigned(arena.peak() - arena.used()));

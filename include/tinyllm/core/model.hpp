@@ -72,12 +72,12 @@ inline Status bind_matrix(const gguf::File& f, const ModelConfig& c, int layer, 
     if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1)
         return Status::fail(Error::shape_mismatch, "tensor '", name.text, "' is [", t->ne[0], ", ", t->ne[1],
                             "], expected [", cols, ", ", rows, "]");
-    if (!weight_type_built(t->type))
-        return Status::fail(Error::unsupported_type, "tensor '", name.text, "' has type ", ggml_type_name(t->type),
-                            ", which this build leaves out (TINYLLM_WEIGHT_TYPES)");
-    if (!is_supported_weight_type(t->type))
+    if (!weight_type_has_kernels(t->type))
         return Status::fail(Error::unsupported_type, "tensor '", name.text, "' has type ", ggml_type_name(t->type),
                             ", which tinyllm cannot compute with yet");
+    if (!is_supported_weight_type(t->type))
+        return Status::fail(Error::unsupported_type, "tensor '", name.text, "' has type ", ggml_type_name(t->type),
+                            ", which this build leaves out (TINYLLM_WEIGHT_TYPES)");
     w = WeightView{t->type, t->data, cols, rows, t->row_bytes(), t->group};
     return Status{};
 }

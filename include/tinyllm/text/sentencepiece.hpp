@@ -26,7 +26,8 @@ public:
     }
     // Arena bytes encode() uses for text of n bytes (and gives back).
     static size_t scratch_bytes(size_t n) {
-        return space.size() * (n + 1) + sizeof(Symbol) * (n + 1) + 2 * sizeof(Fragment) * (2 * n + 2) + 4 * 64;
+        const uint64_t bytes = space.size() * (uint64_t(n) + 1) + sizeof(Symbol) * (uint64_t(n) + 1) + 2 * sizeof(Fragment) * (2 * uint64_t(n) + 2) + 4 * 64;
+        return bytes > SIZE_MAX ? SIZE_MAX : size_t(bytes);  // 32-bit targets: no wrap to a small size
     }
 
     // vocabulary: the same model's TokenText, which must outlive the encoder.
@@ -63,11 +64,12 @@ public:
         // says Phi-3: the vocabulary does not mark it.
         Result<StrView> name = f.get_string("general.name");
         const bool phi3 = name && (contains_ignoring_case(*name, "phi-3") || contains_ignoring_case(*name, "phi3"));
+        const int32_t unk = find("<unk>"), bos = find("<s>"), end_of_text = find("<|endoftext|>");  // the ids the host exempts
         int32_t count = 0;
         for (int32_t id = 0; id < n; ++id) {
             if (!is_special(vocabulary, id)) continue;
             const StrView piece = vocabulary.piece(id);
-            const bool keeps_space = piece == StrView("<unk>") || piece == StrView("<s>") || piece == StrView("<|endoftext|>");
+            const bool keeps_space = id == unk || id == bos || id == end_of_text;
             int32_t at = count++;
             for (; at > 0 && vocabulary.piece(specials_[at - 1].id).size() < piece.size(); --at) specials_[at] = specials_[at - 1];
             specials_[at] = Special{id, phi3 && !keeps_space};
