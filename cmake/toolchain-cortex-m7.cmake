@@ -1,15 +1,5 @@
-# Bare-metal Cortex-M7 (hard float) with picolibc. Debian: gcc-arm-none-eabi,
-# picolibc-arm-none-eabi, libstdc++-arm-none-eabi-picolibc. Output runs under
+# Bare-metal Cortex-M7 (double-precision FPU, hard float) with picolibc; programs run under
 # qemu-system-arm -M mps2-an500 with semihosting.
-set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_SYSTEM_PROCESSOR cortex-m7)
-set(CMAKE_C_COMPILER arm-none-eabi-gcc)
-set(CMAKE_CXX_COMPILER arm-none-eabi-g++)
-set(CMAKE_ASM_COMPILER arm-none-eabi-gcc)
-set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
-set(TINYLLM_MCU_FLAGS "-mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard -mfp16-format=ieee --specs=picolibcpp.specs")
-set(CMAKE_C_FLAGS_INIT "${TINYLLM_MCU_FLAGS}")
-set(CMAKE_CXX_FLAGS_INIT "${TINYLLM_MCU_FLAGS} -fno-exceptions -fno-rtti -fno-threadsafe-statics")
-set(CMAKE_ASM_FLAGS_INIT "${TINYLLM_MCU_FLAGS}")
-# crt0-semihost: exit() ends the emulator with the program's status.
-set(CMAKE_EXE_LINKER_FLAGS_INIT "--oslib=semihost --crt0=semihost")
+set(TINYLLM_MCU_FLAGS "-mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard -mfp16-format=ieee")
+include(${CMAKE_CURRENT_LIST_DIR}/bare-metal-picolibc.cmake)
