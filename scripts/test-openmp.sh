@@ -13,4 +13,6 @@ cmake --build "$build" --target "${tests[@]}"
 for t in "${tests[@]}"; do
   out=$("$build/tests/$t" --minimal 2>&1) || { echo "$out" | tail -40; echo "test-openmp: $t failed with OpenMP threads"; exit 1; }
 done
-echo "test-openmp: ${tests[*]} pass with OpenMP threads"
+out=$(OMP_NUM_THREADS=3 "$build/tests/test_parallel" --minimal -tc="the default thread count*" 2>&1) ||
+  { echo "$out" | tail -20; echo "test-openmp: OMP_NUM_THREADS=3 is not the default thread count"; exit 1; }
+echo "test-openmp: ${tests[*]} pass with OpenMP threads, which start from OMP_NUM_THREADS"

@@ -85,7 +85,7 @@ public:
     }
 
 private:
-    std::atomic<int> threads_{available_cpus()};
+    std::atomic<int> threads_{omp_get_max_threads()};  // default_thread_count()
     std::mutex mutex_;
 };
 
@@ -316,9 +316,17 @@ using LoopThreads = ThreadPool;
 
 #endif  // TINYLLM_OPENMP
 
+// The threads loops start with: the CPUs this process may use or, on OpenMP's threads, what
+// OpenMP says (OMP_NUM_THREADS, as an application that runs OpenMP expects).
+inline int default_thread_count() {
+#if defined(TINYLLM_OPENMP)
+    return omp_get_max_threads();
+#else
+    return available_cpus();
+#endif
+}
 inline void set_thread_count(int n) { LoopThreads::shared().resize(n); }
 inline int thread_count() { return LoopThreads::shared().threads(); }
-inline int default_thread_count() { return available_cpus(); }
 
 template <class Body>
 inline void parallel_for(int64_t n, const Body& body) {
