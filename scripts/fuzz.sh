@@ -53,7 +53,8 @@ run_harness() {
   for crash in "$artifacts"/crash-* "$artifacts"/timeout-* "$artifacts"/oom-*; do
     [ -f "$crash" ] || continue
     mkdir -p "tests/fuzz/regressions/$h"
-    "$build/fuzz_$h" -minimize_crash=1 -runs=20000 -exact_artifact_path="$crash.min" "$crash" > /dev/null 2>&1 || true
+    # Bounded: a timeout input takes the whole -timeout per run.
+    "$build/fuzz_$h" -minimize_crash=1 -runs=20000 -max_total_time=120 -exact_artifact_path="$crash.min" "$crash" > /dev/null 2>&1 || true
     cp "${crash}.min" "tests/fuzz/regressions/$h/$(basename "$crash")" 2>/dev/null || cp "$crash" "tests/fuzz/regressions/$h/"
     echo "fuzz $h: finding kept as tests/fuzz/regressions/$h/$(basename "$crash")" >> "$report"
   done

@@ -185,6 +185,13 @@ TEST_CASE("corrupt headers give named errors") {
     CHECK(parse_error(many_kv.b) == Error::absurd_count);
     Bytes many_tensors = header(3, uint64_t(1) << 60, 0);
     CHECK(parse_error(many_tensors.b) == Error::absurd_count);
+    // The header alone (lookups without an index, as the Engine sizes its arena) refuses them
+    // too: a fuzzed file claiming a billion tensors let a block_count of 33 million pass the
+    // "more layers than tensors" check, and the per-layer loops ran for minutes.
+    for (const Bytes& f : {many_kv, many_tensors, header(3, 1000000000, 0)}) {
+        gguf::File file;
+        CHECK(gguf::read_header({f.b.data(), f.b.size()}, file).code == Error::absurd_count);
+    }
 }
 
 TEST_CASE("corrupt metadata gives named errors") {

@@ -258,6 +258,15 @@ Status count_error(uint64_t count, size_t remaining, const Pieces&... pieces) {
     return Status::fail(Error::absurd_count, pieces...);
 }
 
+// Each key-value needs at least 8 (key length) + 4 (type) + 1 bytes; each tensor info at least
+// 8 + 4 + 8 + 4 + 8. Larger counts than the bytes after the header can hold cannot be genuine
+// (and would let loops over them run for minutes).
+inline Status check_counts(uint64_t n_kv, uint64_t n_tensors, size_t remaining) {
+    if (n_kv > remaining / 13) return count_error(n_kv, remaining, "metadata of ", n_kv, " keys");
+    if (n_tensors > remaining / 32) return count_error(n_tensors, remaining, "table of ", n_tensors, " tensors");
+    return Status{};
+}
+
 inline Status read_string(Reader& r, StrView& out, const char* what) {
     uint64_t len;
     if (!r.read_u64(len)) return Status::fail(Error::truncated, what, " string length");
@@ -365,6 +374,8 @@ inline Status read_header(ByteSpan buffer, File& out) {
         return Status::fail(Error::unsupported_version, "GGUF version ", out.version, " (supported: 2, 3)");
     out.n_tensors = load_u64(buffer.data + 8);
     out.n_kv = load_u64(buffer.data + 16);
+    Status st = detail::check_counts(out.n_kv, out.n_tensors, buffer.size - 24);
+    if (!st) return st;
     out.metadata_start_ = 24;
     return Status{};
 }
@@ -395,10 +406,7 @@ inline Status parse(ByteSpan buffer, Arena& arena, File& out) {
         return Status::fail(Error::unsupported_version, "GGUF version ", out.version, " (supported: 2, 3)");
     uint64_t n_tensors, n_kv;
     if (!r.read_u64(n_tensors) || !r.read_u64(n_kv)) return Status::fail(Error::truncated, "GGUF header counts");
-    // Each key-value needs at least 8 (key length) + 4 (type) + 1 bytes; each tensor info
-    // at least 8 + 4 + 8 + 4 + 8. Larger counts cannot be genuine.
-    if (n_kv > r.remaining() / 13) return detail::count_error(n_kv, r.remaining(), "metadata of ", n_kv, " keys");
-    if (n_tensors > r.remaining() / 32) return detail::count_error(n_tensors, r.remaining(), "table of ", n_tensors, " tensors");
+    if (Status st = detail::check_counts(n_kv, n_tensors, r.remaining()); !st) return st;
 
     KeyValue* kvs = arena.allocate_array<KeyValue>(size_t(n_kv ? n_kv : 1));
     TensorInfo* tensors = arena.allocate_array<TensorInfo>(size_t(n_tensors ? n_tensors : 1));
