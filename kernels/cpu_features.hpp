@@ -55,6 +55,7 @@ unsigned long auxiliary_vector_entry(unsigned long type) __asm__("getauxval");
 
 struct CpuFeatures {
     bool dotprod = false;  // sdot/udot (Armv8.2 dot product: Cortex-A76 / Pi 5 and later)
+    bool i8mm = false;     // smmla (int8 matrix multiply: Cortex-A710/X2, Neoverse V1/N2, Apple M2)
 
     // Linux asks the kernel even when this file was compiled for a dotprod core: another
     // translation unit of the same program may have been compiled for any core, and the
@@ -62,10 +63,16 @@ struct CpuFeatures {
     static CpuFeatures detect() {
         CpuFeatures f;
 #if defined(__linux__)
-        constexpr unsigned long at_hwcap = 16, hwcap_asimddp = 1ul << 20;
+        constexpr unsigned long at_hwcap = 16, hwcap_asimddp = 1ul << 20, at_hwcap2 = 26, hwcap2_i8mm = 1ul << 13;
         f.dotprod = (auxiliary_vector_entry(at_hwcap) & hwcap_asimddp) != 0;
-#elif defined(__ARM_FEATURE_DOTPROD)
+        f.i8mm = (auxiliary_vector_entry(at_hwcap2) & hwcap2_i8mm) != 0;
+#else
+#if defined(__ARM_FEATURE_DOTPROD)
         f.dotprod = true;
+#endif
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+        f.i8mm = true;
+#endif
 #endif
         return f;
     }
@@ -77,6 +84,7 @@ inline const CpuFeatures& cpu_features() {
 }
 
 inline bool has_dotprod() { return cpu_features().dotprod; }
+inline bool has_i8mm() { return cpu_features().i8mm; }
 
 } // namespace tinyllm::arm
 #endif

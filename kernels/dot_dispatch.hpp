@@ -141,6 +141,16 @@ TileFn<T> select_tile() {
     }
 #endif
 #if defined(__aarch64__)
+#if TINYLLM_NEON_I8MM
+    if (arm::has_i8mm()) {  // smmla for the types of 32-value blocks
+        if constexpr (T::id == GgmlType::Q8_0) return &neon::tile_q8_0_i8mm;
+        if constexpr (T::id == GgmlType::Q4_0) return &neon::tile_q4_0_i8mm;
+        if constexpr (T::id == GgmlType::Q4_1) return &neon::tile_q4_1_i8mm;
+        if constexpr (T::id == GgmlType::Q5_0) return &neon::tile_q5_0_i8mm;
+        if constexpr (T::id == GgmlType::Q5_1) return &neon::tile_q5_1_i8mm;
+        if constexpr (T::id == GgmlType::IQ4_NL) return &neon::tile_iq4_nl_i8mm;
+    }
+#endif
     if constexpr (T::quantized) {
         TINYLLM_NEON_SELECT(tile)
     }
@@ -295,6 +305,7 @@ inline const char* kernel_isa() {
 #if defined(__x86_64__) || defined(__i386__)
     return x86::has_avx512_vnni() ? "x86 AVX2 + AVX-512 VNNI" : x86::has_avx2() ? "x86 AVX2" : "portable";
 #elif defined(__aarch64__)
+    if (arm::has_i8mm() && TINYLLM_NEON_I8MM) return arm::has_dotprod() && TINYLLM_NEON_DOTPROD ? "AArch64 NEON + dotprod + i8mm" : "AArch64 NEON + i8mm";
     return arm::has_dotprod() && TINYLLM_NEON_DOTPROD ? "AArch64 NEON + dotprod" : "AArch64 NEON";
 #elif defined(__HVX__)
     return "Hexagon HVX";

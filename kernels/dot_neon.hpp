@@ -29,6 +29,16 @@
 #else
 #define TINYLLM_NEON_DOTPROD 0
 #endif
+// The same for the int8 matrix-multiply extension's smmla (prompt tiles).
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+#define TINYLLM_NEON_I8MM 1
+#define TINYLLM_I8MM_TARGET
+#elif defined(__GNUC__) && !defined(__clang__)
+#define TINYLLM_NEON_I8MM 1
+#define TINYLLM_I8MM_TARGET __attribute__((target("arch=armv8.2-a+i8mm")))
+#else
+#define TINYLLM_NEON_I8MM 0
+#endif
 
 namespace tinyllm::neon {
 
@@ -206,6 +216,55 @@ inline void tile_with(const typename L::Block* w0, const typename L::Block* w1, 
     vst1q_f32(out, sum[0]);
     vst1q_f32(out + 4, sum[1]);
 }
+
+#if TINYLLM_NEON_I8MM
+// The same tile with smmla, which multiplies a 2 x 8 matrix of int8 by another's transpose into
+// a 2 x 2 block of exact int32 sums: the two rows' codes against tokens 0-1 and against tokens
+// 2-3, 8 values at a time, give every (row, token) block dot with no lane sums to add; the float
+// steps are tile_with's.
+inline int8x16_t low_halves(int8x16_t x, int8x16_t y) {
+    return vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(x), vreinterpretq_s64_s8(y)));
+}
+inline int8x16_t high_halves(int8x16_t x, int8x16_t y) {
+    return vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(x), vreinterpretq_s64_s8(y)));
+}
+
+// {x . t0, x . t1, y . t0, y . t1} for 32 values: x and y as 16-value halves (x0 x1, y0 y1),
+// tokens t0 and t1 likewise.
+TINYLLM_I8MM_TARGET inline int32x4_t mmla32(int8x16_t x0, int8x16_t x1, int8x16_t y0, int8x16_t y1, const int8_t* t0, const int8_t* t1) {
+    const int8x16_t a0 = vld1q_s8(t0), a1 = vld1q_s8(t0 + 16), b0 = vld1q_s8(t1), b1 = vld1q_s8(t1 + 16);
+    int32x4_t acc = vmmlaq_s32(vdupq_n_s32(0), low_halves(x0, y0), low_halves(a0, b0));
+    acc = vmmlaq_s32(acc, high_halves(x0, y0), high_halves(a0, b0));
+    acc = vmmlaq_s32(acc, low_halves(x1, y1), low_halves(a1, b1));
+    return vmmlaq_s32(acc, high_halves(x1, y1), high_halves(a1, b1));
+}
+
+template <class L>
+TINYLLM_I8MM_TARGET inline void tile_mmla(const typename L::Block* w0, const typename L::Block* w1, const BlockQ8* const* a, int n,
+                                          float* out) {
+    float32x4_t sum[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    const typename L::Block* rows[2] = {w0, w1};
+    for (int b = 0; b < n; ++b) {
+        const float32x4_t act_d = act_scales(a, b);
+        int8x16_t x0, x1, y0, y1;
+        L::codes(w0[b], x0, x1);
+        L::codes(w1[b], y0, y1);
+        const int64x2_t first = vreinterpretq_s64_s32(mmla32(x0, x1, y0, y1, a[0][b].qs, a[1][b].qs));
+        const int64x2_t second = vreinterpretq_s64_s32(mmla32(x0, x1, y0, y1, a[2][b].qs, a[3][b].qs));
+        const int32x4_t dots[2] = {vreinterpretq_s32_s64(vzip1q_s64(first, second)), vreinterpretq_s32_s64(vzip2q_s64(first, second))};
+        for (int r = 0; r < 2; ++r) {
+            typename L::Scales s;
+            L::prepare(rows[r][b], s);
+            sum[r] = vfmaq_f32(sum[r], vmulq_n_f32(act_d, s.scale), vcvtq_f32_s32(dots[r]));
+            if constexpr (L::mins) {
+                if (s.min != 0.0f) sum[r] = vfmsq_f32(sum[r], vdupq_n_f32(s.min), act_sums(a, b));
+            }
+        }
+    }
+    vst1q_f32(out, sum[0]);
+    vst1q_f32(out + 4, sum[1]);
+}
+#endif
 
 // The super-block types (SuperBlockType's arithmetic). `scales` gives the integer group scales
 // as vectors of four (scale[q]: groups 4q .. 4q + 3; Q6_K's groups of 16 are `halves` of the
@@ -402,6 +461,22 @@ TINYLLM_NEON_KERNELS(q5_k, SuperQ5_K, dot_super, tile_super)
 TINYLLM_NEON_KERNELS(q6_k, SuperQ6_K, dot_super, tile_super)
 TINYLLM_NEON_KERNELS(iq4_xs, SuperIQ4_XS, dot_super, tile_super)
 #undef TINYLLM_NEON_KERNELS
+
+#if TINYLLM_NEON_I8MM
+// smmla tiles for the types of 32-value blocks: tile_<type>_i8mm.
+#define TINYLLM_NEON_I8MM_TILE(type, Layout)                                                                           \
+    TINYLLM_I8MM_TARGET __attribute__((flatten)) inline void tile_##type##_i8mm(const Layout::Block* w0, const Layout::Block* w1, \
+                                                                                const BlockQ8* const* a, int n, float* out) { \
+        tile_mmla<Layout>(w0, w1, a, n, out);                                                                           \
+    }
+TINYLLM_NEON_I8MM_TILE(q8_0, LayoutQ8_0)
+TINYLLM_NEON_I8MM_TILE(q4_0, LayoutQ4_0)
+TINYLLM_NEON_I8MM_TILE(q4_1, LayoutQ4_1)
+TINYLLM_NEON_I8MM_TILE(q5_0, LayoutQ5_0)
+TINYLLM_NEON_I8MM_TILE(q5_1, LayoutQ5_1)
+TINYLLM_NEON_I8MM_TILE(iq4_nl, LayoutIQ4_NL)
+#undef TINYLLM_NEON_I8MM_TILE
+#endif
 
 } // namespace tinyllm::neon
 #endif

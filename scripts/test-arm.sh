@@ -39,9 +39,13 @@ slow_logic="^(test_speculative:|perplexity_cli$)"
 has_dotprod() {
   case "$1" in cortex-a76|cortex-a78*|cortex-a710|cortex-x*|neoverse-*|max) echo 1 ;; *) echo 0 ;; esac
 }
+# And the int8 matrix multiply (smmla), which dispatch picks for prompt tiles.
+has_i8mm() {
+  case "$1" in cortex-a710|cortex-x2|cortex-x3|neoverse-v1|neoverse-n2|max) echo 1 ;; *) echo 0 ;; esac
+}
 for k in "${!cpus[@]}"; do
   echo "test-arm: $arch on ${cpus[$k]}"
-  [ "$arch" == aarch64 ] && export TINYLLM_EXPECT_DOTPROD=$(has_dotprod "${cpus[$k]}")
+  [ "$arch" == aarch64 ] && export TINYLLM_EXPECT_DOTPROD=$(has_dotprod "${cpus[$k]}") TINYLLM_EXPECT_I8MM=$(has_i8mm "${cpus[$k]}")
   filter=(-E "$slow_logic")
   [ -n "$first_tests" ] && filter=(-R "$first_tests")
   [ "$k" -gt 0 ] && filter=(-R "$cpu_tests")

@@ -763,7 +763,21 @@ void check_neon(DotFn<T> dot, TileFn<T> tile) {
 #define NEON_KERNELS(T, type) check_neon<T>(&neon::dot_##type, &neon::tile_##type)
 #endif
 
-TEST_CASE("NEON and sdot dots and tiles are bit-identical to the generic kernels, every type") {
+// smmla tiles (the types of 32-value blocks) where this core has the int8 matrix multiply.
+#if TINYLLM_NEON_I8MM
+#define I8MM_TILE(T, type) \
+    if (arm::has_i8mm()) check_neon<T>(&neon::dot_##type, &neon::tile_##type##_i8mm)
+#else
+#define I8MM_TILE(T, type)
+#endif
+
+TEST_CASE("NEON, sdot and smmla dots and tiles are bit-identical to the generic kernels, every type") {
+    I8MM_TILE(TypeQ8_0, q8_0);
+    I8MM_TILE(TypeQ4_0, q4_0);
+    I8MM_TILE(TypeQ4_1, q4_1);
+    I8MM_TILE(TypeQ5_0, q5_0);
+    I8MM_TILE(TypeQ5_1, q5_1);
+    I8MM_TILE(TypeIQ4_NL, iq4_nl);
     NEON_KERNELS(TypeQ8_0, q8_0);
     NEON_KERNELS(TypeQ4_0, q4_0);
     NEON_KERNELS(TypeQ4_1, q4_1);
@@ -776,6 +790,7 @@ TEST_CASE("NEON and sdot dots and tiles are bit-identical to the generic kernels
     NEON_KERNELS(TypeIQ4_XS, iq4_xs);
 }
 #undef NEON_KERNELS
+#undef I8MM_TILE
 
 TEST_CASE("NEON float dots are bit-identical to the generic ones, every length including tails") {
     std::mt19937 rng(17);
@@ -800,20 +815,27 @@ TEST_CASE("NEON float dots are bit-identical to the generic ones, every length i
     }
 }
 
-// scripts/test-arm.sh names the emulated core's features (TINYLLM_EXPECT_DOTPROD=0/1): the
-// detection must find them, and dispatch must pick the sdot kernels exactly when it does.
+// scripts/test-arm.sh names the emulated core's features (TINYLLM_EXPECT_DOTPROD=0/1 and
+// TINYLLM_EXPECT_I8MM=0/1): the detection must find them, and dispatch must pick the sdot and
+// smmla kernels exactly when it does.
 TEST_CASE("AArch64 feature detection and dispatch match the core") {
     const char* expect = std::getenv("TINYLLM_EXPECT_DOTPROD");
-    if (!expect) {
-        MESSAGE("TINYLLM_EXPECT_DOTPROD not set (scripts/test-arm.sh sets it per core): skipped");
+    const char* expect_i8mm = std::getenv("TINYLLM_EXPECT_I8MM");
+    if (!expect || !expect_i8mm) {
+        MESSAGE("TINYLLM_EXPECT_DOTPROD or TINYLLM_EXPECT_I8MM not set (scripts/test-arm.sh sets them per core): skipped");
         return;
     }
-    const bool dotprod = std::strcmp(expect, "1") == 0;
+    const bool dotprod = std::strcmp(expect, "1") == 0, i8mm = std::strcmp(expect_i8mm, "1") == 0;
     CHECK(arm::has_dotprod() == dotprod);
+    CHECK(arm::has_i8mm() == i8mm);
 #if TINYLLM_NEON_DOTPROD
     CHECK((best_dot<TypeQ4_K>() == &neon::dot_q4_k_dotprod) == dotprod);
     CHECK((best_tile<TypeQ6_K>() == &neon::tile_q6_k_dotprod) == dotprod);
     CHECK((best_groupwise_dot_q8() == &neon::groupwise_dot_q8_dotprod) == dotprod);
+#endif
+#if TINYLLM_NEON_I8MM
+    CHECK((best_tile<TypeQ4_0>() == &neon::tile_q4_0_i8mm) == i8mm);
+    CHECK((best_tile<TypeQ8_0>() == &neon::tile_q8_0_i8mm) == i8mm);
 #endif
 }
 #endif
