@@ -98,6 +98,10 @@ for name in stories260K-f32 stories260K-f16 stories260K-q8_0 shakespeare5m-q4_0 
     printf '%-26s %-4s %14s %14s %12s\n' "$name" "$core" "$prompt_cost" "$token_cost" "$(python3 -c "print(f'{480e6 / max($token_cost, 1):.0f}')")"
   done
 done
+for core in m7 m55; do  # the board clock reads a known loop as its instruction count: the counts above are right
+  loop=$(sed -n 's/^clock: a loop of 2000000 instructions took \([0-9]*\) ns/\1/p' "build-fw/$core-stories260K-f32.txt")
+  check_true "$core clock reads a loop of 2,000,000 instructions within 1%" "abs(${loop:-0} - 2000000) < 20000"
+done
 check_true "m7 stories260K-f32 within 2.5 M instructions per generated token" "${per_token[m7-stories260K-f32]#* } <= 2500000"
 for name in stories260K-q8_0 shakespeare5m-q4_0; do
   check_true "m55 $name at most half the m7's instructions per generated token" "${per_token[m55-$name]#* } * 2 <= ${per_token[m7-$name]#* }"
