@@ -1,7 +1,6 @@
 // Half-precision conversions by bit manipulation (no F16C or libm needed, so they work on
 // every target; AArch64 and 32-bit ARM FPUs with half-precision conversions widen with their
-// own exact instruction). Round-to-nearest-even on the
-// way down, like the hardware instructions.
+// own exact instruction). Round-to-nearest-even on the way down, like the hardware instructions.
 #pragma once
 #include <stdint.h>
 #include "tinyllm/kernels/bits.hpp"

@@ -14,7 +14,8 @@
 namespace tinyllm {
 
 // Calls f(WeightType<t>{}) for a type tinyllm computes with (and this build keeps:
-// weight_type_built) and returns true; false for any other type. Row walks the table at compile time; callers leave it at 0.
+// weight_type_built) and returns true; false for any other type. Row walks the table at
+// compile time; callers leave it at 0.
 template <size_t Row = 0, class F>
 bool visit_weight_type(GgmlType t, F&& f) {
     if constexpr (Row == sizeof(ggml_types) / sizeof(ggml_types[0])) {
