@@ -5,8 +5,8 @@
 // matrix to fill 8 times the reported last-level cache, so every product streams its weights
 // from memory (a 25 MB Q4_0 matrix would otherwise be served from a 32 MB L3, and a VM's two
 // cores may sit on two chiplets with an L3 each). Beside the float prompt products, Eigen's
-// float GEMM on one thread (where Eigen is installed): the anchor for F32 and F16 (its
-// weights widened to float, as Eigen has no F16 GEMM of its own).
+// float GEMM on one thread (where Eigen is installed), streaming its copies the same way: the
+// anchor for F32 and F16 (its weights widened to float, as Eigen has no F16 GEMM of its own).
 //
 //   bench/kernels [--benchmark_filter=Q4_0] [--benchmark_min_time=0.2]
 #include <benchmark/benchmark.h>
@@ -147,12 +147,22 @@ void run(benchmark::State& state, GgmlType type, int64_t group, int64_t rows, in
 }
 
 #if defined(TINYLLM_BENCH_EIGEN)
+// Under the same rule as tinyllm's products: copies enough to stream the weights from memory.
 void run_eigen(benchmark::State& state, int64_t rows, int64_t cols, int tokens) {
     const std::vector<float> w = random_weights(rows, cols), x = activations(cols, tokens);
+    const size_t matrix_bytes = w.size() * sizeof(float), n_copies = (streaming_bytes() + matrix_bytes - 1) / matrix_bytes;
+    PrivateMemory memory;
+    if (!memory.allocate(n_copies * matrix_bytes)) {
+        state.SkipWithError("cannot reserve memory for the matrix copies");
+        return;
+    }
+    for (size_t i = 0; i < n_copies; ++i) std::memcpy(memory.data() + i * matrix_bytes, w.data(), matrix_bytes);
     std::vector<float> y(size_t(rows) * tokens);
+    size_t next = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (auto _ : state) {
-        bench::eigen_gemm(w.data(), x.data(), y.data(), rows, cols, tokens);
+        bench::eigen_gemm(reinterpret_cast<const float*>(memory.data() + next * matrix_bytes), x.data(), y.data(), rows, cols, tokens);
+        next = (next + 1) % n_copies;
         benchmark::DoNotOptimize(y.data());
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -37,6 +37,7 @@ inline const CpuFeatures& cpu_features() {
 }
 
 inline bool has_avx2() { return cpu_features().avx2; }
+inline bool has_avx512() { return cpu_features().avx512; }
 // AVX-512 VNNI (vpdpbusd): one instruction per 4-way int8 dot per lane. The interleaved
 // kernels' 512-bit shapes also use F, BW and VL, which every CPU with VNNI has.
 inline bool has_avx512_vnni() { return cpu_features().avx512_vnni; }

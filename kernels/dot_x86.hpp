@@ -21,6 +21,22 @@ __attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// hsum of eight vectors at once: lane o of the result is hsum(v[o]) bit for bit (each lane is
+// summed in the same pairs: halves, then lanes 2 apart, then neighbours).
+__attribute__((target("avx2,fma"))) inline __m256 hsum8(const __m256 (&v)[8]) {
+    // Lane order after the three steps is v0 v2 v4 v6 v1 v3 v5 v7, so feed them pre-permuted.
+    const __m256 u[8] = {v[0], v[4], v[1], v[5], v[2], v[6], v[3], v[7]};
+    __m256 halves[4];
+    for (int j = 0; j < 4; ++j)
+        halves[j] = _mm256_add_ps(_mm256_permute2f128_ps(u[2 * j], u[2 * j + 1], 0x20), _mm256_permute2f128_ps(u[2 * j], u[2 * j + 1], 0x31));
+    __m256 pairs[2];
+    for (int j = 0; j < 2; ++j)
+        pairs[j] = _mm256_add_ps(_mm256_shuffle_ps(halves[2 * j], halves[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm256_shuffle_ps(halves[2 * j], halves[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_shuffle_ps(pairs[0], pairs[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm256_shuffle_ps(pairs[0], pairs[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
 // Signed 32 x int8 dot, 8 int32 lanes. maddubs wants unsigned x signed, so move w's sign onto a.
 __attribute__((target("avx2,fma"))) inline __m256i dot_i8x32(__m256i w, __m256i a) {
     __m256i w_abs = _mm256_sign_epi8(w, w);
@@ -227,51 +243,97 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const typen
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
-// One column step of tile_float_avx2: 8 values of each row times 8 of each token, into the sums.
-template <class WLoad, class XLoad>
-__attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_step(const typename WLoad::T* w0, const typename WLoad::T* w1,
-                                                                                    const typename XLoad::T* const (&x)[4], int i, __m256 (&acc)[8]) {
-    const __m256 a = WLoad::eight(w0, i), b = WLoad::eight(w1, i);
+// One column step of a float tile: 8 values of each of R rows times 8 of each of 4 tokens,
+// into the sums (row r's token t in acc[4 * r + t]).
+template <int R, class WLoad, class XLoad>
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_step(const typename WLoad::T* const (&w)[R],
+                                                                                    const typename XLoad::T* const (&x)[4], int i,
+                                                                                    __m256 (&acc)[4 * R]) {
+    __m256 rows[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) rows[r] = WLoad::eight(w[r], i);
 #pragma GCC unroll 4
     for (int t = 0; t < 4; ++t) {
         const __m256 v = XLoad::eight(x[t], i);
-        acc[t] = _mm256_fmadd_ps(a, v, acc[t]);
-        acc[4 + t] = _mm256_fmadd_ps(b, v, acc[4 + t]);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) acc[4 * r + t] = _mm256_fmadd_ps(rows[r], v, acc[4 * r + t]);
     }
 }
 
-// Two rows by four tokens of dot_float_avx2 (prompt processing), each output exactly the dot's
+// R rows by four tokens of dot_float_avx2 (prompt processing), each output exactly the dot's
 // value: the same four 8-lane sums, remainder and tail, added in the same order. Each of the
-// four sums is one pass over a chunk of columns for all eight outputs, loading 6 vectors per 8
+// four sums is one pass over a chunk of columns for all 4R outputs, loading R + 4 vectors per 4R
 // multiply-adds where a dot loads 2 per multiply-add, so a tile is bound by arithmetic, not by
-// loads. out: row 0's four tokens, then row 1's.
+// loads. The 4R sums of a pass stay in registers: R = 2 fits AVX2's 16, R = 4 needs AVX-512's 32
+// (tile_float_avx512). result: 8 outputs each; for R = 2 row 0's four tokens, then row 1's; for
+// R = 4 token 0's four rows, then token 1's and so on, so each token's outputs are 4 floats of y.
+template <int R, class WLoad, class XLoad>
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_rows(const typename WLoad::T* const (&w)[R],
+                                                                                    const typename XLoad::T* const* x, int n,
+                                                                                    __m256 (&result)[R / 2]) {
+    constexpr int outputs = 4 * R;
+    const typename XLoad::T* const xs[4] = {x[0], x[1], x[2], x[3]};
+    const int whole = n / 32 * 32, eights = n / 8 * 8;
+    // sums[k]: pass k's sums between chunks. In the last chunk the passes combine as they end,
+    // into the dot's (s0 + s1) + (s2 + s3), so the totals end in registers.
+    __m256 sums[4][outputs], totals[outputs];
+    for (__m256& t : totals) t = _mm256_setzero_ps();  // all set by the last chunk, which the compiler cannot tell
+    // Columns in chunks whose rows and tokens stay in the L1 cache through the four passes.
+    constexpr int chunk = 256;
+    int from = 0;
+    do {
+        const int to = from + chunk < whole ? from + chunk : whole;
+        const bool first = from == 0, last = to == whole;
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+            __m256 acc[outputs];
+#pragma GCC unroll 16
+            for (int o = 0; o < outputs; ++o) acc[o] = first ? _mm256_setzero_ps() : sums[k][o];
+            for (int i = from + 8 * k; i < to; i += 32) tile_float_step<R, WLoad, XLoad>(w, xs, i, acc);
+            if (last && k == 0)  // the dot's remainder of whole eights goes to its first sum
+                for (int i = whole; i < eights; i += 8) tile_float_step<R, WLoad, XLoad>(w, xs, i, acc);
+#pragma GCC unroll 16
+            for (int o = 0; o < outputs; ++o) {
+                if (!last || k == 0 || k == 2) sums[k][o] = acc[o];
+                else if (k == 1) sums[0][o] = _mm256_add_ps(sums[0][o], acc[o]);
+                else totals[o] = _mm256_add_ps(sums[0][o], _mm256_add_ps(sums[2][o], acc[o]));
+            }
+        }
+        from = to;
+    } while (from < whole);
+    for (int first = 0; first < outputs; first += 8) {
+        alignas(32) float tails[8];
+        __m256 eight_totals[8];
+        for (int o = 0; o < 8; ++o) {
+            const int p = first + o, index = R == 4 ? 4 * (p % 4) + p / 4 : p;
+            tails[o] = 0.0f;
+            for (int i = eights; i < n; ++i) tails[o] = __builtin_fmaf(WLoad::one(w[index / 4], i), XLoad::one(x[index % 4], i), tails[o]);
+            eight_totals[o] = totals[index];
+        }
+        result[first / 8] = _mm256_add_ps(hsum8(eight_totals), _mm256_load_ps(tails));
+    }
+}
+
 template <class WLoad, class XLoad = WLoad>
 __attribute__((target("avx2,fma,f16c"))) inline void tile_float_avx2(const typename WLoad::T* w0, const typename WLoad::T* w1,
                                                                      const typename XLoad::T* const* x, int n, float* out) {
-    const typename XLoad::T* const xs[4] = {x[0], x[1], x[2], x[3]};
-    const int whole = n / 32 * 32, eights = n / 8 * 8;
-    __m256 sums[4][8];
-    for (int k = 0; k < 4; ++k)
-        for (int o = 0; o < 8; ++o) sums[k][o] = _mm256_setzero_ps();
-    // Columns in chunks whose rows and tokens stay in the L1 cache through the four passes.
-    constexpr int chunk = 256;
-    for (int from = 0; from < whole; from += chunk) {
-        const int to = from + chunk < whole ? from + chunk : whole;
-        for (int k = 0; k < 4; ++k) {
-            __m256 acc[8];
-#pragma GCC unroll 8
-            for (int o = 0; o < 8; ++o) acc[o] = sums[k][o];
-            for (int i = from + 8 * k; i < to; i += 32) tile_float_step<WLoad, XLoad>(w0, w1, xs, i, acc);
-#pragma GCC unroll 8
-            for (int o = 0; o < 8; ++o) sums[k][o] = acc[o];
-        }
-    }
-    for (int i = whole; i < eights; i += 8) tile_float_step<WLoad, XLoad>(w0, w1, xs, i, sums[0]);
-    const typename WLoad::T* w[2] = {w0, w1};
-    for (int o = 0; o < 8; ++o) {
-        float tail = 0.0f;
-        for (int i = eights; i < n; ++i) tail = __builtin_fmaf(WLoad::one(w[o / 4], i), XLoad::one(x[o % 4], i), tail);
-        out[o] = hsum(_mm256_add_ps(_mm256_add_ps(sums[0][o], sums[1][o]), _mm256_add_ps(sums[2][o], sums[3][o]))) + tail;
+    const typename WLoad::T* const w[2] = {w0, w1};
+    __m256 result[1];
+    tile_float_rows<2, WLoad, XLoad>(w, x, n, result);
+    _mm256_storeu_ps(out, result[0]);
+}
+
+// The same with four rows: the same instructions on 8-lane vectors, with AVX-512's registers.
+template <class WLoad, class XLoad = WLoad>
+__attribute__((target("avx2,fma,f16c,avx512f,avx512vl"))) inline void tile_float_avx512(const typename WLoad::T* const* rows,
+                                                                                        const typename XLoad::T* const* x, int n,
+                                                                                        float* const* y) {
+    const typename WLoad::T* const w[4] = {rows[0], rows[1], rows[2], rows[3]};
+    __m256 result[2];
+    tile_float_rows<4, WLoad, XLoad>(w, x, n, result);
+    for (int j = 0; j < 2; ++j) {
+        _mm_storeu_ps(y[2 * j], _mm256_castps256_ps128(result[j]));
+        _mm_storeu_ps(y[2 * j + 1], _mm256_extractf128_ps(result[j], 1));
     }
 }
 
@@ -286,6 +348,18 @@ inline void tile_f16_avx2(const TypeF16::Block* w0, const TypeF16::Block* w1, co
 }
 inline void tile_bf16_avx2(const TypeBF16::Block* w0, const TypeBF16::Block* w1, const uint16_t* const* x, int n, float* out) {
     tile_float_avx2<LoadBF16>(&w0->v, &w1->v, x, n, out);
+}
+inline void tile4_f32_avx512(const TypeF32::Block* const* w, const float* const* x, int n, float* const* y) {
+    const float* const rows[4] = {&w[0]->v, &w[1]->v, &w[2]->v, &w[3]->v};
+    tile_float_avx512<LoadF32>(rows, x, n, y);
+}
+inline void tile4_f16_avx512(const TypeF16::Block* const* w, const uint16_t* const* x, int n, float* const* y) {
+    const uint16_t* const rows[4] = {&w[0]->v, &w[1]->v, &w[2]->v, &w[3]->v};
+    tile_float_avx512<LoadF16>(rows, x, n, y);
+}
+inline void tile4_bf16_avx512(const TypeBF16::Block* const* w, const uint16_t* const* x, int n, float* const* y) {
+    const uint16_t* const rows[4] = {&w[0]->v, &w[1]->v, &w[2]->v, &w[3]->v};
+    tile_float_avx512<LoadBF16>(rows, x, n, y);
 }
 // dot_f16_f32 / dot_bf16_f32 (type_float.hpp): float activations, 16-bit weights.
 inline float dot_f16_f32_avx2(const uint16_t* w, const float* x, int n) { return dot_float_avx2<LoadF16, LoadF32>(w, x, n); }

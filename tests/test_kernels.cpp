@@ -139,27 +139,39 @@ TEST_CASE("float-weight dot products, every length including tails") {
     }
 }
 
-// A float type's 2-row x 4-token tile (prompt processing) against its dot: every output the
-// dot's bits, so a prompt's logits do not depend on how its tokens are batched.
+// A float type's tiles (prompt processing: 2 or 4 rows x 4 tokens) against its dot: every
+// output the dot's bits, so a prompt's logits do not depend on how its tokens are batched.
 template <class T, class Encode>
 void check_float_tile(std::mt19937& rng, int n, Encode encode) {
-    const auto tile = best_tile<T>();
-    if (!tile) return;
     std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-    std::vector<typename T::Block> w0(static_cast<size_t>(n)), w1(static_cast<size_t>(n));
+    std::vector<std::vector<typename T::Block>> w(4, std::vector<typename T::Block>(static_cast<size_t>(n)));
     std::vector<std::vector<decltype(encode(0.0f))>> x(4, std::vector<decltype(encode(0.0f))>(static_cast<size_t>(n)));
     for (int i = 0; i < n; ++i) {
-        w0[size_t(i)].v = encode(value(rng));
-        w1[size_t(i)].v = encode(value(rng));
+        for (auto& row : w) row[size_t(i)].v = encode(value(rng));
         for (auto& row : x) row[size_t(i)] = encode(value(rng));
     }
     const decltype(x[0].data()) acts[4] = {x[0].data(), x[1].data(), x[2].data(), x[3].data()};
-    float out[8];
-    tile(w0.data(), w1.data(), acts, n, out);
-    for (int t = 0; t < 4; ++t) {
-        CAPTURE(t);
-        CHECK(out[t] == best_dot<T>()(w0.data(), acts[t], n));
-        CHECK(out[4 + t] == best_dot<T>()(w1.data(), acts[t], n));
+    const typename T::Block* const rows[4] = {w[0].data(), w[1].data(), w[2].data(), w[3].data()};
+    auto check = [&](const float* out, int n_rows) {
+        for (int r = 0; r < n_rows; ++r)
+            for (int t = 0; t < 4; ++t) {
+                CAPTURE(r);
+                CAPTURE(t);
+                CHECK(out[4 * r + t] == best_dot<T>()(rows[r], acts[t], n));
+            }
+    };
+    float out[16];
+    if (const auto tile = best_tile<T>()) {
+        tile(rows[0], rows[1], acts, n, out);
+        check(out, 2);
+    }
+    if (const auto tile4 = best_tile4<T>()) {  // token-major: y[t] gets token t's four rows
+        float y[4][4];
+        float* const ys[4] = {y[0], y[1], y[2], y[3]};
+        tile4(rows, acts, n, ys);
+        for (int r = 0; r < 4; ++r)
+            for (int t = 0; t < 4; ++t) out[4 * r + t] = y[t][r];
+        check(out, 4);
     }
 }
 
@@ -172,6 +184,10 @@ TEST_CASE("float tiles give every output the dot's bits, every length including 
         check_float_tile<TypeF16>(rng, n, f32_to_fp16);
         check_float_tile<TypeBF16>(rng, n, f32_to_bf16);
     }
+#if defined(__x86_64__)
+    CHECK((best_tile4<TypeF32>() != nullptr) == x86::has_avx512());  // the 4-row tiles run where they can
+    CHECK((best_tile<TypeF16>() != nullptr) == x86::has_avx2());
+#endif
 }
 
 TEST_CASE("exact_fp16_bits: f16's bits exactly for the floats f16 holds, a NaN for every other") {
