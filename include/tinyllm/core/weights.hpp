@@ -190,9 +190,13 @@ inline void matmul(const WeightView& w, MatmulInput& in, float* y, int64_t y_str
                 const int64_t first = g * rows_per_iteration;
                 const int64_t end = first + rows_per_iteration < tiled_rows ? first + rows_per_iteration : tiled_rows;
                 const int64_t next_end = end + rows_per_iteration < w.rows ? end + rows_per_iteration : w.rows;
-                const uint64_t next_bytes = uint64_t(next_end - end) * w.row_bytes, share = next_bytes / uint64_t(token_quads) + 1;
+                // The cache lines of rows [end, next_end), from the line holding the first byte.
+                const uintptr_t next_first = reinterpret_cast<uintptr_t>(w.row(end)) & ~uintptr_t(63);
+                const uint64_t next_lines = next_end > end ? (reinterpret_cast<uintptr_t>(w.row(next_end)) - next_first + 63) / 64 : 0;
+                const uint64_t share = next_lines / uint64_t(token_quads) + 1;
                 for (int q = 0; q < token_quads; ++q) {
-                    for (uint64_t b = uint64_t(q) * share; b < next_bytes && b < uint64_t(q + 1) * share; b += 64) __builtin_prefetch(w.row(end) + b, 0, 2);
+                    for (uint64_t l = uint64_t(q) * share; l < next_lines && l < uint64_t(q + 1) * share; ++l)
+                        __builtin_prefetch(reinterpret_cast<const void*>(next_first + 64 * l), 0, 2);
                     ActPtr<T> acts[4];
                     for (int k = 0; k < 4; ++k) acts[k] = act + (4 * q + k) * act_stride;
                     for (int64_t r = first; r < end; r += rows_per_tile) {
