@@ -267,6 +267,12 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_s
 // loads. The 4R sums of a pass stay in registers: R = 2 fits AVX2's 16, R = 4 needs AVX-512's 32
 // (tile_float_avx512). result: 8 outputs each; for R = 2 row 0's four tokens, then row 1's; for
 // R = 4 token 0's four rows, then token 1's and so on, so each token's outputs are 4 floats of y.
+// GCC at -Os cannot see that sums[k] is written by the first chunk before any later chunk reads
+// it, and warns; the flow is the do-while below (first chunk: from == 0).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 template <int R, class WLoad, class XLoad>
 __attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_rows(const typename WLoad::T* const (&w)[R],
                                                                                     const typename XLoad::T* const* x, int n,
@@ -313,6 +319,9 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_r
         result[first / 8] = _mm256_add_ps(hsum8(eight_totals), _mm256_load_ps(tails));
     }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 template <class WLoad, class XLoad = WLoad>
 __attribute__((target("avx2,fma,f16c"))) inline void tile_float_avx2(const typename WLoad::T* w0, const typename WLoad::T* w1,
