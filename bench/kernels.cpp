@@ -178,7 +178,8 @@ void register_all() {
         {"Q4_0", GgmlType::Q4_0, 0}, {"int8", GgmlType::TINYLLM_INT8, 0}, {"int4-g128", GgmlType::TINYLLM_INT4, 128},
         {"int4-g32", GgmlType::TINYLLM_INT4, 32}};
     struct Shape { const char* name; int64_t rows, cols; int tokens; };
-    const Shape shapes[] = {{"gemv_4096x4096", 4096, 4096, 1}, {"gemv_11008x4096", 11008, 4096, 1}, {"gemm_4096x4096_n128", 4096, 4096, 128},
+    const Shape shapes[] = {{"gemv_4096x4096", 4096, 4096, 1}, {"gemv_11008x4096", 11008, 4096, 1},
+                            {"gemm_4096x4096_n4", 4096, 4096, 4}, {"gemm_4096x4096_n128", 4096, 4096, 128},
                             {"gemm_2048x2048_n128", 2048, 2048, 128}, {"gemm_768x256_n128", 768, 256, 128}};
     for (const Type& t : types)
         for (const Shape& s : shapes) {
@@ -188,7 +189,7 @@ void register_all() {
         }
 #if defined(TINYLLM_BENCH_EIGEN)
     for (const Shape& s : shapes)
-        if (s.tokens > 1) {
+        if (s.tokens > 4) {
             std::string name = std::string("Eigen_F32/") + s.name;
             benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_eigen(st, s.rows, s.cols, s.tokens); })
                 ->Arg(1)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -113,6 +113,19 @@ template <int64_t Distance = prefetch_distance>
 __attribute__((always_inline)) inline void prefetch_ahead(const uint8_t* p) {
     _mm_prefetch(reinterpret_cast<const char*>(p + Distance), _MM_HINT_T0);
 }
+// With several tokens per pass, Q4_0, int4 and Q8_0 spend longer computing on each cache line
+// than memory takes to deliver it, and without help their memory stalls add to the compute time
+// instead of overlapping it: at 4 tokens a Q4_0 matrix streamed at half the speed of a single
+// token. Prefetching every line of the stream 16 KiB ahead into L2 overlaps the two. A single
+// token is memory-bound and streams faster without (the hardware prefetcher keeps up), so
+// decode does not prefetch. Measurements: docs/benchmarks.md.
+constexpr int64_t multi_token_prefetch_distance = 16384;
+// Every cache line of the Bytes stream bytes at p, and the line after them.
+template <int64_t Bytes>
+__attribute__((always_inline)) inline void prefetch_lines_to_l2(const uint8_t* p) {
+    for (int64_t offset = 0; offset <= Bytes; offset += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(p + multi_token_prefetch_distance + offset), _MM_HINT_T1);
+}
 
 // factor x sum(activation codes) in every lane, computed in vector registers from the block's
 // two 16-bit half sums (one broadcast and one vpmaddwd). A scalar sum moved into a vector would
@@ -150,6 +163,7 @@ TINYLLM_VNNI inline void nibbles_unit_vnni(const Nibbles& u, const BlockQ8* cons
     for (int64_t g = 0; g < n_groups; ++g) {
         const F d = V::halves(paired_scales(q, pair, g, n_groups, R));
         for (int64_t b = g * u.blocks_per_scale, end = b + u.blocks_per_scale; b < end; ++b, q += 16 * R) {
+            if (T > 1) prefetch_lines_to_l2<16 * R>(q);
             I dot[T], dot16[T];
             for (int t = 0; t < T; ++t) {
                 dot[t] = times_code_sum<V>(a[t][b], minus_8);
@@ -187,6 +201,7 @@ TINYLLM_VNNI inline void q8_0_unit_vnni(const uint8_t* unit, int64_t n_blocks, c
     const uint8_t *q = unit, *pair = q;
     for (int64_t b = 0; b < n_blocks; ++b, q += 32 * R) {
         const uint8_t* scales = paired_scales(q, pair, b, n_blocks, R);
+        if (T > 1) prefetch_lines_to_l2<32 * R>(q);
         I dot[T];
         for (int t = 0; t < T; ++t) dot[t] = times_code_sum<V>(a[t][b], minus_128);
         for (int j = 0; j < 8; ++j) {
