@@ -32,7 +32,7 @@ namespace tinyllm::x86 {
 
 // One pass over a unit of R rows (16 or 8) computes H eight-row halves of it, from half `first`:
 // rows 8 first .. 8 (first + H) - 1. Single tokens take both halves of a 16-row unit in one
-// pass (one read of each cache line, two independent chains); four tokens take one half per
+// pass (one read of each cache line, two independent chains); several tokens take one half per
 // pass, as their accumulators fill the 16 vector registers (the second pass reads from L1/L2).
 template <int R, int H>
 struct HalfPass {

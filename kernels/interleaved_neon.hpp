@@ -104,10 +104,10 @@ TINYLLM_DOTPROD_TARGET __attribute__((flatten)) inline void paired_pass(bool q8,
         for (int v = 0; v < NV; ++v) vst1q_f32(out + t * out_stride + 4 * (first + v), acc[t][v]);
 }
 
-// One unit (16 rows, or 8 for a last unit) against T tokens (1 or 4): out[t * out_stride + r].
+// One unit (16 rows, or 8 for a last unit) against T tokens (1 to 4): out[t * out_stride + r].
 // Same contract as the x86 unit kernels; null from dispatch for the types not listed in
-// interleaved_kernel_takes. A single token takes a whole unit per pass, four tokens 8 rows per
-// pass (4-row passes would load every activation block twice as often).
+// interleaved_kernel_takes. A single token takes a whole unit per pass, several tokens 8 rows
+// per pass (4-row passes would load every activation block twice as often).
 template <int T>
 inline void interleaved_unit_dotprod(GgmlType type, const uint8_t* unit, int unit_rows, int64_t cols, int64_t group, const BlockQ8* const* a,
                                      float* out, int64_t out_stride) {

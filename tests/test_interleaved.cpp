@@ -90,11 +90,17 @@ TEST_CASE("interleaved products equal the plain layout's, for any token and thre
 #if defined(__aarch64__)
             if (c.type != GgmlType::TINYLLM_INT4) CHECK(one_thread == expected);  // AArch64's Q4_0 and Q8_0: the plain kernels' bits
 #endif
-            // Token t alone gives the same values as inside a batch (4-token tiles, then singles).
+            // Token t alone gives the same values as inside a batch of any size (4-token passes,
+            // then one pass of the last 1-3 tokens).
             for (int t = 0; t < 6; ++t) {
                 const std::vector<float> xt(x.begin() + t * cols, x.begin() + (t + 1) * cols);
                 const std::vector<float> alone = product(packed_view, xt, 1);
                 CHECK(std::equal(alone.begin(), alone.end(), one_thread.begin() + t * rows));
+            }
+            for (int n = 2; n < 6; ++n) {
+                CAPTURE(n);
+                const std::vector<float> batch = product(packed_view, x, n);
+                CHECK(std::equal(batch.begin(), batch.end(), one_thread.begin()));
             }
         }
     }

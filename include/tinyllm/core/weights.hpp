@@ -116,14 +116,16 @@ inline ActFormat interleaved_act_format(GgmlType type) {
 inline int64_t interleaved_units(const WeightView& w) { return (w.rows + interleave_rows_per_unit - 1) / interleave_rows_per_unit; }
 
 // Interleaved matrices that take the same activation format, as one parallel loop over all
-// their units: one unit (16 rows, or a last 8) x 4 tokens at a time, then single tokens (the
-// same values either way). One loop for q, k and v (or gate and up) instead of one each: a
+// their units: one unit (16 rows, or a last 8) x 4 tokens at a time, then the last 1-3 tokens
+// in one pass (the same values either way). Every pass over a unit beyond the first costs
+// nearly a decode step's time where memory is fast, so 2 or 3 tokens (a draft check, a few
+// sequences decoding together) must not take one pass each. One loop for q, k and v (or gate and up) instead of one each: a
 // decoded token starts and ends ~70 fewer loops, and k and v (16 units each in TinyLlama)
 // no longer make a loop of their own too short to split well between threads.
 inline void matmul_interleaved(const MatmulOut* outs, int n_outs, MatmulInput& in) {
     const BlockQ8* act = in.as_q8(interleaved_act_format(outs[0].w->type));
     const auto four = best_interleaved_unit<4>();
-    const auto one = best_interleaved_unit<1>();
+    const InterleavedUnitFn<1> rest_fns[4] = {nullptr, best_interleaved_unit<1>(), best_interleaved_unit<2>(), best_interleaved_unit<3>()};
     int64_t units = 0;
     for (int i = 0; i < n_outs; ++i) units += interleaved_units(*outs[i].w);
     parallel_for(units, [&](int64_t u) {
@@ -140,9 +142,10 @@ inline void matmul_interleaved(const MatmulOut* outs, int n_outs, MatmulInput& i
             const BlockQ8* acts[4] = {act + t * act_stride, act + (t + 1) * act_stride, act + (t + 2) * act_stride, act + (t + 3) * act_stride};
             four(w.type, unit, unit_rows, w.cols, w.group, acts, out + t * y_stride, y_stride);
         }
-        for (; t < in.n_tokens; ++t) {
-            const BlockQ8* acts[1] = {act + t * act_stride};
-            one(w.type, unit, unit_rows, w.cols, w.group, acts, out + t * y_stride, y_stride);
+        if (const int rest = in.n_tokens - t; rest > 0) {
+            const BlockQ8* acts[3] = {};
+            for (int k = 0; k < rest; ++k) acts[k] = act + (t + k) * act_stride;
+            rest_fns[rest](w.type, unit, unit_rows, w.cols, w.group, acts, out + t * y_stride, y_stride);
         }
     });
 }
