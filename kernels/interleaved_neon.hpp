@@ -8,8 +8,8 @@
 // scale x activation scale x dot added with one fused multiply-add, block by block in order.
 // Q4_0 rows therefore give the generic kernel's bits, and Q8_0 rows too; int4 rows take the x86
 // interleaved kernels' step (a group's scale times the block's activation scale, then the
-// multiply-add), so every core gives a model the same values. Four tokens or one take the same
-// operations per (row, token).
+// multiply-add), so every core gives a model the same values. Any number of tokens per pass
+// (1 to 4) takes the same operations per (row, token).
 #pragma once
 #if defined(__aarch64__)
 #include <arm_neon.h>

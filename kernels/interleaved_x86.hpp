@@ -106,7 +106,8 @@ __attribute__((always_inline)) inline int32_t word_at(const int8_t* p) {
 
 // Q4_K and Q6_K run ~3x the instructions per weight byte of Q4_0, so the out-of-order window
 // covers too few cache lines ahead for the hardware prefetcher to keep up: they prefetch each
-// line 8 KiB ahead. Q4_0 and Q8_0 do without (it made Q4_0 slower on Zen 5). The AVX2 kernels
+// line 8 KiB ahead. Q4_0 and Q8_0 do without for single tokens (it made Q4_0 slower on Zen 5);
+// with several tokens they prefetch into L2 (prefetch_lines_to_l2 below). The AVX2 kernels
 // prefetch nearer (interleaved_avx2.hpp). Measurements: docs/benchmarks.md.
 constexpr int64_t prefetch_distance = 8192;
 template <int64_t Distance = prefetch_distance>

@@ -201,10 +201,14 @@ TEST_CASE("a row gives the same values in a 16-row unit and in a last 8-row unit
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-// y = W x over an interleaved matrix with the given unit kernels (4 tokens at a time, then
-// single tokens, as matmul_interleaved runs them).
-std::vector<float> unit_product(InterleavedUnitFn<4> four, InterleavedUnitFn<1> one, const WeightView& w, std::vector<float> x,
-                                int tokens) {
+// One instruction set's unit kernels for 1 to 4 tokens per pass.
+struct UnitKernels {
+    InterleavedUnitFn<1> by_tokens[5];
+};
+
+// y = W x over an interleaved matrix with the given unit kernels (4 tokens at a time, then the
+// last 1-3 tokens in one pass, as matmul_interleaved runs them).
+std::vector<float> unit_product(const UnitKernels& kernels, const WeightView& w, std::vector<float> x, int tokens) {
     std::vector<BlockQ8> q8(x.size() / 32);
     MatmulInput in;
     in.x = x.data();
@@ -217,14 +221,11 @@ std::vector<float> unit_product(InterleavedUnitFn<4> four, InterleavedUnitFn<1> 
     for (int64_t first = 0; first < w.rows; first += interleave_rows_per_unit) {
         const int unit_rows = interleave_unit_rows(w.rows, first);
         const uint8_t* unit = w.data + first * int64_t(w.row_bytes);
-        int t = 0;
-        for (; t + 4 <= tokens; t += 4) {
-            const BlockQ8* acts[4] = {act + t * act_stride, act + (t + 1) * act_stride, act + (t + 2) * act_stride, act + (t + 3) * act_stride};
-            four(w.type, unit, unit_rows, w.cols, w.group, acts, y.data() + t * w.rows + first, w.rows);
-        }
-        for (; t < tokens; ++t) {
-            const BlockQ8* acts[1] = {act + t * act_stride};
-            one(w.type, unit, unit_rows, w.cols, w.group, acts, y.data() + t * w.rows + first, w.rows);
+        for (int t = 0; t < tokens; t += 4) {
+            const int n = tokens - t < 4 ? tokens - t : 4;
+            const BlockQ8* acts[4] = {};
+            for (int k = 0; k < n; ++k) acts[k] = act + (t + k) * act_stride;
+            kernels.by_tokens[n](w.type, unit, unit_rows, w.cols, w.group, acts, y.data() + t * w.rows + first, w.rows);
         }
     }
     return y;
@@ -239,7 +240,11 @@ TEST_CASE("the AVX2 kernels give the plain layout's values, and the VNNI kernels
     // last unpaired group. The extreme case tests the int16 sums' headroom: every block's first
     // value sets its scale, the rest quantize to the largest code, and every activation code is
     // 127 (a saturating sum comes out far off).
-    const int64_t rows = 24, tokens = 6;
+    const int64_t rows = 24, tokens = 7;
+    const UnitKernels avx2_kernels{{nullptr, &x86::interleaved_unit_avx2<1>, &x86::interleaved_unit_avx2<2>, &x86::interleaved_unit_avx2<3>,
+                                    &x86::interleaved_unit_avx2<4>}};
+    const UnitKernels vnni_kernels{{nullptr, &x86::interleaved_unit_vnni<1>, &x86::interleaved_unit_vnni<2>, &x86::interleaved_unit_vnni<3>,
+                                    &x86::interleaved_unit_vnni<4>}};
     std::mt19937 rng(13);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (const bool extreme : {false, true})
@@ -261,12 +266,18 @@ TEST_CASE("the AVX2 kernels give the plain layout's values, and the VNNI kernels
             packed_view.data = packed.data();
             packed_view.interleaved = true;
 
-            const std::vector<float> avx2 = unit_product(&x86::interleaved_unit_avx2<4>, &x86::interleaved_unit_avx2<1>, packed_view, x, tokens);
+            // 7 tokens: a 4-token pass, then a 3-token one; 6 and 5 end with 2 and 1.
+            const std::vector<float> avx2 = unit_product(avx2_kernels, packed_view, x, tokens);
             const std::vector<float> expected = product(plain_view, x, tokens);
             for (size_t i = 0; i < expected.size(); ++i)
                 CHECK(avx2[i] == doctest::Approx(expected[i]).epsilon(1e-5).scale(std::sqrt(float(cols))));
+            for (int n = 5; n < tokens; ++n) {
+                CAPTURE(n);
+                const std::vector<float> fewer = unit_product(avx2_kernels, packed_view, x, n);
+                CHECK(std::equal(fewer.begin(), fewer.end(), avx2.begin()));
+            }
             if (x86::has_avx512_vnni())
-                CHECK(avx2 == unit_product(&x86::interleaved_unit_vnni<4>, &x86::interleaved_unit_vnni<1>, packed_view, x, tokens));
+                CHECK(avx2 == unit_product(vnni_kernels, packed_view, x, tokens));
             else
                 MESSAGE("no AVX-512 VNNI here: AVX2 results checked against the plain layout only");
         }

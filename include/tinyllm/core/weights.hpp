@@ -119,9 +119,10 @@ inline int64_t interleaved_units(const WeightView& w) { return (w.rows + interle
 // their units: one unit (16 rows, or a last 8) x 4 tokens at a time, then the last 1-3 tokens
 // in one pass (the same values either way). Every pass over a unit beyond the first costs
 // nearly a decode step's time where memory is fast, so 2 or 3 tokens (a draft check, a few
-// sequences decoding together) must not take one pass each. One loop for q, k and v (or gate and up) instead of one each: a
-// decoded token starts and ends ~70 fewer loops, and k and v (16 units each in TinyLlama)
-// no longer make a loop of their own too short to split well between threads.
+// sequences decoding together) must not take one pass each. One loop for q, k and v (or gate
+// and up) instead of one each: a decoded token starts and ends ~70 fewer loops, and k and v
+// (16 units each in TinyLlama) no longer make a loop of their own too short to split well
+// between threads.
 inline void matmul_interleaved(const MatmulOut* outs, int n_outs, MatmulInput& in) {
     const BlockQ8* act = in.as_q8(interleaved_act_format(outs[0].w->type));
     const auto four = best_interleaved_unit<4>();
