@@ -30,10 +30,10 @@ else
 fi
 # On the others, the tests of what differs between cores: the kernels picked by CPU feature and
 # the forward passes and programs built on them.
-# Speculative decoding's and perplexity's tests run the demo model's f16 file through thousands of
-# steps of CPU-independent logic: under qemu that takes tens of minutes, and the forward passes
-# under them are tested on the emulated cores by test_forward; the host suite runs them.
-slow_logic="^(test_speculative:|perplexity_cli$)"
+# Speculative decoding's, draft trees' and perplexity's tests run the demo model's f16 file through
+# thousands of steps of CPU-independent logic: under qemu that takes tens of minutes, and the
+# forward passes under them are tested on the emulated cores by test_forward; the host suite runs them.
+slow_logic="^(test_speculative:|test_sequences:a tree of tokens|perplexity_cli$)"
 # Whether each core has the dot-product extension: the kernel tests check that detection finds it
 # and that dispatch picks the sdot kernels exactly then (on the others sdot would be illegal).
 has_dotprod() {
