@@ -208,12 +208,16 @@ inline void tile_q4_0_avx2(const TypeQ4_0::Block* w0, const TypeQ4_0::Block* w1,
 struct LoadF32 {
     using T = float;
     __attribute__((target("avx2,fma,f16c"))) static __m256 eight(const float* p, int i) { return _mm256_loadu_ps(p + i); }
+    __attribute__((target("avx512f"))) static __m512 sixteen(const float* p, int i) { return _mm512_loadu_ps(p + i); }
     static float one(const float* p, int i) { return p[i]; }
 };
 struct LoadF16 {
     using T = uint16_t;
     __attribute__((target("avx2,fma,f16c"))) static __m256 eight(const uint16_t* p, int i) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
+    }
+    __attribute__((target("avx512f"))) static __m512 sixteen(const uint16_t* p, int i) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
     }
     static float one(const uint16_t* p, int i) { return fp16_to_f32(p[i]); }
 };
@@ -222,6 +226,10 @@ struct LoadBF16 {
     __attribute__((target("avx2,fma,f16c"))) static __m256 eight(const uint16_t* p, int i) {
         __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
         return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+    }
+    __attribute__((target("avx512f"))) static __m512 sixteen(const uint16_t* p, int i) {
+        __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
     }
     static float one(const uint16_t* p, int i) { return bf16_to_f32(p[i]); }
 };
@@ -243,41 +251,38 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const typen
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
-// One column step of a float tile: 8 values of each of R rows times 8 of each of 4 tokens,
-// into the sums (row r's token t in acc[4 * r + t]).
-template <int R, class WLoad, class XLoad>
-__attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_step(const typename WLoad::T* const (&w)[R],
+// One column step of the AVX2 float tile: 8 values of each of 2 rows times 8 of each of 4
+// tokens, into the sums (row r's token t in acc[4 * r + t]).
+template <class WLoad, class XLoad>
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_step(const typename WLoad::T* const (&w)[2],
                                                                                     const typename XLoad::T* const (&x)[4], int i,
-                                                                                    __m256 (&acc)[4 * R]) {
-    __m256 rows[R];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) rows[r] = WLoad::eight(w[r], i);
+                                                                                    __m256 (&acc)[8]) {
+    const __m256 rows[2] = {WLoad::eight(w[0], i), WLoad::eight(w[1], i)};
 #pragma GCC unroll 4
     for (int t = 0; t < 4; ++t) {
         const __m256 v = XLoad::eight(x[t], i);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) acc[4 * r + t] = _mm256_fmadd_ps(rows[r], v, acc[4 * r + t]);
+        acc[t] = _mm256_fmadd_ps(rows[0], v, acc[t]);
+        acc[4 + t] = _mm256_fmadd_ps(rows[1], v, acc[4 + t]);
     }
 }
 
-// R rows by four tokens of dot_float_avx2 (prompt processing), each output exactly the dot's
+// Two rows by four tokens of dot_float_avx2 (prompt processing), each output exactly the dot's
 // value: the same four 8-lane sums, remainder and tail, added in the same order. Each of the
-// four sums is one pass over a chunk of columns for all 4R outputs, loading R + 4 vectors per 4R
+// four sums is one pass over a chunk of columns for all 8 outputs, loading 6 vectors per 8
 // multiply-adds where a dot loads 2 per multiply-add, so a tile is bound by arithmetic, not by
-// loads. The 4R sums of a pass stay in registers: R = 2 fits AVX2's 16, R = 4 needs AVX-512's 32
-// (tile_float_avx512). result: 8 outputs each; for R = 2 row 0's four tokens, then row 1's; for
-// R = 4 token 0's four rows, then token 1's and so on, so each token's outputs are 4 floats of y.
+// loads; a pass's 8 sums stay in AVX2's 16 registers. out: row 0's four tokens, then row 1's.
 // GCC at -Os cannot see that sums[k] is written by the first chunk before any later chunk reads
-// it, and warns; the flow is the do-while below (first chunk: from == 0).
+// it, and warns; the flow is the do-while below (first chunk: from == 0). The same holds for the
+// AVX-512 tile below.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-template <int R, class WLoad, class XLoad>
-__attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_rows(const typename WLoad::T* const (&w)[R],
-                                                                                    const typename XLoad::T* const* x, int n,
-                                                                                    __m256 (&result)[R / 2]) {
-    constexpr int outputs = 4 * R;
+template <class WLoad, class XLoad = WLoad>
+__attribute__((target("avx2,fma,f16c"))) inline void tile_float_avx2(const typename WLoad::T* w0, const typename WLoad::T* w1,
+                                                                     const typename XLoad::T* const* x, int n, float* out) {
+    constexpr int outputs = 8;
+    const typename WLoad::T* const w[2] = {w0, w1};
     const typename XLoad::T* const xs[4] = {x[0], x[1], x[2], x[3]};
     const int whole = n / 32 * 32, eights = n / 8 * 8;
     // sums[k]: pass k's sums between chunks. In the last chunk the passes combine as they end,
@@ -293,12 +298,12 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_r
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
             __m256 acc[outputs];
-#pragma GCC unroll 16
+#pragma GCC unroll 8
             for (int o = 0; o < outputs; ++o) acc[o] = first ? _mm256_setzero_ps() : sums[k][o];
-            for (int i = from + 8 * k; i < to; i += 32) tile_float_step<R, WLoad, XLoad>(w, xs, i, acc);
+            for (int i = from + 8 * k; i < to; i += 32) tile_float_step<WLoad, XLoad>(w, xs, i, acc);
             if (last && k == 0)  // the dot's remainder of whole eights goes to its first sum
-                for (int i = whole; i < eights; i += 8) tile_float_step<R, WLoad, XLoad>(w, xs, i, acc);
-#pragma GCC unroll 16
+                for (int i = whole; i < eights; i += 8) tile_float_step<WLoad, XLoad>(w, xs, i, acc);
+#pragma GCC unroll 8
             for (int o = 0; o < outputs; ++o) {
                 if (!last || k == 0 || k == 2) sums[k][o] = acc[o];
                 else if (k == 1) sums[0][o] = _mm256_add_ps(sums[0][o], acc[o]);
@@ -307,44 +312,115 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) inline void tile_float_r
         }
         from = to;
     } while (from < whole);
-    for (int first = 0; first < outputs; first += 8) {
-        alignas(32) float tails[8];
-        __m256 eight_totals[8];
-        for (int o = 0; o < 8; ++o) {
-            const int p = first + o, index = R == 4 ? 4 * (p % 4) + p / 4 : p;
-            tails[o] = 0.0f;
-            for (int i = eights; i < n; ++i) tails[o] = __builtin_fmaf(WLoad::one(w[index / 4], i), XLoad::one(x[index % 4], i), tails[o]);
-            eight_totals[o] = totals[index];
-        }
-        result[first / 8] = _mm256_add_ps(hsum8(eight_totals), _mm256_load_ps(tails));
+    alignas(32) float tails[8];
+    for (int o = 0; o < outputs; ++o) {
+        tails[o] = 0.0f;
+        for (int i = eights; i < n; ++i) tails[o] = __builtin_fmaf(WLoad::one(w[o / 4], i), XLoad::one(xs[o % 4], i), tails[o]);
     }
-}
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
-template <class WLoad, class XLoad = WLoad>
-__attribute__((target("avx2,fma,f16c"))) inline void tile_float_avx2(const typename WLoad::T* w0, const typename WLoad::T* w1,
-                                                                     const typename XLoad::T* const* x, int n, float* out) {
-    const typename WLoad::T* const w[2] = {w0, w1};
-    __m256 result[1];
-    tile_float_rows<2, WLoad, XLoad>(w, x, n, result);
-    _mm256_storeu_ps(out, result[0]);
+    _mm256_storeu_ps(out, _mm256_add_ps(hsum8(totals), _mm256_load_ps(tails)));
 }
 
-// The same with four rows: the same instructions on 8-lane vectors, with AVX-512's registers.
+// GCC 12's unmasked AVX-512 shuffles pass an uninitialized vector as the unused merge source and
+// warn at -Wall; the masked forms with every lane set name it.
+template <int Blocks>
+__attribute__((target("avx512f"))) inline __m512 shuffle_blocks(__m512 a, __m512 b) {
+    return _mm512_mask_shuffle_f32x4(a, 0xFFFF, a, b, Blocks);
+}
+
+// Sums of 16 outputs' 8-lane totals, each exactly hsum's (the same pairs: lanes 4 apart, then 2,
+// then neighbours). pair[k]: output k in lanes 0-7, output k + 8 in lanes 8-15. Lane 4b + m of the
+// result holds output m_b: 2m, 2m + 8, 2m + 1, 2m + 9 for 128-bit block b = 0, 1, 2, 3.
+__attribute__((target("avx512f"))) inline __m512 hsum16(const __m512 (&pair)[8]) {
+    __m512 quads[4], halves[2];
+    for (int m = 0; m < 4; ++m)  // blocks: 2m and 2m + 8's lanes 0-3 + 4-7, then 2m + 1 and 2m + 9's
+        quads[m] = _mm512_add_ps(shuffle_blocks<0x88>(pair[2 * m], pair[2 * m + 1]),
+                                 shuffle_blocks<0xDD>(pair[2 * m], pair[2 * m + 1]));
+    for (int j = 0; j < 2; ++j)
+        halves[j] = _mm512_add_ps(_mm512_shuffle_ps(quads[2 * j], quads[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                  _mm512_shuffle_ps(quads[2 * j], quads[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_ps(halves[0], halves[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_ps(halves[0], halves[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// Four rows by four tokens of dot_float_avx2 on AVX-512, each output exactly the dot's value. The
+// dot's four 8-lane sums over columns i + 8k (k = 0..3, i in steps of 32) are two 16-lane sums here:
+// lanes 0-7 of the first take columns i..i+7 (the dot's sum 0) and lanes 8-15 columns i+8..i+15
+// (sum 1); the second takes sums 2 and 3. A 16-lane multiply-add is lane for lane the dot's two
+// 8-lane ones, so the values match with half the instructions. The 16 outputs' first sums (16
+// registers) take one pass over a chunk of columns and their second sums another, loading 8 vectors
+// per 16 multiply-adds; the chunk stays in the L1 cache between the passes. y: 4 floats per token.
 template <class WLoad, class XLoad = WLoad>
 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl"))) inline void tile_float_avx512(const typename WLoad::T* const* rows,
                                                                                         const typename XLoad::T* const* x, int n,
                                                                                         float* const* y) {
+    constexpr int outputs = 16;  // row r's token t in acc[4 * r + t]
     const typename WLoad::T* const w[4] = {rows[0], rows[1], rows[2], rows[3]};
-    __m256 result[2];
-    tile_float_rows<4, WLoad, XLoad>(w, x, n, result);
-    for (int j = 0; j < 2; ++j) {
-        _mm_storeu_ps(y[2 * j], _mm256_castps256_ps128(result[j]));
-        _mm_storeu_ps(y[2 * j + 1], _mm256_extractf128_ps(result[j], 1));
+    const typename XLoad::T* const xs[4] = {x[0], x[1], x[2], x[3]};
+    const int whole = n / 32 * 32, eights = n / 8 * 8;
+    // sums[h]: pass h's sums between chunks. The last chunk adds each pass's halves as it ends,
+    // two outputs to a register (k and k + 8), into the dot's (s0 + s1) + (s2 + s3).
+    __m512 sums[2][outputs], totals[outputs / 2];
+    constexpr int chunk = 256;
+    int from = 0;
+    do {
+        const int to = from + chunk < whole ? from + chunk : whole;
+        const bool first = from == 0, last = to == whole;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+            __m512 acc[outputs];
+#pragma GCC unroll 16
+            for (int o = 0; o < outputs; ++o) acc[o] = first ? _mm512_setzero_ps() : sums[h][o];
+            for (int i = from + 16 * h; i < to; i += 32) {
+                __m512 wr[4];
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; ++r) wr[r] = WLoad::sixteen(w[r], i);
+#pragma GCC unroll 4
+                for (int t = 0; t < 4; ++t) {
+                    const __m512 v = XLoad::sixteen(xs[t], i);
+#pragma GCC unroll 4
+                    for (int r = 0; r < 4; ++r) acc[4 * r + t] = _mm512_fmadd_ps(wr[r], v, acc[4 * r + t]);
+                }
+            }
+            if (last && h == 0)  // the dot's remainder of whole eights goes to its sum 0: lanes 0-7
+                for (int i = whole; i < eights; i += 8)
+#pragma GCC unroll 16
+                    for (int o = 0; o < outputs; ++o)
+                        acc[o] = _mm512_mask3_fmadd_ps(_mm512_castps256_ps512(WLoad::eight(w[o / 4], i)),
+                                                       _mm512_castps256_ps512(XLoad::eight(xs[o % 4], i)), acc[o], 0x00FF);
+            if (!last) {
+#pragma GCC unroll 16
+                for (int o = 0; o < outputs; ++o) sums[h][o] = acc[o];
+                continue;
+            }
+#pragma GCC unroll 8
+            for (int k = 0; k < outputs / 2; ++k) {  // lanes 0-7 + 8-15 of outputs k and k + 8
+                const __m512 halves = _mm512_add_ps(shuffle_blocks<0x44>(acc[k], acc[k + 8]),
+                                                    shuffle_blocks<0xEE>(acc[k], acc[k + 8]));
+                totals[k] = h == 0 ? halves : _mm512_add_ps(totals[k], halves);
+            }
+        }
+        from = to;
+    } while (from < whole);
+    // y wants token-major order p = 4t + r: output 4r + t, which hsum16 left in lane 2p mod 15.
+    __m512 tails = _mm512_setzero_ps();
+    if (eights < n) {
+        alignas(64) float tail[16];
+        for (int p = 0; p < 16; ++p) {
+            tail[p] = 0.0f;
+            for (int i = eights; i < n; ++i) tail[p] = __builtin_fmaf(WLoad::one(w[p % 4], i), XLoad::one(xs[p / 4], i), tail[p]);
+        }
+        tails = _mm512_load_ps(tail);
     }
+    const __m512i lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    const __m512 sums16 = hsum16(totals);
+    alignas(64) float result[16];
+    _mm512_store_ps(result, _mm512_add_ps(_mm512_mask_permutexvar_ps(sums16, 0xFFFF, lane, sums16), tails));
+    for (int t = 0; t < 4; ++t) _mm_storeu_ps(y[t], _mm_load_ps(result + 4 * t));
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 inline float dot_f32_avx2(const TypeF32::Block* w, const float* x, int n) { return dot_float_avx2<LoadF32>(&w->v, x, n); }
 inline float dot_f16_avx2(const TypeF16::Block* w, const uint16_t* x, int n) { return dot_float_avx2<LoadF16>(&w->v, x, n); }
