@@ -9,10 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+# -O1 with line tables (-g1): ASan's reports keep their file:line stacks, and each test file compiles
+# in half the time of -O2 -g, which the sanitized build spent most of its time on.
+optimize="-O1 -g1 -DNDEBUG"
 link="-fsanitize=address,undefined"
 # Clang's driver gives a C program (test_c_api) only the C part of the sanitizer runtimes; libtinyllm needs the C++ part.
 [[ "$("${CXX:-c++}" --version)" == *clang* ]] && link="$link -fsanitize-link-c++-runtime -lstdc++"
 cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$optimize" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$optimize" \
   -DCMAKE_EXE_LINKER_FLAGS="$link" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 if [ "${TINYLLM_SANITIZE_SCOPE:-}" == "all" ]; then
   cmake --build build-sanitize
