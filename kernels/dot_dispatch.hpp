@@ -294,19 +294,18 @@ inline TransposeU32 best_transpose_u32() { return TINYLLM_AVX2_OR(TransposeU32, 
 
 // Row-interleaved matrices (interleaved.hpp): one unit (16 or 8 rows) against T tokens, or null
 // where this CPU has no kernel for them (then matrices keep their plain layout).
-template <int T>
 using InterleavedUnitFn = void (*)(GgmlType, const uint8_t* unit, int unit_rows, int64_t cols, int64_t group, const BlockQ8* const*,
                                    float*, int64_t);
 
 template <int T>
-InterleavedUnitFn<T> best_interleaved_unit() {
+InterleavedUnitFn best_interleaved_unit() {
 #if defined(__x86_64__) || defined(__i386__)
-    static const InterleavedUnitFn<T> fn = x86::has_avx512_vnni() ? &x86::interleaved_unit_vnni<T>
+    static const InterleavedUnitFn fn = x86::has_avx512_vnni() ? &x86::interleaved_unit_vnni<T>
                                            : x86::has_avx2()       ? &x86::interleaved_unit_avx2<T>
                                                                    : nullptr;
     return fn;
 #elif defined(__aarch64__) && TINYLLM_NEON_DOTPROD
-    static const InterleavedUnitFn<T> fn = arm::has_dotprod() ? &neon::interleaved_unit_dotprod<T> : nullptr;
+    static const InterleavedUnitFn fn = arm::has_dotprod() ? &neon::interleaved_unit_dotprod<T> : nullptr;
     return fn;
 #else
     return nullptr;

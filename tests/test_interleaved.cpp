@@ -203,7 +203,7 @@ TEST_CASE("a row gives the same values in a 16-row unit and in a last 8-row unit
 #if defined(__x86_64__) || defined(__i386__)
 // One instruction set's unit kernels for 1 to 4 tokens per pass.
 struct UnitKernels {
-    InterleavedUnitFn<1> by_tokens[5];
+    InterleavedUnitFn by_tokens[5];
 };
 
 // y = W x over an interleaved matrix with the given unit kernels (4 tokens at a time, then the

@@ -125,8 +125,9 @@ inline int64_t interleaved_units(const WeightView& w) { return (w.rows + interle
 // between threads.
 inline void matmul_interleaved(const MatmulOut* outs, int n_outs, MatmulInput& in) {
     const BlockQ8* act = in.as_q8(interleaved_act_format(outs[0].w->type));
-    const auto four = best_interleaved_unit<4>();
-    const InterleavedUnitFn<1> rest_fns[4] = {nullptr, best_interleaved_unit<1>(), best_interleaved_unit<2>(), best_interleaved_unit<3>()};
+    // By token count: a pass takes up to 4 tokens.
+    const InterleavedUnitFn by_tokens[5] = {nullptr, best_interleaved_unit<1>(), best_interleaved_unit<2>(), best_interleaved_unit<3>(),
+                                            best_interleaved_unit<4>()};
     int64_t units = 0;
     for (int i = 0; i < n_outs; ++i) units += interleaved_units(*outs[i].w);
     parallel_for(units, [&](int64_t u) {
@@ -138,15 +139,11 @@ inline void matmul_interleaved(const MatmulOut* outs, int n_outs, MatmulInput& i
         const int unit_rows = interleave_unit_rows(w.rows, first_row);
         const uint8_t* unit = w.data + first_row * int64_t(w.row_bytes);
         float* out = outs[i].y + first_row;
-        int t = 0;
-        for (; t + 4 <= in.n_tokens; t += 4) {
-            const BlockQ8* acts[4] = {act + t * act_stride, act + (t + 1) * act_stride, act + (t + 2) * act_stride, act + (t + 3) * act_stride};
-            four(w.type, unit, unit_rows, w.cols, w.group, acts, out + t * y_stride, y_stride);
-        }
-        if (const int rest = in.n_tokens - t; rest > 0) {
-            const BlockQ8* acts[3] = {};
-            for (int k = 0; k < rest; ++k) acts[k] = act + (t + k) * act_stride;
-            rest_fns[rest](w.type, unit, unit_rows, w.cols, w.group, acts, out + t * y_stride, y_stride);
+        for (int t = 0; t < in.n_tokens; t += 4) {
+            const int tokens = in.n_tokens - t < 4 ? in.n_tokens - t : 4;
+            const BlockQ8* acts[4] = {};
+            for (int k = 0; k < tokens; ++k) acts[k] = act + (t + k) * act_stride;
+            by_tokens[tokens](w.type, unit, unit_rows, w.cols, w.group, acts, out + t * y_stride, y_stride);
         }
     });
 }
