@@ -216,8 +216,10 @@ struct LoadF16 {
     __attribute__((target("avx2,fma,f16c"))) static __m256 eight(const uint16_t* p, int i) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
     }
+    // Sixteen values: the zero-masked forms with every lane set are the plain instructions;
+    // GCC 12's unmasked ones merge into an uninitialized vector and warn at -Wall.
     __attribute__((target("avx512f"))) static __m512 sixteen(const uint16_t* p, int i) {
-        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+        return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
     }
     static float one(const uint16_t* p, int i) { return fp16_to_f32(p[i]); }
 };
@@ -228,8 +230,8 @@ struct LoadBF16 {
         return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
     }
     __attribute__((target("avx512f"))) static __m512 sixteen(const uint16_t* p, int i) {
-        __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
-        return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+        __m512i wide = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+        return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xFFFF, wide, 16));  // as LoadF16::sixteen
     }
     static float one(const uint16_t* p, int i) { return bf16_to_f32(p[i]); }
 };
@@ -320,8 +322,8 @@ __attribute__((target("avx2,fma,f16c"))) inline void tile_float_avx2(const typen
     _mm256_storeu_ps(out, _mm256_add_ps(hsum8(totals), _mm256_load_ps(tails)));
 }
 
-// GCC 12's unmasked AVX-512 shuffles pass an uninitialized vector as the unused merge source and
-// warn at -Wall; the masked forms with every lane set name it.
+// GCC 12's unmasked block shuffle and permute pass an uninitialized vector as the unused merge
+// source and warn at -Wall; the masked forms with every lane set name it.
 template <int Blocks>
 __attribute__((target("avx512f"))) inline __m512 shuffle_blocks(__m512 a, __m512 b) {
     return _mm512_mask_shuffle_f32x4(a, 0xFFFF, a, b, Blocks);
@@ -401,7 +403,7 @@ __attribute__((target("avx2,fma,f16c,avx512f,avx512vl"))) inline void tile_float
         }
         from = to;
     } while (from < whole);
-    // y wants token-major order p = 4t + r: output 4r + t, which hsum16 left in lane 2p mod 15.
+    // y wants token-major order p = 4t + r: output 4r + t, which hsum16 left in lane (2p + p / 8) mod 16.
     __m512 tails = _mm512_setzero_ps();
     if (eights < n) {
         alignas(64) float tail[16];

@@ -35,7 +35,7 @@ fi
 # forward passes under them are tested on the emulated cores by test_forward; the host suite runs them.
 # So does it for generate's and the .pte CLI's contract tests (flags, messages, files: 235 s under
 # qemu; chat_cli and stop_cli still run generate end to end on the emulated cores) and for the
-# tokenizer's 1 MB prompts (the same code as its other cases, at a size that only tests time).
+# tokenizer's 1 MB prompts case (the same code as its other cases, at a size that only tests time).
 slow_logic="^(test_speculative:|test_sequences:a tree of tokens|test_tokenizer:1 MB prompts|perplexity_cli$|generate_cli$|pte_cli$)"
 # Whether each core has the dot-product extension: the kernel tests check that detection finds it
 # and that dispatch picks the sdot kernels exactly then (on the others sdot would be illegal).
