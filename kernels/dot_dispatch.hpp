@@ -171,8 +171,8 @@ TileFn<T> best_tile() {
 
 // A 4-row x 4-token tile, where one exists, replaces the 2-row tile: the float types on AVX-512
 // hosts, whose 32 vector registers hold the 16 sums (8 loads per 16 multiply-adds, where the
-// 2-row tile takes 6 per 8). Results
-// equal four dots per row exactly, as the 2-row tiles do. y[t] receives token t's four outputs.
+// 2-row tile takes 6 per 8). Results equal four dots per row exactly, as the 2-row tiles do.
+// y[t] receives token t's four outputs.
 template <class T>
 using Tile4Fn = void (*)(const typename T::Block* const* rows /* [4] */, const ActPtr<T>*, int, float* const* y /* [4] */);
 

@@ -253,6 +253,10 @@ __attribute__((target("avx2,fma,f16c"))) inline float dot_float_avx2(const typen
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + tail;
 }
 
+// The float tiles take their columns in chunks whose rows and tokens stay in the L1 cache through
+// a tile's passes over them (four on AVX2, two on AVX-512).
+constexpr int float_tile_chunk = 256;
+
 // One column step of the AVX2 float tile: 8 values of each of 2 rows times 8 of each of 4
 // tokens, into the sums (row r's token t in acc[4 * r + t]).
 template <class WLoad, class XLoad>
@@ -291,11 +295,9 @@ __attribute__((target("avx2,fma,f16c"))) inline void tile_float_avx2(const typen
     // into the dot's (s0 + s1) + (s2 + s3), so the totals end in registers.
     __m256 sums[4][outputs], totals[outputs];
     for (__m256& t : totals) t = _mm256_setzero_ps();  // all set by the last chunk, which the compiler cannot tell
-    // Columns in chunks whose rows and tokens stay in the L1 cache through the four passes.
-    constexpr int chunk = 256;
     int from = 0;
     do {
-        const int to = from + chunk < whole ? from + chunk : whole;
+        const int to = from + float_tile_chunk < whole ? from + float_tile_chunk : whole;
         const bool first = from == 0, last = to == whole;
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
@@ -362,10 +364,9 @@ __attribute__((target("avx2,fma,f16c,avx512f,avx512vl"))) inline void tile_float
     // sums[h]: pass h's sums between chunks. The last chunk adds each pass's halves as it ends,
     // two outputs to a register (k and k + 8), into the dot's (s0 + s1) + (s2 + s3).
     __m512 sums[2][outputs], totals[outputs / 2];
-    constexpr int chunk = 256;
     int from = 0;
     do {
-        const int to = from + chunk < whole ? from + chunk : whole;
+        const int to = from + float_tile_chunk < whole ? from + float_tile_chunk : whole;
         const bool first = from == 0, last = to == whole;
 #pragma GCC unroll 2
         for (int h = 0; h < 2; ++h) {
